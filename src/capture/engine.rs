@@ -1,0 +1,270 @@
+//! The capture thread: keeps the device open, reads it period by period into
+//! the history ring, recovers xruns, reopens a lost device with backoff, and
+//! publishes meters. It never waits on disk, network or a lock they hold.
+
+use super::device::{Device, Read};
+use super::ring::{HistoryRing, RingWriter};
+use crate::config::CaptureSettings;
+use crate::protocol::DeviceState;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+/// What the capture thread shares with the rest of the daemon.
+pub struct CaptureShared {
+    pub ring: Arc<HistoryRing>,
+    pub rate: u32,
+    state: AtomicU8,
+    xruns: AtomicU64,
+    /// Latest meter window's peak per channel, as f32 bits.
+    peaks: Box<[AtomicU32]>,
+    /// Written only when the device fails or recovers, never per period.
+    error: Mutex<Option<String>>,
+    native_format: Mutex<&'static str>,
+}
+
+impl CaptureShared {
+    pub fn state(&self) -> DeviceState {
+        match self.state.load(Ordering::Acquire) {
+            1 => DeviceState::Running,
+            2 => DeviceState::Error,
+            _ => DeviceState::Opening,
+        }
+    }
+
+    fn set_state(&self, s: DeviceState) {
+        let v = match s {
+            DeviceState::Opening => 0,
+            DeviceState::Running => 1,
+            DeviceState::Error => 2,
+        };
+        self.state.store(v, Ordering::Release);
+    }
+
+    pub fn xruns(&self) -> u64 {
+        self.xruns.load(Ordering::Acquire)
+    }
+
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn set_error(&self, e: Option<String>) {
+        if let Ok(mut slot) = self.error.lock() {
+            *slot = e;
+        }
+    }
+
+    pub fn peaks(&self) -> Vec<f32> {
+        self.peaks
+            .iter()
+            .map(|p| f32::from_bits(p.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    pub fn native_format(&self) -> &'static str {
+        self.native_format.lock().map(|f| *f).unwrap_or("")
+    }
+}
+
+/// Owns the capture thread; dropping it stops and joins the thread.
+pub struct CaptureEngine {
+    shared: Arc<CaptureShared>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl CaptureEngine {
+    /// Start capturing. The ring keeps `retain_frames` frames of history.
+    pub fn start(settings: CaptureSettings, retain_frames: u64) -> std::io::Result<CaptureEngine> {
+        // One read can bring up to a buffer's worth after a stall; keep that as margin.
+        let margin = u64::from(settings.period_frames) * 16;
+        let (writer, ring) =
+            HistoryRing::new(usize::from(settings.channels), retain_frames + margin, margin);
+        let shared = Arc::new(CaptureShared {
+            ring,
+            rate: settings.sample_rate,
+            state: AtomicU8::new(0),
+            xruns: AtomicU64::new(0),
+            peaks: (0..settings.channels).map(|_| AtomicU32::new(0)).collect(),
+            error: Mutex::new(None),
+            native_format: Mutex::new(""),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let shared = shared.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("takebox-capture".into())
+                .spawn(move || supervise(settings, shared, writer, stop))?
+        };
+        Ok(CaptureEngine {
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    pub fn shared(&self) -> &Arc<CaptureShared> {
+        &self.shared
+    }
+}
+
+impl Drop for CaptureEngine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn unix_ns(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Ask for real-time scheduling; without the privilege we run as a normal thread.
+fn try_realtime() {
+    // SAFETY: plain libc call on the current thread with a valid sched_param.
+    let ok = unsafe {
+        let param = libc::sched_param { sched_priority: 60 };
+        libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0
+    };
+    if ok {
+        log::info!(target: "takebox::capture", "capture thread runs SCHED_FIFO priority 60");
+    } else {
+        log::info!(target: "takebox::capture",
+            "no real-time priority for the capture thread (needs CAP_SYS_NICE or LimitRTPRIO); running normally");
+    }
+}
+
+/// Open, capture, and reopen with backoff, until asked to stop. Never exits on its own.
+fn supervise(
+    settings: CaptureSettings,
+    shared: Arc<CaptureShared>,
+    mut writer: RingWriter,
+    stop: Arc<AtomicBool>,
+) {
+    try_realtime();
+    let mut backoff = Duration::from_millis(250);
+    let mut first = true;
+    while !stop.load(Ordering::Acquire) {
+        shared.set_state(DeviceState::Opening);
+        match Device::open(&settings) {
+            Ok(mut device) => {
+                backoff = Duration::from_millis(250);
+                if let Ok(mut f) = shared.native_format.lock() {
+                    *f = device.native_format;
+                }
+                shared.set_error(None);
+                shared.set_state(DeviceState::Running);
+                log::info!(target: "takebox::capture",
+                    "capturing from {:?}: {} Hz, {} ch, {} (device format {}), period {} frames",
+                    settings.device, settings.sample_rate, settings.channels,
+                    settings.sample_format.as_str(), device.native_format, device.period());
+                if !first {
+                    // The timeline continues, but not seamlessly.
+                    writer.mark_gap();
+                }
+                first = false;
+                let err = run(&settings, &shared, &mut writer, &stop, &mut device);
+                if let Some(e) = err {
+                    log::error!(target: "takebox::capture", "{e}; reopening");
+                    shared.set_error(Some(e));
+                    shared.set_state(DeviceState::Error);
+                    writer.mark_gap();
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if shared.error().as_deref() != Some(msg.as_str()) {
+                    log::error!(target: "takebox::capture", "{msg}; retrying with backoff");
+                }
+                shared.set_error(Some(msg));
+                shared.set_state(DeviceState::Error);
+            }
+        }
+        sleep_unless_stopped(&stop, backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+    let until = Instant::now() + total;
+    while !stop.load(Ordering::Acquire) {
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// The read loop for one open device. Returns why it ended, or None when stopped.
+fn run(
+    settings: &CaptureSettings,
+    shared: &CaptureShared,
+    writer: &mut RingWriter,
+    stop: &AtomicBool,
+    device: &mut Device,
+) -> Option<String> {
+    let channels = usize::from(settings.channels);
+    let rate = settings.sample_rate;
+    let mut buf = vec![0.0f32; device.period() * channels];
+    let mut window_peaks = vec![0.0f32; channels];
+    let mut window_frames = 0usize;
+    let meter_window = (rate / 10) as usize;
+    // Several periods without audio means the device is gone.
+    let steady_timeout_ms = ((device.period() as u64 * 8 * 1000) / u64::from(rate)).max(500) as u32;
+    // Sound servers (PulseAudio, PipeWire) take a moment to deliver the first period.
+    let mut timeout_ms = steady_timeout_ms.max(3000);
+    let paced_start = Instant::now();
+    let mut paced_frames = 0u64;
+    while !stop.load(Ordering::Acquire) {
+        if settings.pace {
+            let due = paced_start + Duration::from_secs_f64(paced_frames as f64 / f64::from(rate));
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        let frames = match device.read(&mut buf, timeout_ms) {
+            Ok(Read::Frames(n)) => n,
+            Ok(Read::Xrun) => {
+                let n = shared.xruns.fetch_add(1, Ordering::AcqRel) + 1;
+                writer.mark_gap();
+                log::warn!(target: "takebox::capture", "overrun on {:?} recovered (xrun {n})", settings.device);
+                continue;
+            }
+            Err(e) => return Some(e.to_string()),
+        };
+        if frames == 0 {
+            continue;
+        }
+        timeout_ms = steady_timeout_ms;
+        paced_frames += frames as u64;
+        let now = SystemTime::now();
+        let samples = &buf[..frames * channels];
+        writer.push(samples);
+        // The newest captured frame (still in the device buffer) was captured about now.
+        let newest = writer.ring().written() + device.pending();
+        writer.set_anchor(newest, unix_ns(now));
+        for frame in samples.chunks_exact(channels) {
+            for (p, &s) in window_peaks.iter_mut().zip(frame) {
+                *p = p.max(s.abs());
+            }
+        }
+        window_frames += frames;
+        if window_frames >= meter_window {
+            for (slot, p) in shared.peaks.iter().zip(window_peaks.iter_mut()) {
+                slot.store(p.to_bits(), Ordering::Relaxed);
+                *p = 0.0;
+            }
+            window_frames = 0;
+        }
+    }
+    None
+}

@@ -1,0 +1,54 @@
+//! `takebox-capture`: the recording computer's daemon.
+//!
+//! A capture thread keeps the ALSA device running into a history ring
+//! ([`engine`], [`ring`], [`device`]); each take is cut from that timeline at its
+//! start instant and written to the spool ([`take`], [`spool`]), then delivered
+//! to the board's share ([`share`]). [`server`] is the HTTP face.
+
+pub mod device;
+pub mod engine;
+pub mod naming;
+pub mod recorder;
+pub mod ring;
+pub mod server;
+pub mod share;
+pub mod spool;
+pub mod take;
+
+use crate::config::Config;
+use recorder::Recorder;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How often the spool is retried when the share was missing.
+const DELIVERY_RETRY: Duration = Duration::from_secs(2);
+
+/// Run the daemon on `listener` until `shutdown` turns true.
+pub async fn run(config: Config, listener: TcpListener, shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+    let token: Arc<str> = Arc::from(config.capture.token.as_str());
+    let recorder = Arc::new(Recorder::start(config)?);
+    let delivery = tokio::spawn(delivery_loop(recorder.clone(), shutdown.clone()));
+    let handler = {
+        let recorder = recorder.clone();
+        move |req, _peer| server::handle(recorder.clone(), token.clone(), req)
+    };
+    crate::http::serve(listener, crate::http::ServerLimits::default(), handler, shutdown).await;
+    recorder.cancel();
+    delivery.abort();
+    let _ = delivery.await;
+    log::info!(target: "takebox::capture", "stopped");
+    Ok(())
+}
+
+async fn delivery_loop(recorder: Arc<Recorder>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let r = recorder.clone();
+        let _ = tokio::task::spawn_blocking(move || r.deliver_pending()).await;
+        tokio::select! {
+            _ = tokio::time::sleep(DELIVERY_RETRY) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

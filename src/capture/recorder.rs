@@ -1,0 +1,339 @@
+//! The recorder: turns take commands into delivered WAV files, exactly once per
+//! take id, and reports its state.
+
+use super::engine::{CaptureEngine, CaptureShared};
+use super::naming::take_path;
+use super::share::Share;
+use super::spool::Spool;
+use super::take::{self, TakeError, TakeSpan};
+use crate::config::Config;
+use crate::http::ApiError;
+use crate::notes::Note;
+use crate::protocol::{
+    Confirmation, DeviceState, ErrorKind, InProgress, RecorderStatus, ShareStatus, TakeCommand,
+    TakeReply, TakeState, Timestamp, peak_to_dbfs,
+};
+use hyper::StatusCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+pub struct Recorder {
+    config: Config,
+    engine: CaptureEngine,
+    spool: Spool,
+    share: Share,
+    /// The take being recorded, if any: one at a time.
+    active: Mutex<Option<String>>,
+    /// Serializes copies to the share (a take's own and the background retry).
+    delivering: Mutex<()>,
+    cancel: AtomicBool,
+}
+
+/// Clears the active slot however the take ends.
+struct ActiveGuard<'a>(&'a Mutex<Option<String>>);
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut a) = self.0.lock() {
+            *a = None;
+        }
+    }
+}
+
+fn unix_ns(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn start_error(message: String) -> ApiError {
+    let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorKind::StartOutOfRange, message);
+    e.body.field = Some("start_at".into());
+    e
+}
+
+impl Recorder {
+    pub fn start(config: Config) -> std::io::Result<Recorder> {
+        let c = &config.capture;
+        let spool = Spool::open(&c.spool_path)?;
+        let share = Share::new(&c.share_path, &c.share_marker);
+        let retain = c.frames(c.pre_roll_seconds + c.late_start_seconds + 1.0);
+        let engine = CaptureEngine::start(c.clone(), retain)?;
+        Ok(Recorder {
+            config,
+            engine,
+            spool,
+            share,
+            active: Mutex::new(None),
+            delivering: Mutex::new(()),
+            cancel: AtomicBool::new(false),
+        })
+    }
+
+    pub fn capture(&self) -> &Arc<CaptureShared> {
+        self.engine.shared()
+    }
+
+    /// Abandon a take still recording (the daemon is stopping).
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Release);
+    }
+
+    pub fn lookup(&self, take_id: &str) -> Option<TakeReply> {
+        crate::protocol::check_name("take_id", take_id).ok()?;
+        if self.active.lock().ok()?.as_deref() == Some(take_id) {
+            return Some(TakeReply::Pending(InProgress {
+                take_id: take_id.to_string(),
+                state: TakeState::InProgress,
+            }));
+        }
+        self.spool.load(take_id).map(|c| TakeReply::Done(Box::new(c)))
+    }
+
+    /// Check a command against this recorder's limits and place it on the timeline.
+    fn plan(&self, cmd: &TakeCommand) -> Result<(TakeSpan, String), ApiError> {
+        let c = &self.config.capture;
+        let note = Note::parse(&cmd.note, self.config.notes.middle_c)
+            .map_err(|e| ApiError::bad_field("note", e.to_string()))?;
+        if cmd.duration > c.max_take_seconds {
+            return Err(ApiError::bad_field(
+                "duration",
+                format!("longer than this recorder's max_take_seconds ({})", c.max_take_seconds),
+            ));
+        }
+        let shared = self.capture();
+        if shared.state() != DeviceState::Running {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::DeviceUnavailable,
+                format!(
+                    "capture device is not running: {}",
+                    shared.error().unwrap_or_else(|| "still opening".into())
+                ),
+            ));
+        }
+        let now = SystemTime::now();
+        let at = cmd.start_at.map(|t| t.0).unwrap_or(now);
+        if let Ok(ahead) = at.duration_since(now) {
+            if ahead.as_secs_f64() > c.max_start_ahead_seconds {
+                return Err(start_error(format!(
+                    "start_at lies {:.1} s ahead; this recorder accepts at most {} s",
+                    ahead.as_secs_f64(),
+                    c.max_start_ahead_seconds
+                )));
+            }
+        }
+        let ring = &shared.ring;
+        let note_start = ring
+            .frame_at(unix_ns(at), c.sample_rate)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorKind::DeviceUnavailable,
+                    "capture clock not established yet",
+                )
+            })?;
+        let oldest = ring.oldest_readable() as i64;
+        if note_start < oldest {
+            let late = now.duration_since(at).unwrap_or_default();
+            return Err(start_error(format!(
+                "start_at lies {:.1} s in the past; this recorder keeps {} s of late start",
+                late.as_secs_f64(),
+                c.late_start_seconds
+            )));
+        }
+        let note_start = note_start as u64;
+        // Pre-roll reaches back at most to the oldest safe frame or the last discontinuity.
+        let first = note_start
+            .saturating_sub(c.frames(c.pre_roll_seconds))
+            .max(oldest as u64)
+            .max(ring.last_gap_at_or_before(note_start).unwrap_or(0));
+        let end = note_start + c.frames(cmd.duration + c.release_tail_seconds).max(1);
+        let name = note.name(self.config.notes.middle_c);
+        Ok((
+            TakeSpan {
+                first,
+                note_start,
+                end,
+            },
+            take_path(cmd, &name, &self.config.file_naming),
+        ))
+    }
+
+    /// Record a take, or answer from its record if this id was seen before.
+    pub async fn take(self: &Arc<Self>, cmd: TakeCommand) -> Result<TakeReply, ApiError> {
+        // Before anything touches the spool: the take id becomes a file name there.
+        cmd.validate()?;
+        {
+            let mut active = self.active.lock().expect("active lock");
+            if active.as_deref() == Some(cmd.take_id.as_str()) {
+                return Ok(TakeReply::Pending(InProgress {
+                    take_id: cmd.take_id,
+                    state: TakeState::InProgress,
+                }));
+            }
+            if let Some(done) = self.spool.load(&cmd.take_id) {
+                return Ok(TakeReply::Done(Box::new(done)));
+            }
+            if let Some(other) = active.as_deref() {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    ErrorKind::Busy,
+                    format!("take {other:?} is recording; one take at a time"),
+                ));
+            }
+            *active = Some(cmd.take_id.clone());
+        }
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = ActiveGuard(&this.active);
+            let (span, rel) = this.plan(&cmd)?;
+            this.record_and_deliver(&cmd, span, rel)
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal, e.to_string()))?
+    }
+
+    fn record_and_deliver(&self, cmd: &TakeCommand, span: TakeSpan, rel: String) -> Result<TakeReply, ApiError> {
+        let c = &self.config.capture;
+        let shared = self.capture();
+        let wav = self.spool.wav_path(&cmd.take_id);
+        let xruns_before = shared.xruns();
+        log::info!(target: "takebox::capture",
+            "take {}: recording {} frames ({} pre-roll) to {rel}", cmd.take_id, span.frames(), span.pre_roll());
+        let result = take::record(shared, span, c.sample_format, &wav, &|| self.cancel.load(Ordering::Acquire));
+        let recorded_at = shared
+            .ring
+            .time_of(span.first, c.sample_rate)
+            .map(|ns| Timestamp(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)))
+            .unwrap_or_else(Timestamp::now);
+        let mut conf = Confirmation {
+            take_id: cmd.take_id.clone(),
+            session_id: cmd.session_id.clone(),
+            state: TakeState::Spooled,
+            path: rel,
+            frames: span.frames(),
+            sample_rate: c.sample_rate,
+            channels: c.channels,
+            format: c.sample_format,
+            peak_dbfs: Vec::new(),
+            sha256: String::new(),
+            recorded_at,
+            pre_roll_frames: span.pre_roll(),
+            frames_lost: 0,
+            xruns: shared.xruns() - xruns_before,
+            error: None,
+        };
+        match result {
+            Ok(rec) => {
+                conf.peak_dbfs = rec.peaks.iter().map(|&p| peak_to_dbfs(p)).collect();
+                conf.sha256 = rec.sha256;
+            }
+            Err(TakeError::Cancelled) => {
+                let _ = std::fs::remove_file(&wav);
+                return Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorKind::DeviceUnavailable,
+                    "the recorder is shutting down; send the take again",
+                ));
+            }
+            Err(e) => {
+                log::error!(target: "takebox::capture", "take {} failed: {e}", cmd.take_id);
+                let _ = std::fs::remove_file(&wav);
+                if let TakeError::FramesLost { frames, .. } = e {
+                    conf.frames_lost = frames;
+                }
+                conf.state = TakeState::Failed;
+                conf.error = Some(e.to_string());
+            }
+        }
+        // The record is the commit point: without it the take did not happen.
+        self.spool.save(&conf).map_err(|e| {
+            let _ = std::fs::remove_file(&wav);
+            ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                ErrorKind::StorageFailed,
+                format!("take {} could not be stored: {e}", cmd.take_id),
+            )
+        })?;
+        if conf.state == TakeState::Spooled {
+            if let Some(delivered) = self.deliver(&cmd.take_id) {
+                conf = delivered;
+            } else {
+                conf = self.spool.load(&cmd.take_id).unwrap_or(conf);
+            }
+        }
+        log::info!(target: "takebox::capture", "take {}: {:?} {}", conf.take_id, conf.state, conf.path);
+        Ok(TakeReply::Done(Box::new(conf)))
+    }
+
+    /// Try to move one spooled take onto the share. Returns its new record on success.
+    fn deliver(&self, take_id: &str) -> Option<Confirmation> {
+        let _one_at_a_time = self.delivering.lock().ok()?;
+        let mut conf = self.spool.load(take_id)?;
+        if conf.state != TakeState::Spooled {
+            return None;
+        }
+        let wav = self.spool.wav_path(take_id);
+        match self.share.deliver(&wav, &conf.path, &conf.sha256) {
+            Ok(()) => {
+                conf.state = TakeState::Delivered;
+                conf.error = None;
+                if let Err(e) = self.spool.save(&conf) {
+                    // Delivered but not recorded as such: it stays pending and is
+                    // copied again (same bytes, same name) on the next pass.
+                    log::error!(target: "takebox::capture", "take {take_id}: {e}");
+                    return None;
+                }
+                let _ = std::fs::remove_file(&wav);
+                log::info!(target: "takebox::capture", "take {take_id}: delivered to {}", conf.path);
+                Some(conf)
+            }
+            Err(e) => {
+                let msg = format!("waiting in the spool: {e}");
+                if conf.error.as_deref() != Some(msg.as_str()) {
+                    log::warn!(target: "takebox::capture", "take {take_id}: {msg}");
+                    conf.error = Some(msg);
+                    let _ = self.spool.save(&conf);
+                }
+                None
+            }
+        }
+    }
+
+    /// One pass over the spool (blocking).
+    pub fn deliver_pending(&self) {
+        if !self.share.available() {
+            return;
+        }
+        for id in self.spool.pending() {
+            self.deliver(&id);
+        }
+    }
+
+    pub fn status(&self) -> RecorderStatus {
+        let c = &self.config.capture;
+        let shared = self.capture();
+        RecorderStatus {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            device: c.device.clone(),
+            sample_rate: c.sample_rate,
+            channels: c.channels,
+            format: c.sample_format,
+            state: shared.state(),
+            device_error: shared.error(),
+            xruns: shared.xruns(),
+            frames_captured: shared.ring.written(),
+            input_peak_dbfs: shared.peaks().into_iter().map(peak_to_dbfs).collect(),
+            recording: self.active.lock().ok().and_then(|a| a.clone()),
+            spool_pending: self.spool.pending(),
+            share: ShareStatus {
+                path: self.share.root().display().to_string(),
+                available: self.share.available(),
+                free_bytes: self.share.free_bytes(),
+            },
+            clock: Timestamp::now(),
+        }
+    }
+}

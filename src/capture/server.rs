@@ -1,0 +1,105 @@
+//! The recorder's HTTP API: `POST /v1/takes`, `GET /v1/takes/{id}`, `GET /v1/status`.
+
+use super::recorder::Recorder;
+use crate::http::{self, ApiError, Body};
+use crate::protocol::{ErrorKind, STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply, TakeState};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use std::sync::Arc;
+
+/// Take commands are a few hundred bytes; anything much larger is not one.
+pub const MAX_BODY: usize = 16 * 1024;
+
+pub async fn handle(recorder: Arc<Recorder>, token: Arc<str>, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let result = route(&recorder, &token, req).await;
+    match result {
+        Ok(resp) => resp,
+        Err(e) => {
+            log::info!(target: "takebox::capture", "{method} {path}: {} {}", e.status.as_u16(), e.body.message);
+            e.into_response()
+        }
+    }
+}
+
+fn not_found(what: String) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, what)
+}
+
+fn method_not_allowed(allowed: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::MethodNotAllowed,
+        format!("use {allowed}"),
+    )
+}
+
+async fn route(recorder: &Arc<Recorder>, token: &str, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().to_string();
+    if path == STATUS_PATH {
+        return match *req.method() {
+            Method::GET | Method::HEAD => Ok(http::json_response(StatusCode::OK, &recorder.status())),
+            _ => Err(method_not_allowed("GET")),
+        };
+    }
+    if path == TAKES_PATH {
+        if req.method() != Method::POST {
+            return Err(method_not_allowed("POST"));
+        }
+        http::require_bearer(req.headers(), token)?;
+        let bytes = http::read_body(req, MAX_BODY).await?;
+        let cmd: TakeCommand = http::parse_json_body(&bytes)?;
+        let reply = recorder.take(cmd).await?;
+        return Ok(reply_response(&reply));
+    }
+    if let Some(id) = path.strip_prefix(TAKES_PATH).and_then(|p| p.strip_prefix('/')) {
+        if req.method() != Method::GET {
+            return Err(method_not_allowed("GET"));
+        }
+        let id = percent_decode(id).ok_or_else(|| ApiError::bad_field("take_id", "bad percent-encoding"))?;
+        crate::protocol::check_name("take_id", &id)?;
+        return match recorder.lookup(&id) {
+            Some(reply) => Ok(reply_response(&reply)),
+            None => Err(not_found(format!("no take {id:?} on this recorder"))),
+        };
+    }
+    Err(not_found(format!("no such endpoint: {path}")))
+}
+
+/// 200 for a finished take, 202 while it is still being recorded.
+fn reply_response(reply: &TakeReply) -> Response<Body> {
+    let status = match reply {
+        TakeReply::Pending(p) if p.state == TakeState::InProgress => StatusCode::ACCEPTED,
+        _ => StatusCode::OK,
+    };
+    http::json_response(status, reply)
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(super::percent_decode("a%20b").as_deref(), Some("a b"));
+        assert_eq!(super::percent_decode("%2e%2e%2f").as_deref(), Some("../"));
+        assert_eq!(super::percent_decode("%zz"), None);
+        assert_eq!(super::percent_decode("%4"), None);
+    }
+}

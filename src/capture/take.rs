@@ -1,0 +1,210 @@
+//! Cutting one take out of the capture timeline and writing it as a WAV file.
+//!
+//! Runs on a worker thread, never on the capture thread: it copies frames out
+//! of the ring as they arrive and streams them to disk, so memory stays flat
+//! whatever the take's length.
+
+use super::engine::CaptureShared;
+use super::ring::ReadError;
+use crate::protocol::{DeviceState, SampleFormat};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::fs::File;
+use std::io::{BufWriter, Read};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Which frames of the timeline make up a take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TakeSpan {
+    /// First frame written (start of the pre-roll).
+    pub first: u64,
+    /// Frame at which the note is planned to start.
+    pub note_start: u64,
+    /// One past the last frame written.
+    pub end: u64,
+}
+
+impl TakeSpan {
+    pub fn frames(&self) -> u64 {
+        self.end - self.first
+    }
+
+    pub fn pre_roll(&self) -> u64 {
+        self.note_start - self.first
+    }
+}
+
+#[derive(Debug)]
+pub enum TakeError {
+    /// Frames were lost (xrun, device reopened, writer too slow): useless for a library.
+    FramesLost { xruns: u64, frames: u64 },
+    /// The device stopped delivering during the take.
+    DeviceLost(String),
+    /// Writing the spool file failed (disk full, I/O error).
+    Write { path: String, what: String },
+    /// The daemon is shutting down.
+    Cancelled,
+}
+
+impl fmt::Display for TakeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TakeError::FramesLost { xruns, frames } => write!(
+                f,
+                "audio was lost during the take ({xruns} overruns, {frames} frames overwritten before they were saved)"
+            ),
+            TakeError::DeviceLost(e) => write!(f, "capture device failed during the take: {e}"),
+            TakeError::Write { path, what } => write!(f, "{path}: {what}"),
+            TakeError::Cancelled => write!(f, "recording cancelled by shutdown"),
+        }
+    }
+}
+
+impl std::error::Error for TakeError {}
+
+/// What a finished recording measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub frames: u64,
+    pub peaks: Vec<f32>,
+    pub sha256: String,
+}
+
+fn write_err(path: &Path, e: impl fmt::Display) -> TakeError {
+    TakeError::Write {
+        path: path.display().to_string(),
+        what: e.to_string(),
+    }
+}
+
+/// Record `span` from the timeline into a WAV at `path`, fsynced.
+/// `cancel` is polled between chunks.
+pub fn record(
+    shared: &CaptureShared,
+    span: TakeSpan,
+    format: SampleFormat,
+    path: &Path,
+    cancel: &dyn Fn() -> bool,
+) -> Result<Recorded, TakeError> {
+    let ring = &shared.ring;
+    let channels = ring.channels();
+    let spec = hound::WavSpec {
+        channels: channels as u16,
+        sample_rate: shared.rate,
+        bits_per_sample: format.bits(),
+        sample_format: match format {
+            SampleFormat::F32 => hound::SampleFormat::Float,
+            _ => hound::SampleFormat::Int,
+        },
+    };
+    let file = File::create(path).map_err(|e| write_err(path, e))?;
+    let mut wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec)
+        .map_err(|e| write_err(path, e))?;
+    let chunk_frames = (shared.rate / 20).max(64) as u64;
+    let mut buf = vec![0.0f32; chunk_frames as usize * channels];
+    let mut peaks = vec![0.0f32; channels];
+    let mut pos = span.first;
+    let xruns_before = shared.xruns();
+    let stall_limit = Duration::from_secs(2);
+    let mut last_progress = Instant::now();
+    while pos < span.end {
+        if cancel() {
+            return Err(TakeError::Cancelled);
+        }
+        let available = ring.written().min(span.end);
+        if available <= pos {
+            if shared.state() == DeviceState::Error || last_progress.elapsed() > stall_limit {
+                return Err(TakeError::DeviceLost(
+                    shared.error().unwrap_or_else(|| "no audio arrived for 2 s".into()),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        let n = (available - pos).min(chunk_frames);
+        let out = &mut buf[..n as usize * channels];
+        match ring.read(pos, out) {
+            Ok(()) => {}
+            Err(ReadError::Overwritten) => {
+                return Err(TakeError::FramesLost {
+                    xruns: shared.xruns() - xruns_before,
+                    frames: ring.oldest_readable().saturating_sub(pos),
+                });
+            }
+            Err(ReadError::NotYet) => continue,
+        }
+        for frame in out.chunks_exact(channels) {
+            for (p, &s) in peaks.iter_mut().zip(frame) {
+                *p = p.max(s.abs());
+            }
+        }
+        write_samples(&mut wav, format, out).map_err(|e| write_err(path, e))?;
+        pos += n;
+        last_progress = Instant::now();
+    }
+    let gaps = ring.gaps_in(span.first + 1, span.end);
+    if gaps > 0 {
+        return Err(TakeError::FramesLost {
+            xruns: gaps,
+            frames: 0,
+        });
+    }
+    wav.finalize().map_err(|e| write_err(path, e))?;
+    // A failed fsync means the data may never reach the disk: not recorded.
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| write_err(path, format!("fsync: {e}")))?;
+    Ok(Recorded {
+        frames: span.frames(),
+        peaks,
+        sha256: sha256_file(path).map_err(|e| write_err(path, e))?,
+    })
+}
+
+fn write_samples<W: std::io::Write + std::io::Seek>(
+    wav: &mut hound::WavWriter<W>,
+    format: SampleFormat,
+    samples: &[f32],
+) -> hound::Result<()> {
+    match format {
+        SampleFormat::S16 => {
+            let mut w = wav.get_i16_writer(samples.len() as u32);
+            for &s in samples {
+                w.write_sample((s * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16);
+            }
+            w.flush()
+        }
+        SampleFormat::S24 => {
+            for &s in samples {
+                wav.write_sample((s * 8_388_608.0).round().clamp(-8_388_608.0, 8_388_607.0) as i32)?;
+            }
+            Ok(())
+        }
+        SampleFormat::F32 => {
+            for &s in samples {
+                wav.write_sample(s)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Hex SHA-256 of a file's contents.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

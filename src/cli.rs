@@ -1,0 +1,94 @@
+//! Command-line plumbing the three binaries share: flags, config loading,
+//! logging and signals.
+
+use crate::config::Config;
+use std::path::PathBuf;
+use tokio::sync::watch;
+
+/// Exit codes: 0 fine, 1 runtime failure, 2 bad configuration or usage.
+pub const EXIT_FAILURE: i32 = 1;
+pub const EXIT_CONFIG: i32 = 2;
+
+/// `--name value` / `--name=value` flags and bare switches.
+pub struct Args {
+    items: Vec<String>,
+}
+
+impl Args {
+    pub fn from_env() -> Args {
+        Args {
+            items: std::env::args().skip(1).collect(),
+        }
+    }
+
+    pub fn from_vec(items: Vec<String>) -> Args {
+        Args { items }
+    }
+
+    /// Remove and return the value of `--name`.
+    pub fn value(&mut self, name: &str) -> Result<Option<String>, String> {
+        let flag = format!("--{name}");
+        let prefix = format!("--{name}=");
+        if let Some(i) = self.items.iter().position(|a| a == &flag) {
+            if i + 1 >= self.items.len() {
+                return Err(format!("{flag} needs a value"));
+            }
+            let v = self.items.remove(i + 1);
+            self.items.remove(i);
+            return Ok(Some(v));
+        }
+        if let Some(i) = self.items.iter().position(|a| a.starts_with(&prefix)) {
+            let v = self.items.remove(i)[prefix.len()..].to_string();
+            return Ok(Some(v));
+        }
+        Ok(None)
+    }
+
+    /// Remove and report a bare `--name`.
+    pub fn switch(&mut self, name: &str) -> bool {
+        let flag = format!("--{name}");
+        match self.items.iter().position(|a| a == &flag) {
+            Some(i) => {
+                self.items.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// What is left once every known flag was taken.
+    pub fn rest(self) -> Vec<String> {
+        self.items
+    }
+}
+
+/// Load config.json from `--config` (default: `$TAKEBOX_CONFIG` or /etc/takebox/config.json),
+/// with the token from the environment.
+pub fn load_config(path: Option<String>) -> Result<(PathBuf, Config), String> {
+    let path = PathBuf::from(
+        path.or_else(|| std::env::var("TAKEBOX_CONFIG").ok())
+            .unwrap_or_else(|| "/etc/takebox/config.json".into()),
+    );
+    let mut config = Config::load(&path).map_err(|e| e.to_string())?;
+    config.apply_env();
+    Ok((path, config))
+}
+
+/// A receiver that turns true on SIGTERM (systemd's stop) or SIGINT.
+pub fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            log::error!(target: "takebox::cli", "cannot install signal handlers");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        log::info!(target: "takebox::cli", "stop requested");
+        let _ = tx.send(true);
+    });
+    rx
+}

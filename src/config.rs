@@ -1,0 +1,663 @@
+//! `config.json` and `instruments.json`: the seed's formats, loaded as users write
+//! them, plus takebox's own sections (`capture`, `notes`) with defaults.
+//!
+//! Parsing is strict (unknown fields are errors that name the field) and is followed
+//! by a semantic check. Every error names the file, the field and what was expected.
+
+use crate::notes::{MiddleC, Note};
+use crate::protocol::SampleFormat;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Environment variable that overrides the shared bearer token.
+pub const TOKEN_ENV: &str = "TAKEBOX_TOKEN";
+
+#[derive(Debug)]
+pub enum ConfigError {
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    Write {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// Not JSON, a wrong type, an unknown or missing field.
+    Parse {
+        file: PathBuf,
+        field: String,
+        message: String,
+    },
+    /// Well-formed but not usable.
+    Invalid {
+        file: PathBuf,
+        field: String,
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { file, source } => {
+                write!(f, "{}: cannot read: {source}", file.display())
+            }
+            ConfigError::Write { file, source } => {
+                write!(f, "{}: cannot save: {source}", file.display())
+            }
+            ConfigError::Parse {
+                file,
+                field,
+                message,
+            }
+            | ConfigError::Invalid {
+                file,
+                field,
+                message,
+            } => {
+                if field.is_empty() || field == "." {
+                    write!(f, "{}: {message}", file.display())
+                } else {
+                    write!(f, "{}: field `{field}`: {message}", file.display())
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    /// The dotted path of the offending field, where there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ConfigError::Parse { field, .. } | ConfigError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+fn invalid(file: &Path, field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        file: file.to_path_buf(),
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Parse JSON text strictly, reporting the path of the field that failed.
+pub fn parse_json<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if inner.is_eof() {
+            format!("the file ends too early ({inner})")
+        } else {
+            inner.to_string()
+        };
+        ConfigError::Parse {
+            file: file.to_path_buf(),
+            field,
+            message,
+        }
+    })?;
+    de.end().map_err(|e| ConfigError::Parse {
+        file: file.to_path_buf(),
+        field: String::new(),
+        message: format!("trailing characters after the JSON value ({e})"),
+    })?;
+    Ok(value)
+}
+
+fn read(file: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        file: file.to_path_buf(),
+        source,
+    })
+}
+
+// ---- config.json: the seed's sections ----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileNaming {
+    pub include_session_id: bool,
+    pub include_user_initials: bool,
+}
+
+impl Default for FileNaming {
+    fn default() -> Self {
+        FileNaming {
+            include_session_id: true,
+            include_user_initials: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageManagement {
+    pub auto_cleanup: bool,
+    pub max_age_days: u32,
+}
+
+impl Default for StorageManagement {
+    fn default() -> Self {
+        StorageManagement {
+            auto_cleanup: true,
+            max_age_days: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostProcessing {
+    pub normalize_audio: bool,
+}
+
+impl Default for PostProcessing {
+    fn default() -> Self {
+        PostProcessing {
+            normalize_audio: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Debug,
+    #[default]
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Logging {
+    pub log_directory: PathBuf,
+    pub log_to_file: bool,
+    pub log_level: LogLevel,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Logging {
+            log_directory: PathBuf::from("logs"),
+            log_to_file: true,
+            log_level: LogLevel::Info,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    pub default_instrument: String,
+    pub default_note: String,
+    /// Pitch of A4 in Hz, the tuning reference for every note.
+    pub default_frequency: f64,
+    pub default_articulation: String,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        SessionSettings {
+            default_instrument: "guitar".into(),
+            default_note: "A4".into(),
+            default_frequency: 440.0,
+            default_articulation: "long".into(),
+        }
+    }
+}
+
+// ---- config.json: takebox's own sections ----
+
+/// How notes are named (see [`crate::notes`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoteSettings {
+    pub middle_c: MiddleC,
+}
+
+/// The recording computer's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureSettings {
+    /// ALSA PCM name, e.g. `hw:CARD=US16x08` or `pulse`.
+    pub device: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub sample_format: SampleFormat,
+    /// Frames per ALSA period: the capture thread wakes once per period.
+    pub period_frames: u32,
+    /// Audio kept from before each take's start.
+    pub pre_roll_seconds: f64,
+    /// Audio kept after the articulation's duration, for the release.
+    pub release_tail_seconds: f64,
+    /// How late a command may arrive after its `start_at` and still get its audio.
+    pub late_start_seconds: f64,
+    /// How far ahead a `start_at` may lie.
+    pub max_start_ahead_seconds: f64,
+    /// Longest accepted note duration.
+    pub max_take_seconds: f64,
+    /// Root of the board's share as mounted on this computer.
+    pub share_path: PathBuf,
+    /// File that must exist at the share root before anything is written there,
+    /// so that a missing mount never fills the bare mount point.
+    pub share_marker: String,
+    /// Local folder that holds takes until the share takes them, and take records.
+    pub spool_path: PathBuf,
+    pub listen: SocketAddr,
+    /// Bearer token; the `TAKEBOX_TOKEN` environment variable overrides it.
+    pub token: String,
+    /// Keep real-time pace by the wall clock, for PCMs that are not clocked
+    /// (alsa-lib's `file` plugin). Real devices pace themselves: leave it off.
+    pub pace: bool,
+}
+
+impl Default for CaptureSettings {
+    fn default() -> Self {
+        CaptureSettings {
+            device: "default".into(),
+            sample_rate: 48_000,
+            channels: 1,
+            sample_format: SampleFormat::S24,
+            period_frames: 1024,
+            pre_roll_seconds: 2.0,
+            release_tail_seconds: 1.0,
+            late_start_seconds: 5.0,
+            max_start_ahead_seconds: 30.0,
+            max_take_seconds: 120.0,
+            share_path: PathBuf::from("/mnt/takebox"),
+            share_marker: ".takebox-share".into(),
+            spool_path: PathBuf::from("/var/spool/takebox"),
+            listen: SocketAddr::from(([0, 0, 0, 0], 5001)),
+            token: String::new(),
+            pace: false,
+        }
+    }
+}
+
+impl CaptureSettings {
+    pub fn frames(&self, seconds: f64) -> u64 {
+        (seconds * f64::from(self.sample_rate)).round() as u64
+    }
+}
+
+/// `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub countdown_duration: f64,
+    pub articulation_durations: BTreeMap<String, f64>,
+    pub recording_computer_url: String,
+    pub recording_computer_port: u16,
+    pub file_naming: FileNaming,
+    pub storage_management: StorageManagement,
+    pub post_processing: PostProcessing,
+    pub logging: Logging,
+    pub session_settings: SessionSettings,
+    pub notes: NoteSettings,
+    pub capture: CaptureSettings,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            countdown_duration: 5.0,
+            articulation_durations: [
+                ("short", 0.2),
+                ("medium", 0.5),
+                ("long", 1.0),
+                ("transient", 0.05),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+            recording_computer_url: "http://recording-computer.local:5001".into(),
+            recording_computer_port: 5001,
+            file_naming: FileNaming::default(),
+            storage_management: StorageManagement::default(),
+            post_processing: PostProcessing::default(),
+            logging: Logging::default(),
+            session_settings: SessionSettings::default(),
+            notes: NoteSettings::default(),
+            capture: CaptureSettings::default(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let config: Config = parse_json(file, &read(file)?)?;
+        config.validate(file)?;
+        Ok(config)
+    }
+
+    /// Save atomically: the settings page writes this file while daemons may read it.
+    pub fn save(&self, file: &Path) -> Result<(), ConfigError> {
+        self.validate(file)?;
+        let mut text = serde_json::to_string_pretty(self).expect("config serializes");
+        text.push('\n');
+        crate::durable::write_atomic(file, text.as_bytes()).map_err(|source| ConfigError::Write {
+            file: file.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Take the token from the environment when it is set there.
+    pub fn apply_env(&mut self) {
+        if let Ok(token) = std::env::var(TOKEN_ENV) {
+            if !token.is_empty() {
+                self.capture.token = token;
+            }
+        }
+    }
+
+    /// Relative log directories are taken relative to the config file's folder.
+    pub fn log_directory(&self, config_file: &Path) -> PathBuf {
+        let dir = &self.logging.log_directory;
+        if dir.is_absolute() {
+            dir.clone()
+        } else {
+            config_file
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(dir)
+        }
+    }
+
+    pub fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        let positive = |field: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(invalid(file, field, format!("expected a positive number, got {v}")))
+            }
+        };
+        let non_negative = |field: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(invalid(file, field, format!("expected a number of seconds >= 0, got {v}")))
+            }
+        };
+        non_negative("countdown_duration", self.countdown_duration)?;
+        if self.countdown_duration > 60.0 {
+            return Err(invalid(file, "countdown_duration", "expected at most 60 seconds"));
+        }
+        if self.articulation_durations.is_empty() {
+            return Err(invalid(file, "articulation_durations", "expected at least one articulation"));
+        }
+        for (name, secs) in &self.articulation_durations {
+            let field = format!("articulation_durations.{name}");
+            crate::protocol::check_name(&field, name).map_err(|e| invalid(file, &field, e.message))?;
+            positive(&field, *secs)?;
+        }
+        positive("session_settings.default_frequency", self.session_settings.default_frequency)?;
+        if !(400.0..=480.0).contains(&self.session_settings.default_frequency) {
+            return Err(invalid(
+                file,
+                "session_settings.default_frequency",
+                "expected the pitch of A4 in Hz, between 400 and 480",
+            ));
+        }
+        Note::parse(&self.session_settings.default_note, self.notes.middle_c)
+            .map_err(|e| invalid(file, "session_settings.default_note", e.to_string()))?;
+        if !self
+            .articulation_durations
+            .contains_key(&self.session_settings.default_articulation)
+        {
+            return Err(invalid(
+                file,
+                "session_settings.default_articulation",
+                format!(
+                    "expected one of the articulation_durations ({}), got {:?}",
+                    self.articulation_durations.keys().cloned().collect::<Vec<_>>().join(", "),
+                    self.session_settings.default_articulation
+                ),
+            ));
+        }
+        if self.storage_management.max_age_days == 0 {
+            return Err(invalid(file, "storage_management.max_age_days", "expected at least 1 day"));
+        }
+        self.validate_capture(file)
+    }
+
+    fn validate_capture(&self, file: &Path) -> Result<(), ConfigError> {
+        let c = &self.capture;
+        if ![44_100, 48_000, 96_000].contains(&c.sample_rate) {
+            return Err(invalid(
+                file,
+                "capture.sample_rate",
+                format!("expected 44100, 48000 or 96000, got {}", c.sample_rate),
+            ));
+        }
+        if !(1..=8).contains(&c.channels) {
+            return Err(invalid(
+                file,
+                "capture.channels",
+                format!("expected 1 to 8 channels, got {}", c.channels),
+            ));
+        }
+        if !(16..=16_384).contains(&c.period_frames) {
+            return Err(invalid(file, "capture.period_frames", "expected 16 to 16384 frames"));
+        }
+        for (field, v, max) in [
+            ("capture.pre_roll_seconds", c.pre_roll_seconds, 30.0),
+            ("capture.release_tail_seconds", c.release_tail_seconds, 30.0),
+            ("capture.late_start_seconds", c.late_start_seconds, 60.0),
+            ("capture.max_start_ahead_seconds", c.max_start_ahead_seconds, 3600.0),
+        ] {
+            if !(v.is_finite() && (0.0..=max).contains(&v)) {
+                return Err(invalid(file, field, format!("expected 0 to {max} seconds, got {v}")));
+            }
+        }
+        if !(c.max_take_seconds.is_finite() && c.max_take_seconds > 0.0 && c.max_take_seconds <= 3600.0) {
+            return Err(invalid(file, "capture.max_take_seconds", "expected more than 0 and at most 3600 seconds"));
+        }
+        if c.device.is_empty() {
+            return Err(invalid(file, "capture.device", "expected an ALSA PCM name such as \"default\" or \"hw:1\""));
+        }
+        crate::protocol::check_name("capture.share_marker", &c.share_marker.replacen('.', "", 1))
+            .map_err(|e| invalid(file, "capture.share_marker", e.message))?;
+        Ok(())
+    }
+}
+
+// ---- instruments.json ----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRange {
+    pub lowest_note: String,
+    pub highest_note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instrument {
+    pub name: String,
+    /// The seed's `type` (string, wind, percussion, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub range: NoteRange,
+    pub default_articulations: Vec<String>,
+    /// Whether takes are checked against the planned pitch; off for drums and noises.
+    #[serde(default = "yes")]
+    pub pitch_check: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Instrument {
+    /// Lowest and highest note, parsed.
+    pub fn notes(&self, middle_c: MiddleC) -> Result<(Note, Note), crate::notes::NoteError> {
+        Ok((
+            Note::parse(&self.range.lowest_note, middle_c)?,
+            Note::parse(&self.range.highest_note, middle_c)?,
+        ))
+    }
+}
+
+/// `instruments.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Instruments {
+    pub instruments: Vec<Instrument>,
+}
+
+impl Instruments {
+    pub fn load(file: &Path, config: &Config) -> Result<Instruments, ConfigError> {
+        let list: Instruments = parse_json(file, &read(file)?)?;
+        list.validate(file, config)?;
+        Ok(list)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Instrument> {
+        self.instruments.iter().find(|i| i.name == name)
+    }
+
+    pub fn validate(&self, file: &Path, config: &Config) -> Result<(), ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, inst) in self.instruments.iter().enumerate() {
+            let at = |f: &str| format!("instruments[{i}].{f}");
+            crate::protocol::check_name(&at("name"), &inst.name)
+                .map_err(|e| invalid(file, &at("name"), e.message))?;
+            if !seen.insert(inst.name.as_str()) {
+                return Err(invalid(file, &at("name"), format!("{:?} is listed twice", inst.name)));
+            }
+            let middle_c = config.notes.middle_c;
+            let low = Note::parse(&inst.range.lowest_note, middle_c)
+                .map_err(|e| invalid(file, &at("range.lowest_note"), e.to_string()))?;
+            let high = Note::parse(&inst.range.highest_note, middle_c)
+                .map_err(|e| invalid(file, &at("range.highest_note"), e.to_string()))?;
+            if low > high {
+                return Err(invalid(
+                    file,
+                    &at("range"),
+                    "expected lowest_note at or below highest_note",
+                ));
+            }
+            for (j, art) in inst.default_articulations.iter().enumerate() {
+                if !config.articulation_durations.contains_key(art) {
+                    return Err(invalid(
+                        file,
+                        &at(&format!("default_articulations[{j}]")),
+                        format!("{art:?} has no duration in config.json's articulation_durations"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed")
+    }
+
+    #[test]
+    fn seed_files_load_unchanged() {
+        let cfg = Config::load(&seed_dir().join("config.json")).unwrap();
+        assert_eq!(cfg.countdown_duration, 5.0);
+        assert_eq!(cfg.articulation_durations["transient"], 0.05);
+        assert_eq!(cfg.recording_computer_port, 5001);
+        assert_eq!(cfg.logging.log_level, LogLevel::Info);
+        // Sections the seed does not have take their defaults.
+        assert_eq!(cfg.capture, CaptureSettings::default());
+        let inst = Instruments::load(&seed_dir().join("instruments.json"), &cfg).unwrap();
+        let guitar = inst.get("guitar").unwrap();
+        let (lo, hi) = guitar.notes(MiddleC::C4).unwrap();
+        assert_eq!((lo.midi(), hi.midi()), (40, 88));
+        assert!(guitar.pitch_check);
+    }
+
+    fn parse_err(text: &str) -> ConfigError {
+        let file = Path::new("/etc/takebox/config.json");
+        parse_json::<Config>(file, text)
+            .and_then(|c| c.validate(file).map(|_| c))
+            .unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_file_and_field() {
+        let e = parse_err(r#"{"countdown_duraton": 5}"#);
+        assert!(e.to_string().starts_with("/etc/takebox/config.json"), "{e}");
+        assert!(e.to_string().contains("countdown_duraton"), "{e}");
+
+        let e = parse_err(r#"{"capture": {"sample_rate": "fast"}}"#);
+        assert_eq!(e.field(), Some("capture.sample_rate"), "{e}");
+
+        let e = parse_err(r#"{"capture": {"sample_rate": 22050}}"#);
+        assert_eq!(e.field(), Some("capture.sample_rate"));
+        assert!(e.to_string().contains("48000"), "{e}");
+
+        let e = parse_err(r#"{"capture": {"channels": 9}}"#);
+        assert_eq!(e.field(), Some("capture.channels"));
+
+        let e = parse_err(r#"{"logging": {"log_level": "LOUD"}}"#);
+        assert_eq!(e.field(), Some("logging.log_level"), "{e}");
+
+        let e = parse_err(r#"{"session_settings": {"default_note": "H2"}}"#);
+        assert_eq!(e.field(), Some("session_settings.default_note"));
+        assert!(e.to_string().contains("\"H2\""), "{e}");
+
+        let e = parse_err(r#"{"countdown_duration": 5"#);
+        assert!(e.to_string().contains("ends too early"), "{e}");
+
+        let e = parse_err(r#"{"articulation_durations": {"../x": 1.0}, "session_settings": {"default_articulation": "../x"}}"#);
+        assert_eq!(e.field(), Some("articulation_durations.../x"));
+    }
+
+    #[test]
+    fn missing_file_is_named() {
+        let e = Config::load(Path::new("/no/such/config.json")).unwrap_err();
+        assert!(e.to_string().contains("/no/such/config.json"), "{e}");
+    }
+
+    #[test]
+    fn instruments_are_checked_against_config() {
+        let cfg = Config::default();
+        let file = Path::new("instruments.json");
+        let bad = r#"{"instruments":[{"name":"cello","type":"string",
+            "range":{"lowest_note":"C2","highest_note":"A5"},
+            "default_articulations":["long","pizzicato"]}]}"#;
+        let list: Instruments = parse_json(file, bad).unwrap();
+        let e = list.validate(file, &cfg).unwrap_err();
+        assert_eq!(e.field(), Some("instruments[0].default_articulations[1]"));
+
+        let upside_down = bad.replace("C2", "B5").replace(",\"pizzicato\"", "");
+        let list: Instruments = parse_json(file, &upside_down).unwrap();
+        assert_eq!(list.validate(file, &cfg).unwrap_err().field(), Some("instruments[0].range"));
+    }
+
+    #[test]
+    fn save_is_atomic_and_round_trips() {
+        let dir = std::env::temp_dir().join(format!("takebox-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("config.json");
+        let mut cfg = Config::default();
+        cfg.countdown_duration = 3.0;
+        cfg.save(&file).unwrap();
+        assert_eq!(Config::load(&file).unwrap(), cfg);
+        cfg.capture.channels = 0;
+        assert!(cfg.save(&file).is_err());
+        assert_eq!(Config::load(&file).unwrap().capture.channels, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,87 @@
+//! Writes that survive a power cut: temp file, fsync, rename, fsync the directory.
+//!
+//! Linux reports a failed write-back only once, so a failed `fsync` here is final:
+//! callers must treat the data as not stored and keep their own copy.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The temporary sibling used while `path` is being written. It starts with a dot so
+/// that file browsers and cleanup jobs do not take it for a finished file.
+pub fn temp_path_for(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.part"))
+}
+
+/// True when `name` is one of our temporary names (left behind by a crash).
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".part")
+}
+
+/// fsync a directory so that a rename or a new entry in it is on disk.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Replace `path` with `bytes` atomically: readers see the old or the new file, never a mix.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path_for(path);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        sync_dir(parent_or_dot(path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Move a finished file into place under its final name and make the rename durable.
+pub fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
+    fs::rename(tmp, dest)?;
+    sync_dir(parent_or_dot(dest))
+}
+
+fn parent_or_dot(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = std::env::temp_dir().join(format!("takebox-durable-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("settings.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert!(!temp_path_for(&p).exists());
+        assert!(is_temp_name(".settings.json.part"));
+        assert!(!is_temp_name("settings.json"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn failed_write_leaves_old_file() {
+        let p = Path::new("/nonexistent-dir-takebox/x.json");
+        assert!(write_atomic(p, b"x").is_err());
+    }
+}

@@ -1,0 +1,305 @@
+//! HTTP plumbing both daemons use: an accept loop with bounds, JSON bodies with
+//! a size cap, JSON error answers, the bearer-token check, and a small client.
+
+use crate::protocol::{ErrorBody, ErrorKind};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+
+pub type Body = Full<Bytes>;
+
+/// A failed request, answered as an [`ErrorBody`].
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub body: ErrorBody,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: ErrorBody {
+                error: kind,
+                message: message.into(),
+                field: None,
+            },
+        }
+    }
+
+    pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: ErrorBody {
+                error: ErrorKind::BadRequest,
+                message: format!("field `{field}`: {message}"),
+                field: Some(field),
+            },
+        }
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        json_response(self.status, &self.body)
+    }
+}
+
+impl From<crate::protocol::FieldError> for ApiError {
+    fn from(e: crate::protocol::FieldError) -> Self {
+        ApiError::bad_field(e.field, e.message)
+    }
+}
+
+pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    let mut bytes = serde_json::to_vec(value).expect("response serializes");
+    bytes.push(b'\n');
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Read a body of at most `limit` bytes.
+pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
+    match Limited::new(req.into_body(), limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorKind::PayloadTooLarge,
+                format!("request body larger than {limit} bytes"),
+            ))
+        }
+        Err(e) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::BadRequest,
+            format!("could not read the request body: {e}"),
+        )),
+    }
+}
+
+/// Parse a JSON body strictly, naming the field that failed.
+pub fn parse_json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() || field == "." {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorKind::BadRequest,
+                format!("malformed JSON: {inner}"),
+            )
+        } else {
+            ApiError::bad_field(field, inner.to_string())
+        }
+    })?;
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::BadRequest,
+            format!("malformed JSON: trailing data ({e})"),
+        )
+    })?;
+    Ok(value)
+}
+
+/// Compare the `Authorization: Bearer` header with `token` in constant time.
+/// Hashing both sides first also hides the token's length.
+pub fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
+        return false;
+    };
+    let a = Sha256::digest(given.trim().as_bytes());
+    let b = Sha256::digest(token.as_bytes());
+    let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    diff == 0 && !token.is_empty()
+}
+
+pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+    if bearer_matches(headers, token) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorKind::Unauthorized,
+            "missing or wrong bearer token (Authorization: Bearer <token>)",
+        ))
+    }
+}
+
+/// Bounds for [`serve`].
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    /// How long open connections may finish after shutdown is asked for.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_connections: 64,
+            header_read_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Accept HTTP/1 connections until `shutdown` turns true, then let open
+/// connections finish for a bounded time.
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    limits: ServerLimits,
+    handler: H,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let accepted: (TcpStream, SocketAddr) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors or similar: back off rather than spin or exit.
+                    log::warn!(target: "takebox::http", "accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = accepted;
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            log::warn!(target: "takebox::http", "connection limit reached, refusing {peer}");
+            drop(stream);
+            continue;
+        };
+        let handler = handler.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let handler = handler.clone();
+            async move { Ok::<_, Infallible>(handler(req, peer).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                log::debug!(target: "takebox::http", "connection from {peer}: {e}");
+            }
+            drop(permit);
+        });
+    }
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        log::warn!(target: "takebox::http", "connections still open after the grace period");
+    }
+}
+
+/// One HTTP/1 request on a fresh connection: enough for the board's calls to its
+/// recorders and for tests. Returns the status and the body.
+pub async fn request(
+    addr: SocketAddr,
+    method: hyper::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> Result<(StatusCode, Bytes), String> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake {addr}: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, addr.to_string());
+    if let Some(t) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    if body.is_some() {
+        builder = builder.header(header::CONTENT_TYPE, "application/json");
+    }
+    let req = builder
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| e.to_string())?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("request to {addr}{path}: {e}"))?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("reading answer from {addr}{path}: {e}"))?
+        .to_bytes();
+    Ok((status, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_is_checked() {
+        let mut h = HeaderMap::new();
+        assert!(!bearer_matches(&h, "secret"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer secret"));
+        assert!(bearer_matches(&h, "secret"));
+        assert!(!bearer_matches(&h, "secreT"));
+        assert!(!bearer_matches(&h, ""));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic secret"));
+        assert!(!bearer_matches(&h, "secret"));
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            a: u32,
+        }
+        let e = parse_json_body::<T>(br#"{"a": "x"}"#).unwrap_err();
+        assert_eq!(e.body.field.as_deref(), Some("a"));
+        let e = parse_json_body::<T>(b"{not json").unwrap_err();
+        assert!(e.body.message.starts_with("malformed JSON"), "{:?}", e.body);
+        let e = parse_json_body::<T>(br#"{"a": 1} x"#).unwrap_err();
+        assert!(e.body.message.contains("trailing"), "{:?}", e.body);
+    }
+}

@@ -1,0 +1,14 @@
+//! takebox: a two-machine recording appliance for instrument sample libraries.
+//!
+//! Dependencies point down: the binaries use `control`, `capture` and `catalog`;
+//! those use `dsp`, `protocol`, `config` and `notes`. `control` and `capture` share
+//! only the protocol; `dsp` does no I/O.
+
+pub mod capture;
+pub mod cli;
+pub mod config;
+pub mod durable;
+pub mod http;
+pub mod logging;
+pub mod notes;
+pub mod protocol;
