@@ -355,10 +355,10 @@ impl Config {
 
     /// Take the token from the environment when it is set there.
     pub fn apply_env(&mut self) {
-        if let Ok(token) = std::env::var(TOKEN_ENV) {
-            if !token.is_empty() {
-                self.capture.token = token;
-            }
+        if let Ok(token) = std::env::var(TOKEN_ENV)
+            && !token.is_empty()
+        {
+            self.capture.token = token;
         }
     }
 
@@ -368,10 +368,7 @@ impl Config {
         if dir.is_absolute() {
             dir.clone()
         } else {
-            config_file
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(dir)
+            config_file.parent().unwrap_or(Path::new(".")).join(dir)
         }
     }
 
@@ -380,29 +377,49 @@ impl Config {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(invalid(file, field, format!("expected a positive number, got {v}")))
+                Err(invalid(
+                    file,
+                    field,
+                    format!("expected a positive number, got {v}"),
+                ))
             }
         };
         let non_negative = |field: &str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(invalid(file, field, format!("expected a number of seconds >= 0, got {v}")))
+                Err(invalid(
+                    file,
+                    field,
+                    format!("expected a number of seconds >= 0, got {v}"),
+                ))
             }
         };
         non_negative("countdown_duration", self.countdown_duration)?;
         if self.countdown_duration > 60.0 {
-            return Err(invalid(file, "countdown_duration", "expected at most 60 seconds"));
+            return Err(invalid(
+                file,
+                "countdown_duration",
+                "expected at most 60 seconds",
+            ));
         }
         if self.articulation_durations.is_empty() {
-            return Err(invalid(file, "articulation_durations", "expected at least one articulation"));
+            return Err(invalid(
+                file,
+                "articulation_durations",
+                "expected at least one articulation",
+            ));
         }
         for (name, secs) in &self.articulation_durations {
             let field = format!("articulation_durations.{name}");
-            crate::protocol::check_name(&field, name).map_err(|e| invalid(file, &field, e.message))?;
+            crate::protocol::check_name(&field, name)
+                .map_err(|e| invalid(file, &field, e.message))?;
             positive(&field, *secs)?;
         }
-        positive("session_settings.default_frequency", self.session_settings.default_frequency)?;
+        positive(
+            "session_settings.default_frequency",
+            self.session_settings.default_frequency,
+        )?;
         if !(400.0..=480.0).contains(&self.session_settings.default_frequency) {
             return Err(invalid(
                 file,
@@ -421,13 +438,21 @@ impl Config {
                 "session_settings.default_articulation",
                 format!(
                     "expected one of the articulation_durations ({}), got {:?}",
-                    self.articulation_durations.keys().cloned().collect::<Vec<_>>().join(", "),
+                    self.articulation_durations
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     self.session_settings.default_articulation
                 ),
             ));
         }
         if self.storage_management.max_age_days == 0 {
-            return Err(invalid(file, "storage_management.max_age_days", "expected at least 1 day"));
+            return Err(invalid(
+                file,
+                "storage_management.max_age_days",
+                "expected at least 1 day",
+            ));
         }
         self.validate_capture(file)
     }
@@ -449,23 +474,46 @@ impl Config {
             ));
         }
         if !(16..=16_384).contains(&c.period_frames) {
-            return Err(invalid(file, "capture.period_frames", "expected 16 to 16384 frames"));
+            return Err(invalid(
+                file,
+                "capture.period_frames",
+                "expected 16 to 16384 frames",
+            ));
         }
         for (field, v, max) in [
             ("capture.pre_roll_seconds", c.pre_roll_seconds, 30.0),
             ("capture.release_tail_seconds", c.release_tail_seconds, 30.0),
             ("capture.late_start_seconds", c.late_start_seconds, 60.0),
-            ("capture.max_start_ahead_seconds", c.max_start_ahead_seconds, 3600.0),
+            (
+                "capture.max_start_ahead_seconds",
+                c.max_start_ahead_seconds,
+                3600.0,
+            ),
         ] {
             if !(v.is_finite() && (0.0..=max).contains(&v)) {
-                return Err(invalid(file, field, format!("expected 0 to {max} seconds, got {v}")));
+                return Err(invalid(
+                    file,
+                    field,
+                    format!("expected 0 to {max} seconds, got {v}"),
+                ));
             }
         }
-        if !(c.max_take_seconds.is_finite() && c.max_take_seconds > 0.0 && c.max_take_seconds <= 3600.0) {
-            return Err(invalid(file, "capture.max_take_seconds", "expected more than 0 and at most 3600 seconds"));
+        if !(c.max_take_seconds.is_finite()
+            && c.max_take_seconds > 0.0
+            && c.max_take_seconds <= 3600.0)
+        {
+            return Err(invalid(
+                file,
+                "capture.max_take_seconds",
+                "expected more than 0 and at most 3600 seconds",
+            ));
         }
         if c.device.is_empty() {
-            return Err(invalid(file, "capture.device", "expected an ALSA PCM name such as \"default\" or \"hw:1\""));
+            return Err(invalid(
+                file,
+                "capture.device",
+                "expected an ALSA PCM name such as \"default\" or \"hw:1\"",
+            ));
         }
         crate::protocol::check_name("capture.share_marker", &c.share_marker.replacen('.', "", 1))
             .map_err(|e| invalid(file, "capture.share_marker", e.message))?;
@@ -535,7 +583,11 @@ impl Instruments {
             crate::protocol::check_name(&at("name"), &inst.name)
                 .map_err(|e| invalid(file, &at("name"), e.message))?;
             if !seen.insert(inst.name.as_str()) {
-                return Err(invalid(file, &at("name"), format!("{:?} is listed twice", inst.name)));
+                return Err(invalid(
+                    file,
+                    &at("name"),
+                    format!("{:?} is listed twice", inst.name),
+                ));
             }
             let middle_c = config.notes.middle_c;
             let low = Note::parse(&inst.range.lowest_note, middle_c)
@@ -620,7 +672,9 @@ mod tests {
         let e = parse_err(r#"{"countdown_duration": 5"#);
         assert!(e.to_string().contains("ends too early"), "{e}");
 
-        let e = parse_err(r#"{"articulation_durations": {"../x": 1.0}, "session_settings": {"default_articulation": "../x"}}"#);
+        let e = parse_err(
+            r#"{"articulation_durations": {"../x": 1.0}, "session_settings": {"default_articulation": "../x"}}"#,
+        );
         assert_eq!(e.field(), Some("articulation_durations.../x"));
     }
 
@@ -643,7 +697,10 @@ mod tests {
 
         let upside_down = bad.replace("C2", "B5").replace(",\"pizzicato\"", "");
         let list: Instruments = parse_json(file, &upside_down).unwrap();
-        assert_eq!(list.validate(file, &cfg).unwrap_err().field(), Some("instruments[0].range"));
+        assert_eq!(
+            list.validate(file, &cfg).unwrap_err().field(),
+            Some("instruments[0].range")
+        );
     }
 
     #[test]
@@ -651,8 +708,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("takebox-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("config.json");
-        let mut cfg = Config::default();
-        cfg.countdown_duration = 3.0;
+        let mut cfg = Config {
+            countdown_duration: 3.0,
+            ..Config::default()
+        };
         cfg.save(&file).unwrap();
         assert_eq!(Config::load(&file).unwrap(), cfg);
         cfg.capture.channels = 0;

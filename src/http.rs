@@ -81,7 +81,10 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
 pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
     match Limited::new(req.into_body(), limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorKind::PayloadTooLarge,
@@ -134,7 +137,10 @@ pub fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     };
     let a = Sha256::digest(given.trim().as_bytes());
     let b = Sha256::digest(token.as_bytes());
-    let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
     diff == 0 && !token.is_empty()
 }
 
@@ -279,11 +285,17 @@ mod tests {
     fn bearer_is_checked() {
         let mut h = HeaderMap::new();
         assert!(!bearer_matches(&h, "secret"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer secret"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer secret"),
+        );
         assert!(bearer_matches(&h, "secret"));
         assert!(!bearer_matches(&h, "secreT"));
         assert!(!bearer_matches(&h, ""));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic secret"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic secret"),
+        );
         assert!(!bearer_matches(&h, "secret"));
     }
 

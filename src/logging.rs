@@ -60,10 +60,10 @@ impl log::Log for Logger {
         }
         let line = format_line(record.level(), record.target(), &record.args().to_string());
         let _ = std::io::stderr().write_all(line.as_bytes());
-        if let Some(file) = &self.file {
-            if let Ok(mut f) = file.lock() {
-                let _ = f.write_all(line.as_bytes());
-            }
+        if let Some(file) = &self.file
+            && let Ok(mut f) = file.lock()
+        {
+            let _ = f.write_all(line.as_bytes());
         }
     }
 

@@ -160,10 +160,9 @@ pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
             format!("longer than {MAX_NAME_LEN} bytes"),
         ));
     }
-    if let Some(c) = value
-        .chars()
-        .find(|c| c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|'))
-    {
+    if let Some(c) = value.chars().find(|c| {
+        c.is_control() || matches!(c, '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
+    }) {
         return Err(field_err(
             field,
             format!("must not contain {c:?} (names become file names on the share)"),
@@ -202,13 +201,19 @@ impl TakeCommand {
         if !(self.frequency.is_finite() && self.frequency > 0.0 && self.frequency <= 30_000.0) {
             return Err(field_err(
                 "frequency",
-                format!("must be a frequency in Hz above 0 and at most 30000, got {}", self.frequency),
+                format!(
+                    "must be a frequency in Hz above 0 and at most 30000, got {}",
+                    self.frequency
+                ),
             ));
         }
         if !(self.duration.is_finite() && self.duration > 0.0) {
             return Err(field_err(
                 "duration",
-                format!("must be a positive number of seconds, got {}", self.duration),
+                format!(
+                    "must be a positive number of seconds, got {}",
+                    self.duration
+                ),
             ));
         }
         if self.round_robin == Some(0) {
@@ -390,7 +395,9 @@ mod tests {
 
     #[test]
     fn path_tricks_are_refused() {
-        for bad in ["../x", "a/b", "a\\b", ".hidden", "a\0b", "a\nb", "x..y", "C:", "a ", ""] {
+        for bad in [
+            "../x", "a/b", "a\\b", ".hidden", "a\0b", "a\nb", "x..y", "C:", "a ", "",
+        ] {
             let e = check_name("session_id", bad).unwrap_err();
             assert_eq!(e.field, "session_id", "{bad:?}");
         }

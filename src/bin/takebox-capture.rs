@@ -56,7 +56,11 @@ fn real_main() -> i32 {
         println!("{}: ok", path.display());
         return 0;
     }
-    if let Err(e) = takebox::logging::init(&config.logging, &config.log_directory(&path), "takebox-capture") {
+    if let Err(e) = takebox::logging::init(
+        &config.logging,
+        &config.log_directory(&path),
+        "takebox-capture",
+    ) {
         eprintln!("takebox-capture: {e}");
         return EXIT_CONFIG;
     }

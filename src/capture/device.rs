@@ -40,7 +40,10 @@ pub enum Read {
 enum Raw {
     S16(Vec<i16>),
     /// S32_LE, or S24_LE in the low bytes of 32 (`shift` = 8 to sign-extend).
-    S32 { buf: Vec<i32>, shift: u32 },
+    S32 {
+        buf: Vec<i32>,
+        shift: u32,
+    },
     /// Packed 3-byte little-endian.
     S24Packed(Vec<u8>),
     F32(Vec<f32>),
@@ -196,13 +199,16 @@ fn configure(pcm: &PCM, s: &CaptureSettings, format: Format) -> Result<usize, al
     hwp.set_format(format)?;
     hwp.set_channels(u32::from(s.channels))?;
     hwp.set_rate(s.sample_rate, ValueOr::Nearest)?;
-    let period = hwp.set_period_size_near(s.period_frames as alsa::pcm::Frames, ValueOr::Nearest)?;
+    let period =
+        hwp.set_period_size_near(s.period_frames as alsa::pcm::Frames, ValueOr::Nearest)?;
     // Several periods of slack so a late wake-up of the capture thread is not an xrun.
     hwp.set_buffer_size_near(period * 8)?;
     pcm.hw_params(&hwp)?;
     let got = pcm.hw_params_current()?;
     if got.get_rate()? != s.sample_rate {
-        return Err(alsa::Error::unsupported("snd_pcm_hw_params_set_rate (exact rate)"));
+        return Err(alsa::Error::unsupported(
+            "snd_pcm_hw_params_set_rate (exact rate)",
+        ));
     }
     Ok(got.get_period_size()?.max(1) as usize)
 }
@@ -254,10 +260,24 @@ mod tests {
         assert_eq!(out, [-1.0, -1.0 / 8_388_608.0, 8_388_607.0 / 8_388_608.0]);
 
         let low24 = vec![0x0080_0000, 0x00ff_ffff, 0x007f_ffff];
-        convert(&Raw::S32 { buf: low24, shift: 8 }, 3, &mut out);
+        convert(
+            &Raw::S32 {
+                buf: low24,
+                shift: 8,
+            },
+            3,
+            &mut out,
+        );
         assert_eq!(out, [-1.0, -1.0 / 8_388_608.0, 8_388_607.0 / 8_388_608.0]);
 
-        convert(&Raw::S32 { buf: vec![i32::MIN, 256, i32::MAX], shift: 0 }, 3, &mut out);
+        convert(
+            &Raw::S32 {
+                buf: vec![i32::MIN, 256, i32::MAX],
+                shift: 0,
+            },
+            3,
+            &mut out,
+        );
         assert_eq!(out, [-1.0, 1.0 / 8_388_608.0, 8_388_607.0 / 8_388_608.0]);
     }
 }

@@ -22,10 +22,19 @@ pub struct CaptureShared {
     /// Written only when the device fails or recovers, never per period.
     error: Mutex<Option<String>>,
     native_format: Mutex<&'static str>,
+    /// Milliseconds since `epoch` when the capture thread last went round its loop.
+    heartbeat_ms: AtomicU64,
+    epoch: Instant,
 }
+
+/// A capture thread silent for this long is stuck inside the driver.
+const STUCK_AFTER_MS: u64 = 5_000;
 
 impl CaptureShared {
     pub fn state(&self) -> DeviceState {
+        if self.stuck_for_ms().is_some() {
+            return DeviceState::Error;
+        }
         match self.state.load(Ordering::Acquire) {
             1 => DeviceState::Running,
             2 => DeviceState::Error,
@@ -47,7 +56,27 @@ impl CaptureShared {
     }
 
     pub fn error(&self) -> Option<String> {
+        if let Some(ms) = self.stuck_for_ms() {
+            return Some(format!(
+                "the capture thread has been stuck in the audio driver for {:.1} s",
+                ms as f64 / 1000.0
+            ));
+        }
         self.error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn beat(&self) {
+        self.heartbeat_ms
+            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// How long the capture thread has been silent, when that is too long.
+    /// A driver that hangs (seen with libpulse when its server dies) cannot be
+    /// interrupted from here; it is reported, and systemd's watchdog restarts us.
+    pub fn stuck_for_ms(&self) -> Option<u64> {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let silent = now.saturating_sub(self.heartbeat_ms.load(Ordering::Relaxed));
+        (silent > STUCK_AFTER_MS).then_some(silent)
     }
 
     fn set_error(&self, e: Option<String>) {
@@ -80,8 +109,11 @@ impl CaptureEngine {
     pub fn start(settings: CaptureSettings, retain_frames: u64) -> std::io::Result<CaptureEngine> {
         // One read can bring up to a buffer's worth after a stall; keep that as margin.
         let margin = u64::from(settings.period_frames) * 16;
-        let (writer, ring) =
-            HistoryRing::new(usize::from(settings.channels), retain_frames + margin, margin);
+        let (writer, ring) = HistoryRing::new(
+            usize::from(settings.channels),
+            retain_frames + margin,
+            margin,
+        );
         let shared = Arc::new(CaptureShared {
             ring,
             rate: settings.sample_rate,
@@ -90,6 +122,8 @@ impl CaptureEngine {
             peaks: (0..settings.channels).map(|_| AtomicU32::new(0)).collect(),
             error: Mutex::new(None),
             native_format: Mutex::new(""),
+            heartbeat_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -152,6 +186,7 @@ fn supervise(
     let mut backoff = Duration::from_millis(250);
     let mut first = true;
     while !stop.load(Ordering::Acquire) {
+        shared.beat();
         shared.set_state(DeviceState::Opening);
         match Device::open(&settings) {
             Ok(mut device) => {
@@ -187,14 +222,15 @@ fn supervise(
                 shared.set_state(DeviceState::Error);
             }
         }
-        sleep_unless_stopped(&stop, backoff);
+        sleep_unless_stopped(&shared, &stop, backoff);
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
-fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+fn sleep_unless_stopped(shared: &CaptureShared, stop: &AtomicBool, total: Duration) {
     let until = Instant::now() + total;
     while !stop.load(Ordering::Acquire) {
+        shared.beat();
         let now = Instant::now();
         if now >= until {
             break;
@@ -224,6 +260,7 @@ fn run(
     let paced_start = Instant::now();
     let mut paced_frames = 0u64;
     while !stop.load(Ordering::Acquire) {
+        shared.beat();
         if settings.pace {
             let due = paced_start + Duration::from_secs_f64(paced_frames as f64 / f64::from(rate));
             let now = Instant::now();

@@ -26,7 +26,11 @@ use tokio::sync::watch;
 const DELIVERY_RETRY: Duration = Duration::from_secs(2);
 
 /// Run the daemon on `listener` until `shutdown` turns true.
-pub async fn run(config: Config, listener: TcpListener, shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
     let token: Arc<str> = Arc::from(config.capture.token.as_str());
     let recorder = Arc::new(Recorder::start(config)?);
     let delivery = tokio::spawn(delivery_loop(recorder.clone(), shutdown.clone()));
@@ -34,7 +38,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: watch::Receive
         let recorder = recorder.clone();
         move |req, _peer| server::handle(recorder.clone(), token.clone(), req)
     };
-    crate::http::serve(listener, crate::http::ServerLimits::default(), handler, shutdown).await;
+    crate::http::serve(
+        listener,
+        crate::http::ServerLimits::default(),
+        handler,
+        shutdown,
+    )
+    .await;
     recorder.cancel();
     delivery.abort();
     let _ = delivery.await;

@@ -12,10 +12,10 @@ pub fn take_path(cmd: &TakeCommand, note_name: &str, naming: &FileNaming) -> Str
     if naming.include_session_id {
         parts.push(cmd.session_id.clone());
     }
-    if naming.include_user_initials {
-        if let Some(initials) = &cmd.user_initials {
-            parts.push(initials.clone());
-        }
+    if naming.include_user_initials
+        && let Some(initials) = &cmd.user_initials
+    {
+        parts.push(initials.clone());
     }
     parts.push(cmd.instrument.clone());
     parts.push(note_name.to_string());

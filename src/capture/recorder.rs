@@ -48,7 +48,11 @@ fn unix_ns(t: SystemTime) -> u64 {
 }
 
 fn start_error(message: String) -> ApiError {
-    let mut e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorKind::StartOutOfRange, message);
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::StartOutOfRange,
+        message,
+    );
     e.body.field = Some("start_at".into());
     e
 }
@@ -88,7 +92,9 @@ impl Recorder {
                 state: TakeState::InProgress,
             }));
         }
-        self.spool.load(take_id).map(|c| TakeReply::Done(Box::new(c)))
+        self.spool
+            .load(take_id)
+            .map(|c| TakeReply::Done(Box::new(c)))
     }
 
     /// Check a command against this recorder's limits and place it on the timeline.
@@ -99,7 +105,10 @@ impl Recorder {
         if cmd.duration > c.max_take_seconds {
             return Err(ApiError::bad_field(
                 "duration",
-                format!("longer than this recorder's max_take_seconds ({})", c.max_take_seconds),
+                format!(
+                    "longer than this recorder's max_take_seconds ({})",
+                    c.max_take_seconds
+                ),
             ));
         }
         let shared = self.capture();
@@ -115,25 +124,23 @@ impl Recorder {
         }
         let now = SystemTime::now();
         let at = cmd.start_at.map(|t| t.0).unwrap_or(now);
-        if let Ok(ahead) = at.duration_since(now) {
-            if ahead.as_secs_f64() > c.max_start_ahead_seconds {
-                return Err(start_error(format!(
-                    "start_at lies {:.1} s ahead; this recorder accepts at most {} s",
-                    ahead.as_secs_f64(),
-                    c.max_start_ahead_seconds
-                )));
-            }
+        if let Ok(ahead) = at.duration_since(now)
+            && ahead.as_secs_f64() > c.max_start_ahead_seconds
+        {
+            return Err(start_error(format!(
+                "start_at lies {:.1} s ahead; this recorder accepts at most {} s",
+                ahead.as_secs_f64(),
+                c.max_start_ahead_seconds
+            )));
         }
         let ring = &shared.ring;
-        let note_start = ring
-            .frame_at(unix_ns(at), c.sample_rate)
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorKind::DeviceUnavailable,
-                    "capture clock not established yet",
-                )
-            })?;
+        let note_start = ring.frame_at(unix_ns(at), c.sample_rate).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::DeviceUnavailable,
+                "capture clock not established yet",
+            )
+        })?;
         let oldest = ring.oldest_readable() as i64;
         if note_start < oldest {
             let late = now.duration_since(at).unwrap_or_default();
@@ -192,17 +199,30 @@ impl Recorder {
             this.record_and_deliver(&cmd, span, rel)
         })
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal, e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorKind::Internal,
+                e.to_string(),
+            )
+        })?
     }
 
-    fn record_and_deliver(&self, cmd: &TakeCommand, span: TakeSpan, rel: String) -> Result<TakeReply, ApiError> {
+    fn record_and_deliver(
+        &self,
+        cmd: &TakeCommand,
+        span: TakeSpan,
+        rel: String,
+    ) -> Result<TakeReply, ApiError> {
         let c = &self.config.capture;
         let shared = self.capture();
         let wav = self.spool.wav_path(&cmd.take_id);
         let xruns_before = shared.xruns();
         log::info!(target: "takebox::capture",
             "take {}: recording {} frames ({} pre-roll) to {rel}", cmd.take_id, span.frames(), span.pre_roll());
-        let result = take::record(shared, span, c.sample_format, &wav, &|| self.cancel.load(Ordering::Acquire));
+        let result = take::record(shared, span, c.sample_format, &wav, &|| {
+            self.cancel.load(Ordering::Acquire)
+        });
         let recorded_at = shared
             .ring
             .time_of(span.first, c.sample_rate)

@@ -245,7 +245,10 @@ mod tests {
         for _ in 0..100 {
             w.mark_gap();
         }
-        assert!(r.gaps_in(0, 11) >= 1, "forgotten gaps must not read as none");
+        assert!(
+            r.gaps_in(0, 11) >= 1,
+            "forgotten gaps must not read as none"
+        );
     }
 
     #[test]

@@ -10,7 +10,11 @@ use std::sync::Arc;
 /// Take commands are a few hundred bytes; anything much larger is not one.
 pub const MAX_BODY: usize = 16 * 1024;
 
-pub async fn handle(recorder: Arc<Recorder>, token: Arc<str>, req: Request<Incoming>) -> Response<Body> {
+pub async fn handle(
+    recorder: Arc<Recorder>,
+    token: Arc<str>,
+    req: Request<Incoming>,
+) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let result = route(&recorder, &token, req).await;
@@ -35,11 +39,17 @@ fn method_not_allowed(allowed: &str) -> ApiError {
     )
 }
 
-async fn route(recorder: &Arc<Recorder>, token: &str, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    recorder: &Arc<Recorder>,
+    token: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     if path == STATUS_PATH {
         return match *req.method() {
-            Method::GET | Method::HEAD => Ok(http::json_response(StatusCode::OK, &recorder.status())),
+            Method::GET | Method::HEAD => {
+                Ok(http::json_response(StatusCode::OK, &recorder.status()))
+            }
             _ => Err(method_not_allowed("GET")),
         };
     }
@@ -53,11 +63,15 @@ async fn route(recorder: &Arc<Recorder>, token: &str, req: Request<Incoming>) ->
         let reply = recorder.take(cmd).await?;
         return Ok(reply_response(&reply));
     }
-    if let Some(id) = path.strip_prefix(TAKES_PATH).and_then(|p| p.strip_prefix('/')) {
+    if let Some(id) = path
+        .strip_prefix(TAKES_PATH)
+        .and_then(|p| p.strip_prefix('/'))
+    {
         if req.method() != Method::GET {
             return Err(method_not_allowed("GET"));
         }
-        let id = percent_decode(id).ok_or_else(|| ApiError::bad_field("take_id", "bad percent-encoding"))?;
+        let id = percent_decode(id)
+            .ok_or_else(|| ApiError::bad_field("take_id", "bad percent-encoding"))?;
         crate::protocol::check_name("take_id", &id)?;
         return match recorder.lookup(&id) {
             Some(reply) => Ok(reply_response(&reply)),

@@ -116,7 +116,9 @@ pub fn record(
         if available <= pos {
             if shared.state() == DeviceState::Error || last_progress.elapsed() > stall_limit {
                 return Err(TakeError::DeviceLost(
-                    shared.error().unwrap_or_else(|| "no audio arrived for 2 s".into()),
+                    shared
+                        .error()
+                        .unwrap_or_else(|| "no audio arrived for 2 s".into()),
                 ));
             }
             std::thread::sleep(Duration::from_millis(5));

@@ -1,0 +1,391 @@
+//! Fixtures for integration tests: a private PulseAudio server with a null sink
+//! (a real-time capture source without a sound card), takebox daemons as real
+//! processes on loopback, and a small blocking HTTP client.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "test-token-4d1f";
+
+/// Poll `f` until it returns Some, or panic after `timeout` naming `what`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A PulseAudio server of the test's own, with a null sink `studio` whose
+/// monitor is the default source: what is played into `studio` is captured.
+pub struct Pulse {
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Pulse {
+    pub fn start() -> Pulse {
+        let dir = tempfile::Builder::new()
+            .prefix("takebox-pulse-")
+            .tempdir()
+            .unwrap();
+        let mut p = Pulse { dir, child: None };
+        p.spawn();
+        p
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+                "--log-target=stderr",
+                "--log-level=error",
+                // libpulse clients can deadlock freeing shared memory when the
+                // server dies; the daemon copes with a hung driver, but the
+                // test wants to see the device come back.
+                "--disable-shm=yes",
+                "--load=module-null-sink sink_name=studio rate=48000",
+                "--load=module-native-protocol-unix",
+            ])
+            .envs(self.env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pulseaudio must be installed (make test installs it)");
+        self.child = Some(child);
+        wait_for("PulseAudio to answer", Duration::from_secs(15), || {
+            self.pactl(&["set-default-source", "studio.monitor"])
+                .then_some(())
+        });
+    }
+
+    /// Environment that points clients (alsa-lib's pulse plugin, paplay) here.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "XDG_RUNTIME_DIR".into(),
+                self.dir.path().display().to_string(),
+            ),
+            (
+                "PULSE_SERVER".into(),
+                format!("unix:{}/pulse/native", self.dir.path().display()),
+            ),
+        ]
+    }
+
+    pub fn pactl(&self, args: &[&str]) -> bool {
+        Command::new("pactl")
+            .args(args)
+            .envs(self.env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// Start playing a WAV into the sink; returns the player process.
+    pub fn play(&self, wav: &Path) -> Child {
+        Command::new("paplay")
+            .args(["-d", "studio"])
+            .arg(wav)
+            .envs(self.env())
+            .spawn()
+            .expect("paplay")
+    }
+
+    /// Kill the server (a sound card unplugged, as far as clients can tell).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A JSON merge: objects merge key by key, anything else replaces.
+pub fn merge(base: &mut Value, patch: &Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p.clone(),
+    }
+}
+
+/// Folders a capture daemon works in, kept across restarts of the process.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Workspace {
+        let dir = tempfile::Builder::new()
+            .prefix("takebox-test-")
+            .tempdir()
+            .unwrap();
+        let ws = Workspace { dir };
+        std::fs::create_dir_all(ws.share()).unwrap();
+        std::fs::create_dir_all(ws.spool()).unwrap();
+        ws
+    }
+
+    pub fn share(&self) -> PathBuf {
+        self.dir.path().join("share")
+    }
+
+    pub fn spool(&self) -> PathBuf {
+        self.dir.path().join("spool")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.json")
+    }
+
+    /// Put the marker that says the share is mounted.
+    pub fn mount_share(&self) {
+        std::fs::write(self.share().join(".takebox-share"), b"").unwrap();
+    }
+
+    /// Write config.json: loopback, this workspace's folders, short pre-roll, plus `patch`.
+    pub fn write_config(&self, patch: Value) {
+        let mut cfg = serde_json::json!({
+            "logging": {"log_directory": self.dir.path().join("logs"), "log_to_file": false, "log_level": "DEBUG"},
+            "capture": {
+                "device": "pulse",
+                "share_path": self.share(),
+                "spool_path": self.spool(),
+                "listen": "127.0.0.1:0",
+                "pre_roll_seconds": 0.5,
+                "release_tail_seconds": 0.2
+            }
+        });
+        merge(&mut cfg, &patch);
+        std::fs::write(self.config_path(), serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    }
+
+    /// Every file under the workspace's share and spool with its size.
+    pub fn tree(&self) -> Vec<(String, u64)> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, u64)>) {
+            let Ok(rd) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, root, out);
+                } else {
+                    let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                    out.push((p.strip_prefix(root).unwrap().display().to_string(), len));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.share(), self.dir.path(), &mut out);
+        walk(&self.spool(), self.dir.path(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+/// A running daemon process, its address and what it logged.
+pub struct Daemon {
+    child: Child,
+    pub addr: SocketAddr,
+    pub logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    /// Start `bin` with `args`, the environment `env`, and wait for its "listening on" line.
+    pub fn spawn(bin: &str, args: &[&str], env: &[(String, String)]) -> Daemon {
+        let mut child = Command::new(bin)
+            .args(args)
+            .envs(env.iter().cloned())
+            .env("TAKEBOX_TOKEN", TOKEN)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{bin}: {e}"));
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    let _ = tx.send(addr);
+                }
+                eprintln!("  | {line}");
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{bin} did not start listening; logs: {:?}",
+                    logs.lock().unwrap()
+                )
+            });
+        Daemon {
+            child,
+            addr: addr.parse().unwrap(),
+            logs,
+        }
+    }
+
+    pub fn capture(ws: &Workspace, pulse: Option<&Pulse>) -> Daemon {
+        let env = pulse.map(|p| p.env()).unwrap_or_default();
+        let config = ws.config_path().display().to_string();
+        let d = Daemon::spawn(
+            env!("CARGO_BIN_EXE_takebox-capture"),
+            &["--config", &config],
+            &env,
+        );
+        wait_for("the capture device to run", Duration::from_secs(20), || {
+            let (code, s) = d.get("/v1/status");
+            (code == 200 && s["state"] == "running" && s["frames_captured"].as_u64() > Some(48_000))
+                .then_some(())
+        });
+        d
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.child.wait().unwrap()
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        http(self.addr, "GET", path, None, None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        http(
+            self.addr,
+            "POST",
+            path,
+            Some(TOKEN),
+            Some(serde_json::to_vec(body).unwrap()),
+        )
+    }
+
+    pub fn log_contains(&self, needle: &str) -> bool {
+        self.logs.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One blocking HTTP request; the body is parsed as JSON (Null when empty).
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> (u16, Value) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let method = method.parse().unwrap();
+    let (status, bytes) = rt
+        .block_on(takebox::http::request(addr, method, path, token, body))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let value = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status.as_u16(), value)
+}
+
+/// A take command with sensible defaults; `patch` overrides fields.
+pub fn take_cmd(take_id: &str, patch: Value) -> Value {
+    let mut v = serde_json::json!({
+        "take_id": take_id,
+        "session_id": "s1",
+        "instrument": "guitar",
+        "note": "A4",
+        "frequency": 440.0,
+        "articulation": "long",
+        "duration": 0.5
+    });
+    merge(&mut v, &patch);
+    v
+}
+
+/// A mono 16-bit WAV of a sine at `hz` and `amp`, `secs` long, 48 kHz.
+pub fn write_tone(path: &Path, hz: f64, amp: f64, secs: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let n = (secs * 48_000.0) as usize;
+    for i in 0..n {
+        let s = amp * (2.0 * std::f64::consts::PI * hz * i as f64 / 48_000.0).sin();
+        w.write_sample((s * 32767.0).round() as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Read any WAV as f32 frames (interleaved) with its spec.
+pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f32>) {
+    let mut r = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = r.spec();
+    let samples = match spec.sample_format {
+        hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
+        hound::SampleFormat::Int => {
+            let scale = (1i64 << (spec.bits_per_sample - 1)) as f32;
+            r.samples::<i32>()
+                .map(|s| s.unwrap() as f32 / scale)
+                .collect()
+        }
+    };
+    (spec, samples)
+}
