@@ -115,9 +115,14 @@ impl HistoryRing {
                 n += 1;
             }
         }
-        // More gaps than the log keeps: assume the forgotten ones fell in the range.
-        if count > GAP_LOG as u64 && n == kept {
-            n += 1;
+        // More gaps than the log keeps: the forgotten ones lie at or before the
+        // oldest kept one, so a range reaching back that far may hold some.
+        if count > GAP_LOG as u64 {
+            let oldest =
+                self.gaps[((count - kept) % GAP_LOG as u64) as usize].load(Ordering::Relaxed);
+            if from <= oldest {
+                n += 1;
+            }
         }
         n
     }
