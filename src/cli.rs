@@ -71,6 +71,7 @@ pub fn load_config(path: Option<String>) -> Result<(PathBuf, Config), String> {
     );
     let mut config = Config::load(&path).map_err(|e| e.to_string())?;
     config.apply_env();
+    config.resolve_paths(&path);
     Ok((path, config))
 }
 

@@ -362,13 +362,18 @@ impl Config {
         }
     }
 
-    /// Relative log directories are taken relative to the config file's folder.
-    pub fn log_directory(&self, config_file: &Path) -> PathBuf {
-        let dir = &self.logging.log_directory;
-        if dir.is_absolute() {
-            dir.clone()
-        } else {
-            config_file.parent().unwrap_or(Path::new(".")).join(dir)
+    /// Make relative folders (logs, share, spool) relative to the config file's
+    /// folder, not to wherever the daemon happens to be started.
+    pub fn resolve_paths(&mut self, config_file: &Path) {
+        let base = config_file.parent().unwrap_or(Path::new("."));
+        for dir in [
+            &mut self.logging.log_directory,
+            &mut self.capture.share_path,
+            &mut self.capture.spool_path,
+        ] {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
         }
     }
 

@@ -58,7 +58,7 @@ fn real_main() -> i32 {
     }
     if let Err(e) = takebox::logging::init(
         &config.logging,
-        &config.log_directory(&path),
+        &config.logging.log_directory,
         "takebox-capture",
     ) {
         eprintln!("takebox-capture: {e}");

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install the Debian packages a make target needs, idempotently and without
+# questions (CI runs with no stdin). Usage: scripts/deps.sh GROUP...
+set -euo pipefail
+
+declare -A PACKAGES=(
+  # Build: alsa-lib headers for the alsa crate.
+  [build]="pkg-config libasound2-dev"
+  # make run: a real-time capture source without a sound card (PulseAudio null sink).
+  [run]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox"
+  # make test: the run rig plus the readers that check our WAVs are standard.
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs"
+  # make bench: GNU time for CPU and peak RSS, arecord as the peer.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv"
+)
+
+want=()
+for group in "$@"; do
+  [[ -n "${PACKAGES[$group]+x}" ]] || { echo "deps.sh: unknown group $group" >&2; exit 2; }
+  read -r -a pkgs <<<"${PACKAGES[$group]}"
+  want+=("${pkgs[@]}")
+done
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ! command -v cargo >/dev/null 2>&1; then
+  # A fresh Debian 12 without rustup: Debian's own toolchain is new enough.
+  missing+=(rustc-web cargo-web)
+fi
+
+if ((${#missing[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "deps.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
+  $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
