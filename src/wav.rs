@@ -274,3 +274,232 @@ mod tests {
         assert_eq!(v, [32_767, -32_768]);
     }
 }
+
+/// What a WAV file holds, as far as takebox reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WavInfo {
+    pub channels: u16,
+    pub sample_rate: u32,
+    pub bits: u16,
+    pub float: bool,
+    pub frames: u64,
+    /// Chunks other than `fmt ` and `data`, kept verbatim (id, payload).
+    pub other_chunks: Vec<([u8; 4], Vec<u8>)>,
+}
+
+impl WavInfo {
+    /// The takebox sample format this file maps onto, if any.
+    pub fn format(&self) -> Option<SampleFormat> {
+        match (self.float, self.bits) {
+            (false, 16) => Some(SampleFormat::S16),
+            (false, 24) => Some(SampleFormat::S24),
+            (true, 32) => Some(SampleFormat::F32),
+            _ => None,
+        }
+    }
+}
+
+/// Streaming reader for PCM (16/24/32-bit integer) and 32-bit float WAVs,
+/// converting blocks of bytes to f32 without per-sample calls.
+pub struct WavReader<R: io::Read> {
+    input: R,
+    pub info: WavInfo,
+    remaining: u64,
+    bytes: Vec<u8>,
+}
+
+fn bad(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+impl<R: io::Read> WavReader<R> {
+    pub fn new(mut input: R) -> io::Result<Self> {
+        let mut head = [0u8; 12];
+        input
+            .read_exact(&mut head)
+            .map_err(|_| bad("not a WAV file: shorter than a RIFF header"))?;
+        if &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+            return Err(bad("not a WAV file: no RIFF/WAVE header"));
+        }
+        let mut fmt: Option<(u16, u16, u32, u16)> = None;
+        let mut other = Vec::new();
+        loop {
+            let mut ch = [0u8; 8];
+            input
+                .read_exact(&mut ch)
+                .map_err(|_| bad("truncated WAV: no data chunk"))?;
+            let id: [u8; 4] = ch[0..4].try_into().expect("4 bytes");
+            let len = u32::from_le_bytes(ch[4..8].try_into().expect("4 bytes")) as u64;
+            if &id == b"data" {
+                let (tag, channels, rate, bits) =
+                    fmt.ok_or_else(|| bad("WAV has data before its fmt chunk"))?;
+                let float = match tag {
+                    1 => false,
+                    3 => true,
+                    other => {
+                        return Err(bad(format!(
+                            "unsupported WAV encoding (format tag {other:#x})"
+                        )));
+                    }
+                };
+                if !matches!(
+                    (float, bits),
+                    (false, 16) | (false, 24) | (false, 32) | (true, 32)
+                ) {
+                    return Err(bad(format!(
+                        "unsupported WAV sample format: {bits}-bit {}",
+                        if float { "float" } else { "integer" }
+                    )));
+                }
+                if channels == 0 || rate == 0 {
+                    return Err(bad("WAV declares 0 channels or a 0 Hz rate"));
+                }
+                let frame_bytes = u64::from(channels) * u64::from(bits / 8);
+                return Ok(WavReader {
+                    input,
+                    info: WavInfo {
+                        channels,
+                        sample_rate: rate,
+                        bits,
+                        float,
+                        frames: len / frame_bytes,
+                        other_chunks: other,
+                    },
+                    remaining: len / frame_bytes,
+                    bytes: Vec::new(),
+                });
+            }
+            if len > 16 << 20 {
+                return Err(bad(format!(
+                    "WAV chunk {:?} claims {len} bytes",
+                    String::from_utf8_lossy(&id)
+                )));
+            }
+            let mut payload = vec![0u8; (len + len % 2) as usize];
+            input.read_exact(&mut payload).map_err(|_| {
+                bad(format!(
+                    "truncated WAV inside chunk {:?}",
+                    String::from_utf8_lossy(&id)
+                ))
+            })?;
+            payload.truncate(len as usize);
+            if &id == b"fmt " {
+                if payload.len() < 16 {
+                    return Err(bad("WAV fmt chunk too short"));
+                }
+                let u16_at = |i: usize| u16::from_le_bytes([payload[i], payload[i + 1]]);
+                let mut tag = u16_at(0);
+                if tag == 0xfffe {
+                    if payload.len() < 26 {
+                        return Err(bad("WAV extensible fmt chunk too short"));
+                    }
+                    tag = u16_at(24);
+                }
+                let rate = u32::from_le_bytes(payload[4..8].try_into().expect("4 bytes"));
+                fmt = Some((tag, u16_at(2), rate, u16_at(14)));
+            } else {
+                other.push((id, payload));
+            }
+        }
+    }
+
+    /// Fill `out` (interleaved) with up to `out.len() / channels` frames; returns
+    /// frames read, 0 at the end. A file cut short is an error, not silence.
+    pub fn read(&mut self, out: &mut [f32]) -> io::Result<usize> {
+        let ch = usize::from(self.info.channels);
+        let frames = ((out.len() / ch) as u64).min(self.remaining) as usize;
+        if frames == 0 {
+            return Ok(0);
+        }
+        let width = usize::from(self.info.bits / 8);
+        self.bytes.resize(frames * ch * width, 0);
+        self.input.read_exact(&mut self.bytes).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                bad(format!("truncated WAV: {} frames missing", self.remaining))
+            } else {
+                e
+            }
+        })?;
+        self.remaining -= frames as u64;
+        let out = &mut out[..frames * ch];
+        match (self.info.float, width) {
+            (true, _) => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+            (false, 2) => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(2)) {
+                    *o = f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32_768.0);
+                }
+            }
+            (false, 3) => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(3)) {
+                    *o = (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32
+                        * (1.0 / 8_388_608.0);
+                }
+            }
+            _ => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
+                    *o = (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64 / 2_147_483_648.0)
+                        as f32;
+                }
+            }
+        }
+        Ok(frames)
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn reads_back_what_the_writer_wrote() {
+        let samples: Vec<f32> = (0..64).map(|i| (i as f32 - 32.0) / 32.0).collect();
+        for format in [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32] {
+            let spec = WavSpec {
+                channels: 2,
+                sample_rate: 44_100,
+                format,
+            };
+            let mut w = WavWriter::new(Vec::new(), spec, 32, b"LIST\x02\x00\x00\x00ab").unwrap();
+            w.write(&samples).unwrap();
+            let (bytes, _) = w.finish().unwrap();
+            let mut r = WavReader::new(Cursor::new(bytes)).unwrap();
+            assert_eq!(r.info.frames, 32);
+            assert_eq!(r.info.format(), Some(format));
+            assert_eq!(r.info.other_chunks, vec![(*b"LIST", b"ab".to_vec())]);
+            let mut out = vec![0.0; 40];
+            let mut back = Vec::new();
+            loop {
+                let n = r.read(&mut out).unwrap();
+                if n == 0 {
+                    break;
+                }
+                back.extend_from_slice(&out[..n * 2]);
+            }
+            assert_eq!(back, samples);
+        }
+    }
+
+    #[test]
+    fn hostile_files_are_errors() {
+        assert!(WavReader::new(Cursor::new(b"hello".to_vec())).is_err());
+        assert!(WavReader::new(Cursor::new(b"RIFF\0\0\0\0WAVEdata\x04\0\0\0".to_vec())).is_err());
+        let spec = WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            format: SampleFormat::S16,
+        };
+        let mut w = WavWriter::new(Vec::new(), spec, 100, &[]).unwrap();
+        w.write(&[0.1; 100]).unwrap();
+        let (mut bytes, _) = w.finish().unwrap();
+        bytes.truncate(bytes.len() - 10);
+        let mut r = WavReader::new(Cursor::new(bytes)).unwrap();
+        let mut out = vec![0.0; 200];
+        let e = r.read(&mut out).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+    }
+}
