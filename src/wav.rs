@@ -306,6 +306,8 @@ pub struct WavReader<R: io::Read> {
     pub info: WavInfo,
     remaining: u64,
     bytes: Vec<u8>,
+    /// Byte offset of the first sample.
+    data_start: u64,
 }
 
 fn bad(msg: impl Into<String>) -> io::Error {
@@ -323,6 +325,7 @@ impl<R: io::Read> WavReader<R> {
         }
         let mut fmt: Option<(u16, u16, u32, u16)> = None;
         let mut other = Vec::new();
+        let mut offset = 12u64;
         loop {
             let mut ch = [0u8; 8];
             input
@@ -330,6 +333,7 @@ impl<R: io::Read> WavReader<R> {
                 .map_err(|_| bad("truncated WAV: no data chunk"))?;
             let id: [u8; 4] = ch[0..4].try_into().expect("4 bytes");
             let len = u32::from_le_bytes(ch[4..8].try_into().expect("4 bytes")) as u64;
+            offset += 8;
             if &id == b"data" {
                 let (tag, channels, rate, bits) =
                     fmt.ok_or_else(|| bad("WAV has data before its fmt chunk"))?;
@@ -367,6 +371,7 @@ impl<R: io::Read> WavReader<R> {
                     },
                     remaining: len / frame_bytes,
                     bytes: Vec::new(),
+                    data_start: offset,
                 });
             }
             if len > 16 << 20 {
@@ -382,6 +387,7 @@ impl<R: io::Read> WavReader<R> {
                     String::from_utf8_lossy(&id)
                 ))
             })?;
+            offset += payload.len() as u64;
             payload.truncate(len as usize);
             if &id == b"fmt " {
                 if payload.len() < 16 {
@@ -401,6 +407,19 @@ impl<R: io::Read> WavReader<R> {
                 other.push((id, payload));
             }
         }
+    }
+
+    /// Continue reading at `frame` (clamped to the end).
+    pub fn seek_frame(&mut self, frame: u64) -> io::Result<()>
+    where
+        R: io::Seek,
+    {
+        let frame = frame.min(self.info.frames);
+        let frame_bytes = u64::from(self.info.channels) * u64::from(self.info.bits / 8);
+        self.input
+            .seek(io::SeekFrom::Start(self.data_start + frame * frame_bytes))?;
+        self.remaining = self.info.frames - frame;
+        Ok(())
     }
 
     /// Fill `out` (interleaved) with up to `out.len() / channels` frames; returns
@@ -481,6 +500,9 @@ mod reader_tests {
                 back.extend_from_slice(&out[..n * 2]);
             }
             assert_eq!(back, samples);
+            r.seek_frame(30).unwrap();
+            assert_eq!(r.read(&mut out).unwrap(), 2);
+            assert_eq!(out[..4], samples[60..64]);
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod device;
 pub mod engine;
 pub mod naming;
+pub mod process;
 pub mod recorder;
 pub mod ring;
 pub mod server;

@@ -167,6 +167,11 @@ pub fn bext_chunk(info: &BextInfo) -> Result<Vec<u8>, DspError> {
     }
     p.resize(BEXT_FIXED_LEN, 0); // reserved
     p.extend_from_slice(info.coding_history.as_bytes());
+    // Even payloads: some readers (hound among them) skip odd chunks without
+    // their pad byte. A NUL after the coding history is allowed by Tech 3285.
+    if p.len() % 2 == 1 {
+        p.push(0);
+    }
     riff_chunk(*b"bext", &p)
 }
 
@@ -203,7 +208,8 @@ pub fn truncate_at_char(s: &str, max: usize) -> &str {
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct IxmlInfo<'a> {
     pub project: &'a str,
-    pub take: u32,
+    /// The take's id (iXML TAKE is free text).
+    pub take: &'a str,
     /// iXML NOTE: free text.
     pub note: &'a str,
     pub session: &'a str,
@@ -226,7 +232,7 @@ pub fn ixml_document(info: &IxmlInfo) -> String {
     };
     el(&mut x, "IXML_VERSION", IXML_VERSION);
     el(&mut x, "PROJECT", info.project);
-    el(&mut x, "TAKE", &info.take.to_string());
+    el(&mut x, "TAKE", info.take);
     el(&mut x, "NOTE", info.note);
     x.push_str("<USER>\n");
     el(&mut x, "SESSION", info.session);
@@ -235,8 +241,12 @@ pub fn ixml_document(info: &IxmlInfo) -> String {
     el(&mut x, "ARTICULATION", info.articulation);
     el(&mut x, "DYNAMIC", info.dynamic);
     el(&mut x, "ROUND_ROBIN", &info.round_robin.to_string());
-    el(&mut x, "TAKE", &info.take.to_string());
+    el(&mut x, "TAKE", info.take);
     x.push_str("</USER>\n</BWFXML>\n");
+    // Even length, for readers that skip odd chunks without their pad byte.
+    if x.len() % 2 == 1 {
+        x.push('\n');
+    }
     x
 }
 
@@ -389,8 +399,8 @@ mod tests {
             coding_history: "A=PCM,F=48000,W=24,M=mono,T=takebox\r\n",
         };
         let c = bext_chunk(&info).unwrap();
-        let h = info.coding_history.len(); // 37: odd, one pad byte
-        assert_eq!(u32_at(&c, 4) as usize, 602 + h);
+        let h = info.coding_history.len(); // 37: odd, so a NUL ends the payload
+        assert_eq!(u32_at(&c, 4) as usize, 602 + h + 1);
         assert_eq!(c.len(), 8 + 602 + h + 1);
         assert_eq!(c[8 + 602 + h], 0);
         let p = &c[8..];
@@ -427,8 +437,8 @@ mod tests {
             ..BextInfo::default()
         };
         let c = bext_chunk(&info).unwrap();
-        assert_eq!(u32_at(&c, 4), 605);
-        assert_eq!(c.len(), 8 + 605 + 1);
+        assert_eq!(u32_at(&c, 4), 606, "odd payload evened with a NUL");
+        assert_eq!(c.len(), 8 + 606);
         assert_eq!(*c.last().unwrap(), 0);
         let p = &c[8..];
         assert_eq!(std::str::from_utf8(&p[0..256]).unwrap(), "é".repeat(128));
@@ -451,7 +461,7 @@ mod tests {
     fn ixml_document_and_chunk() {
         let info = IxmlInfo {
             project: "Strings & <Brass>",
-            take: 3,
+            take: "3",
             note: "bow \"noise\" it's\u{1}fine",
             session: "s1",
             instrument: "Violin",
@@ -484,7 +494,7 @@ mod tests {
         assert_eq!(&c[8..8 + doc.len()], doc.as_bytes());
         assert_eq!(c.len(), 8 + doc.len() + doc.len() % 2);
         // Both parities pad correctly.
-        let other = ixml_chunk(&IxmlInfo { take: 10, ..info }).unwrap();
+        let other = ixml_chunk(&IxmlInfo { take: "10", ..info }).unwrap();
         assert_eq!(other.len() % 2, 0);
         assert_eq!(c.len() % 2, 0);
     }

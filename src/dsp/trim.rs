@@ -144,6 +144,12 @@ pub struct Trimmer {
     preroll_peak: f32,
     preroll_sq: f64,
     preroll_seen: u64,
+    /// Sum of squares per 10 ms block of the pre-roll, so the noise floor can
+    /// leave out a note that began before the pre-roll ended.
+    preroll_blocks: Vec<f64>,
+    block_frames: u64,
+    /// Per-frame squares of the current pre-roll run (scratch).
+    pre_sq: Vec<f64>,
     onset: Option<u64>,
     last_above: Option<u64>,
 }
@@ -187,6 +193,9 @@ impl Trimmer {
             preroll_peak: 0.0,
             preroll_sq: 0.0,
             preroll_seen: 0,
+            preroll_blocks: Vec::new(),
+            block_frames: u64::from(rate / 100).max(1),
+            pre_sq: Vec::new(),
             onset: None,
             last_above: None,
         })
@@ -247,12 +256,37 @@ impl Trimmer {
             let d = (c + 1).min(ch - 1);
             let lanes = (c, d);
             let mut states = [self.dc_state[c], self.dc_state[d]];
-            self.preroll_sq += dc_block(pre_run, ch, lanes, self.dc_coef, &mut states, pre_env);
-            dc_block(post_run, ch, lanes, self.dc_coef, &mut states, post_env);
+            self.pre_sq.clear();
+            self.pre_sq.resize(in_preroll, 0.0);
+            self.preroll_sq += dc_block::<true>(
+                pre_run,
+                ch,
+                lanes,
+                self.dc_coef,
+                &mut states,
+                pre_env,
+                &mut self.pre_sq,
+            );
+            dc_block::<false>(
+                post_run,
+                ch,
+                lanes,
+                self.dc_coef,
+                &mut states,
+                post_env,
+                &mut [],
+            );
             self.dc_state[c] = flush(states[0]);
             self.dc_state[d] = flush(states[1]);
         }
         self.frames += frames as u64;
+        for (i, sq) in self.pre_sq.iter().enumerate() {
+            let block = ((first + i as u64) / self.block_frames) as usize;
+            if block >= self.preroll_blocks.len() {
+                self.preroll_blocks.resize(block + 1, 0.0);
+            }
+            self.preroll_blocks[block] += sq;
+        }
         let (pre, rest) = self.env.split_at(in_preroll);
         if !pre.is_empty() {
             self.preroll_peak = pre.iter().fold(self.preroll_peak, |m, &e| m.max(e));
@@ -281,6 +315,27 @@ impl Trimmer {
             }
             self.last_above = Some(base + last as u64);
         }
+    }
+
+    /// RMS of the pre-roll before the sound: when the note began inside the
+    /// pre-roll (a player a little early), the blocks from 10 ms before its
+    /// onset on are left out.
+    fn noise_floor_dbfs(&self) -> f64 {
+        let per_frame =
+            |sq: f64, frames: u64| power_to_db(sq / (frames as f64 * self.channels as f64));
+        let whole = per_frame(self.preroll_sq, self.preroll_seen);
+        let Some(onset) = self.onset.filter(|&on| on < self.preroll_seen) else {
+            return whole;
+        };
+        let quiet_blocks = (onset.saturating_sub(self.pad_frames + self.block_frames)
+            / self.block_frames) as usize;
+        if quiet_blocks == 0 {
+            return whole;
+        }
+        let sq: f64 = self.preroll_blocks[..quiet_blocks.min(self.preroll_blocks.len())]
+            .iter()
+            .sum();
+        per_frame(sq, quiet_blocks as u64 * self.block_frames)
     }
 
     /// The result so far (the trimmer can keep running).
@@ -313,9 +368,7 @@ impl Trimmer {
             last_above_frame: self.last_above,
             threshold_dbfs,
             preroll_peak_dbfs: has_preroll.then(|| gain_to_db(self.preroll_peak as f64)),
-            noise_floor_dbfs: has_preroll.then(|| {
-                power_to_db(self.preroll_sq / (self.preroll_seen as f64 * self.channels as f64))
-            }),
+            noise_floor_dbfs: has_preroll.then(|| self.noise_floor_dbfs()),
             frames: self.frames,
         }
     }
@@ -323,20 +376,22 @@ impl Trimmer {
 
 /// One-pole DC blocker `y = a·(y' + x - x')` over channels `lanes` of
 /// `run`, maxing `|y|` into `env`; returns the summed `y²` (one channel's
-/// worth when both lanes are the same channel).
+/// worth when both lanes are the same channel). With `SQ`, each frame's `y²`
+/// is also added into `sq_out`.
 #[inline(always)]
-fn dc_block(
+fn dc_block<const SQ: bool>(
     run: &[f32],
     ch: usize,
     lanes: (usize, usize),
     coef: f64,
     states: &mut [(f64, f64); 2],
     env: &mut [f32],
+    sq_out: &mut [f64],
 ) -> f64 {
     let [(mut xa, mut ya), (mut xb, mut yb)] = *states;
     let mut sq = [0.0f64; 2];
     let samples = channel(run, ch, lanes.0).zip(channel(run, ch, lanes.1));
-    for ((x0, x1), e) in samples.zip(env.iter_mut()) {
+    for (i, ((x0, x1), e)) in samples.zip(env.iter_mut()).enumerate() {
         let (x0, x1) = (x0 as f64, x1 as f64);
         let y0 = coef * (ya + x0 - xa);
         let y1 = coef * (yb + x1 - xb);
@@ -344,6 +399,13 @@ fn dc_block(
         *e = e.max(y0.abs().max(y1.abs()) as f32);
         sq[0] += y0 * y0;
         sq[1] += y1 * y1;
+        if SQ {
+            sq_out[i] += if lanes.0 == lanes.1 {
+                y0 * y0
+            } else {
+                y0 * y0 + y1 * y1
+            };
+        }
     }
     *states = [(xa, ya), (xb, yb)];
     if lanes.0 == lanes.1 {
@@ -374,6 +436,33 @@ mod tests {
             t.feed(c);
         }
         t.finish()
+    }
+
+    #[test]
+    fn an_early_note_does_not_raise_the_noise_floor() {
+        // 1 s pre-roll of -60 dBFS noise; the note starts 100 ms before it ends.
+        let preroll = 48_000u64;
+        let start = 43_200usize;
+        let mut x = noise(7, 0.0005, 96_000);
+        for (i, s) in tone(RATE, 440.0, 0.3, 0.0, 96_000 - start)
+            .iter()
+            .enumerate()
+        {
+            x[start + i] += s;
+        }
+        let settings = TrimSettings {
+            preroll_frames: preroll,
+            ..TrimSettings::default()
+        };
+        for split in [777, 48_000, 96_000] {
+            let r = run(1, settings, &x, split);
+            assert_eq!(r.onset_frame, Some(start as u64));
+            let floor = r.noise_floor_dbfs.unwrap();
+            assert!(
+                (floor - (-66.02 - 4.771)).abs() < 0.3,
+                "floor {floor} (split {split})"
+            );
+        }
     }
 
     #[test]
