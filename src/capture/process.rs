@@ -81,6 +81,11 @@ pub struct ProcessOptions {
     /// Output sample format; `None` keeps the input's.
     pub output_format: Option<SampleFormat>,
     pub metadata: Option<TakeMetadata>,
+    /// Keep the input's other chunks (bext, iXML, LIST...) unless replaced.
+    pub carry_chunks: bool,
+    /// Pre-roll in seconds, for files of different rates; wins over
+    /// `trim_settings.preroll_frames`.
+    pub preroll_seconds: Option<f64>,
 }
 
 impl ProcessOptions {
@@ -131,6 +136,8 @@ impl ProcessOptions {
             planned_midi: None,
             output_format: None,
             metadata: None,
+            carry_chunks: false,
+            preroll_seconds: None,
         }
     }
 
@@ -195,7 +202,11 @@ pub fn analyze(path: &Path, opts: &ProcessOptions) -> Result<Analysis, ProcessEr
     let e = |x| dsp_err(path, x);
     let mut peak = PeakMeter::new(ch, opts.check.clip_ceiling_dbfs).map_err(e)?;
     let mut rms = RmsMeter::new(ch, rate).map_err(e)?;
-    let mut trimmer = Trimmer::new(ch, rate, opts.trim_settings).map_err(e)?;
+    let mut trim_settings = opts.trim_settings;
+    if let Some(secs) = opts.preroll_seconds {
+        trim_settings.preroll_frames = (secs * f64::from(rate)).round() as u64;
+    }
+    let mut trimmer = Trimmer::new(ch, rate, trim_settings).map_err(e)?;
     let mut true_peak = if opts.wants_true_peak() {
         Some(TruePeakMeter::new(ch).map_err(e)?)
     } else {
@@ -278,9 +289,7 @@ pub fn check(analysis: &Analysis, opts: &ProcessOptions) -> Check {
         &CheckInput {
             peak_dbfs: &peaks,
             clipped_samples: analysis.peak.total_over_ceiling(),
-            noise_floor_dbfs: (opts.trim_settings.preroll_frames > 0)
-                .then_some(analysis.trim.noise_floor_dbfs)
-                .flatten(),
+            noise_floor_dbfs: analysis.trim.noise_floor_dbfs,
             signal_dbfs: analysis.rms.max_window_rms_dbfs,
             trim: analysis.trim.points,
             pitch: analysis.pitch,
@@ -362,6 +371,15 @@ fn metadata_chunks(
         .or_else(|| opts.planned_midi.map(|m| SmplPitch::from_cents(m, 0.0)));
     if let Some(pitch) = smpl {
         chunks.extend(dsp::smpl_chunk(rate, pitch).map_err(|e| dsp_err(path, e))?);
+    }
+    if opts.carry_chunks {
+        for (id, payload) in &analysis.info.other_chunks {
+            let replaced = (id == b"smpl" && smpl.is_some())
+                || (opts.metadata.is_some() && (id == b"bext" || id == b"iXML"));
+            if !replaced {
+                chunks.extend(dsp::chunks::riff_chunk(*id, payload).map_err(|e| dsp_err(path, e))?);
+            }
+        }
     }
     let Some(meta) = &opts.metadata else {
         return Ok(chunks);
