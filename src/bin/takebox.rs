@@ -160,8 +160,8 @@ fn run_process(mut args: Args) -> i32 {
         progress(),
     );
     println!(
-        "{:<40} {:>8} {:>8} {:>8}  {}",
-        "file", "in s", "out s", "gain dB", "verdict"
+        "{:<40} {:>8} {:>8} {:>8}  verdict",
+        "file", "in s", "out s", "gain dB"
     );
     let mut failed = Vec::new();
     for r in &reports {
@@ -220,8 +220,8 @@ fn run_check(mut args: Args) -> i32 {
     };
     let results = batch::check_files(&files, &c.opts, c.jobs, progress());
     println!(
-        "{:<40} {:>9} {:>7} {:>8} {:>9} {:>7}  {}",
-        "file", "pitch Hz", "cents", "peak dB", "noise dB", "SNR dB", "verdict"
+        "{:<40} {:>9} {:>7} {:>8} {:>9} {:>7}  verdict",
+        "file", "pitch Hz", "cents", "peak dB", "noise dB", "SNR dB"
     );
     let opt = |v: Option<f64>, prec: usize| {
         v.map(|x| format!("{x:.prec$}"))
