@@ -37,6 +37,7 @@ bench:
 	scripts/deps.sh build bench
 	$(CARGO) build --locked --release
 	scripts/bench-capture.sh
+	scripts/bench-process.sh
 
 clean:
 	$(CARGO) clean
