@@ -323,9 +323,11 @@ mod tests {
     #[test]
     fn templates_parse_and_escape() {
         let pages = Pages::new();
-        let mut c = CycleStatus::default();
-        c.session_id = Some("s1".into());
-        c.message = Some("<script>alert(1)</script>".into());
+        let c = CycleStatus {
+            session_id: Some("s1".into()),
+            message: Some("<script>alert(1)</script>".into()),
+            ..CycleStatus::default()
+        };
         let html = pages.page(
             "Status",
             "status",
