@@ -106,6 +106,8 @@ pub struct RecorderView {
 pub struct StatusView {
     pub flash: String,
     pub has_session: bool,
+    /// No session open: the Initiate form may begin one.
+    pub can_initiate: bool,
     pub phase: Phase,
     pub phase_label: String,
     pub countdown_text: String,
@@ -178,6 +180,7 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
     StatusView {
         flash: notice.to_string(),
         has_session: c.session_id.is_some(),
+        can_initiate: matches!(c.phase, Phase::Idle | Phase::Finished | Phase::Aborted),
         phase: c.phase,
         phase_label: if c.paused && c.phase != Phase::Paused && c.session_id.is_some() {
             format!("{} (pausing after this take)", c.phase_label)

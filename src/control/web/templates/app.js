@@ -4,10 +4,11 @@
   var keys = ["phase_label", "countdown_text", "note_text", "articulation_text", "progress_text",
     "session_text", "take_id", "message", "last_text", "last_verdict", "last_reason"];
   var hadSession = !!document.getElementById("progress");
+  var couldInitiate = !!document.getElementById("initiate_again");
   var es = new EventSource("/events");
   es.onmessage = function (e) {
     var v = JSON.parse(e.data);
-    if (v.has_session !== hadSession) { location.reload(); return; }
+    if (v.has_session !== hadSession || (hadSession && v.can_initiate !== couldInitiate)) { location.reload(); return; }
     keys.forEach(function (k) {
       var el = document.getElementById(k);
       if (el) el.textContent = v[k] == null ? "" : String(v[k]);
