@@ -372,3 +372,92 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
         "{page}"
     );
 }
+
+/// First sample above `threshold`, in seconds from the file's first frame.
+fn onset_seconds(path: &std::path::Path, threshold: f32) -> Option<f64> {
+    let (spec, samples) = read_wav(path);
+    let ch = usize::from(spec.channels);
+    samples
+        .iter()
+        .position(|s| s.abs() > threshold)
+        .map(|i| (i / ch) as f64 / f64::from(spec.sample_rate))
+}
+
+#[test]
+fn two_recorders_start_the_same_take_at_one_instant() {
+    let pulse = Pulse::start();
+    let (ws1, ws2) = (Workspace::new(), Workspace::new());
+    ws1.mount_share();
+    ws2.mount_share();
+    let (p1, p2) = (free_port(), free_port());
+    ws2.write_board_config(p2, json!({}));
+    ws1.write_board_config(
+        p1,
+        json!({"control": {"recorders": [format!("http://127.0.0.1:{p1}"), format!("http://127.0.0.1:{p2}")]},
+               "countdown_duration": 1.5}),
+    );
+    let _c1 = Daemon::capture(&ws1, Some(&pulse));
+    let _c2 = Daemon::capture(&ws2, Some(&pulse));
+    let control = Daemon::control(&ws1);
+    wait_status(&control, "offsets from both recorders", 10, |s| {
+        s["recorders"][0]["offset_ms"].is_number() && s["recorders"][1]["offset_ms"].is_number()
+    });
+    // A few status replies each (one a second) for the offset estimates.
+    std::thread::sleep(Duration::from_secs(5));
+    let st = api_get(&control, "/api/v1/status");
+    eprintln!(
+        "offsets {} and {} ms",
+        st["recorders"][0]["offset_ms"], st["recorders"][1]["offset_ms"]
+    );
+    let (code, begun) = api_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4", "articulations": ["long"]}),
+    );
+    assert_eq!(code, 201, "{begun}");
+    let id = begun["session_id"].as_str().unwrap().to_string();
+    // A tone that begins during the pre-roll: both files hold its onset.
+    let tone = ws1.dir.path().join("tone.wav");
+    write_tone(&tone, 440.0, 0.5, 3.0);
+    api_post(&control, "/api/v1/start", json!({}));
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut player = pulse.play(&tone);
+    wait_status(&control, "the take", 30, |s| s["phase"] == "finished");
+    let _ = player.wait();
+
+    let confs: Vec<Value> = session_log(&ws1, &id)
+        .into_iter()
+        .filter(|l| l["event"] == "confirmation")
+        .collect();
+    assert_eq!(confs.len(), 2, "{confs:?}");
+    assert_ne!(
+        confs[0]["filename"], confs[1]["filename"],
+        "one file per recorder"
+    );
+    let at = |c: &Value| {
+        c["timestamp"]
+            .as_str()
+            .unwrap()
+            .parse::<takebox::protocol::Timestamp>()
+            .unwrap()
+            .unix_seconds()
+    };
+    // Both recorders read one clock here: their first frames are one instant
+    // (the confirmations carry whole milliseconds).
+    let skew_ms = (at(&confs[0]) - at(&confs[1])).abs() * 1000.0;
+    let f1 = ws1.share().join(confs[0]["filename"].as_str().unwrap());
+    let f2 = ws2.share().join(confs[1]["filename"].as_str().unwrap());
+    let (o1, o2) = (
+        onset_seconds(&f1, 0.05).unwrap(),
+        onset_seconds(&f2, 0.05).unwrap(),
+    );
+    eprintln!("onsets {o1:.5} s and {o2:.5} s, first frames {skew_ms:.3} ms apart");
+    assert!(skew_ms <= 1.0, "first frames {skew_ms:.3} ms apart");
+    // The same sound lies at the same place in both files (PulseAudio feeds both
+    // from one source): the takes started within a millisecond of each other.
+    assert!(
+        (o1 - o2).abs() < 0.001,
+        "onsets {:.3} ms apart",
+        (o1 - o2).abs() * 1000.0
+    );
+}

@@ -2,12 +2,13 @@
 //! several recorders can be told one instant each on its own clock.
 //!
 //! A reply's `clock` is taken to be read halfway between sending the request and
-//! receiving the answer; of the last few samples the one with the shortest round
-//! trip has the smallest possible error (half its round trip) and is used.
+//! receiving the answer, so a sample's error is at most half its round trip; the
+//! better half of the recent samples (by round trip) is averaged, which also
+//! evens out scheduling noise on either side.
 
 use std::collections::VecDeque;
 
-const SAMPLES: usize = 8;
+const SAMPLES: usize = 16;
 
 #[derive(Debug, Clone, Default)]
 pub struct OffsetEstimator {
@@ -29,13 +30,13 @@ impl OffsetEstimator {
 
     /// Recorder clock minus board clock, seconds; None before the first reply.
     pub fn offset(&self) -> Option<f64> {
-        self.samples
-            .iter()
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|s| s.1)
+        let mut by_rtt: Vec<(f64, f64)> = self.samples.iter().copied().collect();
+        by_rtt.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let best = &by_rtt[..by_rtt.len().div_ceil(2)];
+        (!best.is_empty()).then(|| best.iter().map(|s| s.1).sum::<f64>() / best.len() as f64)
     }
 
-    /// The round trip of the sample in use: twice the worst-case error.
+    /// The shortest recent round trip: twice the best sample's worst-case error.
     pub fn best_rtt(&self) -> Option<f64> {
         self.samples
             .iter()
@@ -54,15 +55,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shortest_round_trip_wins() {
+    fn short_round_trips_win() {
         let mut e = OffsetEstimator::default();
         assert_eq!(e.offset(), None);
-        // The recorder runs 2.5 s ahead. A slow reply skews its sample.
+        // The recorder runs 2.5 s ahead. Slow replies skew their samples.
         e.add(100.0, 100.4, 102.5 + 100.35 - 100.0);
         e.add(200.0, 200.002, 202.501);
+        e.add(250.0, 250.002, 252.5012);
         e.add(300.0, 300.2, 302.5 + 0.15);
         let off = e.offset().unwrap();
-        assert!((off - 2.5).abs() < 0.001, "{off}");
+        assert!((off - 2.5).abs() < 0.0002, "{off}");
         assert_eq!(e.best_rtt(), Some(200.002 - 200.0));
         assert!((to_recorder_clock(10.0, Some(off)) - 12.5).abs() < 0.001);
         assert_eq!(to_recorder_clock(10.0, None), 10.0);
@@ -72,6 +74,7 @@ mod tests {
     fn old_samples_age_out() {
         let mut e = OffsetEstimator::default();
         e.add(0.0, 0.0001, 5.0);
+        e.add(0.5, 0.5001, 5.5);
         for i in 1..=SAMPLES {
             e.add(i as f64, i as f64 + 0.01, i as f64 + 0.005 + 1.0);
         }

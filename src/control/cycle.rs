@@ -712,7 +712,7 @@ impl Cycle {
                         "session_id": session_id, "filename": c.path, "note": plan.note,
                         "frequency": plan.frequency, "articulation": plan.articulation,
                         "instrument": instrument, "timestamp": c.recorded_at,
-                        "take_id": take.take_id, "dynamic": plan.dynamic, "round_robin": plan.round_robin,
+                        "take_id": c.take_id, "dynamic": plan.dynamic, "round_robin": plan.round_robin,
                         "recorder": url, "verdict": v.label(), "reason": v.reason(),
                         "state": c.state, "sha256": c.sha256, "peak_dbfs": c.peak_dbfs,
                         "slot": slot + 1, "start_at": take.start_at,

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// More slots than this is a typing mistake, not a session.
 pub const MAX_SLOTS: usize = 20_000;
 pub const MAX_ROUND_ROBINS: u32 = 64;
+pub const MAX_INITIALS: usize = 16;
 
 /// What the Initiate form (or `POST /api/v1/session`) asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -124,6 +125,13 @@ pub fn build(
     }
     if !req.user_initials.is_empty() {
         check_name("user_initials", &req.user_initials)?;
+        // They become part of the session id and so of every take id.
+        if req.user_initials.chars().count() > MAX_INITIALS {
+            return Err(err(
+                "user_initials",
+                format!("at most {MAX_INITIALS} characters"),
+            ));
+        }
     }
     if req.round_robins > MAX_ROUND_ROBINS {
         return Err(err("round_robins", format!("at most {MAX_ROUND_ROBINS}")));

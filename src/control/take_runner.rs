@@ -58,9 +58,9 @@ pub async fn run(job: TakeJob) -> TakeResult {
     let mut set = tokio::task::JoinSet::new();
     for (i, client) in job.clients.iter().cloned().enumerate() {
         let mut cmd = job.command.clone();
-        cmd.start_at = Some(Timestamp::from_unix_seconds(
-            super::clock::to_recorder_clock(board_start, offsets.get(i).copied().flatten()),
-        ));
+        cmd.take_id = recorder_take_id(&cmd.take_id, i, job.clients.len());
+        let at = super::clock::to_recorder_clock(board_start, offsets.get(i).copied().flatten());
+        cmd.start_at = Some(Timestamp::from_unix_seconds(at));
         let health = job.health.clone();
         let progress = job.progress.clone();
         let (start, margin) = (job.start, job.margin);
@@ -84,6 +84,16 @@ pub async fn run(job: TakeJob) -> TakeResult {
         }
     }
     TakeResult::Confirmed(confirmed.into_iter().flatten().collect())
+}
+
+/// Several recorders write onto one share: each gets its own take id (and so its
+/// own file name); the first keeps the slot's id.
+pub fn recorder_take_id(take_id: &str, index: usize, recorders: usize) -> String {
+    if recorders > 1 && index > 0 {
+        format!("{take_id}-r{}", index + 1)
+    } else {
+        take_id.to_string()
+    }
 }
 
 async fn drive(
