@@ -461,3 +461,199 @@ fn two_recorders_start_the_same_take_at_one_instant() {
         (o1 - o2).abs() * 1000.0
     );
 }
+
+/// Read from an event stream until a `data:` line arrives; its JSON.
+fn next_event(s: &mut std::io::BufReader<std::net::TcpStream>) -> Value {
+    use std::io::BufRead;
+    loop {
+        let mut line = String::new();
+        assert!(
+            s.read_line(&mut line).unwrap() > 0,
+            "the event stream ended"
+        );
+        if let Some(data) = line.strip_prefix("data: ") {
+            return serde_json::from_str(data).unwrap();
+        }
+    }
+}
+
+fn open_events(
+    addr: std::net::SocketAddr,
+    cookie: &str,
+) -> std::io::BufReader<std::net::TcpStream> {
+    use std::io::{BufRead, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /events HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
+    let mut r = std::io::BufReader::new(s);
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    r
+}
+
+#[test]
+fn the_page_password_guards_the_page_and_events_follow_the_session() {
+    let ws = Workspace::new();
+    ws.write_board_config(free_port(), json!({"control": {"page_password": "s3cret"}}));
+    let control = Daemon::control(&ws);
+    let a = control.addr;
+
+    let (code, head, _) = raw_http(a, "GET", "/", &[], b"");
+    assert_eq!(code, 303);
+    assert!(head.contains("location: /login"), "{head}");
+    assert_eq!(raw_http(a, "GET", "/events", &[], b"").0, 401);
+    assert_eq!(post_form(a, "/control", "command=start").0, 401);
+    let (code, _, _) = post_form(a, "/login", "password=guess");
+    assert_eq!(code, 401);
+    let (code, head, _) = post_form(a, "/login", "password=s3cret");
+    assert_eq!(code, 303);
+    let cookie_line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie");
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
+    let cookie = cookie_line
+        .split_once(':')
+        .unwrap()
+        .1
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(!cookie.contains("s3cret"));
+    let (code, _, page) = raw_http(a, "GET", "/", &[("Cookie", &cookie)], b"");
+    assert_eq!(code, 200);
+    assert!(page.contains("no session"), "{page}");
+
+    // Live status: a session begun through the API shows on the event stream.
+    let mut events = open_events(a, &cookie);
+    assert_eq!(next_event(&mut events)["has_session"], false);
+    let (code, _) = api_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "F2"}),
+    );
+    assert_eq!(code, 201);
+    let ev = wait_for(
+        "the session on the event stream",
+        Duration::from_secs(5),
+        || {
+            let ev = next_event(&mut events);
+            (ev["has_session"] == true).then_some(ev)
+        },
+    );
+    assert_eq!(ev["progress_text"], "0 of 8");
+    assert_eq!(ev["note_text"], "E2 (82.41 Hz)");
+    // The recorder is down: the page says so.
+    assert_eq!(ev["recorders"][0]["state"], "down");
+
+    // Event clients are capped, and those that vanish free their place.
+    let mut many: Vec<_> = (1..32).map(|_| open_events(a, &cookie)).collect();
+    for e in &mut many {
+        next_event(e);
+    }
+    assert_eq!(
+        raw_http(a, "GET", "/events", &[("Cookie", &cookie)], b"").0,
+        503
+    );
+    drop(many);
+    drop(events);
+    wait_for(
+        "vanished event clients to be dropped",
+        Duration::from_secs(20),
+        || {
+            let mut s = std::net::TcpStream::connect(a).ok()?;
+            use std::io::{Read, Write};
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+            write!(
+                s,
+                "GET /events HTTP/1.1\r\nHost: {a}\r\nCookie: {cookie}\r\n\r\n"
+            )
+            .ok()?;
+            let mut buf = [0u8; 12];
+            s.read_exact(&mut buf).ok()?;
+            buf.starts_with(b"HTTP/1.1 200").then_some(())
+        },
+    );
+}
+
+#[test]
+fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
+    let (_pulse, ws, _capture, control) = board(json!({"countdown_duration": 3}));
+    let (code, begun) = api_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "B3", "highest_note": "C4", "articulations": ["short"]}),
+    );
+    assert_eq!(code, 201, "{begun}");
+    let id = begun["session_id"].as_str().unwrap().to_string();
+    let (code, e) = api_post(&control, "/api/v1/retake", json!({}));
+    assert_eq!(code, 409, "nothing to retake yet: {e}");
+    api_post(&control, "/api/v1/start", json!({}));
+    let (code, e) = api_post(&control, "/api/v1/start", json!({}));
+    assert_eq!(code, 409, "one take at a time: {e}");
+    let first = wait_status(&control, "slot 1", 20, |s| {
+        s["done"] == 1 && s["phase"] == "armed"
+    });
+    let (code, st) = api_post(&control, "/api/v1/retake", json!({}));
+    assert_eq!(code, 200, "{st}");
+    assert_eq!(
+        (st["phase"].as_str(), st["done"].as_u64()),
+        (Some("countdown"), Some(0))
+    );
+    assert_eq!(st["slot"]["note"], "B3");
+    let second = wait_status(&control, "the retake", 20, |s| {
+        s["done"] == 1 && s["phase"] == "armed"
+    });
+    assert_ne!(first["last"]["take_id"], second["last"]["take_id"]);
+    assert_eq!(second["slot"]["note"], "C4");
+
+    let (_, st) = api_post(&control, "/api/v1/pause", json!({}));
+    assert_eq!(
+        (st["phase"].as_str(), st["paused"].as_bool()),
+        (Some("paused"), Some(true))
+    );
+    let (_, st) = api_post(&control, "/api/v1/start", json!({}));
+    assert_eq!(st["phase"], "countdown");
+    // Abort while the countdown runs: the command has not gone out, nothing records.
+    let (_, st) = api_post(&control, "/api/v1/abort", json!({}));
+    assert_eq!(st["phase"], "aborted");
+    std::thread::sleep(Duration::from_secs(4));
+    let wavs = share_wavs(&ws);
+    assert_eq!(wavs.len(), 2, "{wavs:?}");
+    assert!(wavs.iter().all(|w| w.contains("_B3_short_")), "{wavs:?}");
+
+    let log = session_log(&ws, &id);
+    let retake = log
+        .iter()
+        .find(|l| l["event"] == "retake")
+        .expect("a retake line");
+    assert_eq!(retake["superseded"], first["last"]["take_id"]);
+    assert!(log.iter().any(|l| l["event"] == "take_cancelled"));
+    assert_eq!(log.last().unwrap()["status"], "aborted");
+    let state: Value = serde_json::from_slice(
+        &std::fs::read(ws.state_dir().join(format!("sessions/{id}.json"))).unwrap(),
+    )
+    .unwrap();
+    let outcomes: Vec<&str> = state["progress"][0]["takes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["superseded", "done"]);
+    assert_eq!(state["progress"][1]["takes"][0]["outcome"], "cancelled");
+    // A new session may begin once the old one is aborted.
+    let (code, _) = api_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "E2"}),
+    );
+    assert_eq!(code, 201);
+}

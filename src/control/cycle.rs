@@ -270,11 +270,12 @@ impl Cycle {
             match wake {
                 Wake::Request(None) => break,
                 Wake::Request(Some(Request::Command(cmd, reply))) => {
+                    // The command first, then what it caused.
+                    self.log_event("command", json!({"command": cmd.name()}));
                     let r = self.command(cmd);
-                    self.log_event(
-                        "command",
-                        json!({"command": cmd.name(), "refused": r.as_ref().err().map(|e| &e.0)}),
-                    );
+                    if let Err(e) = &r {
+                        self.log_event("refused", json!({"command": cmd.name(), "reason": e.0}));
+                    }
                     let _ = reply.send(r);
                     self.publish(Event::Changed);
                 }
@@ -566,10 +567,12 @@ impl Cycle {
                     {
                         r.outcome = outcome;
                     }
-                    self.log_event(
-                        "take_abandoned",
-                        json!({"take_id": t.take_id, "outcome": outcome}),
-                    );
+                    let event = if outcome == TakeOutcome::Abandoned {
+                        "take_abandoned"
+                    } else {
+                        "take_cancelled"
+                    };
+                    self.log_event(event, json!({"take_id": t.take_id}));
                 }
                 let session = self.session.as_mut().expect("checked");
                 session.status = SessionStatus::Aborted;

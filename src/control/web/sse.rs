@@ -57,6 +57,8 @@ pub fn events(ctl: &Arc<Control>) -> Result<Response<Body>, ApiError> {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 _ = tokio::time::sleep(KEEPALIVE) => Bytes::from_static(b": keepalive\n\n"),
+                // The connection closed and hyper dropped the body.
+                _ = tx.closed() => return,
                 _ = shutdown.changed() => return,
             };
             // Full: the client does not read; closed: it went away. Either way, drop it.
