@@ -12,7 +12,8 @@ declare -A PACKAGES=(
   # ... and headless Chromium with its WebDriver for the page test.
   [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
-  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv"
+  # ... and for the control bench: wrk as the load generator, Flask as the seed's stack.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl"
 )
 
 want=()

@@ -13,7 +13,8 @@ pub const STATUS_PATH: &str = "/v1/status";
 /// Longest accepted identifier or name field, in bytes.
 pub const MAX_NAME_LEN: usize = 100;
 
-/// A wall-clock instant, written as RFC 3339 UTC (`2026-11-25T13:45:00.125Z`).
+/// A wall-clock instant, written as RFC 3339 UTC to the microsecond
+/// (`2026-11-25T13:45:00.125250Z`; `.125Z` for a whole millisecond).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub SystemTime);
 
