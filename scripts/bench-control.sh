@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 scripts/pulse.sh start "$work/pulse"
 export XDG_RUNTIME_DIR=$work/pulse PULSE_SERVER=unix:$work/pulse/pulse/native
-scripts/pulse.sh tone "$work/pulse" &
+scripts/pulse.sh tone "$work/pulse" >/dev/null 2>&1 &
 pids+=($!)
 export TAKEBOX_TOKEN=bench
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -75,7 +75,7 @@ def api_status():
     return Response(status, mimetype="application/json")
 app.run(host="127.0.0.1", port=int(sys.argv[3]), threaded=True)
 PY
-python3 "$work/flask_app.py" "$work/page.html" "$work/status.json" "$fport" 2>"$work/flask.log" &
+python3 "$work/flask_app.py" "$work/page.html" "$work/status.json" "$fport" >"$work/flask.log" 2>&1 &
 flask=$!
 pids+=($flask)
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$fport/" && break; sleep 0.1; done
