@@ -1,6 +1,6 @@
 //! `takebox-control`: the board's daemon. It plans a session ([`plan`]), runs the
 //! take cycle ([`cycle`]) against the recording computers ([`recorder_client`],
-//! [`take_runner`], [`health`], [`clock`]), keeps progress across reboots
+//! [`take_runner`], [`health`], [`clock`]; what it shows is [`status`]), keeps progress across reboots
 //! ([`progress`]) and a per-session log ([`session_log`]), and serves the page and
 //! the JSON API ([`web`]). It shares only [`crate::protocol`] with the recorders.
 
@@ -11,6 +11,7 @@ pub mod plan;
 pub mod progress;
 pub mod recorder_client;
 pub mod session_log;
+pub mod status;
 pub mod take_runner;
 pub mod verdict;
 pub mod web;
