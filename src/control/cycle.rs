@@ -252,9 +252,11 @@ impl Cycle {
         st
     }
 
+    /// Update the watched status; tell subscribers when it changed (a bare
+    /// `Changed` with nothing new is not sent: the countdown ticks every 50 ms).
     fn publish(&mut self, event: Event) {
         let st = self.status();
-        self.ctx.status.send_if_modified(|old| {
+        let changed = self.ctx.status.send_if_modified(|old| {
             if *old != st {
                 *old = st;
                 true
@@ -262,7 +264,9 @@ impl Cycle {
                 false
             }
         });
-        let _ = self.ctx.events.send(event);
+        if changed || event != Event::Changed {
+            let _ = self.ctx.events.send(event);
+        }
     }
 
     fn tick(&mut self) {
