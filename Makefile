@@ -9,7 +9,7 @@ DESTDIR ?=
 help:
 	@echo "make run    build and start takebox on loopback (control :5000, capture :5001)"
 	@echo "make test   install what the tests need, then lint and run every test"
-	@echo "make bench  speed and memory against peers (arecord, sox, librosa)"
+	@echo "make bench  speed and memory against peers (arecord, sox, librosa, Flask)"
 
 build:
 	scripts/deps.sh build
@@ -38,6 +38,7 @@ bench:
 	$(CARGO) build --locked --release
 	scripts/bench-capture.sh
 	scripts/bench-process.sh
+	scripts/bench-control.sh
 
 clean:
 	$(CARGO) clean

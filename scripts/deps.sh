@@ -9,9 +9,11 @@ declare -A PACKAGES=(
   # make run: a real-time capture source without a sound card (PulseAudio null sink).
   [run]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox"
   # make test: the run rig plus the readers that check our WAVs are standard.
-  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs"
+  # ... and headless Chromium with its WebDriver for the page test.
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
-  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv"
+  # ... and for the control bench: wrk as the load generator, Flask as the seed's stack.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl"
 )
 
 want=()

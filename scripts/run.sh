@@ -27,6 +27,18 @@ json.dump(cfg, open(sys.argv[1], "w"), indent=4)
 PY
   cp examples/seed/instruments.json "$run/instruments.json"
 fi
+# The board's settings, also added to a .run/config.json from before they existed.
+python3 - "$run/config.json" <<'PY'
+import json, sys
+cfg = json.load(open(sys.argv[1]))
+if "control" not in cfg:
+    cfg["control"] = {
+        "listen": "127.0.0.1:5000",
+        "recorders": ["http://127.0.0.1:5001"],
+        "state_dir": "state",
+    }
+    json.dump(cfg, open(sys.argv[1], "w"), indent=4)
+PY
 
 scripts/pulse.sh start "$run/pulse"
 export XDG_RUNTIME_DIR=$run/pulse PULSE_SERVER=unix:$run/pulse/pulse/native
@@ -46,9 +58,17 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+target/release/takebox-control --config "$run/config.json" --listen 127.0.0.1:5000 &
+pids+=($!)
+for _ in $(seq 100); do
+  curl -fs -o /dev/null http://127.0.0.1:5000/app.js 2>/dev/null && break
+  sleep 0.1
+done
+
 cat <<EOT
 
 takebox is running on loopback (state in .run/, Ctrl-C stops everything).
+  the page:     http://127.0.0.1:5000/
   capture API:  http://127.0.0.1:5001/v1/status
   recordings:   $run/share
 
@@ -56,4 +76,5 @@ Record a take (the tone generator is playing plucked notes into the capture sour
   curl -s -H 'Authorization: Bearer $token' -d '{"take_id":"demo-1","session_id":"demo","instrument":"guitar","note":"A3","frequency":220.0,"articulation":"long","duration":1.0}' http://127.0.0.1:5001/v1/takes
 
 EOT
-wait "${pids[1]}"
+# Either daemon stopping ends the run (and the trap stops the rest).
+wait -n "${pids[1]}" "${pids[2]}"

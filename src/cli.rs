@@ -65,14 +65,21 @@ impl Args {
 /// Load config.json from `--config` (default: `$TAKEBOX_CONFIG` or /etc/takebox/config.json),
 /// with the token from the environment.
 pub fn load_config(path: Option<String>) -> Result<(PathBuf, Config), String> {
+    load_config_and_raw(path).map(|(path, config, _)| (path, config))
+}
+
+/// Like [`load_config`], and also the config exactly as the file has it (paths as
+/// written, no token from the environment): what a settings page saves back.
+pub fn load_config_and_raw(path: Option<String>) -> Result<(PathBuf, Config, Config), String> {
     let path = PathBuf::from(
         path.or_else(|| std::env::var("TAKEBOX_CONFIG").ok())
             .unwrap_or_else(|| "/etc/takebox/config.json".into()),
     );
-    let mut config = Config::load(&path).map_err(|e| e.to_string())?;
+    let raw = Config::load(&path).map_err(|e| e.to_string())?;
+    let mut config = raw.clone();
     config.apply_env();
     config.resolve_paths(&path);
-    Ok((path, config))
+    Ok((path, config, raw))
 }
 
 /// A receiver that turns true on SIGTERM (systemd's stop) or SIGINT.

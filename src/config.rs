@@ -373,6 +373,95 @@ impl CaptureSettings {
     }
 }
 
+/// The board's daemon (`takebox-control`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControlSettings {
+    pub listen: SocketAddr,
+    /// Recorders' base URLs (`http://host:port`); empty: the seed's `recording_computer_url`.
+    pub recorders: Vec<String>,
+    /// Bearer token for the recorders and the board's JSON API; empty: `capture.token`.
+    /// The `TAKEBOX_TOKEN` environment variable overrides both.
+    pub token: String,
+    pub instruments_file: PathBuf,
+    /// Session progress lives here (`sessions/<id>.json`).
+    pub state_dir: PathBuf,
+    /// Empty: the page needs no password.
+    pub page_password: String,
+    /// Connecting to a recorder and waiting for its status.
+    pub request_timeout_seconds: f64,
+    /// Added to a take's countdown and duration before a take request times out.
+    pub take_timeout_seconds: f64,
+    pub max_connections: usize,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        ControlSettings {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5000)),
+            recorders: Vec::new(),
+            token: String::new(),
+            instruments_file: PathBuf::from("instruments.json"),
+            state_dir: PathBuf::from("/var/lib/takebox"),
+            page_password: String::new(),
+            request_timeout_seconds: 2.0,
+            take_timeout_seconds: 30.0,
+            max_connections: 64,
+        }
+    }
+}
+
+impl ControlSettings {
+    /// The recorders to drive: `control.recorders`, else the seed's URL.
+    pub fn recorder_urls<'a>(&'a self, config: &'a Config) -> Vec<&'a str> {
+        if self.recorders.is_empty() {
+            vec![config.recording_computer_url.as_str()]
+        } else {
+            self.recorders.iter().map(String::as_str).collect()
+        }
+    }
+
+    /// The token control sends and accepts.
+    pub fn effective_token<'a>(&'a self, config: &'a Config) -> &'a str {
+        if self.token.is_empty() {
+            &config.capture.token
+        } else {
+            &self.token
+        }
+    }
+}
+
+/// Split `http://host:port[/]` into host and port (80 when absent).
+pub fn parse_http_url(url: &str) -> Result<(String, u16), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("expected http://host:port, got {url:?}"))?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest.contains('/') || rest.contains('@') {
+        return Err(format!("expected http://host:port, got {url:?}"));
+    }
+    let bad_port = || format!("bad port in {url:?}");
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("unclosed [ in {url:?}"))?;
+        match after.strip_prefix(':') {
+            Some(p) => (h, p.parse::<u16>().map_err(|_| bad_port())?),
+            None if after.is_empty() => (h, 80),
+            None => return Err(bad_port()),
+        }
+    } else {
+        match rest.split_once(':') {
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad_port())?),
+            None => (rest, 80),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("no host in {url:?}"));
+    }
+    Ok((host.to_string(), port))
+}
+
 /// `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -388,6 +477,7 @@ pub struct Config {
     pub session_settings: SessionSettings,
     pub notes: NoteSettings,
     pub capture: CaptureSettings,
+    pub control: ControlSettings,
 }
 
 impl Default for Config {
@@ -412,6 +502,7 @@ impl Default for Config {
             session_settings: SessionSettings::default(),
             notes: NoteSettings::default(),
             capture: CaptureSettings::default(),
+            control: ControlSettings::default(),
         }
     }
 }
@@ -439,7 +530,8 @@ impl Config {
         if let Ok(token) = std::env::var(TOKEN_ENV)
             && !token.is_empty()
         {
-            self.capture.token = token;
+            self.capture.token = token.clone();
+            self.control.token = token;
         }
     }
 
@@ -451,6 +543,8 @@ impl Config {
             &mut self.logging.log_directory,
             &mut self.capture.share_path,
             &mut self.capture.spool_path,
+            &mut self.control.instruments_file,
+            &mut self.control.state_dir,
         ] {
             if dir.is_relative() {
                 *dir = base.join(&*dir);
@@ -541,7 +635,36 @@ impl Config {
                 "expected at least 1 day",
             ));
         }
-        self.validate_capture(file)
+        self.validate_capture(file)?;
+        self.validate_control(file)
+    }
+
+    fn validate_control(&self, file: &Path) -> Result<(), ConfigError> {
+        let c = &self.control;
+        for (i, url) in c.recorders.iter().enumerate() {
+            parse_http_url(url)
+                .map_err(|e| invalid(file, &format!("control.recorders[{i}]"), e))?;
+        }
+        for (field, v) in [
+            ("control.request_timeout_seconds", c.request_timeout_seconds),
+            ("control.take_timeout_seconds", c.take_timeout_seconds),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v <= 600.0) {
+                return Err(invalid(
+                    file,
+                    field,
+                    "expected more than 0 and at most 600 seconds",
+                ));
+            }
+        }
+        if !(1..=10_000).contains(&c.max_connections) {
+            return Err(invalid(
+                file,
+                "control.max_connections",
+                "expected 1 to 10000",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_capture(&self, file: &Path) -> Result<(), ConfigError> {
@@ -719,6 +842,15 @@ mod tests {
         assert_eq!(cfg.logging.log_level, LogLevel::Info);
         // Sections the seed does not have take their defaults.
         assert_eq!(cfg.capture, CaptureSettings::default());
+        assert_eq!(cfg.control, ControlSettings::default());
+        assert_eq!(
+            cfg.control.recorder_urls(&cfg),
+            ["http://recording-computer.local:5001"]
+        );
+        assert_eq!(
+            parse_http_url(&cfg.recording_computer_url).unwrap(),
+            ("recording-computer.local".to_string(), 5001)
+        );
         let inst = Instruments::load(&seed_dir().join("instruments.json"), &cfg).unwrap();
         let guitar = inst.get("guitar").unwrap();
         let (lo, hi) = guitar.notes(MiddleC::C4).unwrap();
@@ -745,6 +877,12 @@ mod tests {
         let e = parse_err(r#"{"capture": {"sample_rate": 22050}}"#);
         assert_eq!(e.field(), Some("capture.sample_rate"));
         assert!(e.to_string().contains("48000"), "{e}");
+
+        let e = parse_err(r#"{"control": {"recorders": ["ftp://x"]}}"#);
+        assert_eq!(e.field(), Some("control.recorders[0]"), "{e}");
+        assert_eq!(parse_http_url("http://127.0.0.1:5001/").unwrap().1, 5001);
+        assert_eq!(parse_http_url("http://[::1]:7").unwrap().0, "::1");
+        assert!(parse_http_url("http://h:x").is_err());
 
         let e = parse_err(r#"{"capture": {"channels": 9}}"#);
         assert_eq!(e.field(), Some("capture.channels"));

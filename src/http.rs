@@ -3,6 +3,7 @@
 
 use crate::protocol::{ErrorBody, ErrorKind};
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -18,7 +19,36 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-pub type Body = Full<Bytes>;
+/// Answers are whole (`full`) or streamed (`stream`, for server-sent events).
+pub type Body = BoxBody<Bytes, Infallible>;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+/// A body fed by a channel: it ends when the sender is dropped. When the client
+/// goes away hyper drops the body, so the sender's next send fails.
+pub fn stream(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
+    ChannelBody { rx }.boxed()
+}
+
+struct ChannelBody {
+    rx: tokio::sync::mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|b| b.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
 
 /// A failed request, answered as an [`ErrorBody`].
 #[derive(Debug, Clone)]
@@ -66,7 +96,7 @@ impl From<crate::protocol::FieldError> for ApiError {
 pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
     let mut bytes = serde_json::to_vec(value).expect("response serializes");
     bytes.push(b'\n');
-    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    let mut resp = Response::new(full(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -7,6 +7,7 @@
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod dsp;
 pub mod durable;
 pub mod http;

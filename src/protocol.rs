@@ -13,7 +13,8 @@ pub const STATUS_PATH: &str = "/v1/status";
 /// Longest accepted identifier or name field, in bytes.
 pub const MAX_NAME_LEN: usize = 100;
 
-/// A wall-clock instant, written as RFC 3339 UTC (`2026-11-25T13:45:00.125Z`).
+/// A wall-clock instant, written as RFC 3339 UTC to the microsecond
+/// (`2026-11-25T13:45:00.125250Z`; `.125Z` for a whole millisecond).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Timestamp(pub SystemTime);
 
@@ -41,8 +42,15 @@ impl Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    /// Microseconds, so that start instants and clock readings can line several
+    /// recorders up to well within a millisecond; a whole millisecond keeps the
+    /// short form (`.125Z`, not `.125000Z`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", humantime::format_rfc3339_millis(self.0))
+        let text = humantime::format_rfc3339_micros(self.0).to_string();
+        match text.strip_suffix("000Z") {
+            Some(ms) => write!(f, "{ms}Z"),
+            None => f.write_str(&text),
+        }
     }
 }
 
@@ -493,6 +501,9 @@ mod tests {
         let t: Timestamp = "2026-11-25T13:45:00.125Z".parse().unwrap();
         let back = Timestamp::from_unix_seconds(t.unix_seconds());
         assert_eq!(back.to_string(), t.to_string());
+        let fine: Timestamp = "2026-11-25T13:45:00.125250Z".parse().unwrap();
+        assert_eq!(fine.to_string(), "2026-11-25T13:45:00.125250Z");
+        assert!((fine.unix_seconds() - t.unix_seconds() - 0.000_25).abs() < 1e-6);
         assert_eq!(peak_to_dbfs(0.0), None);
         assert_eq!(peak_to_dbfs(1.0), Some(0.0));
         assert_eq!(peak_to_dbfs(0.5), Some(-6.02));

@@ -389,3 +389,122 @@ pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f32>) {
     };
     (spec, samples)
 }
+
+/// A port that was free a moment ago (for a daemon that must come back on it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Workspace {
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    /// config.json for both daemons: capture on `capture_port`, control on any
+    /// free port driving that capture, the seed's instruments.json beside it.
+    pub fn write_board_config(&self, capture_port: u16, patch: Value) {
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed/instruments.json"),
+            self.dir.path().join("instruments.json"),
+        )
+        .unwrap();
+        let mut p = serde_json::json!({
+            "countdown_duration": 0.5,
+            "capture": {"listen": format!("127.0.0.1:{capture_port}")},
+            "control": {
+                "listen": "127.0.0.1:0",
+                "recorders": [format!("http://127.0.0.1:{capture_port}")],
+                "state_dir": "state",
+                "request_timeout_seconds": 1.0
+            }
+        });
+        merge(&mut p, &patch);
+        self.write_config(p);
+    }
+}
+
+impl Daemon {
+    pub fn control(ws: &Workspace) -> Daemon {
+        let config = ws.config_path().display().to_string();
+        Daemon::spawn(
+            env!("CARGO_BIN_EXE_takebox-control"),
+            &["--config", &config],
+            &[],
+        )
+    }
+}
+
+/// A raw HTTP/1.1 exchange with any headers: (status, response headers, body).
+pub fn raw_http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+/// A same-origin form POST, as the page's forms send it.
+pub fn post_form(addr: SocketAddr, path: &str, form: &str) -> (u16, String, String) {
+    let origin = format!("http://{addr}");
+    raw_http(
+        addr,
+        "POST",
+        path,
+        &[
+            ("Origin", &origin),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        form.as_bytes(),
+    )
+}
+
+/// Every line of a session log, parsed (panics on a line that is not JSON).
+pub fn session_log(ws: &Workspace, session_id: &str) -> Vec<Value> {
+    let path = ws.log_dir().join(format!("{session_id}.jsonl"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+/// WAV files on the workspace's share.
+pub fn share_wavs(ws: &Workspace) -> Vec<String> {
+    ws.tree()
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| p.starts_with("share/") && p.ends_with(".wav"))
+        .collect()
+}

@@ -1,0 +1,681 @@
+//! The take cycle: armed -> countdown -> recording -> waiting for confirmation ->
+//! done (or recorded again), driven by commands from the page, the API and later
+//! a GPIO button. One task owns the session; everyone else sends [`Command`]s and
+//! watches [`CycleStatus`] or subscribes to [`Event`]s (SSE clients, LEDs).
+
+use super::health::Health;
+use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
+use super::recorder_client::RecorderClient;
+use super::session_log::SessionLog;
+pub use super::status::{CycleStatus, Event, LastTake, Phase};
+use super::take_runner::{self, Progress, TakeJob, TakeResult};
+use super::verdict::{self, Verdict};
+use crate::config::Config;
+use crate::protocol::{TakeCommand, Timestamp};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Command {
+    Start,
+    Retake,
+    Skip,
+    Pause,
+    Abort,
+}
+
+impl Command {
+    pub fn parse(s: &str) -> Option<Command> {
+        Some(match s {
+            "start" => Command::Start,
+            "retake" => Command::Retake,
+            "skip" => Command::Skip,
+            "pause" => Command::Pause,
+            "abort" => Command::Abort,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Start => "start",
+            Command::Retake => "retake",
+            Command::Skip => "skip",
+            Command::Pause => "pause",
+            Command::Abort => "abort",
+        }
+    }
+}
+
+/// Why a command was not carried out (answered 409 on the API).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused(pub String);
+
+pub enum Request {
+    Command(Command, oneshot::Sender<Result<(), Refused>>),
+    Begin(Box<Session>, oneshot::Sender<Result<(), Refused>>),
+}
+
+/// What the cycle needs from the daemon around it.
+pub struct CycleContext {
+    pub config: Arc<RwLock<Arc<Config>>>,
+    pub clients: Vec<RecorderClient>,
+    pub health: Arc<Health>,
+    pub store: Store,
+    pub events: broadcast::Sender<Event>,
+    pub status: watch::Sender<CycleStatus>,
+}
+
+struct ActiveTake {
+    slot: usize,
+    take_id: String,
+    start: Instant,
+    start_at: Timestamp,
+    duration: Duration,
+    sent: Arc<AtomicBool>,
+    handle: JoinHandle<TakeResult>,
+}
+
+pub struct Cycle {
+    ctx: CycleContext,
+    session: Option<Session>,
+    log: Option<SessionLog>,
+    phase: Phase,
+    take: Option<ActiveTake>,
+    last: Option<LastTake>,
+    message: Option<String>,
+    progress_tx: mpsc::Sender<Progress>,
+    progress_rx: mpsc::Receiver<Progress>,
+}
+
+async fn join_take(take: &mut Option<ActiveTake>) -> Result<TakeResult, tokio::task::JoinError> {
+    match take {
+        Some(t) => (&mut t.handle).await,
+        None => std::future::pending().await,
+    }
+}
+
+enum Wake {
+    Request(Option<Request>),
+    TakeEnded(Result<TakeResult, tokio::task::JoinError>),
+    Progress(Progress),
+    Tick,
+}
+
+fn refused<T>(msg: impl Into<String>) -> Result<T, Refused> {
+    Err(Refused(msg.into()))
+}
+
+impl Cycle {
+    /// A cycle resuming `session` (the open one found on disk), if any.
+    pub fn new(ctx: CycleContext, session: Option<Session>) -> Cycle {
+        let (progress_tx, progress_rx) = mpsc::channel(32);
+        let mut cycle = Cycle {
+            ctx,
+            session: None,
+            log: None,
+            phase: Phase::Idle,
+            take: None,
+            last: None,
+            message: None,
+            progress_tx,
+            progress_rx,
+        };
+        if let Some(s) = session {
+            cycle.resume(s);
+        }
+        cycle
+    }
+
+    fn config(&self) -> Arc<Config> {
+        self.ctx
+            .config
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    pub async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<Request>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        self.publish(Event::Changed);
+        loop {
+            let ticking = matches!(self.phase, Phase::Countdown | Phase::Recording);
+            let wake = tokio::select! {
+                r = requests.recv() => Wake::Request(r),
+                r = join_take(&mut self.take) => Wake::TakeEnded(r),
+                Some(p) = self.progress_rx.recv() => Wake::Progress(p),
+                _ = tokio::time::sleep(Duration::from_millis(50)), if ticking => Wake::Tick,
+                _ = shutdown.changed() => break,
+            };
+            match wake {
+                Wake::Request(None) => break,
+                Wake::Request(Some(Request::Command(cmd, reply))) => {
+                    // The command first, then what it caused.
+                    self.log_event("command", json!({"command": cmd.name()}));
+                    let r = self.command(cmd);
+                    if let Err(e) = &r {
+                        self.log_event("refused", json!({"command": cmd.name(), "reason": e.0}));
+                    }
+                    let _ = reply.send(r);
+                    self.publish(Event::Changed);
+                }
+                Wake::Request(Some(Request::Begin(session, reply))) => {
+                    let r = self.begin(*session);
+                    let _ = reply.send(r);
+                    self.publish(Event::Changed);
+                }
+                Wake::TakeEnded(r) => {
+                    let take = self.take.take().expect("a take ended");
+                    let result = r
+                        .unwrap_or_else(|e| TakeResult::Rejected(format!("take task failed: {e}")));
+                    self.take_ended(take, result);
+                    self.publish(Event::Changed);
+                }
+                Wake::Progress(p) => self.progress(p),
+                Wake::Tick => self.tick(),
+            }
+        }
+        // Stopping: a take still out stays in flight in the session file and is
+        // asked for again (same take id) when the daemon comes back.
+        if let Some(t) = self.take.take() {
+            t.handle.abort();
+        }
+    }
+
+    fn log_event(&mut self, event: &str, fields: Value) {
+        if let Some(log) = &mut self.log
+            && let Err(e) = log.append(event, fields)
+        {
+            log::error!(target: "takebox::control", "session log: {e}");
+            self.message = Some(format!("session log: {e}"));
+        }
+    }
+
+    fn persist(&mut self) {
+        if let Some(s) = &self.session
+            && let Err(e) = self.ctx.store.save(s)
+        {
+            log::error!(target: "takebox::control", "cannot save session progress: {e}");
+            self.message = Some(format!("cannot save session progress: {e}"));
+        }
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        if self.phase != phase {
+            self.phase = phase;
+            let _ = self.ctx.events.send(Event::Phase { phase });
+        }
+    }
+
+    fn status(&self) -> CycleStatus {
+        let mut st = CycleStatus {
+            phase: self.phase,
+            phase_label: self.phase.label(),
+            last: self.last.clone(),
+            message: self.message.clone(),
+            ..CycleStatus::default()
+        };
+        if let Some(s) = &self.session {
+            st.session_id = Some(s.id.clone());
+            st.instrument = Some(s.request.instrument.clone());
+            st.user_initials =
+                (!s.request.user_initials.is_empty()).then(|| s.request.user_initials.clone());
+            st.auto_advance = s.request.auto_advance;
+            st.paused = s.paused;
+            st.done = s.finished_count();
+            st.total = s.plan.len();
+            let slot = self.take.as_ref().map(|t| t.slot).or_else(|| s.current());
+            st.slot = slot.map(|i| s.plan[i].clone());
+        }
+        if let Some(t) = &self.take {
+            st.take_id = Some(t.take_id.clone());
+            st.start_at = Some(t.start_at);
+            if self.phase == Phase::Countdown {
+                st.countdown = Some(
+                    t.start
+                        .saturating_duration_since(Instant::now())
+                        .as_secs_f64()
+                        .ceil() as u32,
+                );
+            }
+        }
+        st
+    }
+
+    /// Update the watched status; tell subscribers when it changed (a bare
+    /// `Changed` with nothing new is not sent: the countdown ticks every 50 ms).
+    fn publish(&mut self, event: Event) {
+        let st = self.status();
+        let changed = self.ctx.status.send_if_modified(|old| {
+            if *old != st {
+                *old = st;
+                true
+            } else {
+                false
+            }
+        });
+        if changed || event != Event::Changed {
+            let _ = self.ctx.events.send(event);
+        }
+    }
+
+    fn tick(&mut self) {
+        let Some(t) = &self.take else { return };
+        let now = Instant::now();
+        let phase = if now < t.start {
+            Phase::Countdown
+        } else if now < t.start + t.duration {
+            Phase::Recording
+        } else {
+            Phase::Waiting
+        };
+        let before = self.status().countdown;
+        self.set_phase(phase);
+        let st = self.status();
+        if st.countdown != before
+            && let Some(remaining) = st.countdown
+        {
+            let _ = self.ctx.events.send(Event::Countdown { remaining });
+        }
+        self.publish(Event::Changed);
+    }
+
+    fn progress(&mut self, p: Progress) {
+        match p {
+            Progress::Trouble { recorder, error } => {
+                log::warn!(target: "takebox::control", "{recorder}: {error}; the take waits for it");
+                self.log_event("error", json!({"recorder": recorder, "error": error, "take_id": self.take.as_ref().map(|t| &t.take_id)}));
+                self.message = Some(format!("waiting for {recorder}: {error}"));
+            }
+            Progress::Recovered { recorder } => {
+                self.log_event("recorder_back", json!({"recorder": recorder}));
+                self.message = None;
+            }
+        }
+        self.publish(Event::Recorders);
+    }
+
+    fn resume(&mut self, session: Session) {
+        let config = self.config();
+        match SessionLog::open(&config.logging.log_directory, &session.id) {
+            Ok(l) => self.log = Some(l),
+            Err(e) => {
+                log::error!(target: "takebox::control", "session log: {e}");
+                self.message = Some(format!("session log: {e}"));
+            }
+        }
+        let id = session.id.clone();
+        let current = session.current();
+        let in_flight = current.and_then(|c| session.in_flight(c).cloned());
+        self.log_event(
+            "session_resumed",
+            json!({"session_id": id, "done": session.finished_count(), "total": session.plan.len(),
+                   "in_flight": in_flight.as_ref().map(|t| &t.take_id)}),
+        );
+        log::info!(target: "takebox::control", "resuming session {id} at slot {:?}", current.map(|c| c + 1));
+        let paused = session.paused;
+        self.session = Some(session);
+        match (current, in_flight) {
+            (Some(slot), Some(t)) => {
+                // Out when the board went down: ask for it again by the same id; a
+                // recorder that never finished it answers so and the slot is re-armed.
+                self.launch(slot, t.take_id, t.start_at);
+            }
+            (Some(_), None) => self.set_phase(if paused { Phase::Paused } else { Phase::Armed }),
+            (None, _) => self.finish(),
+        }
+    }
+
+    fn begin(&mut self, session: Session) -> Result<(), Refused> {
+        if let Some(s) = &self.session
+            && s.status == SessionStatus::Open
+        {
+            return refused(format!("session {} is open; abort it first", s.id));
+        }
+        let config = self.config();
+        let log = SessionLog::open(&config.logging.log_directory, &session.id)
+            .map_err(|e| Refused(format!("cannot open the session log: {e}")))?;
+        self.ctx
+            .store
+            .save(&session)
+            .map_err(|e| Refused(format!("cannot save the session: {e}")))?;
+        self.log = Some(log);
+        let recorders: Vec<&str> = self.ctx.clients.iter().map(|c| c.url.as_str()).collect();
+        self.log_event(
+            "session_start",
+            json!({
+                "session_id": session.id,
+                "request": session.request,
+                "takes": session.plan.len(),
+                "recorders": recorders,
+                "settings": {
+                    "countdown_duration": config.countdown_duration,
+                    "articulation_durations": config.articulation_durations,
+                    "default_frequency": config.session_settings.default_frequency,
+                    "middle_c": config.notes.middle_c,
+                    "file_naming": config.file_naming,
+                    "post_processing": config.post_processing,
+                    "storage_management": config.storage_management,
+                },
+            }),
+        );
+        log::info!(target: "takebox::control", "session {} begins: {} takes", session.id, session.plan.len());
+        self.session = Some(session);
+        self.last = None;
+        self.message = None;
+        self.set_phase(Phase::Armed);
+        Ok(())
+    }
+
+    fn command(&mut self, cmd: Command) -> Result<(), Refused> {
+        let Some(session) = &mut self.session else {
+            return refused("no session: initiate one first");
+        };
+        if session.status != SessionStatus::Open {
+            return refused(format!("session {} is {}", session.id, self.phase.label()));
+        }
+        let sent = self.take.as_ref().map(|t| t.sent.load(Ordering::SeqCst));
+        match cmd {
+            Command::Start => {
+                if self.take.is_some() {
+                    return refused("a take is already under way");
+                }
+                session.paused = false;
+                let Some(slot) = session.current() else {
+                    self.finish();
+                    return Ok(());
+                };
+                self.message = None;
+                self.start_take(slot);
+                Ok(())
+            }
+            Command::Retake => {
+                if self.take.is_some() {
+                    return refused("a take is under way; retake once it is confirmed");
+                }
+                let Some(slot) = session.last_done else {
+                    return refused("no confirmed take to record again");
+                };
+                let Some(old) = session.retake(slot) else {
+                    return refused("the last take was already replaced");
+                };
+                session.paused = false;
+                self.log_event("retake", json!({"slot": slot + 1, "superseded": old}));
+                self.persist();
+                self.start_take(slot);
+                Ok(())
+            }
+            Command::Skip => {
+                if sent == Some(true) {
+                    return refused("the take is being recorded; skip after its confirmation");
+                }
+                self.cancel_take();
+                let session = self.session.as_mut().expect("checked");
+                let Some(slot) = session.current() else {
+                    return refused("nothing left to skip");
+                };
+                session.progress[slot].state = SlotState::Skipped;
+                let s = &session.plan[slot];
+                let fields = json!({"slot": slot + 1, "note": s.note, "articulation": s.articulation,
+                                    "dynamic": s.dynamic, "round_robin": s.round_robin});
+                self.log_event("skip", fields);
+                self.persist();
+                if self.session.as_ref().and_then(Session::current).is_none() {
+                    self.finish();
+                } else {
+                    self.set_phase(Phase::Armed);
+                }
+                Ok(())
+            }
+            Command::Pause => {
+                session.paused = true;
+                if sent != Some(true) {
+                    self.cancel_take();
+                    self.set_phase(Phase::Paused);
+                }
+                self.persist();
+                Ok(())
+            }
+            Command::Abort => {
+                if let Some(t) = self.take.take() {
+                    t.handle.abort();
+                    let outcome = if t.sent.load(Ordering::SeqCst) {
+                        TakeOutcome::Abandoned
+                    } else {
+                        TakeOutcome::Cancelled
+                    };
+                    if let Some(r) = self
+                        .session
+                        .as_mut()
+                        .and_then(|s| s.take_mut(t.slot, &t.take_id))
+                    {
+                        r.outcome = outcome;
+                    }
+                    let event = if outcome == TakeOutcome::Abandoned {
+                        "take_abandoned"
+                    } else {
+                        "take_cancelled"
+                    };
+                    self.log_event(event, json!({"take_id": t.take_id}));
+                }
+                let session = self.session.as_mut().expect("checked");
+                session.status = SessionStatus::Aborted;
+                let (done, total) = (session.finished_count(), session.plan.len());
+                self.log_event(
+                    "session_end",
+                    json!({"status": "aborted", "done": done, "total": total}),
+                );
+                self.persist();
+                self.set_phase(Phase::Aborted);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stop a countdown whose command has not gone out.
+    fn cancel_take(&mut self) {
+        if let Some(t) = self.take.take() {
+            t.handle.abort();
+            if let Some(r) = self
+                .session
+                .as_mut()
+                .and_then(|s| s.take_mut(t.slot, &t.take_id))
+            {
+                r.outcome = TakeOutcome::Cancelled;
+            }
+            self.log_event("take_cancelled", json!({"take_id": t.take_id}));
+            self.persist();
+        }
+    }
+
+    fn finish(&mut self) {
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        if session.status == SessionStatus::Open {
+            session.status = SessionStatus::Finished;
+            let (done, total) = (session.finished_count(), session.plan.len());
+            self.log_event(
+                "session_end",
+                json!({"status": "finished", "done": done, "total": total}),
+            );
+            self.persist();
+        }
+        self.set_phase(Phase::Finished);
+    }
+
+    /// A new attempt at `slot`, its countdown starting now.
+    fn start_take(&mut self, slot: usize) {
+        let countdown = Duration::from_secs_f64(self.config().countdown_duration);
+        let start_at = Timestamp(SystemTime::now() + countdown);
+        let session = self.session.as_mut().expect("a session");
+        let take_id = session.new_attempt(slot, start_at).take_id.clone();
+        self.persist();
+        self.launch(slot, take_id, start_at);
+    }
+
+    /// Send (or send again) the take `take_id` for the note starting at `start_at`.
+    fn launch(&mut self, slot: usize, take_id: String, start_at: Timestamp) {
+        let config = self.config();
+        let session = self.session.as_ref().expect("a session");
+        let s = &session.plan[slot];
+        let command = TakeCommand {
+            take_id: take_id.clone(),
+            session_id: session.id.clone(),
+            instrument: session.request.instrument.clone(),
+            note: s.note.clone(),
+            frequency: s.frequency,
+            articulation: s.articulation.clone(),
+            duration: s.duration,
+            user_initials: (!session.request.user_initials.is_empty())
+                .then(|| session.request.user_initials.clone()),
+            dynamic: s.dynamic.clone(),
+            round_robin: s.round_robin,
+            start_at: Some(start_at),
+            pitch_check: (!s.pitch_check).then_some(false),
+        };
+        let until = start_at
+            .0
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let start = Instant::now() + until;
+        let sent = Arc::new(AtomicBool::new(false));
+        let fields = json!({"take_id": take_id, "slot": slot + 1, "note": s.note, "articulation": s.articulation,
+                            "dynamic": s.dynamic, "round_robin": s.round_robin, "start_at": start_at,
+                            "offsets_ms": self.ctx.health.offsets().iter().map(|o| o.map(|o| o * 1000.0)).collect::<Vec<_>>()});
+        let duration = Duration::from_secs_f64(s.duration);
+        let job = TakeJob {
+            clients: self.ctx.clients.clone(),
+            health: self.ctx.health.clone(),
+            command,
+            start,
+            margin: Duration::from_secs_f64(config.control.take_timeout_seconds),
+            sent: sent.clone(),
+            progress: self.progress_tx.clone(),
+        };
+        self.log_event("take", fields);
+        self.take = Some(ActiveTake {
+            slot,
+            take_id,
+            start,
+            start_at,
+            duration,
+            sent,
+            handle: tokio::spawn(take_runner::run(job)),
+        });
+        self.set_phase(Phase::Countdown);
+        self.tick();
+    }
+
+    fn take_ended(&mut self, take: ActiveTake, result: TakeResult) {
+        let session = self.session.as_mut().expect("a session");
+        let slot = take.slot;
+        let plan = session.plan[slot].clone();
+        let (instrument, session_id) = (session.request.instrument.clone(), session.id.clone());
+        let rearm = match result {
+            TakeResult::Confirmed(confs) => {
+                let verdict = confs
+                    .iter()
+                    .map(|(_, c)| verdict::judge(c))
+                    .fold(Verdict::Ok, Verdict::worst);
+                let failed = matches!(verdict, Verdict::Failed(_));
+                let paths: Vec<String> = confs.iter().map(|(_, c)| c.path.clone()).collect();
+                if let Some(r) = session.take_mut(slot, &take.take_id) {
+                    r.outcome = if failed {
+                        TakeOutcome::Failed
+                    } else {
+                        TakeOutcome::Done
+                    };
+                    r.paths = paths.clone();
+                    r.verdict = Some(verdict.label().into());
+                    r.detail = verdict.reason().map(String::from);
+                }
+                if !failed {
+                    session.progress[slot].state = SlotState::Done;
+                    session.last_done = Some(slot);
+                }
+                for (url, c) in &confs {
+                    let v = verdict::judge(c);
+                    let line = json!({
+                        "session_id": session_id, "filename": c.path, "note": plan.note,
+                        "frequency": plan.frequency, "articulation": plan.articulation,
+                        "instrument": instrument, "timestamp": c.recorded_at,
+                        "take_id": c.take_id, "dynamic": plan.dynamic, "round_robin": plan.round_robin,
+                        "recorder": url, "verdict": v.label(), "reason": v.reason(),
+                        "state": c.state, "sha256": c.sha256, "peak_dbfs": c.peak_dbfs,
+                        "slot": slot + 1, "start_at": take.start_at,
+                    });
+                    self.log_event("confirmation", line);
+                }
+                self.last = Some(LastTake {
+                    take_id: take.take_id.clone(),
+                    slot,
+                    note: plan.note.clone(),
+                    articulation: plan.articulation.clone(),
+                    dynamic: plan.dynamic.clone(),
+                    round_robin: plan.round_robin,
+                    paths,
+                    verdict: verdict.label().into(),
+                    reason: verdict.reason().map(String::from),
+                    recorded_at: confs.first().map(|(_, c)| c.recorded_at),
+                });
+                let _ = self.ctx.events.send(Event::Confirmed {
+                    take_id: take.take_id.clone(),
+                    verdict: verdict.label().into(),
+                });
+                self.message = None;
+                failed.then(|| verdict.reason().unwrap_or("failed").to_string())
+            }
+            TakeResult::Lost(why) => {
+                if let Some(r) = session.take_mut(slot, &take.take_id) {
+                    r.outcome = TakeOutcome::Lost;
+                    r.detail = Some(why.clone());
+                }
+                Some(why)
+            }
+            TakeResult::Rejected(why) => {
+                if let Some(r) = session.take_mut(slot, &take.take_id) {
+                    r.outcome = TakeOutcome::Lost;
+                    r.detail = Some(why.clone());
+                }
+                session.paused = true;
+                self.log_event("error", json!({"take_id": take.take_id, "error": why}));
+                self.message = Some(format!("take refused: {why}"));
+                self.persist();
+                self.set_phase(Phase::Paused);
+                return;
+            }
+        };
+        if let Some(why) = &rearm {
+            log::warn!(target: "takebox::control", "take {} not usable ({why}); slot {} is recorded again", take.take_id, slot + 1);
+            self.log_event(
+                "rearm",
+                json!({"take_id": take.take_id, "slot": slot + 1, "reason": why}),
+            );
+            self.message = Some(format!("slot {} is recorded again: {why}", slot + 1));
+        }
+        self.persist();
+        let session = self.session.as_ref().expect("a session");
+        let Some(next) = session.current() else {
+            self.finish();
+            return;
+        };
+        if session.paused {
+            self.set_phase(Phase::Paused);
+        } else if session.request.auto_advance {
+            self.start_take(next);
+        } else {
+            self.set_phase(Phase::Armed);
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Each recorder's health, level meter and clock offset, from its status replies
+//! (polled once a second) and from how its take requests fare.
+
+use super::clock::OffsetEstimator;
+use super::recorder_client::RecorderClient;
+use crate::protocol::{DeviceState, Timestamp};
+use serde::Serialize;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::{broadcast, watch};
+
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecorderHealth {
+    pub url: String,
+    pub up: bool,
+    /// Device state as the recorder reports it (`running`, `opening`, `error`).
+    pub device: Option<String>,
+    pub error: Option<String>,
+    /// Recent input peak per channel, dBFS (`None`: silence).
+    pub input_peak_dbfs: Vec<Option<f64>>,
+    /// 0..100 per channel for a meter (-60 dBFS and below: 0).
+    pub meter: Vec<u32>,
+    pub recording: Option<String>,
+    pub spool_pending: usize,
+    pub share_available: Option<bool>,
+    /// Recorder clock minus board clock.
+    pub offset_ms: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    pub checked_at: Option<Timestamp>,
+}
+
+impl RecorderHealth {
+    fn unknown(url: &str) -> RecorderHealth {
+        RecorderHealth {
+            url: url.to_string(),
+            up: false,
+            device: None,
+            error: Some("not reached yet".into()),
+            input_peak_dbfs: Vec::new(),
+            meter: Vec::new(),
+            recording: None,
+            spool_pending: 0,
+            share_available: None,
+            offset_ms: None,
+            rtt_ms: None,
+            checked_at: None,
+        }
+    }
+}
+
+/// Meter position for a peak in dBFS: -60..0 dBFS onto 0..100.
+pub fn meter_percent(dbfs: Option<f64>) -> u32 {
+    match dbfs {
+        Some(d) if d.is_finite() => ((d + 60.0) / 60.0 * 100.0).clamp(0.0, 100.0).round() as u32,
+        _ => 0,
+    }
+}
+
+pub struct Health {
+    entries: Mutex<Vec<(RecorderHealth, OffsetEstimator)>>,
+}
+
+impl Health {
+    pub fn new(clients: &[RecorderClient]) -> Health {
+        Health {
+            entries: Mutex::new(
+                clients
+                    .iter()
+                    .map(|c| (RecorderHealth::unknown(&c.url), OffsetEstimator::default()))
+                    .collect(),
+            ),
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<RecorderHealth> {
+        self.entries
+            .lock()
+            .map(|e| e.iter().map(|(h, _)| h.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Clock offset per recorder in seconds (None: never reached).
+    pub fn offsets(&self) -> Vec<Option<f64>> {
+        self.entries
+            .lock()
+            .map(|e| e.iter().map(|(_, o)| o.offset()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A take request failed for a reason that says the recorder is unreachable.
+    /// Returns true when this changes what the page shows.
+    pub fn mark_trouble(&self, i: usize, error: &str) -> bool {
+        let Ok(mut e) = self.entries.lock() else {
+            return false;
+        };
+        let h = &mut e[i].0;
+        let changed = h.error.as_deref() != Some(error);
+        h.error = Some(error.to_string());
+        changed
+    }
+
+    fn record(
+        &self,
+        i: usize,
+        result: Result<(crate::protocol::RecorderStatus, f64, f64), String>,
+    ) -> bool {
+        let Ok(mut e) = self.entries.lock() else {
+            return false;
+        };
+        let (h, est) = &mut e[i];
+        let before = h.clone();
+        h.checked_at = Some(Timestamp::now());
+        match result {
+            Ok((s, sent, received)) => {
+                est.add(sent, received, s.clock.unix_seconds());
+                h.up = true;
+                h.device = Some(
+                    match s.state {
+                        DeviceState::Opening => "opening",
+                        DeviceState::Running => "running",
+                        DeviceState::Error => "error",
+                    }
+                    .into(),
+                );
+                h.error = s.device_error.clone();
+                h.meter = s
+                    .input_peak_dbfs
+                    .iter()
+                    .map(|p| meter_percent(*p))
+                    .collect();
+                h.input_peak_dbfs = s.input_peak_dbfs;
+                h.recording = s.recording;
+                h.spool_pending = s.spool_pending.len();
+                h.share_available = Some(s.share.available);
+                h.offset_ms = est.offset().map(|o| (o * 1e4).round() / 10.0);
+                h.rtt_ms = est.best_rtt().map(|r| (r * 1e4).round() / 10.0);
+            }
+            Err(err) => {
+                h.up = false;
+                h.device = None;
+                h.error = Some(err);
+                h.meter.clear();
+                h.input_peak_dbfs.clear();
+                h.recording = None;
+            }
+        }
+        let mut a = before;
+        a.checked_at = h.checked_at;
+        a != *h
+    }
+}
+
+/// Poll every recorder's status until `shutdown`; tell subscribers when
+/// something shown on the page changed (the meter moves with every poll).
+pub async fn poll_loop(
+    clients: Vec<RecorderClient>,
+    health: std::sync::Arc<Health>,
+    changed: broadcast::Sender<super::cycle::Event>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, c) in clients.iter().cloned().enumerate() {
+            set.spawn(async move { (i, c.status().await) });
+        }
+        let mut any = false;
+        while let Some(Ok((i, result))) = set.join_next().await {
+            if let Err(e) = &result {
+                log::debug!(target: "takebox::control", "status of {}: {e}", clients[i].url);
+            }
+            any |= health.record(i, result);
+        }
+        if any {
+            let _ = changed.send(super::cycle::Event::Recorders);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL_EVERY) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn meter_scale() {
+        use super::meter_percent;
+        assert_eq!(meter_percent(None), 0);
+        assert_eq!(meter_percent(Some(0.0)), 100);
+        assert_eq!(meter_percent(Some(-30.0)), 50);
+        assert_eq!(meter_percent(Some(-90.0)), 0);
+        assert_eq!(meter_percent(Some(3.0)), 100);
+    }
+}

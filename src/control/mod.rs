@@ -1,0 +1,154 @@
+//! `takebox-control`: the board's daemon. It plans a session ([`plan`]), runs the
+//! take cycle ([`cycle`]) against the recording computers ([`recorder_client`],
+//! [`take_runner`], [`health`], [`clock`]; what it shows is [`status`]), keeps progress across reboots
+//! ([`progress`]) and a per-session log ([`session_log`]), and serves the page and
+//! the JSON API ([`web`]). It shares only [`crate::protocol`] with the recorders.
+
+pub mod clock;
+pub mod cycle;
+pub mod health;
+pub mod plan;
+pub mod progress;
+pub mod recorder_client;
+pub mod session_log;
+pub mod status;
+pub mod take_runner;
+pub mod verdict;
+pub mod web;
+
+use crate::config::{Config, Instruments};
+use cycle::{CycleContext, CycleStatus, Event, Request};
+use health::Health;
+use progress::Store;
+use recorder_client::RecorderClient;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+
+/// Server-sent-event clients at once; each holds a connection open.
+pub const MAX_EVENT_CLIENTS: usize = 32;
+
+/// What the web layer works with.
+pub struct Control {
+    pub config_path: PathBuf,
+    /// In force: paths resolved, token from the environment.
+    pub config: Arc<RwLock<Arc<Config>>>,
+    /// As the file has it: what the settings page edits and saves.
+    pub raw: Mutex<Config>,
+    pub instruments: Arc<Instruments>,
+    pub token: String,
+    pub page_password: String,
+    pub page_key: [u8; 32],
+    pub health: Arc<Health>,
+    pub status: watch::Receiver<CycleStatus>,
+    pub events: broadcast::Sender<Event>,
+    pub requests: mpsc::Sender<Request>,
+    pub store: Store,
+    pub event_slots: Arc<Semaphore>,
+    pub shutdown: watch::Receiver<bool>,
+    pub pages: web::views::Pages,
+}
+
+impl Control {
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+/// Everything that can stop the daemon from starting, with its context.
+pub fn check_setup(config: &Config) -> Result<(Instruments, Vec<RecorderClient>), String> {
+    let c = &config.control;
+    let token = c.effective_token(config);
+    if token.is_empty() {
+        return Err("no token: set control.token (or capture.token) or the TAKEBOX_TOKEN environment variable".into());
+    }
+    let instruments = Instruments::load(&c.instruments_file, config).map_err(|e| e.to_string())?;
+    let timeout = Duration::from_secs_f64(c.request_timeout_seconds);
+    let field = if c.recorders.is_empty() {
+        "recording_computer_url"
+    } else {
+        "control.recorders"
+    };
+    let clients = c
+        .recorder_urls(config)
+        .into_iter()
+        .map(|u| RecorderClient::new(u, token, timeout).map_err(|e| format!("{field}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((instruments, clients))
+}
+
+/// Run until `shutdown` turns true.
+pub async fn run(
+    config_path: PathBuf,
+    config: Config,
+    raw: Config,
+    listener: TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let (instruments, clients) = check_setup(&config)?;
+    let store = Store::open(&config.control.state_dir).map_err(|e| format!("state_dir: {e}"))?;
+    let resumed = store.load_open().map_err(|e| {
+        format!(
+            "reading sessions in {}: {e}",
+            config.control.state_dir.display()
+        )
+    })?;
+    let page_key = web::guard::random_key().map_err(|e| format!("/dev/urandom: {e}"))?;
+    let token = config.control.effective_token(&config).to_string();
+    let page_password = config.control.page_password.clone();
+    let max_connections = config.control.max_connections;
+    let config = Arc::new(RwLock::new(Arc::new(config)));
+    let health = Arc::new(Health::new(&clients));
+    let (events, _) = broadcast::channel(64);
+    let (status_tx, status_rx) = watch::channel(CycleStatus::default());
+    let (req_tx, req_rx) = mpsc::channel(16);
+
+    let poller = tokio::spawn(health::poll_loop(
+        clients.clone(),
+        health.clone(),
+        events.clone(),
+        shutdown.clone(),
+    ));
+    let cycle = cycle::Cycle::new(
+        CycleContext {
+            config: config.clone(),
+            clients,
+            health: health.clone(),
+            store: store.clone(),
+            events: events.clone(),
+            status: status_tx,
+        },
+        resumed,
+    );
+    let cycle_task = tokio::spawn(cycle.run(req_rx, shutdown.clone()));
+
+    let control = Arc::new(Control {
+        config_path,
+        config,
+        raw: Mutex::new(raw),
+        instruments: Arc::new(instruments),
+        token,
+        page_password,
+        page_key,
+        health,
+        status: status_rx,
+        events,
+        requests: req_tx,
+        store,
+        event_slots: Arc::new(Semaphore::new(MAX_EVENT_CLIENTS)),
+        shutdown: shutdown.clone(),
+        pages: web::views::Pages::new(),
+    });
+    let handler = move |req, _peer| web::handle(control.clone(), req);
+    let limits = crate::http::ServerLimits {
+        max_connections,
+        ..crate::http::ServerLimits::default()
+    };
+    crate::http::serve(listener, limits, handler, shutdown).await;
+    let _ = cycle_task.await;
+    poller.abort();
+    log::info!(target: "takebox::control", "stopped");
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! The session plan: which takes a session records, in which order.
+//!
+//! Notes ascend; for each note every articulation, for each articulation every
+//! dynamic, for each dynamic every round robin. A slot is one planned take.
+
+use crate::config::{Config, Instruments};
+use crate::notes::Note;
+use crate::protocol::{FieldError, check_name};
+use serde::{Deserialize, Serialize};
+
+/// More slots than this is a typing mistake, not a session.
+pub const MAX_SLOTS: usize = 20_000;
+pub const MAX_ROUND_ROBINS: u32 = 64;
+pub const MAX_INITIALS: usize = 16;
+
+/// What the Initiate form (or `POST /api/v1/session`) asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionRequest {
+    pub instrument: String,
+    /// Empty: the instrument's lowest note.
+    pub lowest_note: String,
+    /// Empty: the instrument's highest note.
+    pub highest_note: String,
+    /// Empty: the instrument's `default_articulations`.
+    pub articulations: Vec<String>,
+    /// Empty: no dynamics in the plan or the file names.
+    pub dynamics: Vec<String>,
+    /// 0 or 1: one take per slot, no `_rr<n>` in the names.
+    pub round_robins: u32,
+    pub user_initials: String,
+    /// Start the next take's countdown as soon as a take is confirmed.
+    pub auto_advance: bool,
+}
+
+/// One planned take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Slot {
+    pub index: usize,
+    pub note: String,
+    pub midi: u8,
+    pub frequency: f64,
+    pub articulation: String,
+    /// Seconds of the note (the articulation's duration when the session began).
+    pub duration: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_robin: Option<u32>,
+    /// The instrument's `pitch_check`: false for drums and noises.
+    #[serde(default = "pitched")]
+    pub pitch_check: bool,
+}
+
+fn pitched() -> bool {
+    true
+}
+
+fn err(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Check `req` against the configuration and lay out its takes.
+pub fn build(
+    req: &SessionRequest,
+    config: &Config,
+    instruments: &Instruments,
+) -> Result<Vec<Slot>, FieldError> {
+    let mc = config.notes.middle_c;
+    let inst = instruments.get(&req.instrument).ok_or_else(|| {
+        let known: Vec<_> = instruments
+            .instruments
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        err(
+            "instrument",
+            format!(
+                "unknown instrument {:?}; instruments.json has {}",
+                req.instrument,
+                known.join(", ")
+            ),
+        )
+    })?;
+    let (inst_low, inst_high) = inst
+        .notes(mc)
+        .map_err(|e| err("instrument", e.to_string()))?;
+    let parse = |field: &str, text: &str, default: Note| {
+        if text.trim().is_empty() {
+            return Ok(default);
+        }
+        let n = Note::parse(text, mc).map_err(|e| err(field, e.to_string()))?;
+        if n < inst_low || n > inst_high {
+            return Err(err(
+                field,
+                format!(
+                    "{text} is outside the {}'s range {}..{}",
+                    inst.name, inst.range.lowest_note, inst.range.highest_note
+                ),
+            ));
+        }
+        Ok(n)
+    };
+    let low = parse("lowest_note", &req.lowest_note, inst_low)?;
+    let high = parse("highest_note", &req.highest_note, inst_high)?;
+    if low > high {
+        return Err(err("highest_note", "must not lie below lowest_note"));
+    }
+    let articulations = if req.articulations.is_empty() {
+        &inst.default_articulations
+    } else {
+        &req.articulations
+    };
+    if articulations.is_empty() {
+        return Err(err("articulations", "choose at least one articulation"));
+    }
+    let mut durations = Vec::new();
+    for (i, a) in articulations.iter().enumerate() {
+        let d = config.articulation_durations.get(a).ok_or_else(|| {
+            err(
+                &format!("articulations[{i}]"),
+                format!("{a:?} has no duration in config.json's articulation_durations"),
+            )
+        })?;
+        durations.push((a.clone(), *d));
+    }
+    for (i, d) in req.dynamics.iter().enumerate() {
+        check_name(&format!("dynamics[{i}]"), d)?;
+    }
+    if !req.user_initials.is_empty() {
+        check_name("user_initials", &req.user_initials)?;
+        // They become part of the session id and so of every take id.
+        if req.user_initials.chars().count() > MAX_INITIALS {
+            return Err(err(
+                "user_initials",
+                format!("at most {MAX_INITIALS} characters"),
+            ));
+        }
+    }
+    if req.round_robins > MAX_ROUND_ROBINS {
+        return Err(err("round_robins", format!("at most {MAX_ROUND_ROBINS}")));
+    }
+    let dynamics: Vec<Option<String>> = if req.dynamics.is_empty() {
+        vec![None]
+    } else {
+        req.dynamics.iter().cloned().map(Some).collect()
+    };
+    let rrs: Vec<Option<u32>> = if req.round_robins <= 1 {
+        vec![None]
+    } else {
+        (1..=req.round_robins).map(Some).collect()
+    };
+    let count =
+        (usize::from(high.midi() - low.midi()) + 1) * durations.len() * dynamics.len() * rrs.len();
+    if count > MAX_SLOTS {
+        return Err(err(
+            "highest_note",
+            format!("{count} takes planned; a session holds at most {MAX_SLOTS}"),
+        ));
+    }
+    let a4 = config.session_settings.default_frequency;
+    let mut plan = Vec::with_capacity(count);
+    for note in Note::range(low, high) {
+        for (art, dur) in &durations {
+            for dynamic in &dynamics {
+                for rr in &rrs {
+                    plan.push(Slot {
+                        index: plan.len(),
+                        note: note.name(mc),
+                        midi: note.midi(),
+                        frequency: (note.frequency(a4) * 1000.0).round() / 1000.0,
+                        articulation: art.clone(),
+                        duration: *dur,
+                        dynamic: dynamic.clone(),
+                        round_robin: *rr,
+                        pitch_check: inst.pitch_check,
+                    });
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_json;
+    use std::path::Path;
+
+    fn setup() -> (Config, Instruments) {
+        let cfg = Config::default();
+        let inst: Instruments = parse_json(
+            Path::new("instruments.json"),
+            r#"{"instruments":[{"name":"guitar","type":"string",
+            "range":{"lowest_note":"E2","highest_note":"E6"},
+            "default_articulations":["short","long"]}]}"#,
+        )
+        .unwrap();
+        (cfg, inst)
+    }
+
+    fn req(patch: impl FnOnce(&mut SessionRequest)) -> SessionRequest {
+        let mut r = SessionRequest {
+            instrument: "guitar".into(),
+            ..SessionRequest::default()
+        };
+        patch(&mut r);
+        r
+    }
+
+    #[test]
+    fn defaults_cover_the_range_and_articulations() {
+        let (cfg, inst) = setup();
+        let plan = build(&req(|_| {}), &cfg, &inst).unwrap();
+        assert_eq!(plan.len(), 49 * 2);
+        assert_eq!(
+            (plan[0].note.as_str(), plan[0].articulation.as_str()),
+            ("E2", "short")
+        );
+        assert_eq!((plan[1].note.as_str(), plan[1].duration), ("E2", 1.0));
+        assert_eq!(plan[97].note, "E6");
+        assert!(plan.iter().enumerate().all(|(i, s)| s.index == i));
+    }
+
+    #[test]
+    fn subsets_dynamics_and_round_robins_multiply_in_order() {
+        let (cfg, inst) = setup();
+        let plan = build(
+            &req(|r| {
+                r.lowest_note = "A4".into();
+                r.highest_note = "Bb4".into();
+                r.articulations = vec!["transient".into()];
+                r.dynamics = vec!["pp".into(), "ff".into()];
+                r.round_robins = 2;
+            }),
+            &cfg,
+            &inst,
+        )
+        .unwrap();
+        let names: Vec<String> = plan
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}-{}-{}",
+                    s.note,
+                    s.dynamic.as_deref().unwrap(),
+                    s.round_robin.unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "A4-pp-1", "A4-pp-2", "A4-ff-1", "A4-ff-2", "A#4-pp-1", "A#4-pp-2", "A#4-ff-1",
+                "A#4-ff-2"
+            ]
+        );
+        assert_eq!(plan[0].frequency, 440.0);
+        assert_eq!(plan[0].duration, 0.05);
+    }
+
+    #[test]
+    fn bad_requests_name_the_field() {
+        let (cfg, inst) = setup();
+        let field = |r: SessionRequest| build(&r, &cfg, &inst).unwrap_err().field;
+        assert_eq!(field(req(|r| r.instrument = "oboe".into())), "instrument");
+        assert_eq!(field(req(|r| r.lowest_note = "H2".into())), "lowest_note");
+        assert_eq!(field(req(|r| r.highest_note = "E7".into())), "highest_note");
+        assert_eq!(
+            field(req(|r| {
+                r.lowest_note = "C4".into();
+                r.highest_note = "B3".into();
+            })),
+            "highest_note"
+        );
+        assert_eq!(
+            field(req(
+                |r| r.articulations = vec!["long".into(), "legato".into()]
+            )),
+            "articulations[1]"
+        );
+        assert_eq!(
+            field(req(|r| r.dynamics = vec!["../p".into()])),
+            "dynamics[0]"
+        );
+        assert_eq!(
+            field(req(|r| r.user_initials = "a/b".into())),
+            "user_initials"
+        );
+    }
+}

@@ -1,0 +1,228 @@
+//! JSON over HTTP to one recording computer: take commands and status.
+//!
+//! Answers are sorted into what the take cycle does next: a confirmation ends
+//! the take, "in progress" means ask again, a refused start or an unknown take
+//! means the slot must be recorded again, and anything transient (down, busy,
+//! timed out) means retry the same take id after a pause.
+
+use crate::http;
+use crate::protocol::{
+    Confirmation, ErrorBody, RecorderStatus, STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply,
+    Timestamp,
+};
+use hyper::{Method, StatusCode};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Confirmed(Box<Confirmation>),
+    InProgress,
+    /// The recorder does not know this take id (it restarted before finishing it).
+    Unknown,
+    /// The recorder cannot record this start any more (422): record the slot again.
+    StartRefused(String),
+    /// Down, busy, device missing, timed out: try the same take id again.
+    Retry(String),
+    /// The command itself is wrong (400, 401): retrying cannot help.
+    Rejected(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RecorderClient {
+    pub url: String,
+    host: String,
+    port: u16,
+    token: String,
+    timeout: Duration,
+}
+
+impl RecorderClient {
+    pub fn new(url: &str, token: &str, timeout: Duration) -> Result<RecorderClient, String> {
+        let (host, port) = crate::config::parse_http_url(url)?;
+        Ok(RecorderClient {
+            url: url.trim_end_matches('/').to_string(),
+            host,
+            port,
+            token: token.to_string(),
+            timeout,
+        })
+    }
+
+    async fn resolve(&self) -> Result<SocketAddr, String> {
+        let mut addrs = tokio::time::timeout(
+            self.timeout,
+            tokio::net::lookup_host((self.host.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| format!("{}: name lookup timed out", self.url))?
+        .map_err(|e| format!("{}: cannot resolve {}: {e}", self.url, self.host))?;
+        addrs
+            .next()
+            .ok_or_else(|| format!("{}: {} has no address", self.url, self.host))
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: Duration,
+    ) -> Result<(StatusCode, bytes::Bytes), String> {
+        let addr = self.resolve().await?;
+        tokio::time::timeout(
+            timeout,
+            http::request(addr, method, path, Some(&self.token), body),
+        )
+        .await
+        .map_err(|_| {
+            format!(
+                "{}{path}: no answer within {:.1} s",
+                self.url,
+                timeout.as_secs_f64()
+            )
+        })?
+    }
+
+    /// The recorder's status, and the board's clock (Unix seconds) when the request
+    /// went out and when the answer came back.
+    pub async fn status(&self) -> Result<(RecorderStatus, f64, f64), String> {
+        let sent = Timestamp::now().unix_seconds();
+        let (code, bytes) = self
+            .call(Method::GET, STATUS_PATH, None, self.timeout)
+            .await?;
+        let received = Timestamp::now().unix_seconds();
+        if code != StatusCode::OK {
+            return Err(format!("{}{STATUS_PATH}: HTTP {code}", self.url));
+        }
+        let status: RecorderStatus = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("{}{STATUS_PATH}: unexpected answer: {e}", self.url))?;
+        Ok((status, sent, received))
+    }
+
+    /// Send a take command; waits up to `timeout` (the recorder answers when the
+    /// take is written).
+    pub async fn post_take(&self, cmd: &TakeCommand, timeout: Duration) -> Answer {
+        let body = serde_json::to_vec(cmd).expect("command serializes");
+        match self
+            .call(Method::POST, TAKES_PATH, Some(body), timeout)
+            .await
+        {
+            Ok((code, bytes)) => self.classify(code, &bytes),
+            Err(e) => Answer::Retry(e),
+        }
+    }
+
+    pub async fn get_take(&self, take_id: &str) -> Answer {
+        match self
+            .call(
+                Method::GET,
+                &format!("{TAKES_PATH}/{take_id}"),
+                None,
+                self.timeout,
+            )
+            .await
+        {
+            Ok((code, bytes)) => self.classify(code, &bytes),
+            Err(e) => Answer::Retry(e),
+        }
+    }
+
+    fn classify(&self, code: StatusCode, bytes: &[u8]) -> Answer {
+        let message = || {
+            serde_json::from_slice::<ErrorBody>(bytes)
+                .map(|b| b.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(bytes).chars().take(200).collect())
+        };
+        match code {
+            StatusCode::OK | StatusCode::ACCEPTED => {
+                match serde_json::from_slice::<TakeReply>(bytes) {
+                    Ok(TakeReply::Done(c)) if c.state.is_final() => Answer::Confirmed(c),
+                    Ok(_) => Answer::InProgress,
+                    Err(e) => Answer::Retry(format!("{}: unexpected answer: {e}", self.url)),
+                }
+            }
+            StatusCode::NOT_FOUND => Answer::Unknown,
+            StatusCode::UNPROCESSABLE_ENTITY => Answer::StartRefused(message()),
+            StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::PAYLOAD_TOO_LARGE => {
+                Answer::Rejected(format!("{}: HTTP {code}: {}", self.url, message()))
+            }
+            _ => Answer::Retry(format!("{}: HTTP {code}: {}", self.url, message())),
+        }
+    }
+}
+
+/// Pauses between retries: doubling from `first` up to `max`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+    first: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, max: Duration) -> Backoff {
+        Backoff {
+            next: first,
+            first,
+            max,
+        }
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+
+    pub fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap() {
+        let mut b = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
+        let d: Vec<u64> = (0..6).map(|_| b.next_delay().as_millis() as u64).collect();
+        assert_eq!(d, [500, 1000, 2000, 4000, 5000, 5000]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn answers_are_sorted() {
+        let c = RecorderClient::new("http://127.0.0.1:1", "t", Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            c.classify(
+                StatusCode::ACCEPTED,
+                br#"{"take_id":"a","state":"in_progress"}"#
+            ),
+            Answer::InProgress
+        );
+        assert_eq!(c.classify(StatusCode::NOT_FOUND, b"{}"), Answer::Unknown);
+        assert!(matches!(
+            c.classify(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"error":"start_out_of_range","message":"too late"}"#
+            ),
+            Answer::StartRefused(m) if m == "too late"
+        ));
+        assert!(matches!(
+            c.classify(StatusCode::CONFLICT, b"{}"),
+            Answer::Retry(_)
+        ));
+        assert!(matches!(
+            c.classify(StatusCode::SERVICE_UNAVAILABLE, b""),
+            Answer::Retry(_)
+        ));
+        assert!(matches!(
+            c.classify(StatusCode::BAD_REQUEST, b"{}"),
+            Answer::Rejected(_)
+        ));
+        assert!(RecorderClient::new("recorder:5001", "t", Duration::from_secs(1)).is_err());
+    }
+}

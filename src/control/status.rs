@@ -1,0 +1,116 @@
+//! What the take cycle shows: its phase, the status the page and the API read,
+//! and the events that subscribers (server-sent events, later the LEDs) get.
+
+use super::plan::Slot;
+use crate::protocol::Timestamp;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// No session.
+    Idle,
+    /// The next take waits for Start.
+    Armed,
+    Countdown,
+    Recording,
+    /// The note is over; the recorders' confirmations are awaited.
+    Waiting,
+    Paused,
+    Finished,
+    Aborted,
+}
+
+impl Phase {
+    pub fn label(self) -> &'static str {
+        match self {
+            Phase::Idle => "no session",
+            Phase::Armed => "armed",
+            Phase::Countdown => "countdown",
+            Phase::Recording => "recording",
+            Phase::Waiting => "waiting for confirmation",
+            Phase::Paused => "paused",
+            Phase::Finished => "finished",
+            Phase::Aborted => "aborted",
+        }
+    }
+}
+
+/// What subscribers are told; the details are in the status.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Phase {
+        phase: Phase,
+    },
+    /// Whole seconds left in the countdown (LEDs count these down).
+    Countdown {
+        remaining: u32,
+    },
+    Confirmed {
+        take_id: String,
+        verdict: String,
+    },
+    /// Recorder health or meters changed.
+    Recorders,
+    /// Anything else on the page changed.
+    Changed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastTake {
+    pub take_id: String,
+    pub slot: usize,
+    pub note: String,
+    pub articulation: String,
+    pub dynamic: Option<String>,
+    pub round_robin: Option<u32>,
+    pub paths: Vec<String>,
+    pub verdict: String,
+    pub reason: Option<String>,
+    pub recorded_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CycleStatus {
+    pub session_id: Option<String>,
+    pub instrument: Option<String>,
+    pub user_initials: Option<String>,
+    pub auto_advance: bool,
+    pub phase: Phase,
+    pub phase_label: &'static str,
+    pub paused: bool,
+    /// The slot being recorded or next up.
+    pub slot: Option<Slot>,
+    pub take_id: Option<String>,
+    /// Whole seconds left in the countdown.
+    pub countdown: Option<u32>,
+    pub start_at: Option<Timestamp>,
+    pub done: usize,
+    pub total: usize,
+    pub last: Option<LastTake>,
+    /// The latest problem (recorder down, command refused), for the page.
+    pub message: Option<String>,
+}
+
+impl Default for CycleStatus {
+    fn default() -> Self {
+        CycleStatus {
+            session_id: None,
+            instrument: None,
+            user_initials: None,
+            auto_advance: false,
+            phase: Phase::Idle,
+            phase_label: Phase::Idle.label(),
+            paused: false,
+            slot: None,
+            take_id: None,
+            countdown: None,
+            start_at: None,
+            done: 0,
+            total: 0,
+            last: None,
+            message: None,
+        }
+    }
+}

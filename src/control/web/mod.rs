@@ -1,0 +1,487 @@
+//! The board's web face: the page (Status, Initiate, Settings), live status by
+//! server-sent events, and a JSON API under `/api/v1/` for scripts.
+//!
+//! Every state change is a POST: from the page it must be same-origin, from a
+//! script it carries the bearer token. Forms answer with a 303 redirect, so the
+//! page works without JavaScript.
+
+pub mod form;
+pub mod guard;
+pub mod settings;
+pub mod sse;
+pub mod views;
+
+use super::Control;
+use super::cycle::{Command, Request};
+use super::plan::{self, SessionRequest};
+use super::progress::Session;
+use crate::http::{self, ApiError, Body};
+use crate::protocol::{ErrorKind, Timestamp};
+use form::Form;
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request as HttpRequest, Response, StatusCode};
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use views::{ArticulationChoice, Choice, InitiateView, LoginView};
+
+/// Forms and API bodies are small; anything larger is refused (413).
+pub const MAX_BODY: usize = 64 * 1024;
+
+pub async fn handle(ctl: Arc<Control>, req: HttpRequest<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match route(&ctl, req).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            log::info!(target: "takebox::control", "{method} {path}: {} {}", e.status.as_u16(), e.body.message);
+            e.into_response()
+        }
+    }
+}
+
+fn not_found(path: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorKind::NotFound,
+        format!("no such page: {path}"),
+    )
+}
+
+fn method_not_allowed(allowed: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorKind::MethodNotAllowed,
+        format!("use {allowed}"),
+    )
+}
+
+fn with_headers(mut resp: Response<Body>) -> Response<Body> {
+    let h = resp.headers_mut();
+    for (k, v) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "same-origin"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    resp
+}
+
+fn html(status: StatusCode, page: String) -> Response<Body> {
+    let mut resp = Response::new(http::full(page));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    with_headers(resp)
+}
+
+fn redirect(to: &str) -> Response<Body> {
+    let mut resp = Response::new(http::full(""));
+    *resp.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(v) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    with_headers(resp)
+}
+
+fn query_param(req: &HttpRequest<Incoming>, name: &str) -> Option<String> {
+    let q = req.uri().query()?;
+    Form::parse(q.as_bytes())
+        .ok()?
+        .get(name)
+        .map(str::to_string)
+}
+
+async fn route(ctl: &Arc<Control>, req: HttpRequest<Incoming>) -> Result<Response<Body>, ApiError> {
+    let path = req.uri().path().to_string();
+    if let Some(rest) = path.strip_prefix("/api/v1/") {
+        return api(ctl, rest, req).await;
+    }
+    let method = req.method().clone();
+    match (path.as_str(), &method) {
+        ("/app.js", &Method::GET) => {
+            let mut resp = Response::new(http::full(views::APP_JS));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/javascript; charset=utf-8"),
+            );
+            return Ok(with_headers(resp));
+        }
+        ("/login", &Method::GET) => {
+            return Ok(html(
+                StatusCode::OK,
+                ctl.pages
+                    .page("Password", "login", &LoginView::default(), "idle", false),
+            ));
+        }
+        ("/login", &Method::POST) => return login(ctl, req).await,
+        _ => {}
+    }
+    if !guard::logged_in(req.headers(), &ctl.page_key, &ctl.page_password) {
+        return if method == Method::GET && path != "/events" {
+            Ok(redirect("/login"))
+        } else {
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorKind::Unauthorized,
+                "log in on /login first",
+            ))
+        };
+    }
+    if method == Method::POST {
+        guard::same_origin(req.headers())?;
+    }
+    match (path.as_str(), method) {
+        ("/", Method::GET) => {
+            let notice = query_param(&req, "notice").unwrap_or_default();
+            let view = views::status_view(
+                &ctl.status.borrow().clone(),
+                &ctl.health.snapshot(),
+                &notice,
+            );
+            let phase = serde_json::to_value(view.phase).ok();
+            let phase = phase.as_ref().and_then(|p| p.as_str()).unwrap_or("idle");
+            Ok(html(
+                StatusCode::OK,
+                ctl.pages.page("Status", "status", &view, phase, true),
+            ))
+        }
+        ("/events", Method::GET) => sse::events(ctl),
+        ("/initiate", Method::GET) => Ok(initiate_page(ctl, None, None, StatusCode::OK)),
+        ("/initiate", Method::POST) => {
+            let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
+            let request = session_request(&form);
+            match begin(ctl, request.clone()).await {
+                Ok(_) => Ok(redirect("/")),
+                Err(e) => {
+                    let field = e.body.field.clone().unwrap_or_default();
+                    let message = e.body.message.clone();
+                    let message = message
+                        .strip_prefix(&format!("field `{field}`: "))
+                        .unwrap_or(&message)
+                        .to_string();
+                    Ok(initiate_page(
+                        ctl,
+                        Some(&request),
+                        Some((field, message)),
+                        e.status,
+                    ))
+                }
+            }
+        }
+        ("/control", Method::POST) => {
+            let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
+            let name = form.text("command");
+            let cmd = Command::parse(&name).ok_or_else(|| {
+                ApiError::bad_field("command", format!("unknown command {name:?}"))
+            })?;
+            match command(ctl, cmd).await {
+                Ok(()) => Ok(redirect("/")),
+                Err(e) if e.status == StatusCode::CONFLICT => Ok(redirect(&format!(
+                    "/?notice={}",
+                    form::encode(&e.body.message)
+                ))),
+                Err(e) => Err(e),
+            }
+        }
+        ("/settings", Method::GET) => {
+            let raw = ctl.raw.lock().map(|r| r.clone()).unwrap_or_default();
+            let mut view = settings::view(&raw, &ctl.instruments, None, None);
+            view.saved = query_param(&req, "saved").is_some();
+            Ok(html(
+                StatusCode::OK,
+                ctl.pages.page("Settings", "settings", &view, "idle", false),
+            ))
+        }
+        ("/settings", Method::POST) => {
+            let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
+            save_settings(ctl, &form)
+        }
+        ("/logout", Method::POST) => {
+            let mut resp = redirect("/login");
+            resp.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_static(
+                    "takebox_page=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                ),
+            );
+            Ok(resp)
+        }
+        ("/" | "/events" | "/initiate" | "/settings", _) => Err(method_not_allowed("GET or POST")),
+        ("/control" | "/logout", _) => Err(method_not_allowed("POST")),
+        _ => Err(not_found(&path)),
+    }
+}
+
+async fn login(ctl: &Arc<Control>, req: HttpRequest<Incoming>) -> Result<Response<Body>, ApiError> {
+    guard::same_origin(req.headers())?;
+    let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
+    if ctl.page_password.is_empty() || guard::same(&form.text("password"), &ctl.page_password) {
+        let mut resp = redirect("/");
+        let cookie = format!(
+            "{}={}; Path=/; HttpOnly; SameSite=Strict",
+            guard::COOKIE,
+            guard::cookie_value(&ctl.page_key, &ctl.page_password)
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        return Ok(resp);
+    }
+    // A wrong password costs a moment, which slows guessing.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let view = LoginView {
+        error: "wrong password".into(),
+    };
+    Ok(html(
+        StatusCode::UNAUTHORIZED,
+        ctl.pages.page("Password", "login", &view, "idle", false),
+    ))
+}
+
+fn session_request(form: &Form) -> SessionRequest {
+    let rr = form.text("round_robins");
+    SessionRequest {
+        instrument: form.text("instrument"),
+        lowest_note: form.text("lowest_note"),
+        highest_note: form.text("highest_note"),
+        articulations: form.all("articulations"),
+        dynamics: form
+            .text("dynamics")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        // Not a number: u32::MAX, which the plan refuses naming the field.
+        round_robins: if rr.is_empty() {
+            1
+        } else {
+            rr.parse().unwrap_or(u32::MAX)
+        },
+        user_initials: form.text("user_initials"),
+        auto_advance: form.checked("auto_advance"),
+    }
+}
+
+fn initiate_page(
+    ctl: &Control,
+    request: Option<&SessionRequest>,
+    error: Option<(String, String)>,
+    status: StatusCode,
+) -> Response<Body> {
+    let config = ctl.config();
+    let default_instrument = &config.session_settings.default_instrument;
+    let chosen = request.map(|r| &r.instrument).unwrap_or(default_instrument);
+    let mut view = InitiateView {
+        instruments: ctl
+            .instruments
+            .instruments
+            .iter()
+            .map(|i| Choice {
+                name: i.name.clone(),
+                label: format!(
+                    "{} ({}–{})",
+                    i.name, i.range.lowest_note, i.range.highest_note
+                ),
+                selected: &i.name == chosen,
+            })
+            .collect(),
+        articulations: config
+            .articulation_durations
+            .iter()
+            .map(|(name, secs)| ArticulationChoice {
+                name: name.clone(),
+                seconds: *secs,
+                checked: request.is_some_and(|r| r.articulations.contains(name)),
+            })
+            .collect(),
+        round_robins: "1".into(),
+        ..InitiateView::default()
+    };
+    if let Some(r) = request {
+        view.lowest_note = r.lowest_note.clone();
+        view.highest_note = r.highest_note.clone();
+        view.dynamics = r.dynamics.join(" ");
+        view.round_robins = if r.round_robins == u32::MAX {
+            String::new()
+        } else {
+            r.round_robins.to_string()
+        };
+        view.user_initials = r.user_initials.clone();
+        view.auto_advance = r.auto_advance;
+    }
+    let st = ctl.status.borrow().clone();
+    if st.session_id.is_some()
+        && matches!(
+            st.phase,
+            super::cycle::Phase::Finished | super::cycle::Phase::Aborted
+        )
+    {
+        // Nothing open.
+    } else if let Some(id) = st.session_id {
+        view.open_session = id;
+    }
+    if let Some((field, message)) = error {
+        view.set_error(&field, message);
+    }
+    html(
+        status,
+        ctl.pages.page("Initiate", "initiate", &view, "idle", false),
+    )
+}
+
+fn save_settings(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError> {
+    let mut raw = ctl.raw.lock().map_err(|_| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Internal,
+            "settings lock poisoned",
+        )
+    })?;
+    let result = settings::apply(&raw, form, &ctl.config_path, &ctl.instruments).and_then(|new| {
+        new.save(&ctl.config_path)
+            .map(|_| new)
+            .map_err(|e| (String::new(), e.to_string()))
+    });
+    match result {
+        Ok(new) => {
+            let mut effective = new.clone();
+            effective.apply_env();
+            effective.resolve_paths(&ctl.config_path);
+            if let Ok(mut c) = ctl.config.write() {
+                *c = Arc::new(effective);
+            }
+            *raw = new;
+            log::info!(target: "takebox::control", "settings saved to {}", ctl.config_path.display());
+            Ok(redirect("/settings?saved=1"))
+        }
+        Err(err) => {
+            let view = settings::view(&raw, &ctl.instruments, Some(form), Some(err));
+            Ok(html(
+                StatusCode::BAD_REQUEST,
+                ctl.pages.page("Settings", "settings", &view, "idle", false),
+            ))
+        }
+    }
+}
+
+/// A session id from the clock (and the initials), unique among stored sessions.
+fn new_session_id(ctl: &Control, initials: &str) -> String {
+    let t = Timestamp::now().to_string();
+    let digits: String = t.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+    let mut base = format!("{}-{}", &digits[..8], &digits[8..]);
+    if !initials.is_empty() {
+        base = format!("{base}-{initials}");
+    }
+    let mut id = base.clone();
+    let mut n = 2;
+    while ctl.store.exists(&id) {
+        id = format!("{base}-{n}");
+        n += 1;
+    }
+    id
+}
+
+#[derive(Serialize)]
+struct Begun {
+    session_id: String,
+    takes: usize,
+}
+
+async fn send(
+    ctl: &Control,
+    make: impl FnOnce(oneshot::Sender<Result<(), super::cycle::Refused>>) -> Request,
+) -> Result<(), ApiError> {
+    let (tx, rx) = oneshot::channel();
+    let stopped = || {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal,
+            "the take cycle has stopped",
+        )
+    };
+    ctl.requests.send(make(tx)).await.map_err(|_| stopped())?;
+    rx.await
+        .map_err(|_| stopped())?
+        .map_err(|r| ApiError::new(StatusCode::CONFLICT, ErrorKind::Busy, r.0))
+}
+
+async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, ApiError> {
+    let config = ctl.config();
+    let plan = plan::build(&request, &config, &ctl.instruments)?;
+    let id = new_session_id(ctl, &request.user_initials);
+    let takes = plan.len();
+    let session = Session::new(id.clone(), request, config.countdown_duration, plan);
+    send(ctl, |tx| Request::Begin(Box::new(session), tx)).await?;
+    Ok(Begun {
+        session_id: id,
+        takes,
+    })
+}
+
+async fn command(ctl: &Control, cmd: Command) -> Result<(), ApiError> {
+    send(ctl, |tx| Request::Command(cmd, tx)).await
+}
+
+#[derive(Serialize)]
+struct ApiStatus<'a> {
+    #[serde(flatten)]
+    cycle: &'a super::cycle::CycleStatus,
+    recorders: Vec<super::health::RecorderHealth>,
+}
+
+async fn api(
+    ctl: &Arc<Control>,
+    rest: &str,
+    req: HttpRequest<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    http::require_bearer(req.headers(), &ctl.token)?;
+    let method = req.method().clone();
+    match (rest, method) {
+        ("status", Method::GET) => {
+            let cycle = ctl.status.borrow().clone();
+            Ok(http::json_response(
+                StatusCode::OK,
+                &ApiStatus {
+                    cycle: &cycle,
+                    recorders: ctl.health.snapshot(),
+                },
+            ))
+        }
+        ("status", _) => Err(method_not_allowed("GET")),
+        ("session", Method::POST) => {
+            let bytes = http::read_body(req, MAX_BODY).await?;
+            let request: SessionRequest = http::parse_json_body(&bytes)?;
+            let begun = begin(ctl, request).await?;
+            Ok(http::json_response(StatusCode::CREATED, &begun))
+        }
+        ("session", _) => Err(method_not_allowed("POST")),
+        (name, method) => {
+            let Some(cmd) = Command::parse(name) else {
+                return Err(not_found(&format!("/api/v1/{name}")));
+            };
+            if method != Method::POST {
+                return Err(method_not_allowed("POST"));
+            }
+            // Commands carry no body; a large one is refused all the same.
+            http::read_body(req, MAX_BODY).await?;
+            command(ctl, cmd).await?;
+            let cycle = ctl.status.borrow().clone();
+            Ok(http::json_response(
+                StatusCode::OK,
+                &ApiStatus {
+                    cycle: &cycle,
+                    recorders: ctl.health.snapshot(),
+                },
+            ))
+        }
+    }
+}

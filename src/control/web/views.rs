@@ -1,0 +1,370 @@
+//! The pages, rendered with tinytemplate from flat view models. The default
+//! formatter HTML-escapes every `{value}`; only the CSS (a constant) and a page
+//! body already rendered by these templates are inserted unescaped.
+
+use super::super::cycle::{CycleStatus, Phase};
+use super::super::health::RecorderHealth;
+use serde::Serialize;
+use tinytemplate::TinyTemplate;
+
+pub const CSS: &str = include_str!("templates/style.css");
+pub const APP_JS: &str = include_str!("templates/app.js");
+
+/// The page renderer. TinyTemplate holds its formatters in boxes that are not
+/// `Sync`, so each worker thread parses the templates once for itself.
+pub struct Pages;
+
+thread_local! {
+    static TEMPLATES: TinyTemplate<'static> = templates();
+}
+
+fn templates() -> TinyTemplate<'static> {
+    let mut tt = TinyTemplate::new();
+    for (name, text) in [
+        ("layout", include_str!("templates/layout.html")),
+        ("status", include_str!("templates/status.html")),
+        ("initiate", include_str!("templates/initiate.html")),
+        ("settings", include_str!("templates/settings.html")),
+        ("login", include_str!("templates/login.html")),
+    ] {
+        tt.add_template(name, text)
+            .unwrap_or_else(|e| panic!("template {name}: {e}"));
+    }
+    tt
+}
+
+#[derive(Serialize)]
+struct Layout<'a> {
+    title: &'a str,
+    css: &'static str,
+    body: &'a str,
+    phase: &'a str,
+    refresh: bool,
+    script: bool,
+}
+
+impl Pages {
+    /// Parses every template once, so a broken one stops the daemon at start.
+    pub fn new() -> Pages {
+        TEMPLATES.with(|_| ());
+        Pages
+    }
+
+    /// A whole page: `template` rendered with `ctx` inside the layout.
+    pub fn page<T: Serialize>(
+        &self,
+        title: &str,
+        template: &str,
+        ctx: &T,
+        phase: &str,
+        live: bool,
+    ) -> String {
+        TEMPLATES.with(|tt| {
+            let body = tt.render(template, ctx).unwrap_or_else(|e| {
+                format!(
+                    "<p class=\"error\">page {template} failed: {}</p>",
+                    escape(&e.to_string())
+                )
+            });
+            let layout = Layout {
+                title,
+                css: CSS,
+                body: &body,
+                phase,
+                refresh: live,
+                script: live,
+            };
+            tt.render("layout", &layout)
+                .unwrap_or_else(|e| format!("layout failed: {}", escape(&e.to_string())))
+        })
+    }
+}
+
+impl Default for Pages {
+    fn default() -> Self {
+        Pages::new()
+    }
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::new();
+    tinytemplate::escape(s, &mut out);
+    out
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RecorderView {
+    pub url: String,
+    pub class: &'static str,
+    pub state: String,
+    pub meter: Vec<u32>,
+    pub detail: String,
+}
+
+/// The status as the page shows it; also what `/events` sends.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatusView {
+    pub flash: String,
+    pub has_session: bool,
+    /// No session open: the Initiate form may begin one.
+    pub can_initiate: bool,
+    pub phase: Phase,
+    pub phase_label: String,
+    pub countdown_text: String,
+    pub note_text: String,
+    pub articulation_text: String,
+    pub progress_text: String,
+    pub done: usize,
+    pub total: usize,
+    pub session_text: String,
+    pub take_id: String,
+    pub message: String,
+    pub last_text: String,
+    pub last_verdict: String,
+    pub last_reason: String,
+    pub last_paths: Vec<String>,
+    pub recorders: Vec<RecorderView>,
+}
+
+fn recorder_view(h: &RecorderHealth) -> RecorderView {
+    let state = if !h.up {
+        "down".to_string()
+    } else {
+        h.device.clone().unwrap_or_else(|| "up".into())
+    };
+    let mut detail = Vec::new();
+    if let Some(e) = &h.error {
+        detail.push(e.clone());
+    }
+    if h.up {
+        let peaks: Vec<String> = h
+            .input_peak_dbfs
+            .iter()
+            .map(|p| {
+                p.map(|d| format!("{d:.1} dBFS"))
+                    .unwrap_or_else(|| "silence".into())
+            })
+            .collect();
+        if !peaks.is_empty() {
+            detail.push(format!("input {}", peaks.join(" / ")));
+        }
+        if let Some(r) = &h.recording {
+            detail.push(format!("recording {r}"));
+        }
+        if h.spool_pending > 0 {
+            detail.push(format!("{} takes waiting in the spool", h.spool_pending));
+        }
+        if h.share_available == Some(false) {
+            detail.push("share not mounted".into());
+        }
+        if let Some(o) = h.offset_ms {
+            detail.push(format!("clock {o:+.1} ms"));
+        }
+    }
+    RecorderView {
+        url: h.url.clone(),
+        class: if h.up && h.device.as_deref() == Some("running") {
+            "up"
+        } else {
+            "down"
+        },
+        state,
+        meter: h.meter.clone(),
+        detail: detail.join("; "),
+    }
+}
+
+pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) -> StatusView {
+    let slot = c.slot.as_ref();
+    let last = c.last.as_ref();
+    StatusView {
+        flash: notice.to_string(),
+        has_session: c.session_id.is_some(),
+        can_initiate: matches!(c.phase, Phase::Idle | Phase::Finished | Phase::Aborted),
+        phase: c.phase,
+        phase_label: if c.paused && c.phase != Phase::Paused && c.session_id.is_some() {
+            format!("{} (pausing after this take)", c.phase_label)
+        } else {
+            c.phase_label.to_string()
+        },
+        countdown_text: c.countdown.map(|n| n.to_string()).unwrap_or_default(),
+        note_text: slot
+            .map(|s| format!("{} ({:.2} Hz)", s.note, s.frequency))
+            .unwrap_or_default(),
+        articulation_text: slot
+            .map(|s| {
+                let mut t = format!("{} ({} s)", s.articulation, s.duration);
+                if let Some(d) = &s.dynamic {
+                    t.push_str(&format!(" · {d}"));
+                }
+                if let Some(rr) = s.round_robin {
+                    t.push_str(&format!(" · round robin {rr}"));
+                }
+                t
+            })
+            .unwrap_or_default(),
+        progress_text: format!("{} of {}", c.done, c.total),
+        done: c.done,
+        total: c.total,
+        session_text: c
+            .session_id
+            .as_ref()
+            .map(|id| {
+                let mut t = format!("{id} · {}", c.instrument.as_deref().unwrap_or(""));
+                if let Some(u) = &c.user_initials {
+                    t.push_str(&format!(" · {u}"));
+                }
+                t
+            })
+            .unwrap_or_default(),
+        take_id: c.take_id.clone().unwrap_or_default(),
+        message: c.message.clone().unwrap_or_default(),
+        last_text: last
+            .map(|l| format!("{} {} ({})", l.note, l.articulation, l.take_id))
+            .unwrap_or_else(|| "none yet".into()),
+        last_verdict: last.map(|l| l.verdict.clone()).unwrap_or_default(),
+        last_reason: last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+        last_paths: last.map(|l| l.paths.clone()).unwrap_or_default(),
+        recorders: recorders.iter().map(recorder_view).collect(),
+    }
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct Choice {
+    pub name: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct ArticulationChoice {
+    pub name: String,
+    pub seconds: f64,
+    pub checked: bool,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct InitiateView {
+    pub error: String,
+    pub open_session: String,
+    pub instruments: Vec<Choice>,
+    pub lowest_note: String,
+    pub highest_note: String,
+    pub articulations: Vec<ArticulationChoice>,
+    pub dynamics: String,
+    pub round_robins: String,
+    pub user_initials: String,
+    pub auto_advance: bool,
+    pub err_instrument: String,
+    pub err_lowest_note: String,
+    pub err_highest_note: String,
+    pub err_articulations: String,
+    pub err_dynamics: String,
+    pub err_round_robins: String,
+    pub err_user_initials: String,
+}
+
+impl InitiateView {
+    /// Put an error beside the field it names (or above the form).
+    pub fn set_error(&mut self, field: &str, message: String) {
+        let slot = match field.split('[').next().unwrap_or(field) {
+            "instrument" => &mut self.err_instrument,
+            "lowest_note" => &mut self.err_lowest_note,
+            "highest_note" => &mut self.err_highest_note,
+            "articulations" => &mut self.err_articulations,
+            "dynamics" => &mut self.err_dynamics,
+            "round_robins" => &mut self.err_round_robins,
+            "user_initials" => &mut self.err_user_initials,
+            _ => &mut self.error,
+        };
+        *slot = message;
+    }
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct InputField {
+    pub name: String,
+    pub label: String,
+    pub value: String,
+    pub number: bool,
+    pub error: String,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct SelectField {
+    pub name: String,
+    pub label: String,
+    pub options: Vec<Choice>,
+    pub error: String,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct CheckField {
+    pub name: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct SettingsView {
+    pub saved: bool,
+    pub error: String,
+    pub fields: Vec<InputField>,
+    pub selects: Vec<SelectField>,
+    pub checks: Vec<CheckField>,
+}
+
+#[derive(Debug, Serialize, Default)]
+pub struct LoginView {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_parse_and_escape() {
+        let pages = Pages::new();
+        let c = CycleStatus {
+            session_id: Some("s1".into()),
+            message: Some("<script>alert(1)</script>".into()),
+            ..CycleStatus::default()
+        };
+        let html = pages.page(
+            "Status",
+            "status",
+            &status_view(&c, &[], "\"quoted\""),
+            "armed",
+            true,
+        );
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
+        assert!(!html.contains("<script>alert"));
+        assert!(html.contains("&quot;quoted&quot;"));
+        assert!(html.contains("name=\"viewport\""));
+        let mut v = InitiateView::default();
+        v.set_error("articulations[1]", "no such".into());
+        v.instruments.push(Choice {
+            name: "a\"b".into(),
+            label: "x".into(),
+            selected: true,
+        });
+        let html = pages.page("Initiate", "initiate", &v, "idle", false);
+        assert!(html.contains("id=\"err_articulations\">no such<"), "{html}");
+        assert!(html.contains("value=\"a&quot;b\" selected"), "{html}");
+        assert!(!html.contains("app.js"));
+        let html = pages.page(
+            "Settings",
+            "settings",
+            &SettingsView::default(),
+            "idle",
+            false,
+        );
+        assert!(html.contains("action=\"/settings\""));
+        let html = pages.page("Login", "login", &LoginView::default(), "idle", false);
+        assert!(html.contains("type=\"password\""));
+    }
+}
