@@ -12,3 +12,4 @@ pub mod http;
 pub mod logging;
 pub mod notes;
 pub mod protocol;
+pub mod sdnotify;
