@@ -8,8 +8,10 @@ declare -A PACKAGES=(
   [build]="pkg-config libasound2-dev"
   # make run: a real-time capture source without a sound card (PulseAudio null sink).
   [run]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox"
-  # make test: the run rig plus the readers that check our WAVs are standard.
-  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs"
+  # make test: the run rig plus the readers that check our WAVs are standard;
+  # Samba for the share test (smbd, smbclient, testparm, users via nss_wrapper);
+  # systemd's offline tools for the units (systemd-analyze, -sysusers, -tmpfiles).
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs samba smbclient samba-common-bin libnss-wrapper systemd"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
   [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv"
 )
