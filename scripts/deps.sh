@@ -12,6 +12,12 @@ declare -A PACKAGES=(
   # Samba for the share test (smbd, smbclient, testparm, users via nss_wrapper);
   # systemd's offline tools for the units (systemd-analyze, -sysusers, -tmpfiles).
   [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs samba smbclient samba-common-bin libnss-wrapper systemd"
+  # make image / image-test: a Debian root file system (mmdebstrap, foreign
+  # architectures through qemu-user), partitions without loop mounts, qemu to
+  # boot it, and the clients the boot test talks to it with.
+  [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2"
+  # Cross-compiling to the board (rigs, section 3).
+  [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
   [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv"
 )
@@ -36,6 +42,12 @@ fi
 if ((${#missing[@]})); then
   sudo=""
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  # Packages of the board's architecture (name:arm64) need it known to dpkg.
+  for p in "${missing[@]}"; do
+    if [[ $p == *:* ]] && ! dpkg --print-foreign-architectures | grep -qx "${p##*:}"; then
+      $sudo dpkg --add-architecture "${p##*:}"
+    fi
+  done
   echo "deps.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq
