@@ -46,6 +46,7 @@ packages=(
   systemd-timesyncd systemd-resolved dbus
   openssh-server sudo
   samba cifs-utils gpiod
+  libasound2 fdisk nano
 )
 # Docs, manuals and translations are not needed on an appliance.
 dpkgopts=(

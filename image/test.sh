@@ -157,20 +157,22 @@ mount -o ro LABEL=tbkit /run/kit
 # The image's root is read-only; this throwaway copy is opened up to install.
 mount -o remount,rw /
 cd /run/kit
-SHARE=//127.0.0.1/takebox SHARE_USER=recorder SHARE_PASSWORD='$smb_pw' PREFIX=/usr/local BINDIR_SRC=/run/kit/bin \
+# The board's own config is /etc/takebox; the recording computer's goes beside it.
+SHARE=//127.0.0.1/takebox SHARE_USER=recorder SHARE_PASSWORD='$smb_pw' PREFIX=/usr/local \
+  BINDIR_SRC=/run/kit/bin CONFDIR=/etc/takebox-capture \
   scripts/install.sh install | sed 's/^/  /'
-sed -i 's|"device": "[^"]*"|"device": "hw:CARD=Dummy"|; s|"sample_format": "s24"|"sample_format": "s16"|' /etc/takebox/config.json
+sed -i 's|"device": "[^"]*"|"device": "hw:CARD=Dummy"|; s|"sample_format": "s24"|"sample_format": "s16"|' /etc/takebox-capture/config.json
 mount -o remount,ro / || true
 systemctl start mnt-takebox.mount
 findmnt -no SOURCE,FSTYPE /mnt/takebox | sed 's/^/  CIFS mount: /'
-systemctl start takebox-capture.service
+systemctl start takebox-capture.service || { journalctl -b -u takebox-capture --no-pager | tail -n 30; exit 1; }
 systemctl is-active takebox-capture.service | sed 's/^/  takebox-capture: /'
 systemd-analyze security takebox-capture.service | tail -n 1 | sed 's/^/  /'
 if test -f /etc/systemd/system/takebox-control.service; then
   systemd-analyze security takebox-control.service | tail -n 1 | sed 's/^/  /'
 fi
 VM
-token=$(as_root <<<"sed -n 's/.*\"token\": \"\\([0-9a-f]*\\)\".*/\\1/p' /etc/takebox/config.json")
+token=$(as_root <<<"sed -n 's/.*\"token\": \"\\([0-9a-f]*\\)\".*/\\1/p' /etc/takebox-capture/config.json")
 [[ -n $token ]] || fail "no token in the VM's config"
 
 # Wait for the device to run, then record a take through the forwarded API.

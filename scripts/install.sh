@@ -13,6 +13,7 @@
 #   BINDIR_SRC  folder with the built takebox-capture (default target/release)
 #   SHARE     //host/share of the board: also install the CIFS mount unit
 #   SHARE_USER, SHARE_PASSWORD  written into a new credentials file (0600 root)
+#   CONFDIR   the config folder (default /etc/takebox), written into the units
 #
 # Idempotent: running it twice changes nothing the second time, and a config
 # that exists is never touched.
@@ -26,6 +27,8 @@ BINDIR_SRC=${BINDIR_SRC:-target/release}
 SHARE=${SHARE:-}
 SHARE_USER=${SHARE_USER:-recorder}
 SHARE_PASSWORD=${SHARE_PASSWORD:-}
+CONFDIR=${CONFDIR:-/etc/takebox}
+[[ $CONFDIR == /* ]] || { echo "install.sh: CONFDIR must be absolute, not $CONFDIR" >&2; exit 2; }
 
 root=$DESTDIR
 bindir=$root$PREFIX/bin
@@ -33,7 +36,7 @@ datadir=$root$PREFIX/share/takebox
 unitdir=$root/etc/systemd/system
 sysusersdir=$root/usr/lib/sysusers.d
 tmpfilesdir=$root/usr/lib/tmpfiles.d
-confdir=$root/etc/takebox
+confdir=$root$CONFDIR
 live=false # acting on this very system (not a staging root)
 [[ -z $DESTDIR ]] && live=true
 systemd_running=false
@@ -52,9 +55,9 @@ put() { # MODE SRC DEST
   say "installed $dest"
 }
 
-# The unit with /usr/bin rewritten to this PREFIX.
+# A shipped file with /usr/bin and /etc/takebox/ rewritten to PREFIX and CONFDIR.
 unit_for_prefix() { # SRC OUT
-  sed "s|/usr/bin/takebox-|$PREFIX/bin/takebox-|g" "$1" >"$2"
+  sed "s|/usr/bin/takebox-|$PREFIX/bin/takebox-|g; s|/etc/takebox\([/ ]\)|$CONFDIR\1|g; s|/etc/takebox\$|$CONFDIR|" "$1" >"$2"
 }
 
 tmp=$(mktemp -d)
@@ -69,7 +72,8 @@ install_all() {
   unit_for_prefix systemd/takebox-capture.service "$tmp/takebox-capture.service"
   put 0644 "$tmp/takebox-capture.service" "$unitdir/takebox-capture.service" && changed=true
   put 0644 systemd/takebox-capture.sysusers "$sysusersdir/takebox.conf" || true
-  put 0644 systemd/takebox-capture.tmpfiles "$tmpfilesdir/takebox.conf" || true
+  unit_for_prefix systemd/takebox-capture.tmpfiles "$tmp/takebox.tmpfiles"
+  put 0644 "$tmp/takebox.tmpfiles" "$tmpfilesdir/takebox.conf" || true
   put 0644 examples/install/recording-pc.json "$datadir/config.json" || true
   put 0644 README.md "$root/usr/share/doc/takebox/README.md" || true
 
@@ -92,7 +96,8 @@ install_all() {
 
   if [[ -n $SHARE ]]; then
     [[ $SHARE == //*/* ]] || { echo "install.sh: SHARE must look like //host/share, not $SHARE" >&2; exit 2; }
-    sed "s|^What=.*|What=$SHARE|" systemd/mnt-takebox.mount >"$tmp/mnt-takebox.mount"
+    unit_for_prefix systemd/mnt-takebox.mount "$tmp/mnt-takebox.unit"
+    sed "s|^What=.*|What=$SHARE|" "$tmp/mnt-takebox.unit" >"$tmp/mnt-takebox.mount"
     put 0644 "$tmp/mnt-takebox.mount" "$unitdir/mnt-takebox.mount" && changed=true
     local cred=$confdir/share.credentials
     if [[ ! -e $cred ]]; then

@@ -229,6 +229,34 @@ fn install_refuses_a_missing_binary_and_a_bad_share() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
+#[test]
+fn confdir_and_prefix_are_written_into_every_installed_file() {
+    let dest = tempfile::tempdir().unwrap();
+    let d = dest.path();
+    install(
+        "install",
+        d,
+        &[("CONFDIR", "/etc/takebox-pc"), ("SHARE", "//board/takebox")],
+    );
+    let cfg = d.join("etc/takebox-pc/config.json");
+    assert_eq!(mode(&cfg), 0o640);
+    assert!(!d.join("etc/takebox").exists());
+    for f in [
+        "etc/systemd/system/takebox-capture.service",
+        "etc/systemd/system/mnt-takebox.mount",
+        "usr/lib/tmpfiles.d/takebox.conf",
+    ] {
+        let text = std::fs::read_to_string(d.join(f)).unwrap();
+        assert!(text.contains("/etc/takebox-pc/"), "{f}: {text}");
+        assert!(!text.contains("/etc/takebox/"), "{f}: {text}");
+    }
+    let unit =
+        std::fs::read_to_string(d.join("etc/systemd/system/takebox-capture.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/usr/bin/takebox-capture --config /etc/takebox-pc/config.json\n")
+    );
+}
+
 fn which(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
