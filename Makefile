@@ -43,6 +43,7 @@ test:
 	scripts/deps.sh build test
 	$(MAKE) lint
 	$(CARGO) test --locked
+	$(MAKE) image-test-amd64
 
 bench:
 	scripts/deps.sh build bench

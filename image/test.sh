@@ -202,6 +202,8 @@ say "guest refused: $(tail -n 1 <<<"$refused")"
 as_root <<<'systemctl poweroff' >/dev/null 2>&1 || true
 for _ in $(seq 120); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.5; done
 
+# The copies served their purpose; the console log and the take stay.
+rm -f "$run/disk.img" "$run/data.img" "$run/kit.ext4"
 size=$(du -h --apparent-size "$img" | cut -f 1)
 echo
 echo "image-test $arch: PASS"
