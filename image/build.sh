@@ -192,11 +192,13 @@ root_mb=$(($(mb_of "$root") * 115 / 100 + 160))
 var_mb=$(( $(mb_of "$work/var") + 384 ))
 mke2fs -q -t ext4 -L takebox-root -m 0 -d "$root" "$work/root.ext4" "${root_mb}M"
 mke2fs -q -t ext4 -L takebox-var -d "$work/var" "$work/var.ext4" "${var_mb}M"
+rm -rf "$root" "$work/var" # disk space: only the partition files are needed now
 
 img=$out/takebox-$arch.img
 first=16 # MiB
 total=$((first + fat_mb + root_mb + var_mb + 1))
 rm -f "$img"
+# Partitions are written straight into the image file, which stays sparse.
 truncate -s "${total}M" "$img"
 s() { echo $(($1 * 2048)); } # MiB -> sectors
 sfdisk -q "$img" <<PART

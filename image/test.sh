@@ -132,6 +132,7 @@ check() { printf '  %-52s' "$1"; shift; if out=$("$@" 2>&1); then echo "ok  ${ou
 state=$(systemctl is-system-running --wait || true)
 echo "  system state: $state"
 systemctl --failed --no-legend --plain | sed 's/^/  failed unit: /'
+check "no failed units" sh -c 'test -z "$(systemctl --failed --no-legend --plain)"'
 check "first boot done" test -e /var/lib/takebox/first-boot.done
 check "hostname from the boot partition" sh -c 'test "$(hostname)" = takebox-test && hostname'
 check "password file removed after use" sh -c '! test -e /boot/firmware/takebox/password'
@@ -161,7 +162,8 @@ cd /run/kit
 SHARE=//127.0.0.1/takebox SHARE_USER=recorder SHARE_PASSWORD='$smb_pw' PREFIX=/usr/local \
   BINDIR_SRC=/run/kit/bin CONFDIR=/etc/takebox-capture \
   scripts/install.sh install | sed 's/^/  /'
-sed -i 's|"device": "[^"]*"|"device": "hw:CARD=Dummy"|; s|"sample_format": "s24"|"sample_format": "s16"|' /etc/takebox-capture/config.json
+# snd-dummy, with long periods: an emulated CPU shared with other jobs stalls.
+sed -i 's|"device": "[^"]*"|"device": "hw:CARD=Dummy"|; s|"sample_format": "s24"|"sample_format": "s16",\n        "period_frames": 8192|' /etc/takebox-capture/config.json
 mount -o remount,ro / || true
 systemctl start mnt-takebox.mount
 findmnt -no SOURCE,FSTYPE /mnt/takebox | sed 's/^/  CIFS mount: /'
@@ -179,11 +181,18 @@ token=$(as_root <<<"sed -n 's/.*\"token\": \"\\([0-9a-f]*\\)\".*/\\1/p' /etc/tak
 cap_running() { curl -fsS -m 5 "http://127.0.0.1:$p_cap/v1/status" | grep -q '"state":"running"'; }
 wait_for "capture running" cap_running >/dev/null
 sleep 3 # the pre-roll's worth of history
-take='{"take_id":"image-test-1","session_id":"imagetest","instrument":"guitar","note":"A4","frequency":440.0,"articulation":"long","duration":1.0}'
-conf=$(curl -sS -m 60 -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-  -d "$take" "http://127.0.0.1:$p_cap/v1/takes") || fail "POST /v1/takes"
-say "confirmation: $conf"
-grep -q '"state":"delivered"' <<<"$conf" || fail "the take was not delivered: $conf"
+# Under TCG on a loaded host the dummy card can overrun; such a take is
+# reported failed (never passed as good): say so and record another.
+for attempt in 1 2 3; do
+  take='{"take_id":"image-test-'$attempt'","session_id":"imagetest","instrument":"guitar","note":"A4","frequency":440.0,"articulation":"long","duration":1.0}'
+  conf=$(curl -sS -m 60 -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+    -d "$take" "http://127.0.0.1:$p_cap/v1/takes") || fail "POST /v1/takes"
+  say "confirmation: $conf"
+  grep -q '"state":"delivered"' <<<"$conf" && break
+  grep -q '"xruns":[1-9]' <<<"$conf" || fail "the take was not delivered: $conf"
+  say "take $attempt lost audio to an overrun in the emulated machine: recording another"
+done
+grep -q '"state":"delivered"' <<<"$conf" || fail "no take delivered in 3 attempts"
 path=$(sed -n 's/.*"path":"\([^"]*\)".*/\1/p' <<<"$conf")
 sha=$(sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p' <<<"$conf")
 [[ -n $path && -n $sha ]] || fail "no path or sha256 in $conf"
