@@ -14,8 +14,9 @@ declare -A PACKAGES=(
   [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs samba smbclient samba-common-bin libnss-wrapper systemd"
   # make image / image-test: a Debian root file system (mmdebstrap, foreign
   # architectures through qemu-user), partitions without loop mounts, qemu to
-  # boot it, and the clients the boot test talks to it with.
-  [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2"
+  # boot it, the clients the boot test talks to it with, and systemctl/
+  # systemd-sysusers to set the root up offline.
+  [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2 systemd"
   # Cross-compiling to the board (rigs, section 3).
   [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
