@@ -3,13 +3,24 @@ SHELL := /bin/bash
 CARGO ?= cargo
 PREFIX ?= /usr/local
 DESTDIR ?=
+# Board image: output folder, and the signed bootloader (never fetched; README, Deployment).
+IMAGE_OUT ?= artifacts/image
+UBOOT ?=
+CROSS_BIN := target/aarch64-unknown-linux-gnu/release
 
-.PHONY: run test lint unit bench build release clean help
+.PHONY: run test lint unit bench build release clean help install uninstall \
+	image image-test image-amd64 image-test-amd64 cross
 
 help:
 	@echo "make run    build and start takebox on loopback (control :5000, capture :5001)"
 	@echo "make test   install what the tests need, then lint and run every test"
 	@echo "make bench  speed and memory against peers (arecord, sox, librosa, Flask)"
+	@echo "make install    on the recording computer: release build, binary, unit, config, user"
+	@echo "                (PREFIX=$(PREFIX) DESTDIR= SHARE=//board/takebox SHARE_USER= SHARE_PASSWORD=)"
+	@echo "make uninstall  remove them again; config and recordings stay"
+	@echo "make image      the board's SD/eMMC image (arm64; UBOOT=u-boot.bin.sd.bin) in $(IMAGE_OUT)"
+	@echo "make image-test boot it under qemu and record a take onto its share"
+	@echo "make image-test-amd64  the same on the quick amd64 variant of the recipe"
 
 build:
 	scripts/deps.sh build
@@ -32,6 +43,7 @@ test:
 	scripts/deps.sh build test
 	$(MAKE) lint
 	$(CARGO) test --locked
+	$(MAKE) image-test-amd64
 
 bench:
 	scripts/deps.sh build bench
@@ -39,6 +51,35 @@ bench:
 	scripts/bench-capture.sh
 	scripts/bench-process.sh
 	scripts/bench-control.sh
+
+# The recording computer. SHARE=//board/takebox also installs the CIFS mount unit.
+install: release
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install.sh install
+
+uninstall:
+	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install.sh uninstall
+
+# The board (rigs, sections 3 and 4). The arm64 root file system takes about
+# 16 minutes of CPU the first time; it is cached in $(IMAGE_OUT) by its recipe.
+cross:
+	scripts/deps.sh build cross
+	scripts/cross.sh
+
+image: cross
+	scripts/deps.sh image
+	BIN_DIR=$(CROSS_BIN) UBOOT="$(UBOOT)" image/build.sh arm64 $(IMAGE_OUT)
+
+image-test: image
+	KIT_BIN_DIR=$(CROSS_BIN) image/test.sh arm64 $(IMAGE_OUT)
+
+# The quick variant: same recipe on amd64 with this machine's own (debug) build.
+image-amd64:
+	scripts/deps.sh build image
+	$(CARGO) build --locked --bins
+	BIN_DIR=target/debug image/build.sh amd64 $(IMAGE_OUT)
+
+image-test-amd64: image-amd64
+	KIT_BIN_DIR=target/debug image/test.sh amd64 $(IMAGE_OUT)
 
 clean:
 	$(CARGO) clean

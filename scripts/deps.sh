@@ -8,9 +8,18 @@ declare -A PACKAGES=(
   [build]="pkg-config libasound2-dev"
   # make run: a real-time capture source without a sound card (PulseAudio null sink).
   [run]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox"
-  # make test: the run rig plus the readers that check our WAVs are standard.
-  # ... and headless Chromium with its WebDriver for the page test.
-  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver"
+  # make test: the run rig plus the readers that check our WAVs are standard;
+  # headless Chromium with its WebDriver for the page test;
+  # Samba for the share test (smbd, smbclient, testparm, users via nss_wrapper);
+  # systemd's offline tools for the units (systemd-analyze, -sysusers, -tmpfiles).
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd"
+  # make image / image-test: a Debian root file system (mmdebstrap, foreign
+  # architectures through qemu-user), partitions without loop mounts, qemu to
+  # boot it, the clients the boot test talks to it with, and systemctl/
+  # systemd-sysusers to set the root up offline.
+  [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2 systemd"
+  # Cross-compiling to the board (rigs, section 3).
+  [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
   # ... and for the control bench: wrk as the load generator, Flask as the seed's stack.
   [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl"
@@ -36,6 +45,12 @@ fi
 if ((${#missing[@]})); then
   sudo=""
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  # Packages of the board's architecture (name:arm64) need it known to dpkg.
+  for p in "${missing[@]}"; do
+    if [[ $p == *:* ]] && ! dpkg --print-foreign-architectures | grep -qx "${p##*:}"; then
+      $sudo dpkg --add-architecture "${p##*:}"
+    fi
+  done
   echo "deps.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get -o DPkg::Lock::Timeout=300 update -qq

@@ -14,4 +14,5 @@ pub mod http;
 pub mod logging;
 pub mod notes;
 pub mod protocol;
+pub mod sdnotify;
 pub mod wav;

@@ -84,7 +84,7 @@ fn tone_played_into_the_sink_comes_back_at_its_frequency_after_the_pre_roll() {
     let on = onset(&samples, 0.05).expect("the tone is in the take");
     let late_ms = (on as f64 - 48_000.0) / 48.0;
     assert!(
-        (-20.0..150.0).contains(&late_ms),
+        (-50.0..150.0).contains(&late_ms),
         "onset {late_ms:.1} ms from the planned start"
     );
     let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));

@@ -247,6 +247,42 @@ fn sleep_unless_stopped(shared: &CaptureShared, stop: &AtomicBool, total: Durati
     }
 }
 
+/// Maps frames to wall-clock time. Each read sees its newest frame "now", but a
+/// late wake-up or a sound server delivering in bursts only ever makes that
+/// look later than it was: the earliest observation over the last few seconds
+/// is the best estimate, and the window lets the audio clock's drift through.
+struct ClockFilter {
+    rate: u64,
+    /// (frame, wall ns at frame 0 by this observation), oldest first.
+    window: std::collections::VecDeque<(u64, i128)>,
+}
+
+impl ClockFilter {
+    const WINDOW_FRAMES_SECONDS: u64 = 4;
+
+    fn new(rate: u32) -> Self {
+        ClockFilter {
+            rate: u64::from(rate.max(1)),
+            window: std::collections::VecDeque::with_capacity(512),
+        }
+    }
+
+    /// The filtered wall time of `frame`, seen at `now_ns`.
+    fn observe(&mut self, frame: u64, now_ns: u64) -> u64 {
+        let origin = now_ns as i128 - (frame as i128 * 1_000_000_000 / self.rate as i128);
+        while let Some(&(f, _)) = self.window.front() {
+            if f + Self::WINDOW_FRAMES_SECONDS * self.rate < frame || self.window.len() >= 512 {
+                self.window.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.window.push_back((frame, origin));
+        let best = self.window.iter().map(|&(_, o)| o).min().unwrap_or(origin);
+        (best + frame as i128 * 1_000_000_000 / self.rate as i128).max(0) as u64
+    }
+}
+
 /// The read loop for one open device. Returns why it ended, or None when stopped.
 fn run(
     settings: &CaptureSettings,
@@ -258,6 +294,7 @@ fn run(
     let channels = usize::from(settings.channels);
     let rate = settings.sample_rate;
     let mut buf = vec![0.0f32; device.period() * channels];
+    let mut clock = ClockFilter::new(rate);
     let mut window_peaks = vec![0.0f32; channels];
     let mut window_frames = 0usize;
     let meter_window = (rate / 10) as usize;
@@ -296,7 +333,7 @@ fn run(
         writer.push(samples);
         // The newest captured frame (still in the device buffer) was captured about now.
         let newest = writer.ring().written() + device.pending();
-        writer.set_anchor(newest, unix_ns(now));
+        writer.set_anchor(newest, clock.observe(newest, unix_ns(now)));
         for frame in samples.chunks_exact(channels) {
             for (p, &s) in window_peaks.iter_mut().zip(frame) {
                 *p = p.max(s.abs());
@@ -312,4 +349,21 @@ fn run(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClockFilter;
+
+    #[test]
+    fn late_observations_do_not_move_the_clock() {
+        let mut c = ClockFilter::new(48_000);
+        // Frame 48000 seen exactly 1 s after the origin, then late by 30 ms.
+        assert_eq!(c.observe(48_000, 1_000_000_000), 1_000_000_000);
+        assert_eq!(c.observe(96_000, 2_030_000_000), 2_000_000_000);
+        // An early (better) observation wins from then on.
+        assert_eq!(c.observe(144_000, 2_995_000_000), 2_995_000_000);
+        // After the window passes, old observations are forgotten.
+        assert_eq!(c.observe(48_000 * 10, 10_010_000_000), 10_010_000_000);
+    }
 }

@@ -34,8 +34,23 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let token: Arc<str> = Arc::from(config.capture.token.as_str());
+    let device = config.capture.device.clone();
     let recorder = Arc::new(Recorder::start(config)?);
     let delivery = tokio::spawn(delivery_loop(recorder.clone(), shutdown.clone()));
+    let watchdog = tokio::spawn(crate::sdnotify::supervise(
+        crate::sdnotify::watchdog_interval(),
+        {
+            let recorder = recorder.clone();
+            move || match recorder.capture().stuck_for_ms() {
+                None => Ok(()),
+                Some(ms) => Err(format!(
+                    "capture thread stuck in the audio driver for {ms} ms"
+                )),
+            }
+        },
+        shutdown.clone(),
+    ));
+    crate::sdnotify::ready(&format!("capturing from {device}"));
     let handler = {
         let recorder = recorder.clone();
         move |req, _peer| server::handle(recorder.clone(), token.clone(), req)
@@ -50,6 +65,8 @@ pub async fn run(
     recorder.cancel();
     delivery.abort();
     let _ = delivery.await;
+    watchdog.abort();
+    let _ = watchdog.await;
     log::info!(target: "takebox::capture", "stopped");
     Ok(())
 }

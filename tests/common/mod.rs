@@ -121,6 +121,11 @@ impl Pulse {
         self.kill();
         self.spawn();
     }
+
+    /// The server's process id (to freeze it with SIGSTOP: a driver that hangs).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
 }
 
 impl Drop for Pulse {

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Build the board's disk image: a Debian bookworm root file system made by
+# mmdebstrap, takebox's files laid over it on the host (no chroot, no loop
+# mounts), then partitions made as files and put together with sfdisk and dd.
+#
+#   image/build.sh ARCH OUT
+#
+#   ARCH      arm64 (the board, Khadas VIM3/VIM3L) or amd64 (the quick variant
+#             that the tests boot; the same recipe)
+#   OUT       output folder: takebox-ARCH.img, boot-ARCH/{vmlinuz,initrd.img},
+#             and the cached root file system rootfs-ARCH.tar
+#
+# Environment:
+#   BIN_DIR   built takebox binaries for ARCH (takebox-control goes into the
+#             image when it is there; it is reported when it is not)
+#   UBOOT     the signed u-boot.bin.sd.bin for the board (arm64; never fetched,
+#             see README "Deployment"); without it the image has no bootloader
+#   MIRROR    Debian mirror (default http://deb.debian.org/debian)
+#
+# Layout (MBR; the first partition at 16 MiB, where Khadas's images start):
+#   1  FAT32  TAKEBOOT       kernel, initrd, device trees, extlinux.conf, takebox/
+#   2  ext4   takebox-root   the system, mounted read-only
+#   3  ext4   takebox-var    /var: logs, journal, Samba's state, takebox's state
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+arch=${1:?usage: image/build.sh arm64|amd64 OUT}
+out=$(mkdir -p "${2:?usage: image/build.sh ARCH OUT}" && cd "$2" && pwd)
+BIN_DIR=${BIN_DIR:-}
+UBOOT=${UBOOT:-}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+suite=bookworm
+say() { echo "image/build.sh: $*"; }
+loud() { printf '\n!!!!!!!!\n!!! image/build.sh: %s\n!!!!!!!!\n\n' "$*" >&2; }
+
+case $arch in
+  arm64) kernel_pkg=linux-image-arm64 ;;
+  amd64) kernel_pkg=linux-image-amd64 ;;
+  *) echo "image/build.sh: ARCH must be arm64 or amd64, not $arch" >&2; exit 2 ;;
+esac
+
+packages=(
+  systemd-sysv udev kmod iproute2 procps util-linux e2fsprogs dosfstools
+  "$kernel_pkg" initramfs-tools
+  systemd-timesyncd systemd-resolved dbus
+  openssh-server sudo
+  samba cifs-utils gpiod
+  libasound2 fdisk nano
+)
+# Docs, manuals and translations are not needed on an appliance.
+dpkgopts=(
+  --dpkgopt='path-exclude=/usr/share/man/*'
+  --dpkgopt='path-exclude=/usr/share/info/*'
+  --dpkgopt='path-exclude=/usr/share/locale/*'
+  --dpkgopt='path-include=/usr/share/locale/locale.alias'
+  --dpkgopt='path-exclude=/usr/share/doc/*'
+  --dpkgopt='path-include=/usr/share/doc/*/copyright'
+)
+
+# ---- 1. the root file system (slow for arm64: cached by its recipe) ----
+recipe="$suite $arch $MIRROR ${packages[*]} ${dpkgopts[*]}"
+key=$(printf '%s' "$recipe" | sha256sum | cut -c 1-16)
+tarball=$out/rootfs-$arch.tar
+if [[ -f $tarball && $(cat "$tarball.key" 2>/dev/null) == "$key" ]]; then
+  say "root file system from cache: $tarball"
+else
+  if [[ $arch != "$(dpkg --print-architecture)" ]]; then
+    # Foreign maintainer scripts run under qemu-user through binfmt_misc.
+    mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    update-binfmts --enable "qemu-$( [[ $arch == arm64 ]] && echo aarch64 || echo "$arch")" 2>/dev/null || true
+    arch-test "$arch" >/dev/null || { echo "image/build.sh: cannot run $arch binaries (binfmt_misc)" >&2; exit 1; }
+  fi
+  say "mmdebstrap $suite $arch (arm64 takes about 16 minutes)"
+  start=$SECONDS
+  rm -f "$tarball" "$tarball.key"
+  mmdebstrap --mode=root --variant=minbase --architectures="$arch" \
+    --include="$(IFS=,; echo "${packages[*]}")" "${dpkgopts[@]}" \
+    --aptopt='Acquire::Retries "3"' \
+    "$suite" "$out/rootfs-$arch.part.tar" "$MIRROR"
+  mv "$out/rootfs-$arch.part.tar" "$tarball"
+  echo "$key" >"$tarball.key"
+  say "root file system built in $((SECONDS - start)) s"
+fi
+
+# ---- 2. takebox's files, laid over it on the host ----
+work=$out/work-$arch
+rm -rf "$work"
+mkdir -p "$work"
+root=$work/root
+mkdir "$root"
+tar -C "$root" --numeric-owner -xpf "$tarball"
+
+inst() { install -D -m "$1" "$2" "$root$3"; }
+cp -a image/overlay/. "$root/"
+chown -R 0:0 "$root/etc/systemd" "$root/usr/lib/takebox"
+
+inst 0644 udev/70-takebox.rules /etc/udev/rules.d/70-takebox.rules
+inst 0644 samba/smb.conf /etc/samba/smb.conf
+inst 0644 systemd/srv-takebox.mount /etc/systemd/system/srv-takebox.mount
+inst 0644 systemd/takebox-share.service /etc/systemd/system/takebox-share.service
+inst 0644 systemd/takebox-board.sysusers /usr/lib/sysusers.d/takebox.conf
+inst 0644 README.md /usr/share/doc/takebox/README.md
+systemd-sysusers --root="$root"
+useradd --root "$root" --create-home --shell /bin/bash --groups sudo,gpio \
+  --comment "takebox administrator" --password '!' admin 2>/dev/null ||
+  [[ $(grep -c '^admin:' "$root/etc/passwd") == 1 ]]
+
+install -d -m 0750 -o 0 -g "$(awk -F: '$1=="takebox"{print $3}' "$root/etc/group")" "$root/etc/takebox"
+install -m 0640 -o 0 -g "$(awk -F: '$1=="takebox"{print $3}' "$root/etc/group")" \
+  examples/install/board.json "$root/etc/takebox/config.json"
+install -d -m 0755 "$root/srv/takebox" "$root/mnt/takebox" "$root/boot/firmware"
+
+control=false
+if [[ -n $BIN_DIR && -x $BIN_DIR/takebox-control ]]; then
+  inst 0755 "$BIN_DIR/takebox-control" /usr/bin/takebox-control
+  inst 0644 systemd/takebox-control.service /etc/systemd/system/takebox-control.service
+  control=true
+else
+  loud "no takebox-control in BIN_DIR=${BIN_DIR:-(unset)}: this image has no takebox page"
+fi
+
+cat >"$root/etc/fstab" <<'FSTAB'
+# takebox board. The root is read-only; /var is the writable partition.
+LABEL=takebox-root  /               ext4   ro,noatime,errors=remount-ro                     0 1
+LABEL=takebox-var   /var            ext4   rw,noatime,nosuid,nodev                          0 2
+LABEL=TAKEBOOT      /boot/firmware  vfat   rw,noatime,nosuid,nodev,noexec,umask=0077,nofail 0 2
+tmpfs               /tmp            tmpfs  rw,nosuid,nodev,mode=1777,size=64m               0 0
+FSTAB
+echo takebox >"$root/etc/hostname"
+: >"$root/etc/machine-id"
+rm -f "$root"/etc/ssh/ssh_host_*
+install -d -m 2755 "$root/var/log/journal"
+
+enable=(systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
+  takebox-firstboot.service smbd.service ssh.service)
+$control && enable+=(takebox-control.service)
+systemctl --root="$root" enable "${enable[@]}" >/dev/null
+# nmbd: no NetBIOS; samba-ad-dc: not a domain controller; apt timers: read-only
+# root; systemd-firstboot would ask questions on the console.
+systemctl --root="$root" mask nmbd.service samba-ad-dc.service systemd-firstboot.service \
+  apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service >/dev/null
+ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
+# apt's lists and caches are not kept on the card.
+rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
+
+# The kernel and initrd: on the boot partition for U-Boot, beside the image for qemu.
+kver=$(basename "$(ls -d "$root"/lib/modules/* | sort -V | tail -n 1)")
+bootdir=$out/boot-$arch
+rm -rf "$bootdir"
+mkdir -p "$bootdir"
+cp "$root/boot/vmlinuz-$kver" "$bootdir/vmlinuz"
+cp "$root/boot/initrd.img-$kver" "$bootdir/initrd.img"
+
+# /var goes to its own partition; the root keeps an empty mount point.
+mv "$root/var" "$work/var"
+install -d -m 0755 "$root/var"
+
+# ---- 3. partitions as files ----
+fat=$work/boot.fat
+fat_mb=256
+mkfs.vfat -n TAKEBOOT -F 32 -C "$fat" $((fat_mb * 1024)) >/dev/null
+mmd -i "$fat" ::/extlinux ::/takebox
+mcopy -i "$fat" "$bootdir/vmlinuz" ::/vmlinuz
+mcopy -i "$fat" "$bootdir/initrd.img" ::/initrd.img
+if [[ -d $root/usr/lib/linux-image-$kver/amlogic ]]; then
+  mmd -i "$fat" ::/dtbs
+  mcopy -i "$fat" -s "$root/usr/lib/linux-image-$kver/amlogic" ::/dtbs/
+fi
+cat >"$work/extlinux.conf" <<EXT
+# U-Boot (distro boot) reads this from the bootable FAT partition.
+default takebox
+timeout 1
+label takebox
+    kernel /vmlinuz
+    initrd /initrd.img
+    fdtdir /dtbs
+    append root=LABEL=takebox-root rootwait ro console=ttyAML0,115200 quiet
+EXT
+mcopy -i "$fat" "$work/extlinux.conf" ::/extlinux/extlinux.conf
+cat >"$work/takebox-README.txt" <<'TXT'
+takebox first boot: put any of these files in this folder before the first boot.
+  hostname         the board's name (default: takebox); it answers as NAME.local
+  authorized_keys  SSH public keys for the user "admin"
+  password         a password for "admin" (removed once used)
+  smb-password     the password of the share login "recorder" (removed once used)
+TXT
+mcopy -i "$fat" "$work/takebox-README.txt" ::/takebox/README.txt
+
+mb_of() { du -sm --apparent-size "$1" | cut -f 1; }
+root_mb=$(($(mb_of "$root") * 115 / 100 + 160))
+var_mb=$(( $(mb_of "$work/var") + 384 ))
+mke2fs -q -t ext4 -L takebox-root -m 0 -d "$root" "$work/root.ext4" "${root_mb}M"
+mke2fs -q -t ext4 -L takebox-var -d "$work/var" "$work/var.ext4" "${var_mb}M"
+rm -rf "$root" "$work/var" # disk space: only the partition files are needed now
+
+img=$out/takebox-$arch.img
+first=16 # MiB
+total=$((first + fat_mb + root_mb + var_mb + 1))
+rm -f "$img"
+# Partitions are written straight into the image file, which stays sparse.
+truncate -s "${total}M" "$img"
+s() { echo $(($1 * 2048)); } # MiB -> sectors
+sfdisk -q "$img" <<PART
+label: dos
+start=$(s $first), size=$(s $fat_mb), type=c, bootable
+start=$(s $((first + fat_mb))), size=$(s "$root_mb"), type=83
+start=$(s $((first + fat_mb + root_mb))), size=$(s "$var_mb"), type=83
+PART
+dd if="$fat" of="$img" bs=1M seek=$first conv=notrunc,sparse status=none
+dd if="$work/root.ext4" of="$img" bs=1M seek=$((first + fat_mb)) conv=notrunc,sparse status=none
+dd if="$work/var.ext4" of="$img" bs=1M seek=$((first + fat_mb + root_mb)) conv=notrunc,sparse status=none
+
+if [[ $arch == arm64 ]]; then
+  if [[ -n $UBOOT ]]; then
+    [[ -f $UBOOT ]] || { echo "image/build.sh: UBOOT=$UBOOT: no such file" >&2; exit 1; }
+    # khadas.md: after the MBR's partition table, then the first 444 bytes.
+    dd if="$UBOOT" of="$img" conv=notrunc bs=512 skip=1 seek=1 status=none
+    dd if="$UBOOT" of="$img" conv=notrunc bs=1 count=444 status=none
+    say "U-Boot from $UBOOT written"
+  else
+    loud "no UBOOT=u-boot.bin.sd.bin given: $img has NO BOOTLOADER (fine for qemu; the board will not boot it; see README, Deployment)"
+  fi
+fi
+rm -rf "$work"
+say "$img: $(du -h --apparent-size "$img" | cut -f 1) ($(du -h "$img" | cut -f 1) on disk), kernel $kver, takebox-control: $control"
