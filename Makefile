@@ -38,6 +38,7 @@ bench:
 	$(CARGO) build --locked --release
 	scripts/bench-capture.sh
 	scripts/bench-control.sh
+	scripts/bench-process.sh
 
 clean:
 	$(CARGO) clean

@@ -17,7 +17,7 @@ case $cmd in
     pulseaudio --daemonize=yes --exit-idle-time=-1 -n --use-pid-file=yes \
       --log-target=file:"$dir/pulseaudio.log" \
       --load="module-null-sink sink_name=studio rate=48000" \
-      --load="module-native-protocol-unix" 2>/dev/null
+      --load="module-native-protocol-unix" --disable-shm=yes 2>/dev/null
     for _ in $(seq 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
     pactl set-default-source studio.monitor
     ;;

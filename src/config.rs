@@ -154,17 +154,98 @@ impl Default for StorageManagement {
     }
 }
 
+/// How a take is normalized when `normalize_audio` is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NormalizeTo {
+    /// Sample peak to `peak_target_dbfs`.
+    #[default]
+    Peak,
+    /// True peak (4x oversampled) to `peak_target_dbfs`.
+    TruePeak,
+    /// Integrated loudness to `loudness_target_lufs`, never over the peak target.
+    Loudness,
+}
+
+/// The seed's `post_processing` (`normalize_audio`) and takebox's options beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PostProcessing {
+    /// Per take. For velocity layers, leave it off and run
+    /// `takebox process --normalize group` on the session instead.
     pub normalize_audio: bool,
+    pub normalize_to: NormalizeTo,
+    pub peak_target_dbfs: f64,
+    pub loudness_target_lufs: f64,
+    /// Cut leading and trailing silence (the pre-roll is measured first).
+    pub trim_silence: bool,
+    /// Fixed trim threshold; ignored when `trim_from_noise_floor` is set.
+    pub trim_threshold_dbfs: f64,
+    /// Threshold = the pre-roll's noise peak plus `trim_noise_margin_db`.
+    pub trim_from_noise_floor: bool,
+    pub trim_noise_margin_db: f64,
+    /// Kept before the onset so no attack is cut.
+    pub trim_pad_ms: f64,
+    pub fade_in_ms: f64,
+    pub fade_out_ms: f64,
+    pub remove_dc: bool,
+    /// Check limits: pitch deviation, signal-to-noise, clipping ceiling.
+    pub max_cents: f64,
+    pub min_snr_db: f64,
+    pub clip_ceiling_dbfs: f64,
 }
 
 impl Default for PostProcessing {
     fn default() -> Self {
         PostProcessing {
             normalize_audio: true,
+            normalize_to: NormalizeTo::Peak,
+            peak_target_dbfs: -1.0,
+            loudness_target_lufs: -23.0,
+            trim_silence: true,
+            trim_threshold_dbfs: -60.0,
+            trim_from_noise_floor: false,
+            trim_noise_margin_db: 12.0,
+            trim_pad_ms: 10.0,
+            fade_in_ms: 1.0,
+            fade_out_ms: 10.0,
+            remove_dc: false,
+            max_cents: 15.0,
+            min_snr_db: 40.0,
+            clip_ceiling_dbfs: -0.1,
         }
+    }
+}
+
+impl PostProcessing {
+    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
+        let p = "post_processing.";
+        for (field, v, lo, hi) in [
+            ("peak_target_dbfs", self.peak_target_dbfs, -60.0, 0.0),
+            (
+                "loudness_target_lufs",
+                self.loudness_target_lufs,
+                -70.0,
+                0.0,
+            ),
+            ("trim_threshold_dbfs", self.trim_threshold_dbfs, -140.0, 0.0),
+            ("trim_noise_margin_db", self.trim_noise_margin_db, 0.0, 60.0),
+            ("trim_pad_ms", self.trim_pad_ms, 0.0, 1000.0),
+            ("fade_in_ms", self.fade_in_ms, 0.0, 1000.0),
+            ("fade_out_ms", self.fade_out_ms, 0.0, 5000.0),
+            ("max_cents", self.max_cents, 0.0, 100.0),
+            ("min_snr_db", self.min_snr_db, 0.0, 140.0),
+            ("clip_ceiling_dbfs", self.clip_ceiling_dbfs, -20.0, 0.0),
+        ] {
+            if !(v.is_finite() && (lo..=hi).contains(&v)) {
+                return Err(invalid(
+                    file,
+                    &format!("{p}{field}"),
+                    format!("expected {lo} to {hi}, got {v}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -270,7 +351,7 @@ impl Default for CaptureSettings {
             sample_rate: 48_000,
             channels: 1,
             sample_format: SampleFormat::S24,
-            period_frames: 1024,
+            period_frames: 2048,
             pre_roll_seconds: 2.0,
             release_tail_seconds: 1.0,
             late_start_seconds: 5.0,
@@ -546,6 +627,7 @@ impl Config {
                 ),
             ));
         }
+        self.post_processing.validate(file)?;
         if self.storage_management.max_age_days == 0 {
             return Err(invalid(
                 file,

@@ -130,6 +130,9 @@ pub struct TakeCommand {
     /// When the note starts. Absent: when the command arrives.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_at: Option<Timestamp>,
+    /// Check the take against `frequency`; false for drums and noises. Absent: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitch_check: Option<bool>,
 }
 
 /// What was wrong with a message, naming the field.
@@ -278,6 +281,62 @@ pub struct Confirmation {
     /// Why the take failed or is still spooled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The recorder's check of the take; absent when the take failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<TakeCheck>,
+    /// What processing did to the recorded audio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing: Option<Processing>,
+}
+
+/// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ok,
+    OffPitch,
+    Clipped,
+    Silent,
+    Noisy,
+}
+
+/// Figures behind a [`Verdict`], so the board can show why it asks for a retake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeCheck {
+    pub verdict: Verdict,
+    /// Every issue found, worst first (empty when ok).
+    pub issues: Vec<Verdict>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_hz: Option<f64>,
+    /// Measured pitch against the planned frequency (positive: sharp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cents: Option<f64>,
+    /// Noise floor from the pre-roll, dBFS RMS; absent for digital silence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise_floor_dbfs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snr_db: Option<f64>,
+    pub clipped_samples: u64,
+    /// Plain-language notes on the figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Trim and gain applied to the recorded take.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Processing {
+    /// Kept range of the recording, in frames from its first frame (end exclusive).
+    pub kept_from_frame: u64,
+    pub kept_to_frame: u64,
+    pub gain_db: f64,
+    /// The gain was held back so that the peak stays under its target.
+    pub limited_by_peak: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrated_lufs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub true_peak_dbtp: Option<f64>,
 }
 
 /// Answer for a take that is still being recorded.

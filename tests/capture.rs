@@ -35,7 +35,11 @@ fn tone_played_into_the_sink_comes_back_at_its_frequency_after_the_pre_roll() {
     let pulse = Pulse::start();
     let ws = Workspace::new();
     ws.mount_share();
-    ws.write_config(json!({"capture": {"pre_roll_seconds": 1.0, "release_tail_seconds": 0.3}}));
+    // Raw takes: trimming would (rightly) cut the pre-roll this test looks at.
+    ws.write_config(
+        json!({"capture": {"pre_roll_seconds": 1.0, "release_tail_seconds": 0.3},
+        "post_processing": {"trim_silence": false, "normalize_audio": false}}),
+    );
     let d = Daemon::capture(&ws, Some(&pulse));
     let tone = ws.dir.path().join("tone.wav");
     write_tone(&tone, 440.0, 0.5, 2.0);

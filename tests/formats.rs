@@ -90,10 +90,12 @@ fn capture_from_file(format: &str, channels: usize) {
         ),
     )
     .unwrap();
-    ws.write_config(json!({"capture": {
-        "device": "fromfile", "pace": true, "sample_format": format, "channels": channels,
-        "pre_roll_seconds": 0.25, "release_tail_seconds": 0.1
-    }}));
+    ws.write_config(
+        json!({"post_processing": {"trim_silence": false, "normalize_audio": false}, "capture": {
+            "device": "fromfile", "pace": true, "sample_format": format, "channels": channels,
+            "pre_roll_seconds": 0.25, "release_tail_seconds": 0.1
+        }}),
+    );
     let env = vec![(
         "ALSA_CONFIG_PATH".to_string(),
         format!("/usr/share/alsa/alsa.conf:{}", conf.display()),

@@ -148,8 +148,16 @@ impl CaptureEngine {
 impl Drop for CaptureEngine {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
+        let Some(t) = self.thread.take() else { return };
+        // A thread stuck in the driver would never join; leave it to process exit.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !t.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if t.is_finished() {
             let _ = t.join();
+        } else {
+            log::error!(target: "takebox::capture", "capture thread did not stop (stuck in the audio driver); leaving it behind");
         }
     }
 }

@@ -5,9 +5,11 @@
 //! start instant and written to the spool ([`take`], [`spool`]), then delivered
 //! to the board's share ([`share`]). [`server`] is the HTTP face.
 
+pub mod batch;
 pub mod device;
 pub mod engine;
 pub mod naming;
+pub mod process;
 pub mod recorder;
 pub mod ring;
 pub mod server;

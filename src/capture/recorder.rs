@@ -3,17 +3,20 @@
 
 use super::engine::{CaptureEngine, CaptureShared};
 use super::naming::take_path;
+use super::process::{self, ProcessError, ProcessOptions, Rendered, TakeMetadata};
 use super::share::Share;
 use super::spool::Spool;
 use super::take::{self, TakeError, TakeSpan};
 use crate::config::Config;
+use crate::durable;
 use crate::http::ApiError;
 use crate::notes::Note;
 use crate::protocol::{
-    Confirmation, DeviceState, ErrorKind, InProgress, RecorderStatus, ShareStatus, TakeCommand,
-    TakeReply, TakeState, Timestamp, peak_to_dbfs,
+    Confirmation, DeviceState, ErrorKind, InProgress, Processing, RecorderStatus, ShareStatus,
+    TakeCheck, TakeCommand, TakeReply, TakeState, Timestamp, peak_to_dbfs,
 };
 use hyper::StatusCode;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -217,10 +220,11 @@ impl Recorder {
         let c = &self.config.capture;
         let shared = self.capture();
         let wav = self.spool.wav_path(&cmd.take_id);
+        let raw = self.spool.raw_path(&cmd.take_id);
         let xruns_before = shared.xruns();
         log::info!(target: "takebox::capture",
             "take {}: recording {} frames ({} pre-roll) to {rel}", cmd.take_id, span.frames(), span.pre_roll());
-        let result = take::record(shared, span, c.sample_format, &wav, &|| {
+        let result = take::record(shared, span, c.sample_format, &raw, &|| {
             self.cancel.load(Ordering::Acquire)
         });
         let recorded_at = shared
@@ -244,11 +248,25 @@ impl Recorder {
             frames_lost: 0,
             xruns: shared.xruns() - xruns_before,
             error: None,
+            check: None,
+            processing: None,
         };
+        let result = result.and_then(|_| {
+            self.process(cmd, span, &raw, &wav, recorded_at)
+                .map_err(|e| TakeError::Write {
+                    path: e.file.display().to_string(),
+                    what: e.what,
+                })
+        });
+        let _ = std::fs::remove_file(&raw);
         match result {
-            Ok(rec) => {
-                conf.peak_dbfs = rec.peaks.iter().map(|&p| peak_to_dbfs(p)).collect();
-                conf.sha256 = rec.sha256;
+            Ok((rendered, check, processing)) => {
+                conf.frames = rendered.frames;
+                conf.pre_roll_frames = span.pre_roll().saturating_sub(rendered.kept.start_frame);
+                conf.peak_dbfs = rendered.peaks.iter().map(|&p| peak_to_dbfs(p)).collect();
+                conf.sha256 = rendered.sha256;
+                conf.check = Some(check);
+                conf.processing = Some(processing);
             }
             Err(TakeError::Cancelled) => {
                 let _ = std::fs::remove_file(&wav);
@@ -286,6 +304,54 @@ impl Recorder {
         }
         log::info!(target: "takebox::capture", "take {}: {:?} {}", conf.take_id, conf.state, conf.path);
         Ok(TakeReply::Done(Box::new(conf)))
+    }
+
+    /// Trim, normalize and check the raw recording into the spool WAV.
+    fn process(
+        &self,
+        cmd: &TakeCommand,
+        span: TakeSpan,
+        raw: &Path,
+        wav: &Path,
+        recorded_at: Timestamp,
+    ) -> Result<(Rendered, TakeCheck, Processing), ProcessError> {
+        let middle_c = self.config.notes.middle_c;
+        let note = Note::parse(&cmd.note, middle_c).ok();
+        let mut opts = ProcessOptions::from_config(&self.config.post_processing, span.pre_roll());
+        opts.planned_hz = (cmd.pitch_check != Some(false)).then_some(cmd.frequency);
+        opts.planned_midi = note.map(|n| n.midi());
+        opts.metadata = Some(TakeMetadata {
+            session: cmd.session_id.clone(),
+            instrument: cmd.instrument.clone(),
+            note_name: note
+                .map(|n| n.name(middle_c))
+                .unwrap_or_else(|| cmd.note.clone()),
+            articulation: cmd.articulation.clone(),
+            dynamic: cmd.dynamic.clone().unwrap_or_default(),
+            round_robin: cmd.round_robin.unwrap_or(1),
+            take_id: cmd.take_id.clone(),
+            recorded_at: Some(recorded_at.0),
+        });
+        let analysis = process::analyze(raw, &opts)?;
+        let check = process::check(&analysis, &opts);
+        let gain = process::decide_gain(&analysis, &opts);
+        let tmp = durable::temp_path_for(wav);
+        let rendered = process::render(raw, &tmp, &analysis, gain, &opts).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+        durable::publish(&tmp, wav).map_err(|e| ProcessError {
+            file: wav.to_path_buf(),
+            what: e.to_string(),
+        })?;
+        let processing = Processing {
+            kept_from_frame: rendered.kept.start_frame,
+            kept_to_frame: rendered.kept.end_frame,
+            gain_db: (gain.gain_db * 100.0).round() / 100.0,
+            limited_by_peak: gain.limited_by_peak,
+            integrated_lufs: analysis.loudness.as_ref().and_then(|l| l.integrated_lufs),
+            true_peak_dbtp: analysis.true_peak_dbtp,
+        };
+        Ok((rendered, process::to_protocol(&check), processing))
     }
 
     /// Try to move one spooled take onto the share. Returns its new record on success.

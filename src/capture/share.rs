@@ -89,5 +89,5 @@ fn copy_and_hash(src: &Path, dest: &Path) -> io::Result<String> {
         hasher.update(&buf[..n]);
     }
     out.sync_all().map_err(|e| at(dest, e))?;
-    Ok(super::take::hex(&hasher.finalize()))
+    Ok(crate::wav::hex(&hasher.finalize()))
 }

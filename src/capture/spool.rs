@@ -56,6 +56,11 @@ impl Spool {
         self.pending_dir().join(format!("{take_id}.wav"))
     }
 
+    /// Where the unprocessed recording sits until it is processed.
+    pub fn raw_path(&self, take_id: &str) -> PathBuf {
+        self.pending_dir().join(format!("{take_id}.raw.wav"))
+    }
+
     fn recover(&self) -> io::Result<()> {
         let dir = self.takes_dir();
         for entry in fs::read_dir(&dir).map_err(|e| ctx(&dir, e))? {
@@ -70,6 +75,11 @@ impl Spool {
         for entry in fs::read_dir(&dir).map_err(|e| ctx(&dir, e))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            if durable::is_temp_name(&name) || name.ends_with(".raw.wav") {
+                // Processing was interrupted: the take was never confirmed.
+                fs::remove_file(entry.path())?;
+                continue;
+            }
             let Some(id) = name.strip_suffix(".wav") else {
                 continue;
             };

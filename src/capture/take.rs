@@ -7,6 +7,7 @@
 use super::engine::CaptureShared;
 use super::ring::ReadError;
 use crate::protocol::{DeviceState, SampleFormat};
+use crate::wav::{WavSpec, WavWriter};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::fs::File;
@@ -89,18 +90,19 @@ pub fn record(
 ) -> Result<Recorded, TakeError> {
     let ring = &shared.ring;
     let channels = ring.channels();
-    let spec = hound::WavSpec {
+    let spec = WavSpec {
         channels: channels as u16,
         sample_rate: shared.rate,
-        bits_per_sample: format.bits(),
-        sample_format: match format {
-            SampleFormat::F32 => hound::SampleFormat::Float,
-            _ => hound::SampleFormat::Int,
-        },
+        format,
     };
     let file = File::create(path).map_err(|e| write_err(path, e))?;
-    let mut wav = hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec)
-        .map_err(|e| write_err(path, e))?;
+    let mut wav = WavWriter::new(
+        BufWriter::with_capacity(1 << 16, file),
+        spec,
+        span.frames(),
+        &[],
+    )
+    .map_err(|e| write_err(path, e))?;
     let chunk_frames = (shared.rate / 20).max(64) as u64;
     let mut buf = vec![0.0f32; chunk_frames as usize * channels];
     let mut peaks = vec![0.0f32; channels];
@@ -121,7 +123,12 @@ pub fn record(
                         .unwrap_or_else(|| "no audio arrived for 2 s".into()),
                 ));
             }
-            std::thread::sleep(Duration::from_millis(5));
+            // Sleep about as long as the rest of this chunk takes to be captured.
+            let missing = (span.end - pos).min(chunk_frames);
+            std::thread::sleep(
+                Duration::from_secs_f64(missing as f64 / f64::from(shared.rate))
+                    .max(Duration::from_millis(2)),
+            );
             continue;
         }
         let n = (available - pos).min(chunk_frames);
@@ -141,7 +148,7 @@ pub fn record(
                 *p = p.max(s.abs());
             }
         }
-        write_samples(&mut wav, format, out).map_err(|e| write_err(path, e))?;
+        wav.write(out).map_err(|e| write_err(path, e))?;
         pos += n;
         last_progress = Instant::now();
     }
@@ -152,44 +159,18 @@ pub fn record(
             frames: 0,
         });
     }
-    wav.finalize().map_err(|e| write_err(path, e))?;
+    let (buffered, sha256) = wav.finish().map_err(|e| write_err(path, e))?;
     // A failed fsync means the data may never reach the disk: not recorded.
-    File::open(path)
-        .and_then(|f| f.sync_all())
+    buffered
+        .into_inner()
+        .map_err(|e| write_err(path, e.error()))?
+        .sync_all()
         .map_err(|e| write_err(path, format!("fsync: {e}")))?;
     Ok(Recorded {
         frames: span.frames(),
         peaks,
-        sha256: sha256_file(path).map_err(|e| write_err(path, e))?,
+        sha256,
     })
-}
-
-fn write_samples<W: std::io::Write + std::io::Seek>(
-    wav: &mut hound::WavWriter<W>,
-    format: SampleFormat,
-    samples: &[f32],
-) -> hound::Result<()> {
-    match format {
-        SampleFormat::S16 => {
-            let mut w = wav.get_i16_writer(samples.len() as u32);
-            for &s in samples {
-                w.write_sample((s * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16);
-            }
-            w.flush()
-        }
-        SampleFormat::S24 => {
-            for &s in samples {
-                wav.write_sample((s * 8_388_608.0).round().clamp(-8_388_608.0, 8_388_607.0) as i32)?;
-            }
-            Ok(())
-        }
-        SampleFormat::F32 => {
-            for &s in samples {
-                wav.write_sample(s)?;
-            }
-            Ok(())
-        }
-    }
 }
 
 /// Hex SHA-256 of a file's contents.
@@ -204,9 +185,5 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hex(&hasher.finalize()))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(crate::wav::hex(&hasher.finalize()))
 }

@@ -10,7 +10,7 @@ use super::session_log::SessionLog;
 pub use super::status::{CycleStatus, Event, LastTake, Phase};
 use super::take_runner::{self, Progress, TakeJob, TakeResult};
 use super::verdict::{self, Verdict};
-use crate::config::Config;
+use crate::config::{Config, Instruments};
 use crate::protocol::{TakeCommand, Timestamp};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -66,6 +66,7 @@ pub enum Request {
 /// What the cycle needs from the daemon around it.
 pub struct CycleContext {
     pub config: Arc<RwLock<Arc<Config>>>,
+    pub instruments: Arc<Instruments>,
     pub clients: Vec<RecorderClient>,
     pub health: Arc<Health>,
     pub store: Store,
@@ -542,6 +543,11 @@ impl Cycle {
             dynamic: s.dynamic.clone(),
             round_robin: s.round_robin,
             start_at: Some(start_at),
+            pitch_check: self
+                .ctx
+                .instruments
+                .get(&session.request.instrument)
+                .map(|i| i.pitch_check),
         };
         let until = start_at
             .0
@@ -612,6 +618,7 @@ impl Cycle {
                         "take_id": c.take_id, "dynamic": plan.dynamic, "round_robin": plan.round_robin,
                         "recorder": url, "verdict": v.label(), "reason": v.reason(),
                         "state": c.state, "sha256": c.sha256, "peak_dbfs": c.peak_dbfs,
+                        "check": c.check, "processing": c.processing,
                         "slot": slot + 1, "start_at": take.start_at,
                     });
                     self.log_event("confirmation", line);

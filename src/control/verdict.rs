@@ -1,6 +1,7 @@
-//! The board's verdict on a confirmed take, from what the recorder reported.
+//! The board's verdict on a confirmed take, from what the recorder reported:
+//! its check of the take when it sent one, else the peaks in the confirmation.
 
-use crate::protocol::{Confirmation, TakeState};
+use crate::protocol::{self, Confirmation, TakeCheck, TakeState};
 use serde::Serialize;
 
 /// A peak at or above this is taken as clipped.
@@ -49,6 +50,37 @@ impl Verdict {
     }
 }
 
+fn check_name(v: protocol::Verdict) -> &'static str {
+    match v {
+        protocol::Verdict::Ok => "ok",
+        protocol::Verdict::OffPitch => "off pitch",
+        protocol::Verdict::Clipped => "clipped",
+        protocol::Verdict::Silent => "silent",
+        protocol::Verdict::Noisy => "noisy",
+    }
+}
+
+/// The recorder's check in words: its issues, worst first, with the figures.
+fn describe(check: &TakeCheck) -> String {
+    let mut parts: Vec<String> = check
+        .issues
+        .iter()
+        .map(|v| check_name(*v).to_string())
+        .collect();
+    if parts.is_empty() {
+        parts.push(check_name(check.verdict).to_string());
+    }
+    if let Some(c) = check.cents
+        && check.issues.contains(&protocol::Verdict::OffPitch)
+    {
+        parts.push(format!("{c:+.0} cents"));
+    }
+    if check.clipped_samples > 0 {
+        parts.push(format!("{} clipped samples", check.clipped_samples));
+    }
+    parts.join(", ")
+}
+
 pub fn judge(c: &Confirmation) -> Verdict {
     if c.state == TakeState::Failed || c.frames_lost > 0 {
         return Verdict::Failed(
@@ -57,12 +89,30 @@ pub fn judge(c: &Confirmation) -> Verdict {
                 .unwrap_or_else(|| format!("{} frames lost", c.frames_lost)),
         );
     }
-    let peaks: Vec<f64> = c
+    let heard = match &c.check {
+        Some(check) if check.verdict != protocol::Verdict::Ok => Verdict::Warn(describe(check)),
+        Some(_) => Verdict::Ok,
+        None => judge_peaks(c),
+    };
+    if heard == Verdict::Ok && c.state == TakeState::Spooled {
+        return Verdict::Warn(format!(
+            "kept in the recorder's spool, not on the share yet{}",
+            c.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ));
+    }
+    heard
+}
+
+/// Without the recorder's check: clipped or silent by the peaks alone.
+fn judge_peaks(c: &Confirmation) -> Verdict {
+    let loudest = c
         .peak_dbfs
         .iter()
         .map(|p| p.unwrap_or(f64::NEG_INFINITY))
-        .collect();
-    let loudest = peaks.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        .fold(f64::NEG_INFINITY, f64::max);
     if loudest >= CLIP_DBFS {
         return Verdict::Warn(format!("clipped (peak {loudest:.1} dBFS)"));
     }
@@ -72,15 +122,6 @@ pub fn judge(c: &Confirmation) -> Verdict {
         } else {
             "silent".into()
         });
-    }
-    if c.state == TakeState::Spooled {
-        return Verdict::Warn(format!(
-            "kept in the recorder's spool, not on the share yet{}",
-            c.error
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
-        ));
     }
     Verdict::Ok
 }
@@ -107,6 +148,8 @@ mod tests {
             frames_lost: 0,
             xruns: 0,
             error: None,
+            check: None,
+            processing: None,
         }
     }
 
@@ -132,6 +175,29 @@ mod tests {
         lost.frames_lost = 10;
         assert_eq!(judge(&lost).label(), "failed");
         assert_eq!(Verdict::Ok.worst(Verdict::Warn("x".into())).label(), "warn");
+        // The recorder's check, when there is one, decides.
+        let mut checked = conf(TakeState::Delivered, vec![Some(-12.0)]);
+        checked.check = Some(TakeCheck {
+            verdict: protocol::Verdict::OffPitch,
+            issues: vec![protocol::Verdict::OffPitch],
+            measured_hz: Some(449.0),
+            cents: Some(35.4),
+            noise_floor_dbfs: None,
+            snr_db: None,
+            clipped_samples: 0,
+            notes: vec![],
+        });
+        assert_eq!(
+            judge(&checked),
+            Verdict::Warn("off pitch, +35 cents".into())
+        );
+        let mut quiet_but_ok = conf(TakeState::Delivered, vec![Some(-70.0)]);
+        quiet_but_ok.check = checked.check.clone().map(|mut c| {
+            c.verdict = protocol::Verdict::Ok;
+            c.issues.clear();
+            c
+        });
+        assert_eq!(judge(&quiet_but_ok), Verdict::Ok);
         assert_eq!(
             Verdict::Failed("x".into()).worst(Verdict::Ok).label(),
             "failed"

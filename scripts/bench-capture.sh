@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# CPU time and peak RSS of takebox-capture recording one take of BENCH_SECONDS
+# (default 60) against arecord recording the same device and format for the
+# same time, side by side. Both capture from the PulseAudio null sink while a
+# tone plays into it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${BENCH_SECONDS:-60}
+rate=48000 channels=2
+work=$(mktemp -d /tmp/takebox-bench.XXXXXX)
+trap 'scripts/pulse.sh stop "$work/pulse"; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+scripts/pulse.sh start "$work/pulse"
+export XDG_RUNTIME_DIR=$work/pulse PULSE_SERVER=unix:$work/pulse/pulse/native
+scripts/pulse.sh tone "$work/pulse" &
+export TAKEBOX_TOKEN=bench
+
+mkdir -p "$work/share" "$work/spool"
+touch "$work/share/.takebox-share"
+cat >"$work/config.json" <<JSON
+{"logging": {"log_to_file": false, "log_level": "INFO"},
+ "post_processing": {"normalize_audio": false},
+ "capture": {"device": "pulse", "sample_rate": $rate, "channels": $channels, "sample_format": "s24",
+   "listen": "127.0.0.1:0", "share_path": "share", "spool_path": "spool",
+   "pre_roll_seconds": 2.0, "release_tail_seconds": 0.0}}
+JSON
+
+# takebox-capture: from start to stop, the whole daemon, one take of $secs.
+/usr/bin/time -f "%U %S %M" -o "$work/takebox.time" \
+  target/release/takebox-capture --config "$work/config.json" 2>"$work/takebox.log" &
+tb_pid=$!
+addr=""
+for _ in $(seq 100); do
+  addr=$(grep -o 'listening on http://[0-9.:]*' "$work/takebox.log" | sed 's|.*http://||' || true)
+  [[ -n $addr ]] && curl -fs "http://$addr/v1/status" | grep -q '"running"' && break
+  sleep 0.1
+done
+sleep 2.5   # the pre-roll fills
+note=$(python3 -c "print($secs - 2.0)")
+curl -fs -H "Authorization: Bearer bench" \
+  -d "{\"take_id\":\"bench\",\"session_id\":\"bench\",\"instrument\":\"tone\",\"note\":\"A3\",\"frequency\":220,\"articulation\":\"long\",\"duration\":$note}" \
+  "http://$addr/v1/takes" >"$work/take.json"
+xruns=$(curl -fs "http://$addr/v1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['xruns'])")
+pkill_pid=$(pgrep -P "$tb_pid" takebox-captur || echo "$tb_pid")
+kill -TERM "$pkill_pid"
+wait "$tb_pid" || true
+state=$(python3 -c "import json; print(json.load(open('$work/take.json'))['state'])")
+
+# arecord: the same device, format and length.
+/usr/bin/time -f "%U %S %M" -o "$work/arecord.time" \
+  arecord -q -D pulse -f S24_3LE -c $channels -r $rate -d "$secs" "$work/arecord.wav"
+
+python3 - "$work" "$secs" "$xruns" "$state" "$rate" "$channels" <<'PY'
+import sys
+work, secs, xruns, state, rate, ch = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+def read(name):
+    u, s, rss = open(f"{work}/{name}.time").read().split()[-3:]
+    return float(u) + float(s), int(rss) / 1024
+tb_cpu, tb_rss = read("takebox")
+ar_cpu, ar_rss = read("arecord")
+ring_mb = (2.0 + 5.0 + 1.0) * rate * ch * 4 / 1048576
+print(f"\ncapture of {secs} s, {ch} ch S24_3LE {rate} Hz from the PulseAudio null sink")
+print(f"{'':22}{'CPU s':>8}{'peak RSS MB':>13}")
+print(f"{'takebox-capture':22}{tb_cpu:8.2f}{tb_rss:13.1f}   take {state}, xruns {xruns}")
+print(f"{'arecord':22}{ar_cpu:8.2f}{ar_rss:13.1f}")
+ratio = tb_cpu / ar_cpu if ar_cpu > 0 else float('inf')
+print(f"{'ratio':22}{ratio:8.2f}x{tb_rss / ar_rss:12.2f}x")
+print(f"goals: CPU <= 1.2x arecord; RSS <= 16 MB + ring ({ring_mb:.1f} MB) = {16 + ring_mb:.1f} MB; no xrun")
+PY

@@ -1,0 +1,256 @@
+//! The `takebox` command line tool: batch processing and checking of takes.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use takebox::capture::batch::{self, Output};
+use takebox::capture::process::ProcessOptions;
+use takebox::cli::{Args, EXIT_CONFIG, EXIT_FAILURE};
+use takebox::config::PostProcessing;
+use takebox::notes::{MiddleC, Note};
+
+const USAGE: &str = "usage:
+  takebox process IN... (--out DIR | --in-place) [--trim] [--normalize peak|true-peak|loudness|group]
+                  [--target DB] [--note NOTE] [--preroll SECONDS] [--jobs N]
+  takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
+
+process  trims leading/trailing silence (--trim) and normalizes: sample peak, true peak,
+         integrated loudness (--target LUFS, default -23), or group: one gain for all files,
+         so velocity layers keep their levels (--target dBFS, default -1). Inputs are never
+         overwritten unless --in-place (then atomically).
+check    measures pitch against --note, level, clipping, noise floor (from the first
+         --preroll seconds) and prints a verdict per file.
+Both exit 1 naming the files that failed.";
+
+fn main() {
+    std::process::exit(real_main());
+}
+
+fn usage_error(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("takebox: {msg}\n\n{USAGE}");
+    EXIT_CONFIG
+}
+
+fn real_main() -> i32 {
+    let mut all: Vec<String> = std::env::args().skip(1).collect();
+    if all.is_empty() || all.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return if all.is_empty() { EXIT_CONFIG } else { 0 };
+    }
+    let command = all.remove(0);
+    let args = Args::from_vec(all);
+    match command.as_str() {
+        "process" => run_process(args),
+        "check" => run_check(args),
+        other => usage_error(format!("unknown command {other:?}")),
+    }
+}
+
+/// Flags both commands share.
+struct Common {
+    opts: ProcessOptions,
+    jobs: usize,
+}
+
+fn common(args: &mut Args) -> Result<Common, String> {
+    let middle_c = match args.value("middle-c")?.as_deref() {
+        None | Some("C4") => MiddleC::C4,
+        Some("C3") => MiddleC::C3,
+        Some(o) => return Err(format!("--middle-c {o:?}: expected C4 or C3")),
+    };
+    let a4: f64 = parse(args.value("a4")?, "--a4")?.unwrap_or(440.0);
+    let preroll: f64 = parse(args.value("preroll")?, "--preroll")?.unwrap_or(0.0);
+    let jobs = parse(args.value("jobs")?, "--jobs")?.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let note = args
+        .value("note")?
+        .map(|n| Note::parse(&n, middle_c).map_err(|e| format!("--note: {e}")))
+        .transpose()?;
+    // Trim points and fades as the recorder uses them; processing is opt-in here.
+    let pp = PostProcessing {
+        normalize_audio: false,
+        trim_silence: false,
+        ..PostProcessing::default()
+    };
+    let mut opts = ProcessOptions::from_config(&pp, 0);
+    opts.preroll_seconds = (preroll > 0.0).then_some(preroll);
+    opts.planned_hz = note.map(|n| n.frequency(a4));
+    opts.planned_midi = note.map(|n| n.midi());
+    opts.carry_chunks = true;
+    Ok(Common { opts, jobs })
+}
+
+fn parse<T: std::str::FromStr>(v: Option<String>, flag: &str) -> Result<Option<T>, String> {
+    v.map(|s| {
+        s.parse::<T>()
+            .map_err(|_| format!("{flag} {s:?}: not a number"))
+    })
+    .transpose()
+}
+
+fn inputs(rest: Vec<String>) -> Result<Vec<PathBuf>, String> {
+    if let Some(flag) = rest.iter().find(|a| a.starts_with("--")) {
+        return Err(format!("unknown option {flag}"));
+    }
+    if rest.is_empty() {
+        return Err("no input files".into());
+    }
+    Ok(rest.into_iter().map(PathBuf::from).collect())
+}
+
+/// "[n/N] name" on the terminal; nothing when stderr is a pipe or file.
+fn progress() -> impl Fn(usize, usize, &PathBuf) + Sync {
+    let tty = std::io::stderr().is_terminal();
+    move |done, total, path| {
+        if tty {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            eprint!("\r\x1b[K[{done}/{total}] {name}");
+            if done == total {
+                eprintln!();
+            }
+        }
+    }
+}
+
+fn run_process(mut args: Args) -> i32 {
+    let parsed = (|| {
+        let c = common(&mut args)?;
+        let trim = args.switch("trim");
+        let in_place = args.switch("in-place");
+        let out = args.value("out")?;
+        let mode = args.value("normalize")?;
+        let target: Option<f64> = parse(args.value("target")?, "--target")?;
+        let output = match (out, in_place) {
+            (Some(_), true) => return Err("--out and --in-place exclude each other".to_string()),
+            (Some(d), false) => Output::Folder(PathBuf::from(d)),
+            (None, true) => Output::InPlace,
+            (None, false) => return Err("say where results go: --out DIR or --in-place".into()),
+        };
+        let normalize = mode
+            .as_deref()
+            .map(|m| batch::normalize_settings(m, target))
+            .transpose()?;
+        let group = mode.as_deref() == Some("group");
+        Ok((c, trim, output, normalize, group, inputs(args.rest())?))
+    })();
+    let (c, trim, output, normalize, group, files) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    if let Output::Folder(dir) = &output
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        eprintln!("takebox: {}: {e}", dir.display());
+        return EXIT_FAILURE;
+    }
+    let mut opts = c.opts;
+    opts.trim = trim;
+    opts.normalize = if group { None } else { normalize };
+    let reports = batch::process_files(
+        &files,
+        &output,
+        &opts,
+        if group { normalize } else { None },
+        c.jobs,
+        progress(),
+    );
+    println!(
+        "{:<40} {:>8} {:>8} {:>8}  verdict",
+        "file", "in s", "out s", "gain dB"
+    );
+    let mut failed = Vec::new();
+    for r in &reports {
+        let name = r.input.display().to_string();
+        match &r.result {
+            Ok(d) => println!(
+                "{:<40} {:>8.3} {:>8.3} {:>+8.2}  {}{}",
+                name,
+                d.seconds_in,
+                d.seconds_out,
+                d.gain_db,
+                verdict(&d.check),
+                if d.limited_by_peak {
+                    " (gain limited by peak)"
+                } else {
+                    ""
+                }
+            ),
+            Err(e) => {
+                println!(
+                    "{name:<40} {:>8} {:>8} {:>8}  error: {}",
+                    "-", "-", "-", e.what
+                );
+                failed.push(name);
+            }
+        }
+    }
+    summary(reports.len(), &failed)
+}
+
+fn verdict(c: &takebox::protocol::TakeCheck) -> String {
+    serde_json::to_value(c.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn summary(total: usize, failed: &[String]) -> i32 {
+    if failed.is_empty() {
+        println!("{total} files, all ok");
+        0
+    } else {
+        eprintln!(
+            "{} of {total} files failed: {}",
+            failed.len(),
+            failed.join(", ")
+        );
+        EXIT_FAILURE
+    }
+}
+
+fn run_check(mut args: Args) -> i32 {
+    let (c, files) = match common(&mut args).and_then(|c| Ok((c, inputs(args.rest())?))) {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    let results = batch::check_files(&files, &c.opts, c.jobs, progress());
+    println!(
+        "{:<40} {:>9} {:>7} {:>8} {:>9} {:>7}  verdict",
+        "file", "pitch Hz", "cents", "peak dB", "noise dB", "SNR dB"
+    );
+    let opt = |v: Option<f64>, prec: usize| {
+        v.map(|x| format!("{x:.prec$}"))
+            .unwrap_or_else(|| "-".into())
+    };
+    let mut failed = Vec::new();
+    for (path, r) in &results {
+        let name = path.display().to_string();
+        match r {
+            Ok((a, check)) => {
+                println!(
+                    "{:<40} {:>9} {:>7} {:>8.2} {:>9} {:>7}  {}",
+                    name,
+                    opt(check.measured_hz, 2),
+                    opt(check.cents, 1),
+                    a.peak.max_peak_dbfs().max(-999.0),
+                    opt(check.noise_floor_dbfs, 1),
+                    opt(check.snr_db, 1),
+                    verdict(check)
+                );
+                if check.verdict != takebox::protocol::Verdict::Ok {
+                    failed.push(format!("{name} ({})", verdict(check)));
+                }
+            }
+            Err(e) => {
+                println!("{name:<40}  error: {}", e.what);
+                failed.push(name);
+            }
+        }
+    }
+    summary(results.len(), &failed)
+}

@@ -1,0 +1,240 @@
+//! `takebox process` and `takebox check` over many files: all cores, bounded
+//! memory per file, one bad file reported and skipped, never an input
+//! overwritten unless asked (and then atomically).
+
+use super::process::{self, Analysis, ProcessError, ProcessOptions};
+use crate::dsp::{self, GainDecision, NormalizeMode, NormalizeSettings};
+use crate::durable;
+use crate::protocol::TakeCheck;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Where processed files go.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Folder(PathBuf),
+    InPlace,
+}
+
+/// One file's outcome.
+#[derive(Debug)]
+pub struct FileReport {
+    pub input: PathBuf,
+    pub output: Option<PathBuf>,
+    pub result: Result<Done, ProcessError>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub seconds_in: f64,
+    pub seconds_out: f64,
+    pub gain_db: f64,
+    pub limited_by_peak: bool,
+    pub check: TakeCheck,
+}
+
+/// Run `work` over `items` on `jobs` threads; `progress(done, total, item)` after each.
+pub fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+    progress: impl Fn(usize, usize, &T) + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = work(item);
+                    results.lock().expect("results lock")[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, items.len(), item);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("results lock")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
+}
+
+fn output_path(input: &Path, output: &Output) -> Result<PathBuf, ProcessError> {
+    let err = |what: &str| ProcessError {
+        file: input.to_path_buf(),
+        what: what.to_string(),
+    };
+    match output {
+        Output::InPlace => Ok(input.to_path_buf()),
+        Output::Folder(dir) => {
+            let name = input.file_name().ok_or_else(|| err("not a file name"))?;
+            let out = dir.join(name);
+            let same = match (input.canonicalize(), dir.canonicalize()) {
+                (Ok(i), Ok(d)) => d.join(name) == i,
+                _ => false,
+            };
+            if same {
+                return Err(err(
+                    "output would overwrite the input; use another --out folder or --in-place",
+                ));
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn render_one(
+    input: &Path,
+    output: &Output,
+    analysis: &Analysis,
+    gain: GainDecision,
+    opts: &ProcessOptions,
+) -> FileReport {
+    let dest = match output_path(input, output) {
+        Ok(d) => d,
+        Err(e) => {
+            return FileReport {
+                input: input.to_path_buf(),
+                output: None,
+                result: Err(e),
+            };
+        }
+    };
+    let tmp = durable::temp_path_for(&dest);
+    let result = process::render(input, &tmp, analysis, gain, opts)
+        .and_then(|r| {
+            durable::publish(&tmp, &dest).map_err(|e| ProcessError {
+                file: dest.clone(),
+                what: e.to_string(),
+            })?;
+            Ok(r)
+        })
+        .map(|r| {
+            let rate = f64::from(analysis.info.sample_rate);
+            Done {
+                seconds_in: analysis.info.frames as f64 / rate,
+                seconds_out: r.frames as f64 / rate,
+                gain_db: gain.gain_db,
+                limited_by_peak: gain.limited_by_peak,
+                check: process::to_protocol(&process::check(analysis, opts)),
+            }
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    FileReport {
+        input: input.to_path_buf(),
+        output: result.is_ok().then_some(dest),
+        result,
+    }
+}
+
+/// Process `inputs`. With `group`, one gain for all (the loudest reaches the
+/// target) so relative levels, such as velocity layers, are kept.
+pub fn process_files(
+    inputs: &[PathBuf],
+    output: &Output,
+    opts: &ProcessOptions,
+    group: Option<NormalizeSettings>,
+    jobs: usize,
+    progress: impl Fn(usize, usize, &PathBuf) + Sync,
+) -> Vec<FileReport> {
+    let Some(group) = group else {
+        return parallel(
+            inputs,
+            jobs,
+            |input| match process::analyze(input, opts) {
+                Ok(a) => render_one(input, output, &a, process::decide_gain(&a, opts), opts),
+                Err(e) => FileReport {
+                    input: input.clone(),
+                    output: None,
+                    result: Err(e),
+                },
+            },
+            progress,
+        );
+    };
+    // Group mode: analyse everything first, then one gain for every file.
+    let analyses = parallel(
+        inputs,
+        jobs,
+        |input| process::analyze(input, opts),
+        |_, _, _| {},
+    );
+    let levels: Vec<_> = analyses
+        .iter()
+        .filter_map(|a| a.as_ref().ok())
+        .map(Analysis::levels)
+        .collect();
+    let gain = dsp::group_gain(&levels, &group);
+    let pairs: Vec<_> = inputs.iter().zip(analyses).collect();
+    parallel(
+        &pairs,
+        jobs,
+        |(input, analysis)| match analysis {
+            Ok(a) => render_one(input, output, a, gain, opts),
+            Err(e) => FileReport {
+                input: (*input).clone(),
+                output: None,
+                result: Err(ProcessError {
+                    file: e.file.clone(),
+                    what: e.what.clone(),
+                }),
+            },
+        },
+        |done, total, (input, _)| progress(done, total, input),
+    )
+}
+
+/// A file's analysis and verdict, or why it could not be read.
+pub type CheckResult = Result<(Analysis, TakeCheck), ProcessError>;
+
+/// Check files without writing anything.
+pub fn check_files(
+    inputs: &[PathBuf],
+    opts: &ProcessOptions,
+    jobs: usize,
+    progress: impl Fn(usize, usize, &PathBuf) + Sync,
+) -> Vec<(PathBuf, CheckResult)> {
+    parallel(
+        inputs,
+        jobs,
+        |input| {
+            let r = process::analyze(input, opts).map(|a| {
+                let c = process::to_protocol(&process::check(&a, opts));
+                (a, c)
+            });
+            (input.clone(), r)
+        },
+        progress,
+    )
+}
+
+/// Normalize settings from a mode name and an optional target.
+pub fn normalize_settings(mode: &str, target: Option<f64>) -> Result<NormalizeSettings, String> {
+    let peak = |kind| NormalizeSettings {
+        mode: NormalizeMode::Peak,
+        peak_target_dbfs: target.unwrap_or(-1.0),
+        peak_kind: kind,
+    };
+    match mode {
+        "peak" | "group" => Ok(peak(dsp::PeakKind::Sample)),
+        "true-peak" => Ok(peak(dsp::PeakKind::True)),
+        "loudness" => Ok(NormalizeSettings {
+            mode: NormalizeMode::Loudness {
+                target_lufs: target.unwrap_or(-23.0),
+            },
+            peak_target_dbfs: -1.0,
+            peak_kind: dsp::PeakKind::True,
+        }),
+        other => Err(format!(
+            "--normalize {other:?}: expected peak, true-peak, loudness or group"
+        )),
+    }
+}

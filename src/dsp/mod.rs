@@ -1,0 +1,48 @@
+//! takebox DSP: pure signal analysis and rendering for note-by-note sample
+//! recording. No I/O, no clocks, no printing.
+//!
+//! Every whole-file measurement is a streaming analyzer: construct it with
+//! the stream format, `feed` it interleaved `f32` chunks (full scale = 1.0,
+//! any chunk length, even mid-frame), then read the result with `finish`.
+//! Memory stays bounded whatever the file length.
+//!
+//! A take is processed in two passes over the file:
+//! 1. analysis: [`PeakMeter`], [`TruePeakMeter`], [`RmsMeter`],
+//!    [`LoudnessMeter`], [`Trimmer`];
+//! 2. render: [`Renderer`] (gain, DC, fades, cut) and a [`PitchWindow`]
+//!    placed after the onset found in pass 1; then [`estimate_pitch`],
+//!    [`take_gain`] (computed between the passes), [`check_take`] and the
+//!    [`chunks`] builders.
+//!
+//! Internal references use `super::`, so this file works unchanged as
+//! `src/dsp/mod.rs` of the main crate.
+
+pub mod check;
+pub mod chunks;
+pub mod error;
+mod frames;
+pub mod gain;
+pub mod level;
+pub mod loudness;
+pub mod normalize;
+pub mod pitch;
+#[cfg(test)]
+mod testsig;
+pub mod trim;
+
+pub use check::{Check, CheckInput, CheckSettings, Verdict, check_take};
+pub use chunks::{BextInfo, BextLoudness, IxmlInfo, SmplPitch, bext_chunk, ixml_chunk, smpl_chunk};
+pub use error::{DspError, MAX_CHANNELS};
+pub use gain::{
+    FadeShape, RenderSettings, Renderer, Tpdf, quantize_i16, quantize_i24, quantize_sample_i16,
+    quantize_sample_i24,
+};
+pub use level::{
+    PeakMeter, PeakStats, RmsMeter, RmsStats, TruePeakMeter, TruePeakStats, db_to_gain, gain_to_db,
+};
+pub use loudness::{LoudnessMeter, LoudnessStats};
+pub use normalize::{
+    GainDecision, NormalizeMode, NormalizeSettings, PeakKind, TakeLevels, group_gain, take_gain,
+};
+pub use pitch::{PitchEstimate, PitchSettings, PitchWindow, cents_between, estimate_pitch};
+pub use trim::{TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer};

@@ -1,0 +1,673 @@
+//! Finding where the sound of a take starts and ends.
+//!
+//! The envelope is the per-frame maximum over channels of `|x|` after a
+//! 5 Hz one-pole DC blocker, so onset and end have a resolution of one
+//! frame (a "hop" of one frame: comparing each sample costs no more than
+//! taking a hop maximum, and gives exact positions). The DC blocker keeps
+//! an interface's DC offset from reading as sound; it starts from the mean
+//! of the first 10 ms (held back in a small buffer), so a constant offset
+//! produces no start-up transient and one noisy sample does not either.
+//!
+//! * onset = first frame whose envelope is above the threshold;
+//! * `start_frame = onset - pad` (clamped at 0);
+//! * `end_frame = last frame above the threshold + 1 + hold` (clamped at
+//!   the stream length), end exclusive: the release tail stays until it
+//!   falls under the threshold, and the hold (default 20 ms, longer than
+//!   the default 10 ms fade-out) leaves room to fade where it is already
+//!   below the threshold.
+//!
+//! Threshold: a fixed dBFS level, searched from frame 0; or the noise floor
+//! of the pre-roll plus a margin, searched after the pre-roll. The noise
+//! floor used for the threshold is the envelope's own peak over the
+//! pre-roll (like compared with like: an RMS floor + 12 dB is crossed by
+//! ordinary noise peaks, whose crest factor over 2 s is about 12 dB). The
+//! pre-roll RMS is reported as well, for the SNR check.
+
+use super::error::{DspError, check_format, check_param};
+use super::frames::{Framer, channel};
+use super::level::{db_to_gain, gain_to_db, power_to_db};
+
+/// Default fixed threshold.
+pub const DEFAULT_THRESHOLD_DBFS: f64 = -60.0;
+/// Default margin over the pre-roll noise floor.
+pub const DEFAULT_MARGIN_DB: f64 = 12.0;
+/// Default pre-onset pad.
+pub const DEFAULT_PAD_MS: f64 = 10.0;
+/// Default hold after the last frame above the threshold.
+pub const DEFAULT_HOLD_MS: f64 = 20.0;
+/// The pre-roll floor is taken as at least this, so a digitally silent
+/// pre-roll does not make every nonzero sample an onset.
+pub const NOISE_FLOOR_MIN_DBFS: f64 = -100.0;
+/// Corner of the envelope's DC blocker (-0.06 dB at 41 Hz, E1).
+const DC_BLOCK_HZ: f64 = 5.0;
+/// Most frames processed in one go (bounds the envelope scratch).
+const SCRATCH_FRAMES: usize = 1 << 15;
+/// Length of the head whose mean primes the DC blocker.
+const DC_PRIME_MS: f64 = 10.0;
+
+/// How the trim threshold is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TrimThreshold {
+    /// A fixed level in dBFS (sample peak scale).
+    Fixed { dbfs: f64 },
+    /// The peak of the pre-roll plus `margin_db`; needs `preroll_frames > 0`.
+    NoiseFloor { margin_db: f64 },
+}
+
+impl Default for TrimThreshold {
+    fn default() -> Self {
+        TrimThreshold::Fixed {
+            dbfs: DEFAULT_THRESHOLD_DBFS,
+        }
+    }
+}
+
+/// Trim parameters. Times are in milliseconds, rounded to whole frames.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrimSettings {
+    pub threshold: TrimThreshold,
+    /// Length of the pre-roll (frames from the start of the take that hold
+    /// no note). Used for the noise floor in both modes; 0 = none.
+    pub preroll_frames: u64,
+    pub pad_ms: f64,
+    pub hold_ms: f64,
+}
+
+impl Default for TrimSettings {
+    fn default() -> Self {
+        TrimSettings {
+            threshold: TrimThreshold::default(),
+            preroll_frames: 0,
+            pad_ms: DEFAULT_PAD_MS,
+            hold_ms: DEFAULT_HOLD_MS,
+        }
+    }
+}
+
+/// Frames to keep: `start_frame..end_frame` (end exclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrimPoints {
+    pub start_frame: u64,
+    pub end_frame: u64,
+}
+
+impl TrimPoints {
+    /// Number of frames kept.
+    pub fn frames(&self) -> u64 {
+        self.end_frame.saturating_sub(self.start_frame)
+    }
+}
+
+/// Result of a [`Trimmer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrimResult {
+    /// `None` when nothing rose above the threshold: the take is silent.
+    pub points: Option<TrimPoints>,
+    /// First frame above the threshold.
+    pub onset_frame: Option<u64>,
+    /// Last frame above the threshold.
+    pub last_above_frame: Option<u64>,
+    /// The threshold used, dBFS. In NoiseFloor mode it exists once the
+    /// pre-roll is complete; a take shorter than its pre-roll reports
+    /// `NOISE_FLOOR_MIN_DBFS + margin` and is silent.
+    pub threshold_dbfs: f64,
+    /// Envelope peak over the pre-roll, dBFS (`None` without a pre-roll).
+    pub preroll_peak_dbfs: Option<f64>,
+    /// RMS over the pre-roll (all channels, DC blocked), dBFS: the noise
+    /// floor for SNR. `None` without a pre-roll.
+    pub noise_floor_dbfs: Option<f64>,
+    /// Whole frames seen.
+    pub frames: u64,
+}
+
+/// Streaming onset/end detector.
+#[derive(Debug, Clone)]
+pub struct Trimmer {
+    framer: Framer,
+    channels: usize,
+    settings: TrimSettings,
+    pad_frames: u64,
+    hold_frames: u64,
+    /// Linear threshold and its dB value; `None` while a NoiseFloor
+    /// pre-roll is running.
+    threshold: Option<(f32, f64)>,
+    dc_coef: f64,
+    /// Per channel: previous input and output of the DC blocker.
+    dc_state: Vec<(f64, f64)>,
+    /// The first frames, held until their mean primes the DC blocker;
+    /// `None` once primed.
+    head: Option<Vec<f32>>,
+    /// Envelope scratch for one run, reused (at most `SCRATCH_FRAMES`).
+    env: Vec<f32>,
+    head_frames: usize,
+    frames: u64,
+    preroll_peak: f32,
+    preroll_sq: f64,
+    preroll_seen: u64,
+    /// Sum of squares per 10 ms block of the pre-roll, so the noise floor can
+    /// leave out a note that began before the pre-roll ended.
+    preroll_blocks: Vec<f64>,
+    block_frames: u64,
+    /// Per-frame squares of the current pre-roll run (scratch).
+    pre_sq: Vec<f64>,
+    onset: Option<u64>,
+    last_above: Option<u64>,
+}
+
+impl Trimmer {
+    pub fn new(channels: usize, rate: u32, settings: TrimSettings) -> Result<Self, DspError> {
+        check_format(channels, rate)?;
+        let ms =
+            |name, v| check_param(name, v, 0.0).map(|v| (v * rate as f64 / 1000.0).round() as u64);
+        let pad_frames = ms("pad_ms", settings.pad_ms)?;
+        let hold_frames = ms("hold_ms", settings.hold_ms)?;
+        let threshold = match settings.threshold {
+            TrimThreshold::Fixed { dbfs } => {
+                let db = check_param("threshold dbfs", dbfs, f64::MIN)?;
+                Some((db_to_gain(db) as f32, db))
+            }
+            TrimThreshold::NoiseFloor { margin_db } => {
+                check_param("margin_db", margin_db, 0.0)?;
+                if settings.preroll_frames == 0 {
+                    return Err(DspError::Parameter {
+                        name: "preroll_frames",
+                        value: 0.0,
+                    });
+                }
+                None
+            }
+        };
+        Ok(Trimmer {
+            framer: Framer::new(channels),
+            channels,
+            settings,
+            pad_frames,
+            hold_frames,
+            threshold,
+            dc_coef: (-2.0 * std::f64::consts::PI * DC_BLOCK_HZ / rate as f64).exp(),
+            dc_state: vec![(0.0, 0.0); channels],
+            head: Some(Vec::new()),
+            env: Vec::new(),
+            head_frames: ((DC_PRIME_MS * rate as f64 / 1000.0).round() as usize).max(1),
+            frames: 0,
+            preroll_peak: 0.0,
+            preroll_sq: 0.0,
+            preroll_seen: 0,
+            preroll_blocks: Vec::new(),
+            block_frames: u64::from(rate / 100).max(1),
+            pre_sq: Vec::new(),
+            onset: None,
+            last_above: None,
+        })
+    }
+
+    pub fn feed(&mut self, chunk: &[f32]) {
+        let ch = self.channels;
+        let mut framer = std::mem::replace(&mut self.framer, Framer::new(0));
+        framer.feed(chunk, |mut run| {
+            if let Some(head) = &mut self.head {
+                let take = run.len().min(self.head_frames * ch - head.len());
+                head.extend_from_slice(&run[..take]);
+                run = &run[take..];
+                if head.len() < self.head_frames * ch {
+                    return;
+                }
+                self.prime();
+            }
+            // Bounded scratch, and DC-blocker flushes at least this often.
+            for sub in run.chunks(SCRATCH_FRAMES * ch) {
+                self.process(sub);
+            }
+        });
+        self.framer = framer;
+    }
+
+    /// Starts the DC blocker from the mean of the held head, then runs the
+    /// head through the detector.
+    fn prime(&mut self) {
+        let Some(head) = self.head.take() else {
+            return;
+        };
+        let frames = (head.len() / self.channels).max(1) as f64;
+        for (c, s) in self.dc_state.iter_mut().enumerate() {
+            let sum: f64 = channel(&head, self.channels, c).map(|x| x as f64).sum();
+            *s = (sum / frames, 0.0);
+        }
+        self.process(&head);
+    }
+
+    /// Runs whole frames through the DC blocker into the envelope scratch,
+    /// takes the pre-roll statistics, then searches the envelope.
+    fn process(&mut self, run: &[f32]) {
+        let ch = self.channels;
+        let frames = run.len() / ch;
+        let first = self.frames;
+        let preroll = self.settings.preroll_frames;
+        // Frames of this run that belong to the pre-roll.
+        let in_preroll = (preroll.saturating_sub(first) as usize).min(frames);
+        self.env.clear();
+        self.env.resize(frames, 0.0);
+        let (pre_run, post_run) = run.split_at(in_preroll * ch);
+        let (pre_env, post_env) = self.env.split_at_mut(in_preroll);
+        // Two channels at a time: their recursions overlap in the pipeline.
+        for c in (0..ch).step_by(2) {
+            // The partner channel; an odd last channel pairs with itself
+            // and counts once.
+            let d = (c + 1).min(ch - 1);
+            let lanes = (c, d);
+            let mut states = [self.dc_state[c], self.dc_state[d]];
+            self.pre_sq.clear();
+            self.pre_sq.resize(in_preroll, 0.0);
+            self.preroll_sq += dc_block::<true>(
+                pre_run,
+                ch,
+                lanes,
+                self.dc_coef,
+                &mut states,
+                pre_env,
+                &mut self.pre_sq,
+            );
+            dc_block::<false>(
+                post_run,
+                ch,
+                lanes,
+                self.dc_coef,
+                &mut states,
+                post_env,
+                &mut [],
+            );
+            self.dc_state[c] = flush(states[0]);
+            self.dc_state[d] = flush(states[1]);
+        }
+        self.frames += frames as u64;
+        for (i, sq) in self.pre_sq.iter().enumerate() {
+            let block = ((first + i as u64) / self.block_frames) as usize;
+            if block >= self.preroll_blocks.len() {
+                self.preroll_blocks.resize(block + 1, 0.0);
+            }
+            self.preroll_blocks[block] += sq;
+        }
+        let (pre, rest) = self.env.split_at(in_preroll);
+        if !pre.is_empty() {
+            self.preroll_peak = pre.iter().fold(self.preroll_peak, |m, &e| m.max(e));
+            self.preroll_seen += pre.len() as u64;
+            let preroll_done = first + in_preroll as u64 == preroll;
+            if let (true, TrimThreshold::NoiseFloor { margin_db }) =
+                (preroll_done, self.settings.threshold)
+            {
+                let db = gain_to_db(self.preroll_peak as f64).max(NOISE_FLOOR_MIN_DBFS) + margin_db;
+                self.threshold = Some((db_to_gain(db) as f32, db));
+            }
+        }
+        // In Fixed mode the pre-roll is searched too.
+        let (searched, offset) = match self.settings.threshold {
+            TrimThreshold::Fixed { .. } => (&self.env[..], 0),
+            TrimThreshold::NoiseFloor { .. } => (rest, in_preroll),
+        };
+        // No threshold yet (pre-roll running): nothing is above infinity.
+        let t = self.threshold.map_or(f32::INFINITY, |(t, _)| t);
+        let above = |&e: &f32| e > t;
+        if let Some(last) = searched.iter().rposition(above) {
+            let base = first + offset as u64;
+            if self.onset.is_none() {
+                let on = searched.iter().position(above).unwrap_or(last);
+                self.onset = Some(base + on as u64);
+            }
+            self.last_above = Some(base + last as u64);
+        }
+    }
+
+    /// RMS of the pre-roll before the sound: when the note began inside the
+    /// pre-roll (a player a little early), the blocks from 10 ms before its
+    /// onset on are left out.
+    fn noise_floor_dbfs(&self) -> f64 {
+        let per_frame =
+            |sq: f64, frames: u64| power_to_db(sq / (frames as f64 * self.channels as f64));
+        let whole = per_frame(self.preroll_sq, self.preroll_seen);
+        let Some(onset) = self.onset.filter(|&on| on < self.preroll_seen) else {
+            return whole;
+        };
+        let quiet_blocks = (onset.saturating_sub(self.pad_frames + self.block_frames)
+            / self.block_frames) as usize;
+        if quiet_blocks == 0 {
+            return whole;
+        }
+        let sq: f64 = self.preroll_blocks[..quiet_blocks.min(self.preroll_blocks.len())]
+            .iter()
+            .sum();
+        per_frame(sq, quiet_blocks as u64 * self.block_frames)
+    }
+
+    /// The result so far (the trimmer can keep running).
+    pub fn finish(&self) -> TrimResult {
+        if self.head.is_some() {
+            // Shorter than the priming head: prime a copy with what there is.
+            let mut t = self.clone();
+            t.prime();
+            return t.finish();
+        }
+        let threshold_dbfs = match (self.settings.threshold, self.threshold) {
+            (_, Some((_, db))) => db,
+            (TrimThreshold::Fixed { dbfs }, None) => dbfs,
+            (TrimThreshold::NoiseFloor { margin_db }, None) => NOISE_FLOOR_MIN_DBFS + margin_db,
+        };
+        let points = match (self.onset, self.last_above) {
+            (Some(on), Some(last)) => Some(TrimPoints {
+                start_frame: on.saturating_sub(self.pad_frames),
+                end_frame: last
+                    .saturating_add(1)
+                    .saturating_add(self.hold_frames)
+                    .min(self.frames),
+            }),
+            _ => None,
+        };
+        let has_preroll = self.preroll_seen > 0;
+        TrimResult {
+            points,
+            onset_frame: self.onset,
+            last_above_frame: self.last_above,
+            threshold_dbfs,
+            preroll_peak_dbfs: has_preroll.then(|| gain_to_db(self.preroll_peak as f64)),
+            noise_floor_dbfs: has_preroll.then(|| self.noise_floor_dbfs()),
+            frames: self.frames,
+        }
+    }
+}
+
+/// One-pole DC blocker `y = a·(y' + x - x')` over channels `lanes` of
+/// `run`, maxing `|y|` into `env`; returns the summed `y²` (one channel's
+/// worth when both lanes are the same channel). With `SQ`, each frame's `y²`
+/// is also added into `sq_out`.
+#[inline(always)]
+fn dc_block<const SQ: bool>(
+    run: &[f32],
+    ch: usize,
+    lanes: (usize, usize),
+    coef: f64,
+    states: &mut [(f64, f64); 2],
+    env: &mut [f32],
+    sq_out: &mut [f64],
+) -> f64 {
+    let [(mut xa, mut ya), (mut xb, mut yb)] = *states;
+    let mut sq = [0.0f64; 2];
+    let samples = channel(run, ch, lanes.0).zip(channel(run, ch, lanes.1));
+    for (i, ((x0, x1), e)) in samples.zip(env.iter_mut()).enumerate() {
+        let (x0, x1) = (x0 as f64, x1 as f64);
+        let y0 = coef * (ya + x0 - xa);
+        let y1 = coef * (yb + x1 - xb);
+        (xa, ya, xb, yb) = (x0, y0, x1, y1);
+        *e = e.max(y0.abs().max(y1.abs()) as f32);
+        sq[0] += y0 * y0;
+        sq[1] += y1 * y1;
+        if SQ {
+            sq_out[i] += if lanes.0 == lanes.1 {
+                y0 * y0
+            } else {
+                y0 * y0 + y1 * y1
+            };
+        }
+    }
+    *states = [(xa, ya), (xb, yb)];
+    if lanes.0 == lanes.1 {
+        sq[0]
+    } else {
+        sq[0] + sq[1]
+    }
+}
+
+/// Zeroes a decayed DC-blocker output: through a long digital silence it
+/// would otherwise sink into denormals (very slow on x86). The pole at
+/// 5 Hz needs about a million samples to get there from 1e-30, far more
+/// than the `SCRATCH_FRAMES` between two calls.
+fn flush((x, y): (f64, f64)) -> (f64, f64) {
+    (x, if y.abs() < 1e-30 { 0.0 } else { y })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testsig::{hostile_inputs, interleave, noise, tone};
+    use super::*;
+
+    const RATE: u32 = 48_000;
+
+    fn run(channels: usize, settings: TrimSettings, data: &[f32], split: usize) -> TrimResult {
+        let mut t = Trimmer::new(channels, RATE, settings).unwrap();
+        for c in data.chunks(split.max(1)) {
+            t.feed(c);
+        }
+        t.finish()
+    }
+
+    #[test]
+    fn an_early_note_does_not_raise_the_noise_floor() {
+        // 1 s pre-roll of -60 dBFS noise; the note starts 100 ms before it ends.
+        let preroll = 48_000u64;
+        let start = 43_200usize;
+        let mut x = noise(7, 0.0005, 96_000);
+        for (i, s) in tone(RATE, 440.0, 0.3, 0.0, 96_000 - start)
+            .iter()
+            .enumerate()
+        {
+            x[start + i] += s;
+        }
+        let settings = TrimSettings {
+            preroll_frames: preroll,
+            ..TrimSettings::default()
+        };
+        for split in [777, 48_000, 96_000] {
+            let r = run(1, settings, &x, split);
+            assert_eq!(r.onset_frame, Some(start as u64));
+            let floor = r.noise_floor_dbfs.unwrap();
+            assert!(
+                (floor - (-66.02 - 4.771)).abs() < 0.3,
+                "floor {floor} (split {split})"
+            );
+        }
+    }
+
+    #[test]
+    fn step_onset_is_exact() {
+        // Zeros, then a DC step to 0.5 at frame 12345.
+        let onset = 12_345u64;
+        let mut x = vec![0.0f32; onset as usize];
+        x.extend(vec![0.5f32; 10_000]);
+        let r = run(1, TrimSettings::default(), &x, 4096);
+        assert_eq!(r.onset_frame, Some(onset));
+        let pad = (DEFAULT_PAD_MS * RATE as f64 / 1000.0).round() as u64;
+        assert_eq!(r.points.unwrap().start_frame, onset - pad);
+        assert_eq!(r.points.unwrap().start_frame, 11_865);
+    }
+
+    #[test]
+    fn tone_onset_and_end_are_exact_with_dc_offset() {
+        // Right channel: 1 kHz at -20 dBFS from frame 12345 for 576 whole
+        // periods, starting at its crest (cos). Both channels carry a -40
+        // dBFS DC offset, which alone is far over the -60 dBFS threshold.
+        let onset = 12_345usize;
+        let len = 576 * 48;
+        let total = 60_000;
+        let dc = 0.01f32;
+        let left = vec![dc; total];
+        let mut right = vec![dc; total];
+        for (i, s) in tone(RATE, 1000.0, 0.1, 0.0, len).iter().enumerate() {
+            right[onset + i] += s;
+        }
+        let data = interleave(&[left, right]);
+        for split in [1, 7, 4096, data.len()] {
+            let r = run(2, TrimSettings::default(), &data, split);
+            let last = (onset + len - 1) as u64;
+            assert_eq!(r.onset_frame, Some(onset as u64), "split {split}");
+            assert_eq!(r.last_above_frame, Some(last), "split {split}");
+            let hold = (DEFAULT_HOLD_MS * RATE as f64 / 1000.0).round() as u64;
+            let pad = (DEFAULT_PAD_MS * RATE as f64 / 1000.0).round() as u64;
+            assert_eq!(
+                r.points,
+                Some(TrimPoints {
+                    start_frame: onset as u64 - pad,
+                    end_frame: last + 1 + hold
+                })
+            );
+            assert_eq!(r.frames, total as u64);
+        }
+    }
+
+    #[test]
+    fn odd_channel_counts_detect_every_channel() {
+        // Three channels: the tone in the last one (processed without a
+        // partner), the others silent; then in the middle one.
+        let onset = 5_000usize;
+        let tone_part = tone(RATE, 440.0, 0.2, 0.0, 4_800);
+        for c in [2, 1] {
+            let mut planes = vec![vec![0.0f32; 20_000]; 3];
+            planes[c][onset..onset + 4_800].copy_from_slice(&tone_part);
+            let r = run(3, TrimSettings::default(), &interleave(&planes), 1000);
+            assert_eq!(r.onset_frame, Some(onset as u64), "channel {c}");
+        }
+    }
+
+    #[test]
+    fn noise_floor_threshold_from_preroll() {
+        // 2 s of uniform noise peaking at -60 dBFS, a -20 dBFS tone from
+        // frame 100000 to 130000 (625 whole periods), noise throughout.
+        let preroll = 96_000u64;
+        let total = 150_000;
+        let (start, len) = (100_000usize, 625 * 48);
+        let mut x = noise(7, 0.001, total);
+        for (i, s) in tone(RATE, 1000.0, 0.1, 0.0, len).iter().enumerate() {
+            x[start + i] += s;
+        }
+        let settings = TrimSettings {
+            threshold: TrimThreshold::NoiseFloor {
+                margin_db: DEFAULT_MARGIN_DB,
+            },
+            preroll_frames: preroll,
+            ..TrimSettings::default()
+        };
+        let r = run(1, settings, &x, 1000);
+        assert_eq!(r.onset_frame, Some(start as u64));
+        assert_eq!(r.last_above_frame, Some((start + len - 1) as u64));
+        let peak = r.preroll_peak_dbfs.unwrap();
+        assert!((peak + 60.0).abs() < 0.5, "pre-roll peak {peak}");
+        assert!((r.threshold_dbfs - (peak + DEFAULT_MARGIN_DB)).abs() < 1e-4);
+        // Uniform noise: RMS = peak / √3 (-4.77 dB).
+        let floor = r.noise_floor_dbfs.unwrap();
+        assert!((floor - (-60.0 - 4.771)).abs() < 0.2, "floor {floor}");
+        // The same noise with no tone is silent.
+        let quiet = run(1, settings, &noise(7, 0.001, total), 1000);
+        assert_eq!(quiet.points, None);
+    }
+
+    #[test]
+    fn silence_and_sub_threshold_noise_are_silent() {
+        let r = run(2, TrimSettings::default(), &vec![0.0; 20_000], 333);
+        assert_eq!(r.points, None);
+        assert_eq!(r.onset_frame, None);
+        // Noise peaking at -66 dBFS under the -60 dBFS fixed threshold.
+        let r = run(1, TrimSettings::default(), &noise(3, 0.0005, 48_000), 4096);
+        assert_eq!(r.points, None);
+    }
+
+    #[test]
+    fn pad_and_hold_are_clamped_to_the_stream() {
+        // Sound from frame 100 to the very end.
+        let mut x = vec![0.0f32; 100];
+        x.extend(tone(RATE, 500.0, 0.5, 0.0, 1000));
+        let r = run(1, TrimSettings::default(), &x, 64);
+        let p = r.points.unwrap();
+        assert_eq!(p.start_frame, 0);
+        assert_eq!(p.end_frame, 1100);
+        assert_eq!(p.frames(), 1100);
+    }
+
+    #[test]
+    fn preroll_longer_than_take() {
+        let settings = TrimSettings {
+            threshold: TrimThreshold::NoiseFloor { margin_db: 12.0 },
+            preroll_frames: 1_000_000,
+            ..TrimSettings::default()
+        };
+        let r = run(1, settings, &tone(RATE, 440.0, 0.5, 0.0, 10_000), 999);
+        assert_eq!(r.points, None);
+        assert_eq!(r.threshold_dbfs, NOISE_FLOOR_MIN_DBFS + 12.0);
+        assert!(r.noise_floor_dbfs.is_some());
+    }
+
+    #[test]
+    fn digital_silence_preroll_uses_the_floor_minimum() {
+        let settings = TrimSettings {
+            threshold: TrimThreshold::NoiseFloor { margin_db: 12.0 },
+            preroll_frames: 1000,
+            ..TrimSettings::default()
+        };
+        // A -95 dBFS step after a silent pre-roll is above -100 + 12 dB.
+        let mut x = vec![0.0f32; 2000];
+        x.extend(vec![db_to_gain(-80.0) as f32; 100]);
+        let r = run(1, settings, &x, 100);
+        assert_eq!(r.onset_frame, Some(2000));
+        assert_eq!(r.threshold_dbfs, -88.0);
+        assert_eq!(r.noise_floor_dbfs, Some(f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
+        let bad = |s: TrimSettings| Trimmer::new(1, RATE, s).unwrap_err();
+        let d = TrimSettings::default();
+        assert!(matches!(
+            bad(TrimSettings {
+                pad_ms: f64::NAN,
+                ..d
+            }),
+            DspError::Parameter { name: "pad_ms", .. }
+        ));
+        assert!(matches!(
+            bad(TrimSettings { hold_ms: -1.0, ..d }),
+            DspError::Parameter {
+                name: "hold_ms",
+                ..
+            }
+        ));
+        let nf = TrimSettings {
+            threshold: TrimThreshold::NoiseFloor { margin_db: 12.0 },
+            ..d
+        };
+        assert!(matches!(
+            bad(nf),
+            DspError::Parameter {
+                name: "preroll_frames",
+                ..
+            }
+        ));
+        let fixed_nan = TrimSettings {
+            threshold: TrimThreshold::Fixed { dbfs: f64::NAN },
+            ..d
+        };
+        assert!(Trimmer::new(1, RATE, fixed_nan).is_err());
+        assert_eq!(Trimmer::new(0, RATE, d).unwrap_err(), DspError::Channels(0));
+        assert_eq!(Trimmer::new(1, 0, d).unwrap_err(), DspError::Rate(0));
+    }
+
+    #[test]
+    fn hostile_inputs_never_panic() {
+        for channels in [1, 2, 8] {
+            for data in hostile_inputs(channels) {
+                let r = run(channels, TrimSettings::default(), &data, 100);
+                if let Some(p) = r.points {
+                    assert!(p.start_frame < p.end_frame && p.end_frame <= r.frames);
+                }
+            }
+        }
+        // Constant full scale is DC, not sound.
+        let r = run(8, TrimSettings::default(), &vec![1.0; 8 * 1000], 100);
+        assert_eq!(r.points, None);
+        // NaN bursts inside a tone do not move its onset.
+        let mut x = vec![0.0f32; 500];
+        x.extend(tone(RATE, 1000.0, 0.5, 0.0, 2000));
+        for s in x.iter_mut().skip(800).step_by(50) {
+            *s = f32::NAN;
+        }
+        assert_eq!(
+            run(1, TrimSettings::default(), &x, 77).onset_frame,
+            Some(500)
+        );
+    }
+}

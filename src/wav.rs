@@ -1,0 +1,527 @@
+//! A streaming WAV writer whose length is known up front, so the header is
+//! written first, samples are converted in blocks, and the SHA-256 of the file
+//! is computed while writing — no seek back, no second pass over the file.
+//!
+//! Layout: RIFF/WAVE, `fmt ` (plain PCM for 16-bit mono/stereo, otherwise
+//! WAVE_FORMAT_EXTENSIBLE, as the spec asks for more than 16 bits or 2 channels),
+//! any extra chunks the caller passes (bext, iXML, smpl...), then `data`.
+
+use crate::protocol::SampleFormat;
+use sha2::{Digest, Sha256};
+use std::io::{self, Write};
+
+const PCM_GUID_TAIL: [u8; 14] = [
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WavSpec {
+    pub channels: u16,
+    pub sample_rate: u32,
+    pub format: SampleFormat,
+}
+
+impl WavSpec {
+    pub fn bytes_per_sample(&self) -> usize {
+        usize::from(self.format.bits() / 8)
+    }
+
+    fn fmt_chunk(&self) -> Vec<u8> {
+        let block_align = self.channels * self.format.bits() / 8;
+        let extensible = self.format != SampleFormat::S16 || self.channels > 2;
+        let tag: u16 = if extensible { 0xfffe } else { 1 };
+        let mut c = Vec::with_capacity(48);
+        c.extend_from_slice(b"fmt ");
+        c.extend_from_slice(&(if extensible { 40u32 } else { 16 }).to_le_bytes());
+        c.extend_from_slice(&tag.to_le_bytes());
+        c.extend_from_slice(&self.channels.to_le_bytes());
+        c.extend_from_slice(&self.sample_rate.to_le_bytes());
+        c.extend_from_slice(&(self.sample_rate * u32::from(block_align)).to_le_bytes());
+        c.extend_from_slice(&block_align.to_le_bytes());
+        c.extend_from_slice(&self.format.bits().to_le_bytes());
+        if extensible {
+            let mask: u32 = match self.channels {
+                1 => 0x4,
+                2 => 0x3,
+                _ => 0,
+            };
+            let sub: u16 = if self.format == SampleFormat::F32 {
+                3
+            } else {
+                1
+            };
+            c.extend_from_slice(&22u16.to_le_bytes());
+            c.extend_from_slice(&self.format.bits().to_le_bytes());
+            c.extend_from_slice(&mask.to_le_bytes());
+            c.extend_from_slice(&sub.to_le_bytes());
+            c.extend_from_slice(&PCM_GUID_TAIL);
+        }
+        c
+    }
+}
+
+/// Writes exactly `frames` frames; [`WavWriter::finish`] refuses any other count.
+pub struct WavWriter<W: Write> {
+    out: W,
+    spec: WavSpec,
+    hasher: Sha256,
+    remaining: u64,
+    odd_data: bool,
+    block: Vec<u8>,
+}
+
+fn hash_write<W: Write>(out: &mut W, hasher: &mut Sha256, bytes: &[u8]) -> io::Result<()> {
+    out.write_all(bytes)?;
+    hasher.update(bytes);
+    Ok(())
+}
+
+impl<W: Write> WavWriter<W> {
+    /// Write the header for `frames` frames, with `extra_chunks` (complete,
+    /// padded chunks) placed between `fmt ` and `data`.
+    pub fn new(mut out: W, spec: WavSpec, frames: u64, extra_chunks: &[u8]) -> io::Result<Self> {
+        let data_len = frames * spec.channels as u64 * spec.bytes_per_sample() as u64;
+        let fmt = spec.fmt_chunk();
+        let odd = !data_len.is_multiple_of(2);
+        let riff_len =
+            4 + fmt.len() as u64 + extra_chunks.len() as u64 + 8 + data_len + u64::from(odd);
+        let riff_len = u32::try_from(riff_len).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "take too long for a WAV file (over 4 GiB)",
+            )
+        })?;
+        let mut hasher = Sha256::new();
+        let mut head = Vec::with_capacity(12 + fmt.len() + extra_chunks.len() + 8);
+        head.extend_from_slice(b"RIFF");
+        head.extend_from_slice(&riff_len.to_le_bytes());
+        head.extend_from_slice(b"WAVE");
+        head.extend_from_slice(&fmt);
+        head.extend_from_slice(extra_chunks);
+        head.extend_from_slice(b"data");
+        head.extend_from_slice(&(data_len as u32).to_le_bytes());
+        hash_write(&mut out, &mut hasher, &head)?;
+        Ok(WavWriter {
+            out,
+            spec,
+            hasher,
+            remaining: frames,
+            odd_data: odd,
+            block: Vec::new(),
+        })
+    }
+
+    /// Append interleaved frames (full scale 1.0). Integer formats round and clamp.
+    pub fn write(&mut self, interleaved: &[f32]) -> io::Result<()> {
+        let frames = (interleaved.len() / usize::from(self.spec.channels)) as u64;
+        if frames > self.remaining {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "more frames than the header announced",
+            ));
+        }
+        self.remaining -= frames;
+        self.block.clear();
+        self.block
+            .reserve(interleaved.len() * self.spec.bytes_per_sample());
+        match self.spec.format {
+            SampleFormat::S16 => {
+                for &s in interleaved {
+                    let v = (s * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16;
+                    self.block.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+            SampleFormat::S24 => {
+                for &s in interleaved {
+                    let v = (s * 8_388_608.0).round().clamp(-8_388_608.0, 8_388_607.0) as i32;
+                    self.block.extend_from_slice(&v.to_le_bytes()[..3]);
+                }
+            }
+            SampleFormat::F32 => {
+                for &s in interleaved {
+                    self.block.extend_from_slice(&s.to_le_bytes());
+                }
+            }
+        }
+        hash_write(&mut self.out, &mut self.hasher, &self.block)
+    }
+
+    /// Append already-encoded sample bytes (e.g. dithered integers from the DSP).
+    pub fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let frame_bytes = usize::from(self.spec.channels) * self.spec.bytes_per_sample();
+        let frames = (bytes.len() / frame_bytes) as u64;
+        if !bytes.len().is_multiple_of(frame_bytes) || frames > self.remaining {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "encoded block does not fit the header",
+            ));
+        }
+        self.remaining -= frames;
+        hash_write(&mut self.out, &mut self.hasher, bytes)
+    }
+
+    /// Finish the file; returns the writer and the hex SHA-256 of everything written.
+    pub fn finish(mut self) -> io::Result<(W, String)> {
+        if self.remaining != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "{} frames missing from the announced length",
+                    self.remaining
+                ),
+            ));
+        }
+        if self.odd_data {
+            hash_write(&mut self.out, &mut self.hasher, &[0])?;
+        }
+        self.out.flush()?;
+        let digest = self.hasher.finalize();
+        Ok((self.out, hex(&digest)))
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn write(spec: WavSpec, samples: &[f32], extra: &[u8]) -> (Vec<u8>, String) {
+        let frames = (samples.len() / usize::from(spec.channels)) as u64;
+        let mut w = WavWriter::new(Vec::new(), spec, frames, extra).unwrap();
+        w.write(samples).unwrap();
+        w.finish().unwrap()
+    }
+
+    #[test]
+    fn hound_reads_every_format_back() {
+        let samples: Vec<f32> = (0..30).map(|i| (i as f32 - 15.0) / 16.0).collect();
+        for (format, channels) in [
+            (SampleFormat::S16, 1),
+            (SampleFormat::S16, 3),
+            (SampleFormat::S24, 1),
+            (SampleFormat::S24, 2),
+            (SampleFormat::F32, 5),
+        ] {
+            let spec = WavSpec {
+                channels,
+                sample_rate: 96_000,
+                format,
+            };
+            let n = samples.len() / usize::from(channels) * usize::from(channels);
+            let (bytes, sha) = write(spec, &samples[..n], &[]);
+            assert_eq!(sha, hex(&Sha256::digest(&bytes)));
+            let mut r = hound::WavReader::new(Cursor::new(bytes)).unwrap();
+            assert_eq!(r.spec().channels, channels);
+            assert_eq!(r.spec().sample_rate, 96_000);
+            assert_eq!(r.spec().bits_per_sample, format.bits());
+            let back: Vec<f32> = match format {
+                SampleFormat::F32 => r.samples::<f32>().map(Result::unwrap).collect(),
+                _ => {
+                    let scale = (1i64 << (format.bits() - 1)) as f32;
+                    r.samples::<i32>()
+                        .map(|s| s.unwrap() as f32 / scale)
+                        .collect()
+                }
+            };
+            assert_eq!(back, samples[..n], "{format:?} x{channels}");
+        }
+    }
+
+    #[test]
+    fn odd_data_is_padded_and_extra_chunks_kept() {
+        let spec = WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            format: SampleFormat::S24,
+        };
+        let extra = b"junk\x04\x00\x00\x00abcd";
+        let (bytes, _) = write(spec, &[0.5], extra);
+        assert_eq!(bytes.len() % 2, 0);
+        let riff = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        assert_eq!(riff + 8, bytes.len());
+        assert!(bytes.windows(4).any(|w| w == b"junk"));
+        let mut r = hound::WavReader::new(Cursor::new(bytes)).unwrap();
+        assert_eq!(r.samples::<i32>().next().unwrap().unwrap(), 4_194_304);
+    }
+
+    #[test]
+    fn wrong_frame_counts_are_refused() {
+        let spec = WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            format: SampleFormat::S16,
+        };
+        let mut w = WavWriter::new(Vec::new(), spec, 2, &[]).unwrap();
+        w.write(&[0.0; 2]).unwrap();
+        assert!(w.write(&[0.0; 4]).is_err());
+        assert!(w.finish().is_err());
+    }
+
+    #[test]
+    fn full_scale_clamps_instead_of_wrapping() {
+        let spec = WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            format: SampleFormat::S16,
+        };
+        let (bytes, _) = write(spec, &[1.5, -1.5], &[]);
+        let mut r = hound::WavReader::new(Cursor::new(bytes)).unwrap();
+        let v: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+        assert_eq!(v, [32_767, -32_768]);
+    }
+}
+
+/// What a WAV file holds, as far as takebox reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WavInfo {
+    pub channels: u16,
+    pub sample_rate: u32,
+    pub bits: u16,
+    pub float: bool,
+    pub frames: u64,
+    /// Chunks other than `fmt ` and `data`, kept verbatim (id, payload).
+    pub other_chunks: Vec<([u8; 4], Vec<u8>)>,
+}
+
+impl WavInfo {
+    /// The takebox sample format this file maps onto, if any.
+    pub fn format(&self) -> Option<SampleFormat> {
+        match (self.float, self.bits) {
+            (false, 16) => Some(SampleFormat::S16),
+            (false, 24) => Some(SampleFormat::S24),
+            (true, 32) => Some(SampleFormat::F32),
+            _ => None,
+        }
+    }
+}
+
+/// Streaming reader for PCM (16/24/32-bit integer) and 32-bit float WAVs,
+/// converting blocks of bytes to f32 without per-sample calls.
+pub struct WavReader<R: io::Read> {
+    input: R,
+    pub info: WavInfo,
+    remaining: u64,
+    bytes: Vec<u8>,
+    /// Byte offset of the first sample.
+    data_start: u64,
+}
+
+fn bad(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+impl<R: io::Read> WavReader<R> {
+    pub fn new(mut input: R) -> io::Result<Self> {
+        let mut head = [0u8; 12];
+        input
+            .read_exact(&mut head)
+            .map_err(|_| bad("not a WAV file: shorter than a RIFF header"))?;
+        if &head[0..4] != b"RIFF" || &head[8..12] != b"WAVE" {
+            return Err(bad("not a WAV file: no RIFF/WAVE header"));
+        }
+        let mut fmt: Option<(u16, u16, u32, u16)> = None;
+        let mut other = Vec::new();
+        let mut offset = 12u64;
+        loop {
+            let mut ch = [0u8; 8];
+            input
+                .read_exact(&mut ch)
+                .map_err(|_| bad("truncated WAV: no data chunk"))?;
+            let id: [u8; 4] = ch[0..4].try_into().expect("4 bytes");
+            let len = u32::from_le_bytes(ch[4..8].try_into().expect("4 bytes")) as u64;
+            offset += 8;
+            if &id == b"data" {
+                let (tag, channels, rate, bits) =
+                    fmt.ok_or_else(|| bad("WAV has data before its fmt chunk"))?;
+                let float = match tag {
+                    1 => false,
+                    3 => true,
+                    other => {
+                        return Err(bad(format!(
+                            "unsupported WAV encoding (format tag {other:#x})"
+                        )));
+                    }
+                };
+                if !matches!(
+                    (float, bits),
+                    (false, 16) | (false, 24) | (false, 32) | (true, 32)
+                ) {
+                    return Err(bad(format!(
+                        "unsupported WAV sample format: {bits}-bit {}",
+                        if float { "float" } else { "integer" }
+                    )));
+                }
+                if channels == 0 || rate == 0 {
+                    return Err(bad("WAV declares 0 channels or a 0 Hz rate"));
+                }
+                let frame_bytes = u64::from(channels) * u64::from(bits / 8);
+                return Ok(WavReader {
+                    input,
+                    info: WavInfo {
+                        channels,
+                        sample_rate: rate,
+                        bits,
+                        float,
+                        frames: len / frame_bytes,
+                        other_chunks: other,
+                    },
+                    remaining: len / frame_bytes,
+                    bytes: Vec::new(),
+                    data_start: offset,
+                });
+            }
+            if len > 16 << 20 {
+                return Err(bad(format!(
+                    "WAV chunk {:?} claims {len} bytes",
+                    String::from_utf8_lossy(&id)
+                )));
+            }
+            let mut payload = vec![0u8; (len + len % 2) as usize];
+            input.read_exact(&mut payload).map_err(|_| {
+                bad(format!(
+                    "truncated WAV inside chunk {:?}",
+                    String::from_utf8_lossy(&id)
+                ))
+            })?;
+            offset += payload.len() as u64;
+            payload.truncate(len as usize);
+            if &id == b"fmt " {
+                if payload.len() < 16 {
+                    return Err(bad("WAV fmt chunk too short"));
+                }
+                let u16_at = |i: usize| u16::from_le_bytes([payload[i], payload[i + 1]]);
+                let mut tag = u16_at(0);
+                if tag == 0xfffe {
+                    if payload.len() < 26 {
+                        return Err(bad("WAV extensible fmt chunk too short"));
+                    }
+                    tag = u16_at(24);
+                }
+                let rate = u32::from_le_bytes(payload[4..8].try_into().expect("4 bytes"));
+                fmt = Some((tag, u16_at(2), rate, u16_at(14)));
+            } else {
+                other.push((id, payload));
+            }
+        }
+    }
+
+    /// Continue reading at `frame` (clamped to the end).
+    pub fn seek_frame(&mut self, frame: u64) -> io::Result<()>
+    where
+        R: io::Seek,
+    {
+        let frame = frame.min(self.info.frames);
+        let frame_bytes = u64::from(self.info.channels) * u64::from(self.info.bits / 8);
+        self.input
+            .seek(io::SeekFrom::Start(self.data_start + frame * frame_bytes))?;
+        self.remaining = self.info.frames - frame;
+        Ok(())
+    }
+
+    /// Fill `out` (interleaved) with up to `out.len() / channels` frames; returns
+    /// frames read, 0 at the end. A file cut short is an error, not silence.
+    pub fn read(&mut self, out: &mut [f32]) -> io::Result<usize> {
+        let ch = usize::from(self.info.channels);
+        let frames = ((out.len() / ch) as u64).min(self.remaining) as usize;
+        if frames == 0 {
+            return Ok(0);
+        }
+        let width = usize::from(self.info.bits / 8);
+        self.bytes.resize(frames * ch * width, 0);
+        self.input.read_exact(&mut self.bytes).map_err(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                bad(format!("truncated WAV: {} frames missing", self.remaining))
+            } else {
+                e
+            }
+        })?;
+        self.remaining -= frames as u64;
+        let out = &mut out[..frames * ch];
+        match (self.info.float, width) {
+            (true, _) => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
+                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                }
+            }
+            (false, 2) => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(2)) {
+                    *o = f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32_768.0);
+                }
+            }
+            (false, 3) => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(3)) {
+                    *o = (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32
+                        * (1.0 / 8_388_608.0);
+                }
+            }
+            _ => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
+                    *o = (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64 / 2_147_483_648.0)
+                        as f32;
+                }
+            }
+        }
+        Ok(frames)
+    }
+}
+
+#[cfg(test)]
+mod reader_tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn reads_back_what_the_writer_wrote() {
+        let samples: Vec<f32> = (0..64).map(|i| (i as f32 - 32.0) / 32.0).collect();
+        for format in [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32] {
+            let spec = WavSpec {
+                channels: 2,
+                sample_rate: 44_100,
+                format,
+            };
+            let mut w = WavWriter::new(Vec::new(), spec, 32, b"LIST\x02\x00\x00\x00ab").unwrap();
+            w.write(&samples).unwrap();
+            let (bytes, _) = w.finish().unwrap();
+            let mut r = WavReader::new(Cursor::new(bytes)).unwrap();
+            assert_eq!(r.info.frames, 32);
+            assert_eq!(r.info.format(), Some(format));
+            assert_eq!(r.info.other_chunks, vec![(*b"LIST", b"ab".to_vec())]);
+            let mut out = vec![0.0; 40];
+            let mut back = Vec::new();
+            loop {
+                let n = r.read(&mut out).unwrap();
+                if n == 0 {
+                    break;
+                }
+                back.extend_from_slice(&out[..n * 2]);
+            }
+            assert_eq!(back, samples);
+            r.seek_frame(30).unwrap();
+            assert_eq!(r.read(&mut out).unwrap(), 2);
+            assert_eq!(out[..4], samples[60..64]);
+        }
+    }
+
+    #[test]
+    fn hostile_files_are_errors() {
+        assert!(WavReader::new(Cursor::new(b"hello".to_vec())).is_err());
+        assert!(WavReader::new(Cursor::new(b"RIFF\0\0\0\0WAVEdata\x04\0\0\0".to_vec())).is_err());
+        let spec = WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            format: SampleFormat::S16,
+        };
+        let mut w = WavWriter::new(Vec::new(), spec, 100, &[]).unwrap();
+        w.write(&[0.1; 100]).unwrap();
+        let (mut bytes, _) = w.finish().unwrap();
+        bytes.truncate(bytes.len() - 10);
+        let mut r = WavReader::new(Cursor::new(bytes)).unwrap();
+        let mut out = vec![0.0; 200];
+        let e = r.read(&mut out).unwrap_err();
+        assert!(e.to_string().contains("truncated"), "{e}");
+    }
+}

@@ -1,0 +1,248 @@
+//! The `takebox` tool on real files: process (trim, normalize, group) and check.
+
+use std::path::Path;
+use std::process::Command;
+use takebox::protocol::SampleFormat;
+use takebox::wav::{WavSpec, WavWriter};
+
+const RATE: u32 = 48_000;
+
+/// `silence_s` of silence, then a sine of `amp` for `tone_s`, then silence again.
+fn write_note(path: &Path, channels: u16, hz: f64, amp: f64, silence_s: f64, tone_s: f64) {
+    let (pre, tone) = (
+        (silence_s * RATE as f64) as usize,
+        (tone_s * RATE as f64) as usize,
+    );
+    let total = pre * 2 + tone;
+    let spec = WavSpec {
+        channels,
+        sample_rate: RATE,
+        format: SampleFormat::S24,
+    };
+    let mut w = WavWriter::new(
+        std::fs::File::create(path).unwrap(),
+        spec,
+        total as u64,
+        &[],
+    )
+    .unwrap();
+    let mut frames = Vec::with_capacity(total * channels as usize);
+    for i in 0..total {
+        let s = if (pre..pre + tone).contains(&i) {
+            (amp * (2.0 * std::f64::consts::PI * hz * (i - pre) as f64 / RATE as f64).sin()) as f32
+        } else {
+            0.0
+        };
+        frames.extend(std::iter::repeat_n(s, channels as usize));
+    }
+    w.write(&frames).unwrap();
+    w.finish().unwrap();
+}
+
+fn takebox(args: &[&str], dir: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_takebox"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn peak_and_len(path: &Path) -> (f32, usize) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let s: Vec<i32> = r.samples::<i32>().map(Result::unwrap).collect();
+    let peak = s.iter().map(|v| v.unsigned_abs()).max().unwrap_or(0) as f32 / 8_388_608.0;
+    (peak, s.len() / r.spec().channels as usize)
+}
+
+#[test]
+fn group_normalize_keeps_velocity_layers_apart_and_trims() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_note(&d.join("A4_pp.wav"), 1, 440.0, 0.05, 0.5, 1.0);
+    write_note(&d.join("A4_ff.wav"), 1, 440.0, 0.5, 0.5, 1.0);
+    let before = std::fs::read(d.join("A4_pp.wav")).unwrap();
+    let (code, out, err) = takebox(
+        &[
+            "process",
+            "A4_pp.wav",
+            "A4_ff.wav",
+            "--out",
+            "done",
+            "--trim",
+            "--normalize",
+            "group",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("2 files, all ok"), "{out}");
+    let (pp, pp_len) = peak_and_len(&d.join("done/A4_pp.wav"));
+    let (ff, ff_len) = peak_and_len(&d.join("done/A4_ff.wav"));
+    // The loudest reaches -1 dBFS; the quiet layer keeps its 20 dB distance.
+    assert!((20.0 * ff.log10() + 1.0).abs() < 0.05, "ff peak {ff}");
+    assert!(
+        (20.0 * (ff / pp).log10() - 20.0).abs() < 0.1,
+        "pp {pp} ff {ff}"
+    );
+    // Trimmed to the note plus 10 ms before it and the hold after it (the
+    // abrupt synthetic stop rings a little in the trimmer's DC blocker).
+    for len in [pp_len, ff_len] {
+        assert!(
+            (48_000 + 480..48_000 + 480 + 7_200).contains(&len),
+            "{len} frames"
+        );
+    }
+    assert_eq!(
+        std::fs::read(d.join("A4_pp.wav")).unwrap(),
+        before,
+        "the input is untouched"
+    );
+    let info = Command::new("sndfile-info")
+        .arg(d.join("done/A4_pp.wav"))
+        .output()
+        .unwrap();
+    assert!(info.status.success());
+}
+
+#[test]
+fn bad_files_are_reported_and_skipped_and_the_rest_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_note(&d.join("good.wav"), 8, 220.0, 0.3, 0.2, 0.5);
+    write_note(&d.join("zeros.wav"), 1, 220.0, 0.0, 0.2, 0.2);
+    write_note(&d.join("one.wav"), 2, 220.0, 0.5, 0.0, 1.0 / 48_000.0);
+    std::fs::write(d.join("empty.wav"), b"").unwrap();
+    std::fs::write(d.join("text.wav"), b"RIFF....WAVEnot really").unwrap();
+    let mut cut = std::fs::read(d.join("good.wav")).unwrap();
+    cut.truncate(cut.len() / 2);
+    std::fs::write(d.join("truncated.wav"), cut).unwrap();
+    let files = [
+        "good.wav",
+        "zeros.wav",
+        "one.wav",
+        "empty.wav",
+        "text.wav",
+        "truncated.wav",
+        "missing.wav",
+    ];
+    let mut args = vec!["process"];
+    args.extend(files);
+    args.extend(["--out", "out", "--trim", "--normalize", "peak"]);
+    let (code, out, err) = takebox(&args, d);
+    assert_eq!(code, 1, "{out}{err}");
+    for bad in ["empty.wav", "text.wav", "truncated.wav", "missing.wav"] {
+        assert!(err.contains(bad), "{bad} not named in: {err}");
+        assert!(!d.join("out").join(bad).exists());
+    }
+    assert!(err.contains("4 of 7 files failed"), "{err}");
+    // Hostile but valid inputs come through: 8 channels, all zeros (not
+    // amplified, not trimmed to nothing), one frame long.
+    let (peak, _) = peak_and_len(&d.join("out/good.wav"));
+    assert!((20.0 * peak.log10() + 1.0).abs() < 0.05);
+    assert_eq!(
+        hound::WavReader::open(d.join("out/good.wav"))
+            .unwrap()
+            .spec()
+            .channels,
+        8
+    );
+    assert_eq!(peak_and_len(&d.join("out/zeros.wav")), (0.0, 28_800));
+    assert_eq!(peak_and_len(&d.join("out/one.wav")).1, 1);
+    assert!(
+        !std::fs::read_dir(d.join("out")).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with('.'))
+    );
+}
+
+#[test]
+fn in_place_replaces_atomically_and_refuses_to_overwrite_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_note(&d.join("n.wav"), 1, 440.0, 0.1, 0.3, 0.5);
+    let (code, _, err) = takebox(
+        &["process", "n.wav", "--out", ".", "--normalize", "peak"],
+        d,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("n.wav"), "{err}");
+    let (code, out, err) = takebox(
+        &[
+            "process",
+            "n.wav",
+            "--in-place",
+            "--trim",
+            "--normalize",
+            "peak",
+            "--target",
+            "-3",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (peak, len) = peak_and_len(&d.join("n.wav"));
+    assert!((20.0 * peak.log10() + 3.0).abs() < 0.05, "{peak}");
+    assert!(len < 30_000, "trimmed: {len}");
+    let names: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temporary left: {names:?}");
+}
+
+#[test]
+fn check_reports_pitch_and_fails_off_pitch_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_note(&d.join("in_tune.wav"), 1, 440.0, 0.3, 0.5, 1.0);
+    write_note(
+        &d.join("flat.wav"),
+        1,
+        440.0 * 2f64.powf(-30.0 / 1200.0),
+        0.3,
+        0.5,
+        1.0,
+    );
+    write_note(&d.join("quiet.wav"), 1, 440.0, 0.0, 0.5, 1.0);
+    let (code, out, err) = takebox(
+        &[
+            "check",
+            "in_tune.wav",
+            "flat.wav",
+            "quiet.wav",
+            "--note",
+            "A4",
+            "--preroll",
+            "0.4",
+        ],
+        d,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line("in_tune.wav").ends_with("ok"), "{out}");
+    let flat = line("flat.wav");
+    assert!(
+        flat.ends_with("off_pitch") && flat.contains("-30.0"),
+        "{flat}"
+    );
+    assert!(line("quiet.wav").ends_with("silent"), "{out}");
+    assert!(
+        err.contains("flat.wav (off_pitch)") && !err.contains("in_tune"),
+        "{err}"
+    );
+    let (code, _, err) = takebox(&["check", "in_tune.wav", "--note", "H2"], d);
+    assert_eq!(code, 2);
+    assert!(err.contains("\"H2\""), "{err}");
+}
