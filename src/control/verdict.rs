@@ -78,7 +78,11 @@ fn describe(check: &TakeCheck) -> String {
     if check.clipped_samples > 0 {
         parts.push(format!("{} clipped samples", check.clipped_samples));
     }
-    parts.join(", ")
+    let mut text = parts.join(", ");
+    if !check.notes.is_empty() {
+        text.push_str(&format!(" ({})", check.notes.join("; ")));
+    }
+    text
 }
 
 pub fn judge(c: &Confirmation) -> Verdict {
