@@ -37,8 +37,8 @@ bench:
 	scripts/deps.sh build bench
 	$(CARGO) build --locked --release
 	scripts/bench-capture.sh
-	scripts/bench-control.sh
 	scripts/bench-process.sh
+	scripts/bench-control.sh
 
 clean:
 	$(CARGO) clean

@@ -235,11 +235,9 @@ pub fn analyze(path: &Path, opts: &ProcessOptions) -> Result<Analysis, ProcessEr
         }
     }
     let trim = trimmer.finish();
-    let pitch = match (
-        opts.planned_hz.is_some() || opts.metadata.is_some(),
-        trim.onset_frame,
-    ) {
-        (true, Some(onset)) => {
+    // Measured even with the pitch check off: the figure goes into smpl and the report.
+    let pitch = match trim.onset_frame {
+        Some(onset) => {
             let mut window = PitchWindow::after_onset(ch, rate, onset).map_err(e)?;
             reader
                 .seek_frame(window.start_frame())
@@ -259,7 +257,7 @@ pub fn analyze(path: &Path, opts: &ProcessOptions) -> Result<Analysis, ProcessEr
             }
             window.estimate(rate, &pitch_settings(opts.planned_hz))
         }
-        _ => None,
+        None => None,
     };
     Ok(Analysis {
         info,

@@ -10,7 +10,7 @@ use super::session_log::SessionLog;
 pub use super::status::{CycleStatus, Event, LastTake, Phase};
 use super::take_runner::{self, Progress, TakeJob, TakeResult};
 use super::verdict::{self, Verdict};
-use crate::config::{Config, Instruments};
+use crate::config::Config;
 use crate::protocol::{TakeCommand, Timestamp};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -66,7 +66,6 @@ pub enum Request {
 /// What the cycle needs from the daemon around it.
 pub struct CycleContext {
     pub config: Arc<RwLock<Arc<Config>>>,
-    pub instruments: Arc<Instruments>,
     pub clients: Vec<RecorderClient>,
     pub health: Arc<Health>,
     pub store: Store,
@@ -543,11 +542,7 @@ impl Cycle {
             dynamic: s.dynamic.clone(),
             round_robin: s.round_robin,
             start_at: Some(start_at),
-            pitch_check: self
-                .ctx
-                .instruments
-                .get(&session.request.instrument)
-                .map(|i| i.pitch_check),
+            pitch_check: (!s.pitch_check).then_some(false),
         };
         let until = start_at
             .0

@@ -88,7 +88,6 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), String> {
     let (instruments, clients) = check_setup(&config)?;
-    let instruments = Arc::new(instruments);
     let store = Store::open(&config.control.state_dir).map_err(|e| format!("state_dir: {e}"))?;
     let resumed = store.load_open().map_err(|e| {
         format!(
@@ -115,7 +114,6 @@ pub async fn run(
     let cycle = cycle::Cycle::new(
         CycleContext {
             config: config.clone(),
-            instruments: instruments.clone(),
             clients,
             health: health.clone(),
             store: store.clone(),
@@ -130,7 +128,7 @@ pub async fn run(
         config_path,
         config,
         raw: Mutex::new(raw),
-        instruments,
+        instruments: Arc::new(instruments),
         token,
         page_password,
         page_key,

@@ -47,6 +47,13 @@ pub struct Slot {
     pub dynamic: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub round_robin: Option<u32>,
+    /// The instrument's `pitch_check`: false for drums and noises.
+    #[serde(default = "pitched")]
+    pub pitch_check: bool,
+}
+
+fn pitched() -> bool {
+    true
 }
 
 fn err(field: &str, message: impl Into<String>) -> FieldError {
@@ -169,6 +176,7 @@ pub fn build(
                         duration: *dur,
                         dynamic: dynamic.clone(),
                         round_robin: *rr,
+                        pitch_check: inst.pitch_check,
                     });
                 }
             }

@@ -250,6 +250,7 @@ mod tests {
             duration: 1.0,
             dynamic: None,
             round_robin: None,
+            pitch_check: true,
         };
         Session::new(
             "s1".into(),

@@ -1,7 +1,6 @@
-//! The board's verdict on a confirmed take, from what the recorder reported:
-//! its check of the take when it sent one, else the peaks in the confirmation.
+//! The board's verdict on a confirmed take, from what the recorder reported.
 
-use crate::protocol::{self, Confirmation, TakeCheck, TakeState};
+use crate::protocol::{Confirmation, TakeState};
 use serde::Serialize;
 
 /// A peak at or above this is taken as clipped.
@@ -50,41 +49,6 @@ impl Verdict {
     }
 }
 
-fn check_name(v: protocol::Verdict) -> &'static str {
-    match v {
-        protocol::Verdict::Ok => "ok",
-        protocol::Verdict::OffPitch => "off pitch",
-        protocol::Verdict::Clipped => "clipped",
-        protocol::Verdict::Silent => "silent",
-        protocol::Verdict::Noisy => "noisy",
-    }
-}
-
-/// The recorder's check in words: its issues, worst first, with the figures.
-fn describe(check: &TakeCheck) -> String {
-    let mut parts: Vec<String> = check
-        .issues
-        .iter()
-        .map(|v| check_name(*v).to_string())
-        .collect();
-    if parts.is_empty() {
-        parts.push(check_name(check.verdict).to_string());
-    }
-    if let Some(c) = check.cents
-        && check.issues.contains(&protocol::Verdict::OffPitch)
-    {
-        parts.push(format!("{c:+.0} cents"));
-    }
-    if check.clipped_samples > 0 {
-        parts.push(format!("{} clipped samples", check.clipped_samples));
-    }
-    let mut text = parts.join(", ");
-    if !check.notes.is_empty() {
-        text.push_str(&format!(" ({})", check.notes.join("; ")));
-    }
-    text
-}
-
 pub fn judge(c: &Confirmation) -> Verdict {
     if c.state == TakeState::Failed || c.frames_lost > 0 {
         return Verdict::Failed(
@@ -93,30 +57,18 @@ pub fn judge(c: &Confirmation) -> Verdict {
                 .unwrap_or_else(|| format!("{} frames lost", c.frames_lost)),
         );
     }
-    let heard = match &c.check {
-        Some(check) if check.verdict != protocol::Verdict::Ok => Verdict::Warn(describe(check)),
-        Some(_) => Verdict::Ok,
-        None => judge_peaks(c),
-    };
-    if heard == Verdict::Ok && c.state == TakeState::Spooled {
-        return Verdict::Warn(format!(
-            "kept in the recorder's spool, not on the share yet{}",
-            c.error
-                .as_deref()
-                .map(|e| format!(": {e}"))
-                .unwrap_or_default()
-        ));
+    // The recorder's own check (pitch, clipping before gain, noise) comes first.
+    if let Some(check) = &c.check
+        && check.verdict != crate::protocol::Verdict::Ok
+    {
+        return Verdict::Warn(describe(check));
     }
-    heard
-}
-
-/// Without the recorder's check: clipped or silent by the peaks alone.
-fn judge_peaks(c: &Confirmation) -> Verdict {
-    let loudest = c
+    let peaks: Vec<f64> = c
         .peak_dbfs
         .iter()
         .map(|p| p.unwrap_or(f64::NEG_INFINITY))
-        .fold(f64::NEG_INFINITY, f64::max);
+        .collect();
+    let loudest = peaks.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if loudest >= CLIP_DBFS {
         return Verdict::Warn(format!("clipped (peak {loudest:.1} dBFS)"));
     }
@@ -127,7 +79,34 @@ fn judge_peaks(c: &Confirmation) -> Verdict {
             "silent".into()
         });
     }
+    if c.state == TakeState::Spooled {
+        return Verdict::Warn(format!(
+            "kept in the recorder's spool, not on the share yet{}",
+            c.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        ));
+    }
     Verdict::Ok
+}
+
+/// "off pitch: +46.6 cents (452.0 Hz)", "noisy: SNR 18.6 dB", ...
+fn describe(check: &crate::protocol::TakeCheck) -> String {
+    use crate::protocol::Verdict as V;
+    match check.verdict {
+        V::OffPitch => match (check.cents, check.measured_hz) {
+            (Some(c), Some(hz)) => format!("off pitch: {c:+.1} cents ({hz:.1} Hz)"),
+            _ => "off pitch: no stable pitch found".into(),
+        },
+        V::Clipped => format!("clipped: {} samples at full scale", check.clipped_samples),
+        V::Silent => "silent: nothing above the threshold".into(),
+        V::Noisy => match check.snr_db {
+            Some(snr) => format!("noisy: SNR {snr:.1} dB"),
+            None => "noisy".into(),
+        },
+        V::Ok => "ok".into(),
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +137,25 @@ mod tests {
     }
 
     #[test]
+    fn the_recorders_check_comes_first() {
+        let mut c = conf(TakeState::Delivered, vec![Some(-1.0)]);
+        c.check = Some(crate::protocol::TakeCheck {
+            verdict: crate::protocol::Verdict::OffPitch,
+            issues: vec![crate::protocol::Verdict::OffPitch],
+            measured_hz: Some(452.0),
+            cents: Some(46.6),
+            noise_floor_dbfs: None,
+            snr_db: None,
+            clipped_samples: 0,
+            notes: vec![],
+        });
+        assert_eq!(
+            judge(&c),
+            Verdict::Warn("off pitch: +46.6 cents (452.0 Hz)".into())
+        );
+    }
+
+    #[test]
     fn verdicts() {
         assert_eq!(
             judge(&conf(TakeState::Delivered, vec![Some(-12.0)])),
@@ -179,29 +177,6 @@ mod tests {
         lost.frames_lost = 10;
         assert_eq!(judge(&lost).label(), "failed");
         assert_eq!(Verdict::Ok.worst(Verdict::Warn("x".into())).label(), "warn");
-        // The recorder's check, when there is one, decides.
-        let mut checked = conf(TakeState::Delivered, vec![Some(-12.0)]);
-        checked.check = Some(TakeCheck {
-            verdict: protocol::Verdict::OffPitch,
-            issues: vec![protocol::Verdict::OffPitch],
-            measured_hz: Some(449.0),
-            cents: Some(35.4),
-            noise_floor_dbfs: None,
-            snr_db: None,
-            clipped_samples: 0,
-            notes: vec![],
-        });
-        assert_eq!(
-            judge(&checked),
-            Verdict::Warn("off pitch, +35 cents".into())
-        );
-        let mut quiet_but_ok = conf(TakeState::Delivered, vec![Some(-70.0)]);
-        quiet_but_ok.check = checked.check.clone().map(|mut c| {
-            c.verdict = protocol::Verdict::Ok;
-            c.issues.clear();
-            c
-        });
-        assert_eq!(judge(&quiet_but_ok), Verdict::Ok);
         assert_eq!(
             Verdict::Failed("x".into()).worst(Verdict::Ok).label(),
             "failed"
