@@ -390,11 +390,16 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     ws1.mount_share();
     ws2.mount_share();
     let (p1, p2) = (free_port(), free_port());
-    ws2.write_board_config(p2, json!({}));
+    ws2.write_board_config(
+        p2,
+        json!({"post_processing": {"trim_silence": false, "normalize_audio": false}}),
+    );
     ws1.write_board_config(
         p1,
         json!({"control": {"recorders": [format!("http://127.0.0.1:{p1}"), format!("http://127.0.0.1:{p2}")]},
-               "countdown_duration": 1.5}),
+               "countdown_duration": 1.5,
+               // Raw takes: trimming would move the onsets this test compares.
+               "post_processing": {"trim_silence": false, "normalize_audio": false}}),
     );
     let _c1 = Daemon::capture(&ws1, Some(&pulse));
     let _c2 = Daemon::capture(&ws2, Some(&pulse));

@@ -613,6 +613,7 @@ impl Cycle {
                         "take_id": c.take_id, "dynamic": plan.dynamic, "round_robin": plan.round_robin,
                         "recorder": url, "verdict": v.label(), "reason": v.reason(),
                         "state": c.state, "sha256": c.sha256, "peak_dbfs": c.peak_dbfs,
+                        "check": c.check, "processing": c.processing,
                         "slot": slot + 1, "start_at": take.start_at,
                     });
                     self.log_event("confirmation", line);

@@ -29,6 +29,7 @@ fn check_value(c: &Config, name: &str) -> bool {
         "file_naming.include_session_id" => c.file_naming.include_session_id,
         "file_naming.include_user_initials" => c.file_naming.include_user_initials,
         "post_processing.normalize_audio" => c.post_processing.normalize_audio,
+        "post_processing.trim_silence" => c.post_processing.trim_silence,
         _ => c.storage_management.auto_cleanup,
     }
 }
@@ -80,6 +81,12 @@ pub fn view(
             "session_settings.default_frequency",
             "Pitch of A4 (Hz)",
             s.default_frequency.to_string(),
+            true,
+        ),
+        (
+            "post_processing.peak_target_dbfs",
+            "Normalize to peak (dBFS)",
+            config.post_processing.peak_target_dbfs.to_string(),
             true,
         ),
         (
@@ -240,6 +247,11 @@ pub fn apply(
     if let Some(v) = form.get("session_settings.default_articulation") {
         s.default_articulation = v.to_string();
     }
+    c.post_processing.peak_target_dbfs = number(
+        form,
+        "post_processing.peak_target_dbfs",
+        c.post_processing.peak_target_dbfs,
+    )?;
     c.storage_management.max_age_days = number(
         form,
         "storage_management.max_age_days",
@@ -252,6 +264,7 @@ pub fn apply(
                 "file_naming.include_session_id" => c.file_naming.include_session_id = on,
                 "file_naming.include_user_initials" => c.file_naming.include_user_initials = on,
                 "post_processing.normalize_audio" => c.post_processing.normalize_audio = on,
+                "post_processing.trim_silence" => c.post_processing.trim_silence = on,
                 _ => c.storage_management.auto_cleanup = on,
             }
         }
