@@ -103,3 +103,101 @@ pub fn shutdown_signal() -> watch::Receiver<bool> {
     });
     rx
 }
+
+/// What both daemons are started with.
+pub struct DaemonStart {
+    /// Where config.json was read from.
+    pub path: PathBuf,
+    /// Resolved: relative paths made absolute, the token from the environment.
+    pub config: Config,
+    /// As the file has it, for the settings page to save back.
+    pub raw: Config,
+    /// `--listen`, overriding the config.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `--check`: validate and exit.
+    pub check: bool,
+}
+
+/// Parse a daemon's flags and load its config, or say what is wrong and
+/// return the exit code.
+pub fn daemon_start(program: &str, usage: &str) -> Result<DaemonStart, i32> {
+    let mut args = Args::from_env();
+    if args.switch("help") {
+        println!("{usage}");
+        return Err(0);
+    }
+    let fail = |msg: String| {
+        eprintln!("{program}: {msg}");
+        EXIT_CONFIG
+    };
+    let check = args.switch("check");
+    let config_arg = args
+        .value("config")
+        .map_err(|e| fail(format!("{e}\n{usage}")))?;
+    let listen_arg = args
+        .value("listen")
+        .map_err(|e| fail(format!("{e}\n{usage}")))?;
+    if let Some(extra) = args.rest().first() {
+        return Err(fail(format!("unexpected argument {extra:?}\n{usage}")));
+    }
+    let listen = listen_arg
+        .map(|l| l.parse().map_err(|e| fail(format!("--listen {l:?}: {e}"))))
+        .transpose()?;
+    let (path, config, raw) = load_config_and_raw(config_arg).map_err(fail)?;
+    Ok(DaemonStart {
+        path,
+        config,
+        raw,
+        listen,
+        check,
+    })
+}
+
+/// Set up logging and the runtime, bind `listen`, announce it (tests and
+/// scripts wait for the "listening on" line) and run the daemon until it stops.
+pub fn serve_daemon<F, Fut, E>(
+    program: &str,
+    config: &Config,
+    listen: std::net::SocketAddr,
+    path: &std::path::Path,
+    run: F,
+) -> i32
+where
+    F: FnOnce(tokio::net::TcpListener, watch::Receiver<bool>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    if let Err(e) = crate::logging::init(&config.logging, &config.logging.log_directory, program) {
+        eprintln!("{program}: {e}");
+        return EXIT_CONFIG;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{program}: cannot start the runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                log::error!(target: "takebox::cli", "{program}: cannot listen on {listen}: {e}");
+                return EXIT_FAILURE;
+            }
+        };
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        log::info!(target: "takebox::cli", "{program} listening on http://{addr} (config {})", path.display());
+        match run(listener, shutdown_signal()).await {
+            Ok(()) => 0,
+            Err(e) => {
+                log::error!(target: "takebox::cli", "{program}: {e}");
+                EXIT_FAILURE
+            }
+        }
+    })
+}
