@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # CPU time and peak RSS of takebox-capture recording one take of BENCH_SECONDS
+# (BENCH_PERIOD sets capture.period_frames, default 2048)
 # (default 60) against arecord recording the same device and format for the
 # same time, side by side. Both capture from the PulseAudio null sink while a
 # tone plays into it.
@@ -18,10 +19,10 @@ mkdir -p "$work/share" "$work/spool"
 touch "$work/share/.takebox-share"
 cat >"$work/config.json" <<JSON
 {"logging": {"log_to_file": false, "log_level": "INFO"},
- "post_processing": {"normalize_audio": false},
+ "post_processing": {"normalize_audio": false, "trim_silence": false},
  "capture": {"device": "pulse", "sample_rate": $rate, "channels": $channels, "sample_format": "s24",
    "listen": "127.0.0.1:0", "share_path": "share", "spool_path": "spool",
-   "pre_roll_seconds": 2.0, "release_tail_seconds": 0.0}}
+   "pre_roll_seconds": 2.0, "release_tail_seconds": 0.0, "period_frames": ${BENCH_PERIOD:-2048}}}
 JSON
 
 # takebox-capture: from start to stop, the whole daemon, one take of $secs.
