@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # CPU time and peak RSS of takebox-capture recording one take of BENCH_SECONDS
-# (BENCH_PERIOD sets capture.period_frames, default 2048)
-# (default 60) against arecord recording the same device and format for the
+# (default 60; BENCH_PERIOD sets capture.period_frames, default 2048) against arecord recording the same device and format for the
 # same time, side by side. Both capture from the PulseAudio null sink while a
 # tone plays into it.
 set -euo pipefail

@@ -42,9 +42,7 @@ PY
 
 scripts/pulse.sh start "$run/pulse"
 export XDG_RUNTIME_DIR=$run/pulse PULSE_SERVER=unix:$run/pulse/pulse/native
-scripts/pulse.sh tone "$run/pulse" &
-tone_pid=$!
-pids=("$tone_pid")
+pids=()
 cleanup() {
   kill "${pids[@]}" 2>/dev/null || true
   scripts/pulse.sh stop "$run/pulse"
@@ -65,6 +63,10 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# The player: plays each planned note into the capture source when its countdown ends.
+scripts/player.py http://127.0.0.1:5000 http://127.0.0.1:5001 "$token" "$run/pulse" &
+pids+=($!)
+
 cat <<EOT
 
 takebox is running on loopback (state in .run/, Ctrl-C stops everything).
@@ -72,9 +74,10 @@ takebox is running on loopback (state in .run/, Ctrl-C stops everything).
   capture API:  http://127.0.0.1:5001/v1/status
   recordings:   $run/share
 
-Record a take (the tone generator is playing plucked notes into the capture source):
+A stand-in player plays each planned note into the capture source when its
+countdown ends. Or record a take directly (the player answers with an A3):
   curl -s -H 'Authorization: Bearer $token' -d '{"take_id":"demo-1","session_id":"demo","instrument":"guitar","note":"A3","frequency":220.0,"articulation":"long","duration":1.0}' http://127.0.0.1:5001/v1/takes
 
 EOT
 # Either daemon stopping ends the run (and the trap stops the rest).
-wait -n "${pids[1]}" "${pids[2]}"
+wait -n "${pids[0]}" "${pids[1]}"
