@@ -1,0 +1,146 @@
+//! Full disks: a full spool fails the take with a clear error and loses nothing
+//! recorded before; a full share keeps the take in the spool, leaves no partial
+//! file on the share, and delivers it once there is room. Uses small tmpfs
+//! mounts, so it runs as root (as `make test` does).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// A tmpfs of `size` at `dir`, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "mounting a tmpfs at {} failed: this test needs root (make test runs as root)",
+            dir.display()
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_spool_fails_the_take_clearly_and_keeps_earlier_takes() {
+    let pulse = Pulse::start();
+    let ws = Workspace::new();
+    ws.mount_share();
+    let _spool = Tmpfs::mount(&ws.spool(), "400k");
+    ws.write_config(
+        json!({"capture": {"channels": 2, "pre_roll_seconds": 0.2, "release_tail_seconds": 0.1},
+        "post_processing": {"trim_silence": false, "normalize_audio": false}}),
+    );
+    let d = Daemon::capture(&ws, Some(&pulse));
+
+    let (code, small) = d.post("/v1/takes", &take_cmd("small", json!({"duration": 0.2})));
+    assert_eq!(
+        (code, small["state"].as_str()),
+        (200, Some("delivered")),
+        "{small}"
+    );
+    // 3 s of 24-bit stereo is 864 kB: more than the spool holds.
+    let (code, big) = d.post("/v1/takes", &take_cmd("big", json!({"duration": 3.0})));
+    let message = if code == 200 {
+        assert_eq!(big["state"], "failed", "{big}");
+        big["error"].as_str().unwrap().to_string()
+    } else {
+        assert_eq!(
+            (code, big["error"].as_str()),
+            (507, Some("storage_failed")),
+            "{big}"
+        );
+        big["message"].as_str().unwrap().to_string()
+    };
+    assert!(message.contains("No space left"), "{message}");
+    // Nothing half-written is left behind, the earlier take is whole, and the
+    // recorder takes the next take once the spool has room again.
+    assert!(
+        !ws.tree()
+            .iter()
+            .any(|(p, _)| p.contains("big") && p.contains(".wav")),
+        "{:?}",
+        ws.tree()
+    );
+    let file = ws.share().join(small["path"].as_str().unwrap());
+    assert_eq!(
+        takebox::capture::take::sha256_file(&file).unwrap(),
+        small["sha256"].as_str().unwrap()
+    );
+    let (code, next) = d.post("/v1/takes", &take_cmd("next", json!({"duration": 0.2})));
+    assert_eq!(
+        (code, next["state"].as_str()),
+        (200, Some("delivered")),
+        "{next}"
+    );
+    assert_eq!(d.get("/v1/status").1["state"], "running");
+}
+
+#[test]
+fn a_full_share_keeps_the_take_spooled_until_there_is_room() {
+    let pulse = Pulse::start();
+    let ws = Workspace::new();
+    let share = Tmpfs::mount(&ws.share(), "200k");
+    ws.mount_share();
+    ws.write_config(
+        json!({"capture": {"channels": 2, "pre_roll_seconds": 0.2, "release_tail_seconds": 0.1},
+        "post_processing": {"trim_silence": false, "normalize_audio": false}}),
+    );
+    let d = Daemon::capture(&ws, Some(&pulse));
+
+    let (code, c) = d.post("/v1/takes", &take_cmd("wide", json!({"duration": 1.0})));
+    assert_eq!((code, c["state"].as_str()), (200, Some("spooled")), "{c}");
+    assert!(
+        c["error"].as_str().unwrap().contains("No space left"),
+        "{c}"
+    );
+    // No partial file on the share, under a final name or a temporary one.
+    let on_share: Vec<_> = ws
+        .tree()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("share/s1"))
+        .collect();
+    assert!(on_share.is_empty(), "{on_share:?}");
+    assert_eq!(d.get("/v1/status").1["spool_pending"], json!(["wide"]));
+
+    share.resize("4m");
+    let done = wait_for(
+        "delivery once the share has room",
+        Duration::from_secs(15),
+        || {
+            let (_, t) = d.get("/v1/takes/wide");
+            (t["state"] == "delivered").then_some(t)
+        },
+    );
+    let file = ws.share().join(done["path"].as_str().unwrap());
+    assert_eq!(
+        takebox::capture::take::sha256_file(&file).unwrap(),
+        c["sha256"].as_str().unwrap()
+    );
+}
