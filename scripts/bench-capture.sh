@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CPU time and peak RSS of takebox-capture recording one take of BENCH_SECONDS
-# (default 60; BENCH_PERIOD sets capture.period_frames, default 2048) against arecord recording the same device and format for the
+# (default 60; BENCH_PERIOD sets capture.period_frames, default 4096) against arecord recording the same device and format for the
 # same time, side by side. Both capture from the PulseAudio null sink while a
 # tone plays into it.
 set -euo pipefail
@@ -21,7 +21,7 @@ cat >"$work/config.json" <<JSON
  "post_processing": {"normalize_audio": false, "trim_silence": false},
  "capture": {"device": "pulse", "sample_rate": $rate, "channels": $channels, "sample_format": "s24",
    "listen": "127.0.0.1:0", "share_path": "share", "spool_path": "spool",
-   "pre_roll_seconds": 2.0, "release_tail_seconds": 0.0, "period_frames": ${BENCH_PERIOD:-2048}}}
+   "pre_roll_seconds": 2.0, "release_tail_seconds": 0.0, "period_frames": ${BENCH_PERIOD:-4096}}}
 JSON
 
 # takebox-capture: from start to stop, the whole daemon, one take of $secs.

@@ -351,7 +351,7 @@ impl Default for CaptureSettings {
             sample_rate: 48_000,
             channels: 1,
             sample_format: SampleFormat::S24,
-            period_frames: 2048,
+            period_frames: 4096,
             pre_roll_seconds: 2.0,
             release_tail_seconds: 1.0,
             late_start_seconds: 5.0,
