@@ -205,6 +205,104 @@ fn remove_tree(path: &Path, dry_run: bool, removed: &mut dyn FnMut(&Path)) -> io
     Ok(n + 1)
 }
 
+/// Where a sweep looks and what it may do.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    pub log_dir: PathBuf,
+    /// The board's state folder (`control.state_dir`), for sessions still open.
+    pub state_dir: Option<PathBuf>,
+    /// The recordings root (the share); nothing outside it is touched.
+    pub root: PathBuf,
+    /// File at the root that proves the share is mounted (`capture.share_marker`).
+    pub marker: String,
+    pub policy: Policy,
+    pub dry_run: bool,
+}
+
+/// What a sweep did.
+#[derive(Debug, Default)]
+pub struct SweepReport {
+    /// Sessions whose folders were (or, dry, would be) removed.
+    pub deleted: Vec<String>,
+    /// Paths removed (or that would be), in order.
+    pub removed: Vec<PathBuf>,
+    pub kept: Vec<(String, String)>,
+    /// Unreadable log lines and the like.
+    pub warnings: Vec<String>,
+    /// Removals that failed.
+    pub errors: Vec<String>,
+}
+
+impl Sweep {
+    /// The sweep `config.json` describes: logs in `logging.log_directory`, the
+    /// recordings root `capture.share_path` with its marker, open sessions in
+    /// `control.state_dir`.
+    pub fn from_config(config: &crate::config::Config, dry_run: bool) -> Sweep {
+        let sm = &config.storage_management;
+        Sweep {
+            log_dir: config.logging.log_directory.clone(),
+            state_dir: Some(config.control.state_dir.clone()),
+            root: config.capture.share_path.clone(),
+            marker: config.capture.share_marker.clone(),
+            policy: Policy {
+                max_age: Duration::from_secs(u64::from(sm.max_age_days) * 86400),
+                require_imported: sm.require_imported,
+            },
+            dry_run,
+        }
+    }
+
+    /// Decide and delete. Every removed path is logged (target `takebox::cleanup`).
+    pub fn run(&self, now: SystemTime) -> Result<SweepReport, String> {
+        if !self.root.join(&self.marker).is_file() {
+            return Err(format!(
+                "{} has no {}: the share is not mounted, nothing is deleted",
+                self.root.display(),
+                self.marker
+            ));
+        }
+        let mut report = SweepReport::default();
+        let mut warnings = Vec::new();
+        let planned = plan(
+            &self.log_dir,
+            self.state_dir.as_deref(),
+            &self.root,
+            &self.policy,
+            now,
+            &mut |w| warnings.push(w),
+        )
+        .map_err(|e| format!("reading the session logs: {e}"))?;
+        report.warnings = warnings;
+        for p in planned {
+            match p.decision {
+                Decision::Keep(why) => report.kept.push((p.session_id, why)),
+                Decision::Delete => {
+                    let dry = self.dry_run;
+                    let mut removed = Vec::new();
+                    let r = remove_session(&self.root, &p.session_id, dry, &mut |path| {
+                        if dry {
+                            log::info!(target: "takebox::cleanup", "would remove {}", path.display());
+                        } else {
+                            log::info!(target: "takebox::cleanup", "removed {}", path.display());
+                        }
+                        removed.push(path.to_path_buf());
+                    });
+                    match r {
+                        Ok(0) => {}
+                        Ok(_) => report.deleted.push(p.session_id),
+                        Err(e) => {
+                            log::error!(target: "takebox::cleanup", "session {}: {e}", p.session_id);
+                            report.errors.push(format!("session {}: {e}", p.session_id));
+                        }
+                    }
+                    report.removed.extend(removed);
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
 /// Free space on the file system holding `path`, for an unprivileged writer.
 pub fn free_bytes(path: &Path) -> io::Result<u64> {
     let st = nix::sys::statvfs::statvfs(path).map_err(|e| ctx(io::Error::from(e), path))?;
