@@ -23,8 +23,9 @@ declare -A PACKAGES=(
   # Cross-compiling to the board (rigs, section 3).
   [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
-  # ... and for the control bench: wrk as the load generator, Flask as the seed's stack.
-  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl"
+  # ... and for the control bench: wrk as the load generator, Flask as the seed's stack;
+  # PostgreSQL 15 (and psql) for the catalog bench.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql"
 )
 
 want=()

@@ -1,8 +1,8 @@
 //! Session logs into PostgreSQL: one transaction per session, every take upserted
-//! by its take id, so importing a log twice, or again after it grew, leaves one
+//! by its take id (in batches of [`BATCH`] rows, columns sent as arrays), so importing a log twice, or again after it grew, leaves one
 //! row per take. Lines that cannot be read are reported (`file:line`) and skipped.
 
-use super::log_reader::{self, LineError, SessionRecord};
+use super::log_reader::{self, LineError, SessionRecord, TakeLine};
 use super::schema;
 use std::path::{Path, PathBuf};
 use tokio_postgres::{Client, NoTls};
@@ -98,12 +98,21 @@ ON CONFLICT (session_id) DO UPDATE SET
     request = EXCLUDED.request, log_file = EXCLUDED.log_file,
     lines_imported = EXCLUDED.lines_imported, imported_at = now()"#;
 
-const UPSERT_TAKE: &str = r#"
+/// Takes go in batches: one statement per batch, its columns as arrays.
+pub const BATCH: usize = 1000;
+
+const UPSERT_TAKES: &str = r#"
 INSERT INTO takes (take_id, session_id, filename, note, frequency, articulation, instrument,
                    "timestamp", dynamic, round_robin, recorder, verdict, cents, superseded,
                    state, sha256, slot, log_line)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::timestamptz, $9, $10, $11, $12, $13, $14,
-        $15, $16, $17, $18)
+SELECT t.take_id, $2, t.filename, t.note, t.frequency, t.articulation, t.instrument,
+       t.ts::timestamptz, t.dynamic, t.round_robin, t.recorder, t.verdict, t.cents,
+       t.superseded, t.state, t.sha256, t.slot, t.log_line
+FROM unnest($1::text[], $3::text[], $4::text[], $5::float8[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::int4[], $11::text[], $12::text[], $13::float8[],
+            $14::bool[], $15::text[], $16::text[], $17::int4[], $18::int4[])
+     AS t(take_id, filename, note, frequency, articulation, instrument, ts, dynamic,
+          round_robin, recorder, verdict, cents, superseded, state, sha256, slot, log_line)
 ON CONFLICT (take_id) DO UPDATE SET
     session_id = EXCLUDED.session_id, filename = EXCLUDED.filename, note = EXCLUDED.note,
     frequency = EXCLUDED.frequency, articulation = EXCLUDED.articulation,
@@ -113,9 +122,11 @@ ON CONFLICT (take_id) DO UPDATE SET
     superseded = EXCLUDED.superseded, state = EXCLUDED.state, sha256 = EXCLUDED.sha256,
     slot = EXCLUDED.slot, log_line = EXCLUDED.log_line"#;
 
-const UPSERT_VERDICT: &str = r#"
+const UPSERT_VERDICTS: &str = r#"
 INSERT INTO verdicts (take_id, verdict, reason, take_check)
-VALUES ($1, $2, $3, $4::text::jsonb)
+SELECT t.take_id, t.verdict, t.reason, t.take_check::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+     AS t(take_id, verdict, reason, take_check)
 ON CONFLICT (take_id) DO UPDATE SET
     verdict = EXCLUDED.verdict, reason = EXCLUDED.reason, take_check = EXCLUDED.take_check"#;
 
@@ -126,8 +137,8 @@ pub async fn import_session(
 ) -> Result<usize, tokio_postgres::Error> {
     let tx = client.transaction().await?;
     let session_stmt = tx.prepare(UPSERT_SESSION).await?;
-    let take_stmt = tx.prepare(UPSERT_TAKE).await?;
-    let verdict_stmt = tx.prepare(UPSERT_VERDICT).await?;
+    let take_stmt = tx.prepare(UPSERT_TAKES).await?;
+    let verdict_stmt = tx.prepare(UPSERT_VERDICTS).await?;
     let settings = rec.settings.to_string();
     let request = rec.request.to_string();
     let lines = rec.lines as i32;
@@ -148,36 +159,59 @@ pub async fn import_session(
         ],
     )
     .await?;
-    for t in &rec.takes {
-        let round_robin = t.round_robin.map(|r| r as i32);
-        let slot = t.slot.map(|s| s as i32);
-        let line = t.line as i32;
+    // The reader keeps one entry per take id, so no batch names a take twice.
+    for chunk in rec.takes.chunks(BATCH) {
+        let col = |f: &dyn Fn(&TakeLine) -> String| chunk.iter().map(f).collect::<Vec<_>>();
+        let take_id = col(&|t| t.take_id.clone());
+        let filename = col(&|t| t.filename.clone());
+        let note = col(&|t| t.note.clone());
+        let frequency: Vec<f64> = chunk.iter().map(|t| t.frequency).collect();
+        let articulation = col(&|t| t.articulation.clone());
+        let instrument = col(&|t| t.instrument.clone());
+        let timestamp = col(&|t| t.timestamp.clone());
+        let dynamic: Vec<Option<&str>> = chunk.iter().map(|t| t.dynamic.as_deref()).collect();
+        let round_robin: Vec<Option<i32>> = chunk
+            .iter()
+            .map(|t| t.round_robin.map(|r| r as i32))
+            .collect();
+        let recorder: Vec<Option<&str>> = chunk.iter().map(|t| t.recorder.as_deref()).collect();
+        let verdict = col(&|t| t.verdict.clone());
+        let cents: Vec<Option<f64>> = chunk.iter().map(|t| t.cents).collect();
+        let superseded: Vec<bool> = chunk.iter().map(|t| t.superseded).collect();
+        let state: Vec<Option<&str>> = chunk.iter().map(|t| t.state.as_deref()).collect();
+        let sha256: Vec<Option<&str>> = chunk.iter().map(|t| t.sha256.as_deref()).collect();
+        let slot: Vec<Option<i32>> = chunk.iter().map(|t| t.slot.map(|s| s as i32)).collect();
+        let line: Vec<i32> = chunk.iter().map(|t| t.line as i32).collect();
         tx.execute(
             &take_stmt,
             &[
-                &t.take_id,
+                &take_id,
                 &rec.session_id,
-                &t.filename,
-                &t.note,
-                &t.frequency,
-                &t.articulation,
-                &t.instrument,
-                &t.timestamp,
-                &t.dynamic,
+                &filename,
+                &note,
+                &frequency,
+                &articulation,
+                &instrument,
+                &timestamp,
+                &dynamic,
                 &round_robin,
-                &t.recorder,
-                &t.verdict,
-                &t.cents,
-                &t.superseded,
-                &t.state,
-                &t.sha256,
+                &recorder,
+                &verdict,
+                &cents,
+                &superseded,
+                &state,
+                &sha256,
                 &slot,
                 &line,
             ],
         )
         .await?;
-        let check = t.check.as_ref().map(|c| c.to_string());
-        tx.execute(&verdict_stmt, &[&t.take_id, &t.verdict, &t.reason, &check])
+        let reason: Vec<Option<&str>> = chunk.iter().map(|t| t.reason.as_deref()).collect();
+        let check: Vec<Option<String>> = chunk
+            .iter()
+            .map(|t| t.check.as_ref().map(|c| c.to_string()))
+            .collect();
+        tx.execute(&verdict_stmt, &[&take_id, &verdict, &reason, &check])
             .await?;
     }
     tx.commit().await?;
