@@ -2,6 +2,8 @@
 //! temp folder, no TCP), exports parsed back and linted with sfzlint (from PyPI,
 //! in a venv this test makes), and cleanup on a temp tree.
 
+mod common;
+
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -811,4 +813,127 @@ fn cleanup_deletes_only_old_finished_confirmed_sessions_inside_the_root_without_
     let o = takebox(&["cleanup", "--config", &config]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("not mounted"));
+}
+
+#[test]
+fn a_session_recorded_by_the_real_daemons_imports_and_exports() {
+    let pulse = common::Pulse::start();
+    let ws = common::Workspace::new();
+    ws.mount_share();
+    let port = common::free_port();
+    ws.write_board_config(port, json!({}));
+    let _capture = common::Daemon::capture(&ws, Some(&pulse));
+    let control = common::Daemon::control(&ws);
+    common::wait_for(
+        "the recorder to show as up",
+        Duration::from_secs(10),
+        || {
+            let (_, s) = common::http(
+                control.addr,
+                "GET",
+                "/api/v1/status",
+                Some(common::TOKEN),
+                None,
+            );
+            (s["recorders"][0]["up"] == true).then_some(())
+        },
+    );
+    let post = |path: &str, body: Value| {
+        common::http(
+            control.addr,
+            "POST",
+            path,
+            Some(common::TOKEN),
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+    };
+    let (code, begun) = post(
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "Bb4",
+               "articulations": ["short"], "dynamics": ["pp", "ff"], "auto_advance": true}),
+    );
+    assert_eq!(code, 201, "{begun}");
+    let id = begun["session_id"].as_str().unwrap().to_string();
+    let (code, st) = post("/api/v1/start", json!({}));
+    assert_eq!(code, 200, "{st}");
+    common::wait_for("the session to finish", Duration::from_secs(60), || {
+        let (_, s) = common::http(
+            control.addr,
+            "GET",
+            "/api/v1/status",
+            Some(common::TOKEN),
+            None,
+        );
+        (s["phase"] == "finished").then_some(())
+    });
+    let log = common::session_log(&ws, &id);
+    let confirmed = log.iter().filter(|l| l["event"] == "confirmation").count();
+    assert_eq!(confirmed, 4);
+
+    let pg = Postgres::start();
+    let o = takebox(&[
+        "catalog",
+        "import",
+        &ws.log_dir().display().to_string(),
+        "--db",
+        &pg.url(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        err.is_empty(),
+        "a line of the daemon's own log was skipped: {err}"
+    );
+    assert_eq!(
+        pg.query(&format!(
+            "SELECT count(*) FROM takes WHERE session_id = '{id}'"
+        )),
+        "4"
+    );
+    assert_eq!(
+        pg.query("SELECT string_agg(DISTINCT dynamic, ',' ORDER BY dynamic) FROM takes"),
+        "ff,pp"
+    );
+    assert_eq!(
+        pg.query("SELECT count(*) FROM sessions WHERE end_status = 'finished'"),
+        "1"
+    );
+
+    // Export through the board's config: its log folder and share.
+    let out_dir = ws.dir.path().join("export");
+    let config = ws.config_path().display().to_string();
+    let o = takebox(&[
+        "export",
+        "sfz",
+        &id,
+        "--out",
+        &out_dir.display().to_string(),
+        "--config",
+        &config,
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    let sfz = std::fs::read_to_string(out_dir.join(format!("{id}_guitar_short.sfz"))).unwrap();
+    let regions: Vec<_> = sfz
+        .lines()
+        .filter(|l| l.starts_with("<region>"))
+        .map(opcodes)
+        .collect();
+    assert_eq!(regions.len(), 4, "{sfz}");
+    for r in &regions {
+        assert!(out_dir.join(&r["sample"]).is_file(), "{r:?}");
+        assert!(
+            ["69", "70"].contains(&r["pitch_keycenter"].as_str()),
+            "{r:?}"
+        );
+    }
+    let o = Command::new(sfzlint())
+        .arg(out_dir.join(format!("{id}_guitar_short.sfz")))
+        .output()
+        .unwrap();
+    let (so, se) = text(&o);
+    assert!(
+        o.status.success() && so.trim().is_empty() && se.trim().is_empty(),
+        "sfzlint: {so}{se}"
+    );
 }
