@@ -1,6 +1,7 @@
 //! From a session's playable takes to a sampler's map, with no I/O: key ranges
 //! spread between the sampled notes, root key from the note and fine tune from
-//! the measured cents, velocity layers from the dynamics, round robins, one set
+//! the measured cents, velocity layers from the dynamics (soft to loud, 1-127 split
+//! among the dynamics each note has), round robins, one set
 //! of regions per articulation (and per recorder when there were several).
 
 use crate::notes::Note;
@@ -139,13 +140,17 @@ pub fn map<'a>(
         let mut roots: Vec<u8> = cells.keys().map(|(m, _)| *m).collect();
         roots.dedup();
         let ranges = key_ranges(&roots);
-        let mut dynamics: Vec<(usize, String)> = cells.keys().map(|(_, d)| d.clone()).collect();
-        dynamics.sort();
-        dynamics.dedup();
         let mut regions = Vec::new();
         for ((midi, dynrank), rrs) in &cells {
             let (lokey, hikey) = ranges[roots.binary_search(midi).expect("a root")];
-            let k = dynamics.binary_search(dynrank).expect("a dynamic");
+            // Velocity is split among the dynamics this note has, so a note
+            // missing a dynamic leaves no silent hole in its key range.
+            let dynamics: Vec<&(usize, String)> = cells
+                .keys()
+                .filter(|(m, _)| m == midi)
+                .map(|(_, d)| d)
+                .collect();
+            let k = dynamics.binary_search(&dynrank).expect("a dynamic");
             let (lovel, hivel) = velocity_range(k, dynamics.len());
             let seq_length = rrs.len() as u32;
             for (pos, (rr, (t, _))) in rrs.iter().enumerate() {
@@ -264,6 +269,8 @@ mod tests {
         assert_eq!((get("b").seq_length, get("d").seq_length), (1, 1));
         assert_eq!((get("a").lokey, get("a").hikey, get("a").midi), (0, 62, 60));
         assert_eq!((get("d").lokey, get("d").hikey), (63, 127));
+        // E4 has only ff: it takes every velocity.
+        assert_eq!((get("d").lovel, get("d").hivel), (1, 127));
         assert_eq!(layers[1].regions[0].lovel, 1);
     }
 }
