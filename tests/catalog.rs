@@ -937,3 +937,54 @@ fn a_session_recorded_by_the_real_daemons_imports_and_exports() {
         "sfzlint: {so}{se}"
     );
 }
+
+#[test]
+fn with_require_imported_cleanup_waits_for_the_catalog_to_have_the_whole_log() {
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    let (logs, share) = (base.join("logs"), base.join("share"));
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join(".takebox-share"), "").unwrap();
+    std::fs::write(
+        base.join("config.json"),
+        json!({"logging": {"log_directory": "logs"}, "capture": {"share_path": "share"},
+               "control": {"state_dir": "state"},
+               "storage_management": {"max_age_days": 30, "require_imported": true}})
+        .to_string(),
+    )
+    .unwrap();
+    let mut w = LogWriter::new("old", days_ago(40));
+    let (_, f) = w.take(1, 1, (60, "long", None, None, None, "ok"));
+    write_wav(&share.join(f));
+    w.write(&logs);
+    let config = base.join("config.json").display().to_string();
+    let logs_arg = logs.display().to_string();
+
+    // Imported before it ended: the log grew since, so it stays.
+    let o = takebox(&["catalog", "import", &logs_arg, "--db", &pg.url()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    w.end();
+    w.write(&logs);
+    let o = takebox(&["cleanup", "--config", &config]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains("kept old: not yet imported into the catalog"),
+        "{out}"
+    );
+    assert!(share.join("old").is_dir());
+
+    let o = takebox(&["catalog", "import", &logs_arg, "--db", &pg.url()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let o = takebox(&["cleanup", "--config", &config]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("1 sessions deleted"), "{out}");
+    assert!(!share.join("old").exists());
+    assert_eq!(
+        pg.query("SELECT count(*) FROM takes WHERE session_id = 'old'"),
+        "1",
+        "the catalog keeps the deleted session's takes"
+    );
+}
