@@ -14,7 +14,7 @@ CROSS_BIN := target/aarch64-unknown-linux-gnu/release
 help:
 	@echo "make run    build and start takebox on loopback (control :5000, capture :5001)"
 	@echo "make test   install what the tests need, then lint and run every test"
-	@echo "make bench  speed and memory against peers (arecord, sox, librosa, Flask)"
+	@echo "make bench  speed and memory against peers (arecord, sox, librosa, Flask, psql \\copy)"
 	@echo "make install    on the recording computer: release build, binary, unit, config, user"
 	@echo "                (PREFIX=$(PREFIX) DESTDIR= SHARE=//board/takebox SHARE_USER= SHARE_PASSWORD=)"
 	@echo "make uninstall  remove them again; config and recordings stay"
@@ -51,6 +51,7 @@ bench:
 	scripts/bench-capture.sh
 	scripts/bench-process.sh
 	scripts/bench-control.sh
+	scripts/bench-catalog.sh
 
 # The recording computer. SHARE=//board/takebox also installs the CIFS mount unit.
 install: release

@@ -11,8 +11,10 @@ declare -A PACKAGES=(
   # make test: the run rig plus the readers that check our WAVs are standard;
   # headless Chromium with its WebDriver for the page test;
   # Samba for the share test (smbd, smbclient, testparm, users via nss_wrapper);
-  # systemd's offline tools for the units (systemd-analyze, -sysusers, -tmpfiles).
-  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd"
+  # systemd's offline tools for the units (systemd-analyze, -sysusers, -tmpfiles);
+  # PostgreSQL 15 for the catalog test (started by the test on a Unix socket),
+  # python3-venv for sfzlint (from PyPI) in a venv the test makes.
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv"
   # make image / image-test: a Debian root file system (mmdebstrap, foreign
   # architectures through qemu-user), partitions without loop mounts, qemu to
   # boot it, the clients the boot test talks to it with, and systemctl/
@@ -21,8 +23,9 @@ declare -A PACKAGES=(
   # Cross-compiling to the board (rigs, section 3).
   [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
-  # ... and for the control bench: wrk as the load generator, Flask as the seed's stack.
-  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl"
+  # ... and for the control bench: wrk as the load generator, Flask as the seed's stack;
+  # PostgreSQL 15 (and psql) for the catalog bench.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql"
 )
 
 want=()

@@ -143,6 +143,12 @@ impl Default for FileNaming {
 pub struct StorageManagement {
     pub auto_cleanup: bool,
     pub max_age_days: u32,
+    /// How often takebox-control looks for old sessions (with `auto_cleanup`).
+    pub cleanup_interval_minutes: f64,
+    /// Keep a session until the catalog import has seen its whole log.
+    pub require_imported: bool,
+    /// Below this much free space on the share the board arms no take.
+    pub min_free_gb: f64,
 }
 
 impl Default for StorageManagement {
@@ -150,6 +156,9 @@ impl Default for StorageManagement {
         StorageManagement {
             auto_cleanup: true,
             max_age_days: 30,
+            cleanup_interval_minutes: 60.0,
+            require_imported: false,
+            min_free_gb: 2.0,
         }
     }
 }
@@ -633,6 +642,18 @@ impl Config {
                 file,
                 "storage_management.max_age_days",
                 "expected at least 1 day",
+            ));
+        }
+        positive(
+            "storage_management.cleanup_interval_minutes",
+            self.storage_management.cleanup_interval_minutes,
+        )?;
+        let free = self.storage_management.min_free_gb;
+        if !(free.is_finite() && free >= 0.0) {
+            return Err(invalid(
+                file,
+                "storage_management.min_free_gb",
+                "expected a number of GB, 0 or more",
             ));
         }
         self.validate_capture(file)?;

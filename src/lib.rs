@@ -2,9 +2,12 @@
 //!
 //! Dependencies point down: the binaries use `control`, `capture` and `catalog`;
 //! those use `dsp`, `protocol`, `config` and `notes`. `control` and `capture` share
-//! only the protocol; `dsp` does no I/O.
+//! only the protocol; `dsp` does no I/O. `session_log_format` (reading session logs)
+//! and `retention` (what cleanup may delete, and deleting it) sit below `control`
+//! and `catalog`, so both use them without using each other.
 
 pub mod capture;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -14,5 +17,7 @@ pub mod http;
 pub mod logging;
 pub mod notes;
 pub mod protocol;
+pub mod retention;
 pub mod sdnotify;
+pub mod session_log_format;
 pub mod wav;

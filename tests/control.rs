@@ -666,3 +666,66 @@ fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
     );
     assert_eq!(code, 201);
 }
+
+#[test]
+fn a_full_share_refuses_to_arm_with_the_reason_on_the_page_and_old_sessions_are_swept() {
+    let ws = Workspace::new();
+    ws.mount_share();
+    // A session finished 40 days ago, its folder on the share.
+    let old = std::time::SystemTime::now() - Duration::from_secs(40 * 86400);
+    let t = |s: u64| humantime::format_rfc3339_micros(old + Duration::from_secs(s)).to_string();
+    let lines = [
+        json!({"time": t(0), "event": "session_start", "session_id": "old1", "request": {"instrument": "guitar"}, "settings": {}}),
+        json!({"time": t(1), "event": "take", "take_id": "old1-1-1", "slot": 1}),
+        json!({"time": t(2), "event": "confirmation", "session_id": "old1", "filename": "old1/a.wav",
+               "note": "A4", "frequency": 440.0, "articulation": "long", "instrument": "guitar",
+               "timestamp": t(1), "take_id": "old1-1-1", "verdict": "ok", "state": "delivered"}),
+        json!({"time": t(3), "event": "session_end", "status": "finished"}),
+    ];
+    std::fs::create_dir_all(ws.log_dir()).unwrap();
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    std::fs::write(ws.log_dir().join("old1.jsonl"), text.join("\n") + "\n").unwrap();
+    std::fs::create_dir_all(ws.share().join("old1")).unwrap();
+    std::fs::write(ws.share().join("old1/a.wav"), b"RIFF").unwrap();
+    // No recorder is needed: the guard refuses before anything goes out.
+    ws.write_board_config(
+        free_port(),
+        json!({"storage_management": {"auto_cleanup": true, "max_age_days": 30,
+               "cleanup_interval_minutes": 0.02, "min_free_gb": 1.0e9}}),
+    );
+    let control = Daemon::control(&ws);
+    let (code, begun) = api_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
+               "articulations": ["long"], "auto_advance": true}),
+    );
+    assert_eq!(code, 201, "{begun}");
+    let (code, refused) = api_post(&control, "/api/v1/start", json!({}));
+    assert_eq!(code, 409, "{refused}");
+    let why = refused["message"].as_str().unwrap_or_default().to_string();
+    assert!(why.contains("GB free on the share"), "{refused}");
+    let (code, _, page) = raw_http(control.addr, "GET", "/", &[], b"");
+    assert_eq!(code, 200);
+    assert!(page.contains("take not armed"), "the page does not say why");
+    let st = api_get(&control, "/api/v1/status");
+    assert_eq!(st["phase"], "armed", "{st}");
+    assert!(st["take_id"].is_null(), "{st}");
+
+    // The periodic cleanup removed the old session and logged each path.
+    wait_for(
+        "the old session to be swept",
+        Duration::from_secs(20),
+        || (!ws.share().join("old1").exists()).then_some(()),
+    );
+    wait_for("the removals in the log", Duration::from_secs(5), || {
+        control
+            .log_contains(&format!(
+                "removed {}",
+                ws.share().join("old1/a.wav").display()
+            ))
+            .then_some(())
+    });
+    assert!(ws.share().join(".takebox-share").is_file());
+    assert!(ws.log_dir().join("old1.jsonl").is_file());
+}

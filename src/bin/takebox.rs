@@ -1,9 +1,11 @@
-//! The `takebox` command line tool: batch processing and checking of takes.
+//! The `takebox` command line tool: batch processing and checking of takes, the
+//! catalog import, instrument exports and cleanup.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use takebox::capture::batch::{self, Output};
 use takebox::capture::process::ProcessOptions;
+use takebox::catalog;
 use takebox::cli::{Args, EXIT_CONFIG, EXIT_FAILURE};
 use takebox::config::PostProcessing;
 use takebox::notes::{MiddleC, Note};
@@ -12,6 +14,9 @@ const USAGE: &str = "usage:
   takebox process IN... (--out DIR | --in-place) [--trim] [--normalize peak|true-peak|loudness|group]
                   [--target DB] [--note NOTE] [--preroll SECONDS] [--jobs N]
   takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
+  takebox catalog import LOG_OR_DIR... --db URL
+  takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE]
+  takebox cleanup [--dry-run] [--config FILE]
 
 process  trims leading/trailing silence (--trim) and normalizes: sample peak, true peak,
          integrated loudness (--target LUFS, default -23), or group: one gain for all files,
@@ -19,7 +24,18 @@ process  trims leading/trailing silence (--trim) and normalizes: sample peak, tr
          overwritten unless --in-place (then atomically).
 check    measures pitch against --note, level, clipping, noise floor (from the first
          --preroll seconds) and prints a verdict per file.
-Both exit 1 naming the files that failed.";
+Both exit 1 naming the files that failed.
+catalog import  creates or migrates the catalog schema in PostgreSQL (URL: postgres://user@host/db,
+         or host=/socket/dir dbname=...) and upserts each session log in one transaction; a bad
+         line is reported as file:line and skipped. Importing again after a log grew adds only
+         the new takes.
+export   an instrument from a session's confirmed, non-superseded takes: one file per
+         articulation (SFZ, Decent Sampler) or a CSV sample map; sample paths relative to DIR.
+         The log is found in --logs (default: the config's log_directory), the WAVs under
+         --share (default: capture.share_path).
+cleanup  deletes the folders of finished, fully confirmed sessions older than
+         storage_management.max_age_days from the share, printing every path removed;
+         --dry-run only prints what would go.";
 
 fn main() {
     std::process::exit(real_main());
@@ -41,6 +57,9 @@ fn real_main() -> i32 {
     match command.as_str() {
         "process" => run_process(args),
         "check" => run_check(args),
+        "catalog" => run_catalog(args),
+        "export" => run_export(args),
+        "cleanup" => run_cleanup(args),
         other => usage_error(format!("unknown command {other:?}")),
     }
 }
@@ -253,4 +272,208 @@ fn run_check(mut args: Args) -> i32 {
         }
     }
     summary(results.len(), &failed)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+fn run_catalog(args: Args) -> i32 {
+    let mut rest = args.rest();
+    if rest.first().map(String::as_str) != Some("import") {
+        return usage_error("catalog: expected `catalog import LOG_OR_DIR... --db URL`");
+    }
+    rest.remove(0);
+    let mut args = Args::from_vec(rest);
+    let parsed = (|| {
+        let db = args
+            .value("db")?
+            .or_else(|| std::env::var("TAKEBOX_DB").ok())
+            .ok_or("--db URL is needed (or TAKEBOX_DB)")?;
+        Ok::<_, String>((db, inputs(args.rest())?))
+    })();
+    let (db, inputs) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    let logs = match catalog::import::expand(&inputs) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let started = std::time::Instant::now();
+    let result = runtime().block_on(async {
+        let mut client = catalog::import::connect(&db).await?;
+        catalog::import::import_logs(&mut client, &logs).await
+    });
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    for e in &report.bad_lines {
+        eprintln!("takebox: skipped {e}");
+    }
+    for (path, e) in &report.failed {
+        eprintln!("takebox: {}: not imported: {e}", path.display());
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "imported {} sessions, {} takes in {secs:.2} s ({:.0} takes/s); {} lines skipped",
+        report.sessions,
+        report.takes,
+        report.takes as f64 / secs.max(1e-9),
+        report.bad_lines.len()
+    );
+    if report.failed.is_empty() {
+        0
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+fn run_export(args: Args) -> i32 {
+    let mut rest = args.rest();
+    let Some(format) = (!rest.is_empty()).then(|| rest.remove(0)) else {
+        return usage_error("export: expected sfz, dspreset or csv");
+    };
+    let Some(format) = catalog::export::Format::parse(&format) else {
+        return usage_error(format!("export {format:?}: expected sfz, dspreset or csv"));
+    };
+    let mut args = Args::from_vec(rest);
+    let parsed = (|| {
+        let out = args.value("out")?.ok_or("--out DIR is needed")?;
+        let logs = args.value("logs")?;
+        let share = args.value("share")?;
+        let config = args.value("config")?;
+        let rest = args.rest();
+        if let Some(flag) = rest.iter().find(|a| a.starts_with("--")) {
+            return Err(format!("unknown option {flag}"));
+        }
+        let [session] = <[String; 1]>::try_from(rest).map_err(|r| {
+            format!(
+                "expected one SESSION (an id or a .jsonl log), got {}",
+                r.len()
+            )
+        })?;
+        Ok::<_, String>((out, logs, share, config, session))
+    })();
+    let (out, logs, share, config_path, session) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    // The config only for what the flags leave open.
+    let config = if logs.is_none() || share.is_none() {
+        match takebox::cli::load_config(config_path) {
+            Ok((_, c)) => Some(c),
+            Err(e) => {
+                eprintln!("takebox: {e} (or give --logs and --share)");
+                return EXIT_CONFIG;
+            }
+        }
+    } else {
+        None
+    };
+    let logs = logs
+        .map(PathBuf::from)
+        .or_else(|| config.as_ref().map(|c| c.logging.log_directory.clone()))
+        .expect("logs from a flag or the config");
+    let share = share
+        .map(PathBuf::from)
+        .or_else(|| config.as_ref().map(|c| c.capture.share_path.clone()))
+        .expect("share from a flag or the config");
+    let log = match catalog::log_reader::find_log(&session, &[logs]) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let rec = match catalog::log_reader::read(&log) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    for e in &rec.errors {
+        eprintln!("takebox: skipped {e}");
+    }
+    match catalog::export::export(&rec, format, &share, std::path::Path::new(&out)) {
+        Ok(done) => {
+            for (take, why) in &done.skipped {
+                eprintln!("takebox: take {take} left out: {why}");
+            }
+            for f in &done.files {
+                println!("wrote {}", f.display());
+            }
+            println!("{} regions", done.regions);
+            0
+        }
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            EXIT_FAILURE
+        }
+    }
+}
+
+fn run_cleanup(mut args: Args) -> i32 {
+    let parsed = (|| {
+        let dry_run = args.switch("dry-run");
+        let config = args.value("config")?;
+        if let Some(extra) = args.rest().first() {
+            return Err(format!("unexpected {extra:?}"));
+        }
+        Ok::<_, String>((dry_run, config))
+    })();
+    let (dry_run, config_path) = match parsed {
+        Ok(p) => p,
+        Err(e) => return usage_error(e),
+    };
+    let config = match takebox::cli::load_config(config_path) {
+        Ok((_, c)) => c,
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let sweep = takebox::retention::Sweep::from_config(&config, dry_run);
+    let report = match sweep.run(std::time::SystemTime::now()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    for w in &report.warnings {
+        eprintln!("takebox: {w}");
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for p in &report.removed {
+        println!("{verb} {}", p.display());
+    }
+    for (id, why) in &report.kept {
+        println!("kept {id}: {why}");
+    }
+    for e in &report.errors {
+        eprintln!("takebox: {e}");
+    }
+    println!(
+        "{} sessions {}, {} kept",
+        report.deleted.len(),
+        if dry_run { "to delete" } else { "deleted" },
+        report.kept.len()
+    );
+    if report.errors.is_empty() {
+        0
+    } else {
+        EXIT_FAILURE
+    }
 }

@@ -201,6 +201,27 @@ impl Cycle {
         }
     }
 
+    /// The disk-free guard: no take is armed with less than
+    /// `storage_management.min_free_gb` free on the share; the reason is shown.
+    /// A share folder this board does not have (it is the recorder's mount) is
+    /// not guarded here: the recorder reports its own free space.
+    fn disk_guard(&mut self) -> Result<(), Refused> {
+        let config = self.config();
+        let min = (config.storage_management.min_free_gb * 1e9) as u64;
+        let share = &config.capture.share_path;
+        if min == 0 || !share.is_dir() {
+            return Ok(());
+        }
+        match crate::retention::disk_guard(share, min) {
+            Ok(()) => Ok(()),
+            Err(why) => {
+                log::warn!(target: "takebox::control", "take not armed: {why}");
+                self.message = Some(format!("take not armed: {why}"));
+                Err(Refused(why))
+            }
+        }
+    }
+
     fn persist(&mut self) {
         if let Some(s) = &self.session
             && let Err(e) = self.ctx.store.save(s)
@@ -390,6 +411,8 @@ impl Cycle {
                 if self.take.is_some() {
                     return refused("a take is already under way");
                 }
+                self.disk_guard()?;
+                let session = self.session.as_mut().expect("checked");
                 session.paused = false;
                 let Some(slot) = session.current() else {
                     self.finish();
@@ -406,6 +429,8 @@ impl Cycle {
                 let Some(slot) = session.last_done else {
                     return refused("no confirmed take to record again");
                 };
+                self.disk_guard()?;
+                let session = self.session.as_mut().expect("checked");
                 let Some(old) = session.retake(slot) else {
                     return refused("the last take was already replaced");
                 };
@@ -674,7 +699,11 @@ impl Cycle {
         if session.paused {
             self.set_phase(Phase::Paused);
         } else if session.request.auto_advance {
-            self.start_take(next);
+            if self.disk_guard().is_ok() {
+                self.start_take(next);
+            } else {
+                self.set_phase(Phase::Armed);
+            }
         } else {
             self.set_phase(Phase::Armed);
         }

@@ -3,6 +3,8 @@
 //! [`take_runner`], [`health`], [`clock`]; what it shows is [`status`]), keeps progress across reboots
 //! ([`progress`]) and a per-session log ([`session_log`]), and serves the page and
 //! the JSON API ([`web`]). It shares only [`crate::protocol`] with the recorders.
+//! Old sessions are deleted by a periodic job through [`crate::retention`] (shared
+//! with `takebox cleanup`, below both, so control never uses the catalog).
 
 pub mod clock;
 pub mod cycle;
@@ -123,6 +125,7 @@ pub async fn run(
         resumed,
     );
     let cycle_task = tokio::spawn(cycle.run(req_rx, shutdown.clone()));
+    let cleaner = tokio::spawn(cleanup_loop(config.clone(), shutdown.clone()));
 
     let control = Arc::new(Control {
         config_path,
@@ -149,6 +152,44 @@ pub async fn run(
     crate::http::serve(listener, limits, handler, shutdown).await;
     let _ = cycle_task.await;
     poller.abort();
+    cleaner.abort();
     log::info!(target: "takebox::control", "stopped");
     Ok(())
+}
+
+/// The periodic cleanup (`storage_management.auto_cleanup`): every
+/// `cleanup_interval_minutes`, old finished sessions are deleted from the share by
+/// [`crate::retention`], which logs every path it removes. The first sweep runs
+/// after one interval, at most a minute after the start.
+async fn cleanup_loop(config: Arc<RwLock<Arc<Config>>>, mut shutdown: watch::Receiver<bool>) {
+    let current = || config.read().map(|c| c.clone()).unwrap_or_default();
+    let interval =
+        |c: &Config| Duration::from_secs_f64(c.storage_management.cleanup_interval_minutes * 60.0);
+    let mut wait = interval(&current()).min(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        let c = current();
+        wait = interval(&c);
+        if !c.storage_management.auto_cleanup {
+            continue;
+        }
+        let sweep = crate::retention::Sweep::from_config(&c, false);
+        let now = std::time::SystemTime::now();
+        match tokio::task::spawn_blocking(move || sweep.run(now)).await {
+            Ok(Ok(r)) => {
+                for w in &r.warnings {
+                    log::warn!(target: "takebox::cleanup", "{w}");
+                }
+                if !r.deleted.is_empty() || !r.errors.is_empty() {
+                    log::info!(target: "takebox::cleanup", "deleted {} old sessions ({} paths), {} errors",
+                        r.deleted.len(), r.removed.len(), r.errors.len());
+                }
+            }
+            Ok(Err(e)) => log::warn!(target: "takebox::cleanup", "{e}"),
+            Err(e) => log::error!(target: "takebox::cleanup", "cleanup task failed: {e}"),
+        }
+    }
 }

@@ -95,6 +95,12 @@ pub fn view(
             config.storage_management.max_age_days.to_string(),
             true,
         ),
+        (
+            "storage_management.min_free_gb",
+            "Arm no take with less free on the share than (GB)",
+            config.storage_management.min_free_gb.to_string(),
+            true,
+        ),
     ] {
         fields.push(InputField {
             name: name.into(),
@@ -257,6 +263,11 @@ pub fn apply(
         "storage_management.max_age_days",
         c.storage_management.max_age_days,
     )?;
+    c.storage_management.min_free_gb = number(
+        form,
+        "storage_management.min_free_gb",
+        c.storage_management.min_free_gb,
+    )?;
     for (name, _) in CHECKS {
         if form.get(name).is_some() {
             let on = form.checked(name);
@@ -328,6 +339,14 @@ mod tests {
         assert_eq!(n.articulation_durations["legato"], 1.5);
         assert!(n.file_naming.include_user_initials);
         assert_eq!(n.session_settings.default_note, "C4");
+        let n = apply(
+            &c,
+            &form("storage_management.min_free_gb=5.5"),
+            Path::new("c.json"),
+            &i,
+        )
+        .unwrap();
+        assert_eq!(n.storage_management.min_free_gb, 5.5);
     }
 
     #[test]
@@ -346,6 +365,10 @@ mod tests {
             "session_settings.default_note"
         );
         assert_eq!(field("add_articulation=x"), "add_articulation");
+        assert_eq!(
+            field("storage_management.min_free_gb=-1"),
+            "storage_management.min_free_gb"
+        );
         assert_eq!(
             field("session_settings.default_instrument=oboe"),
             "session_settings.default_instrument"

@@ -1,0 +1,69 @@
+//! Decent Sampler: one preset per articulation; a group per round-robin position
+//! (`seqMode="round_robin"`), a sample per take with its key and velocity range,
+//! root note and fine tuning (in semitones, as Decent Sampler wants it).
+
+use super::mapping::Layer;
+use crate::session_log_format::SessionRecord;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Escape text for an XML attribute.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
+    let mut by_position: BTreeMap<u32, Vec<_>> = BTreeMap::new();
+    for r in &layer.regions {
+        by_position.entry(r.seq_position).or_default().push(r);
+    }
+    let mut s = String::new();
+    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        s,
+        "<!-- takebox export: session {}, instrument {}, articulation {} -->",
+        xml_escape(&rec.session_id).replace("--", "- -"),
+        xml_escape(instrument).replace("--", "- -"),
+        xml_escape(&layer.name()).replace("--", "- -")
+    );
+    s.push_str("<DecentSampler minVersion=\"1.0.0\">\n");
+    s.push_str("  <groups seqMode=\"round_robin\">\n");
+    for (pos, regions) in by_position {
+        let _ = writeln!(
+            s,
+            "    <group name=\"{} rr{pos}\" seqPosition=\"{pos}\" tags=\"{}\">",
+            xml_escape(&layer.name()),
+            xml_escape(&layer.articulation)
+        );
+        for r in regions {
+            let _ = writeln!(
+                s,
+                "      <sample path=\"{}\" rootNote=\"{}\" loNote=\"{}\" hiNote=\"{}\" loVel=\"{}\" hiVel=\"{}\" tuning=\"{:.2}\" seqLength=\"{}\" seqPosition=\"{}\"/>",
+                xml_escape(&r.filename),
+                r.midi,
+                r.lokey,
+                r.hikey,
+                r.lovel,
+                r.hivel,
+                f64::from(r.tune) / 100.0,
+                r.seq_length,
+                r.seq_position
+            );
+        }
+        s.push_str("    </group>\n");
+    }
+    s.push_str("  </groups>\n</DecentSampler>\n");
+    s
+}

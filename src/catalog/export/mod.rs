@@ -1,0 +1,175 @@
+//! Instruments from a session: SFZ ([`sfz`]), Decent Sampler ([`dspreset`]) and a
+//! CSV sample map ([`csv`]), all from one pure mapping ([`mapping`]) of the
+//! session's confirmed, non-superseded takes. Sample paths are relative to the
+//! export folder.
+
+pub mod csv;
+pub mod dspreset;
+pub mod mapping;
+pub mod sfz;
+
+use crate::session_log_format::SessionRecord;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Sfz,
+    DsPreset,
+    Csv,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Format> {
+        match s {
+            "sfz" => Some(Format::Sfz),
+            "dspreset" => Some(Format::DsPreset),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Debug, Default)]
+pub struct Exported {
+    pub files: Vec<PathBuf>,
+    pub regions: usize,
+    /// Takes left out, with why (a missing WAV, a frequency that is no note).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// `to` relative to the folder `from` (both absolute, normalized).
+pub fn relative(from: &Path, to: &Path) -> PathBuf {
+    let a: Vec<Component> = from.components().collect();
+    let b: Vec<Component> = to.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..a.len() {
+        out.push("..");
+    }
+    for c in &b[common..] {
+        out.push(c.as_os_str());
+    }
+    out
+}
+
+/// A file-name-safe form of a name from the log.
+pub fn safe_name(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.#".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Write `format` for the session into `out` (created if needed). Samples are
+/// looked up under `share`; a take whose WAV is missing is left out and named.
+pub fn export(
+    rec: &SessionRecord,
+    format: Format,
+    share: &Path,
+    out: &Path,
+) -> Result<Exported, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let out_abs = out
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    let share_abs = share
+        .canonicalize()
+        .map_err(|e| format!("share {}: {e}", share.display()))?;
+    let a4 = rec.settings["default_frequency"].as_f64().unwrap_or(440.0);
+    let mut result = Exported::default();
+    let present: Vec<_> = rec
+        .playable()
+        .filter(|t| {
+            let p = share_abs.join(&t.filename);
+            let inside = Path::new(&t.filename)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
+            if !inside || !p.is_file() {
+                result.skipped.push((
+                    t.take_id.clone(),
+                    format!("{} is not on the share", t.filename),
+                ));
+                return false;
+            }
+            true
+        })
+        .collect();
+    let (mut layers, skipped) = mapping::map(present, a4);
+    result
+        .skipped
+        .extend(skipped.into_iter().map(|s| (s.take_id, s.reason)));
+    if layers.is_empty() {
+        return Err(format!(
+            "session {}: no confirmed takes to export",
+            rec.session_id
+        ));
+    }
+    // Sample paths relative to the export, `/`-separated for every sampler.
+    for l in &mut layers {
+        for r in &mut l.regions {
+            let rel = relative(&out_abs, &share_abs.join(&r.filename));
+            r.filename = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+        }
+    }
+    result.regions = layers.iter().map(|l| l.regions.len()).sum();
+    let instrument = rec
+        .instrument
+        .clone()
+        .unwrap_or_else(|| "instrument".into());
+    let stem = format!("{}_{}", safe_name(&rec.session_id), safe_name(&instrument));
+    let mut write = |name: String, text: String| -> Result<(), String> {
+        let path = out.join(name);
+        crate::durable::write_atomic(&path, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        result.files.push(path);
+        Ok(())
+    };
+    match format {
+        Format::Sfz => {
+            for l in &layers {
+                write(
+                    format!("{stem}_{}.sfz", safe_name(&l.name())),
+                    sfz::render(rec, &instrument, l),
+                )?;
+            }
+        }
+        Format::DsPreset => {
+            for l in &layers {
+                write(
+                    format!("{stem}_{}.dspreset", safe_name(&l.name())),
+                    dspreset::render(rec, &instrument, l),
+                )?;
+            }
+        }
+        Format::Csv => write(format!("{stem}.csv"), csv::render(&layers))?,
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            relative(Path::new("/a/out"), Path::new("/a/share/s/x.wav")),
+            PathBuf::from("../share/s/x.wav")
+        );
+        assert_eq!(
+            relative(Path::new("/a"), Path::new("/a/s/x.wav")),
+            PathBuf::from("s/x.wav")
+        );
+        assert_eq!(safe_name("my guitar/1"), "my_guitar_1");
+    }
+}

@@ -1,0 +1,45 @@
+//! SFZ: one file per articulation; a region per take with its key range, root
+//! key, fine tune, velocity layer and round robin.
+
+use super::mapping::Layer;
+use crate::session_log_format::SessionRecord;
+use std::fmt::Write;
+
+pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "// takebox export: session {}, instrument {}, articulation {}",
+        rec.session_id,
+        instrument.replace('\n', " "),
+        layer.name()
+    );
+    let _ = writeln!(s, "<control>");
+    let _ = writeln!(s, "<global>");
+    for r in &layer.regions {
+        let _ = writeln!(
+            s,
+            "// {} {} {}{}",
+            r.take_id,
+            r.note,
+            r.dynamic.as_deref().unwrap_or("-"),
+            r.cents
+                .map(|c| format!(" measured {c:+.2} cents"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            s,
+            "<region> lokey={} hikey={} pitch_keycenter={} tune={} lovel={} hivel={} seq_length={} seq_position={} sample={}",
+            r.lokey,
+            r.hikey,
+            r.midi,
+            r.tune,
+            r.lovel,
+            r.hivel,
+            r.seq_length,
+            r.seq_position,
+            r.filename
+        );
+    }
+    s
+}

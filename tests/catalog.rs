@@ -1,0 +1,990 @@
+//! The catalog against a real PostgreSQL 15 (started here on a Unix socket in a
+//! temp folder, no TCP), exports parsed back and linted with sfzlint (from PyPI,
+//! in a venv this test makes), and cleanup on a temp tree.
+
+mod common;
+
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn takebox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_takebox"))
+        .args(args)
+        .output()
+        .expect("run takebox")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A PostgreSQL server of our own: initdb and pg_ctl as `postgres` (when we are
+/// root) on a temp folder, listening only on a Unix socket in that folder.
+struct Postgres {
+    dir: tempfile::TempDir,
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        assert!(
+            Path::new(PG_BIN).join("initdb").exists(),
+            "PostgreSQL 15 is not installed ({PG_BIN}): run scripts/deps.sh test"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("takebox-pg")
+            .tempdir()
+            .unwrap();
+        if is_root() {
+            let st = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(st.success(), "chown postgres");
+        }
+        let pg = Postgres { dir };
+        pg.as_postgres(&[
+            &format!("{PG_BIN}/initdb"),
+            "-D",
+            &pg.data().display().to_string(),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ]);
+        let opts = format!(
+            "-k {} -p 5432 -c listen_addresses='' -c fsync=off",
+            pg.dir.path().display()
+        );
+        pg.as_postgres(&[
+            &format!("{PG_BIN}/pg_ctl"),
+            "-D",
+            &pg.data().display().to_string(),
+            "-l",
+            &pg.dir.path().join("server.log").display().to_string(),
+            "-o",
+            &opts,
+            "-w",
+            "start",
+        ]);
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn as_postgres(&self, argv: &[&str]) {
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).args(argv);
+            c
+        } else {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        };
+        let out = cmd.output().expect("run a PostgreSQL tool");
+        assert!(
+            out.status.success(),
+            "{argv:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "host={} port=5432 user=postgres dbname=postgres",
+            self.dir.path().display()
+        )
+    }
+
+    /// One value from psql (unaligned, tuples only).
+    fn query(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .args(["-h"])
+            .arg(self.dir.path())
+            .args([
+                "-p",
+                "5432",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-XAt",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let argv = [
+            &format!("{PG_BIN}/pg_ctl"),
+            "-D",
+            &self.data().display().to_string(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ];
+        let mut cmd = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).args(argv);
+            c
+        } else {
+            let mut c = Command::new(argv[0]);
+            c.args(&argv[1..]);
+            c
+        };
+        let _ = cmd.output();
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_micros(t).to_string()
+}
+
+/// A session log as takebox-control writes it (see control::cycle).
+struct LogWriter {
+    id: String,
+    time: SystemTime,
+    lines: Vec<String>,
+}
+
+fn hz(midi: u8) -> f64 {
+    440.0 * 2f64.powf((f64::from(midi) - 69.0) / 12.0)
+}
+
+const NAMES: [&str; 12] = [
+    "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
+];
+
+fn note_name(midi: u8) -> String {
+    format!(
+        "{}{}",
+        NAMES[usize::from(midi % 12)],
+        i32::from(midi / 12) - 1
+    )
+}
+
+/// One planned take: (midi, articulation, dynamic, round robin, cents, verdict).
+type Take<'a> = (
+    u8,
+    &'a str,
+    Option<&'a str>,
+    Option<u32>,
+    Option<f64>,
+    &'a str,
+);
+
+impl LogWriter {
+    fn new(id: &str, time: SystemTime) -> LogWriter {
+        let mut w = LogWriter {
+            id: id.into(),
+            time,
+            lines: Vec::new(),
+        };
+        w.event(
+            "session_start",
+            json!({"session_id": id, "request": {"instrument": "cello", "user_initials": "tb",
+                   "lowest_note": "C4", "highest_note": "E4", "articulations": ["long"]},
+                   "takes": 0, "recorders": ["http://127.0.0.1:5001"],
+                   "settings": {"countdown_duration": 5.0, "default_frequency": 440.0,
+                                "storage_management": {"auto_cleanup": true, "max_age_days": 30}}}),
+        );
+        w
+    }
+
+    fn event(&mut self, event: &str, fields: Value) {
+        let mut v = json!({"time": rfc3339(self.time), "event": event});
+        v.as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        self.lines.push(v.to_string());
+        self.time += Duration::from_secs(3);
+    }
+
+    fn filename(&self, take_id: &str, t: &Take) -> String {
+        let (midi, art, dynamic, rr, _, _) = *t;
+        let mut f = format!("{0}/{0}_cello_{1}_{art}", self.id, note_name(midi));
+        if let Some(d) = dynamic {
+            write!(f, "_{d}").unwrap();
+        }
+        if let Some(rr) = rr {
+            write!(f, "_rr{rr}").unwrap();
+        }
+        format!("{f}_{take_id}.wav")
+    }
+
+    /// A `take` line and its confirmation; returns the take id and file name.
+    fn take(&mut self, slot: usize, attempt: usize, t: Take) -> (String, String) {
+        let take_id = format!("{}-{slot}-{attempt}", self.id);
+        let (midi, art, dynamic, rr, cents, verdict) = t;
+        self.event(
+            "take",
+            json!({"take_id": take_id, "slot": slot, "note": note_name(midi), "articulation": art,
+                   "dynamic": dynamic, "round_robin": rr, "start_at": rfc3339(self.time)}),
+        );
+        let filename = self.filename(&take_id, &t);
+        let check = json!({"verdict": "ok", "issues": [], "cents": cents, "clipped_samples": 0});
+        self.event(
+            "confirmation",
+            json!({"session_id": self.id, "filename": filename, "note": note_name(midi),
+                   "frequency": hz(midi), "articulation": art, "instrument": "cello",
+                   "timestamp": rfc3339(self.time), "take_id": take_id, "dynamic": dynamic,
+                   "round_robin": rr, "recorder": "http://127.0.0.1:5001", "verdict": verdict,
+                   "reason": null, "state": "delivered", "sha256": "00", "peak_dbfs": [-3.0],
+                   "check": check, "processing": null, "slot": slot, "start_at": rfc3339(self.time)}),
+        );
+        (take_id, filename)
+    }
+
+    fn end(&mut self) {
+        self.event(
+            "session_end",
+            json!({"status": "finished", "done": 1, "total": 1}),
+        );
+    }
+
+    fn write(&self, dir: &Path) -> PathBuf {
+        std::fs::create_dir_all(dir).unwrap();
+        let p = dir.join(format!("{}.jsonl", self.id));
+        std::fs::write(&p, self.lines.join("\n") + "\n").unwrap();
+        p
+    }
+}
+
+fn write_wav(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..4800 {
+        w.write_sample(((i as f64 * 0.05).sin() * 8000.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn import_is_idempotent_grows_with_the_log_and_keeps_the_seed_columns() {
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let mut w = LogWriter::new("s1", SystemTime::now());
+    w.take(1, 1, (60, "long", None, None, Some(2.0), "ok"));
+    let (retaken, _) = w.take(2, 1, (62, "long", None, None, Some(9.0), "warn"));
+    w.event("retake", json!({"slot": 2, "superseded": retaken}));
+    w.take(2, 2, (62, "long", None, None, Some(1.0), "ok"));
+    w.write(&logs);
+    let logs_arg = logs.display().to_string();
+    let url = pg.url();
+    for round in 0..2 {
+        let o = takebox(&["catalog", "import", &logs_arg, "--db", &url]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "round {round}: {out}{err}");
+        assert!(out.contains("imported 1 sessions, 3 takes"), "{out}");
+        assert_eq!(pg.query("SELECT count(*) FROM takes"), "3");
+        assert_eq!(pg.query("SELECT count(*) FROM verdicts"), "3");
+        assert_eq!(pg.query("SELECT count(*) FROM sessions"), "1");
+    }
+    assert_eq!(
+        pg.query("SELECT string_agg(version::text, ',') FROM schema_version"),
+        "1"
+    );
+    assert_eq!(
+        pg.query(&format!(
+            "SELECT superseded FROM takes WHERE take_id = '{retaken}'"
+        )),
+        "t"
+    );
+    assert_eq!(pg.query("SELECT count(*) FROM takes WHERE superseded"), "1");
+    assert_eq!(
+        pg.query("SELECT cents FROM takes WHERE take_id = 's1-2-2'"),
+        "1"
+    );
+    assert_eq!(
+        pg.query("SELECT settings->>'countdown_duration' FROM sessions WHERE session_id = 's1'"),
+        "5.0"
+    );
+    // The seed's recordings columns, by name.
+    assert_eq!(
+        pg.query("SELECT count(*) FROM recordings WHERE session_id = 's1' AND note = 'C4' AND articulation = 'long' AND instrument = 'cello' AND frequency > 261 AND filename LIKE 's1/%' AND \"timestamp\" IS NOT NULL"),
+        "1"
+    );
+
+    // The log grows: two more takes and the end; only those are new rows.
+    w.take(3, 1, (64, "long", None, None, None, "ok"));
+    w.take(4, 1, (65, "long", None, None, Some(-3.0), "failed"));
+    w.end();
+    w.write(&logs);
+    let o = takebox(&["catalog", "import", &logs_arg, "--db", &url]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    assert_eq!(pg.query("SELECT count(*) FROM takes"), "5");
+    assert_eq!(pg.query("SELECT count(DISTINCT take_id) FROM takes"), "5");
+    assert_eq!(
+        pg.query("SELECT end_status FROM sessions WHERE session_id = 's1'"),
+        "finished"
+    );
+    assert_eq!(
+        pg.query("SELECT verdict FROM verdicts WHERE take_id = 's1-4-1'"),
+        "failed"
+    );
+    // The import marker the retention rule reads.
+    let marker = std::fs::read_to_string(logs.join("s1.jsonl.imported")).unwrap();
+    assert_eq!(marker.trim(), w.lines.len().to_string());
+}
+
+#[test]
+fn corrupt_and_truncated_lines_are_reported_with_file_and_line_and_the_rest_imported() {
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    let mut w = LogWriter::new("s2", SystemTime::now());
+    w.take(1, 1, (60, "long", None, None, None, "ok"));
+    w.lines.push("this is not json".into()); // line 4
+    w.take(2, 1, (61, "long", None, None, None, "ok"));
+    w.lines
+        .push(r#"{"time":"2026-11-25T10:00:00Z","event":"confirmation","take_id":"x"}"#.into()); // line 7
+    w.take(3, 1, (62, "long", None, None, None, "ok"));
+    let cut = w.lines.pop().unwrap();
+    w.lines.push(cut[..cut.len() / 2].to_string()); // line 9: truncated confirmation
+    let path = w.write(&logs);
+    // A second, healthy session in the same folder is imported as well.
+    let mut ok = LogWriter::new("s3", SystemTime::now());
+    ok.take(1, 1, (70, "long", None, None, None, "ok"));
+    ok.write(&logs);
+
+    let o = takebox(&[
+        "catalog",
+        "import",
+        &logs.display().to_string(),
+        "--db",
+        &pg.url(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    let p = path.display();
+    assert!(err.contains(&format!("{p}:4: not JSON")), "{err}");
+    assert!(err.contains(&format!("{p}:7: confirmation")), "{err}");
+    assert!(err.contains(&format!("{p}:9: truncated line")), "{err}");
+    assert!(out.contains("3 lines skipped"), "{out}");
+    assert_eq!(
+        pg.query("SELECT string_agg(take_id, ',' ORDER BY take_id) FROM takes"),
+        "s2-1-1,s2-2-1,s3-1-1"
+    );
+    // A database that is not there: a clear error, exit 1.
+    let o = takebox(&[
+        "catalog",
+        "import",
+        &logs.display().to_string(),
+        "--db",
+        "host=/nonexistent port=1 user=x",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("cannot connect"), "{:?}", text(&o));
+    // No --db: a usage error.
+    let o = takebox(&["catalog", "import", &logs.display().to_string()]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// A session for the exports: C4 and E4, pp and ff, two round robins each, a
+/// second articulation, a superseded take and a failed one.
+fn export_session(root: &Path) -> (PathBuf, PathBuf, Vec<String>) {
+    let logs = root.join("logs");
+    let share = root.join("share");
+    let mut w = LogWriter::new("s4", SystemTime::now());
+    let mut slot = 0;
+    let mut excluded = Vec::new();
+    for midi in [60u8, 64] {
+        for dynamic in ["pp", "ff"] {
+            for rr in [1u32, 2] {
+                slot += 1;
+                let cents = f64::from(midi - 60) + if dynamic == "ff" { 3.4 } else { -7.6 };
+                let (id, file) = w.take(
+                    slot,
+                    1,
+                    (midi, "long", Some(dynamic), Some(rr), Some(cents), "ok"),
+                );
+                write_wav(&share.join(&file));
+                if slot == 2 {
+                    // Retaken: the first attempt is superseded.
+                    w.event("retake", json!({"slot": slot, "superseded": id}));
+                    excluded.push(id);
+                    let (_, file) = w.take(
+                        slot,
+                        2,
+                        (midi, "long", Some(dynamic), Some(rr), Some(0.4), "ok"),
+                    );
+                    write_wav(&share.join(&file));
+                }
+            }
+        }
+    }
+    slot += 1;
+    let (_, file) = w.take(slot, 1, (62, "short", None, None, Some(-1.0), "ok"));
+    write_wav(&share.join(&file));
+    slot += 1;
+    let (id, file) = w.take(slot, 1, (67, "short", None, None, None, "failed"));
+    write_wav(&share.join(&file));
+    excluded.push(id);
+    w.end();
+    w.write(&logs);
+    (logs, share, excluded)
+}
+
+fn opcodes(line: &str) -> std::collections::BTreeMap<String, String> {
+    line.trim_start_matches("<region>")
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// sfzlint from PyPI in a venv under target/; no network means a failed test.
+fn sfzlint() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venvs/sfzlint");
+    let bin = venv.join("bin/sfzlint");
+    if !bin.exists() {
+        let st = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3");
+        assert!(st.success(), "python3 -m venv failed: install python3-venv");
+        let out = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "sfzlint"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && bin.exists(),
+            "cannot install sfzlint from PyPI (is it reachable?): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    bin
+}
+
+#[test]
+fn sfz_export_maps_keys_velocities_round_robins_and_passes_sfzlint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, share, excluded) = export_session(tmp.path());
+    let out = tmp.path().join("export");
+    let o = takebox(&[
+        "export",
+        "sfz",
+        "s4",
+        "--out",
+        &out.display().to_string(),
+        "--logs",
+        &logs.display().to_string(),
+        "--share",
+        &share.display().to_string(),
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    let long = std::fs::read_to_string(out.join("s4_cello_long.sfz")).unwrap();
+    let short = std::fs::read_to_string(out.join("s4_cello_short.sfz")).unwrap();
+    for id in &excluded {
+        assert!(
+            !long.contains(&format!("_{id}.wav")) && !short.contains(&format!("_{id}.wav")),
+            "{id} exported"
+        );
+    }
+    let regions: Vec<_> = long
+        .lines()
+        .filter(|l| l.starts_with("<region>"))
+        .map(opcodes)
+        .collect();
+    assert_eq!(regions.len(), 8, "{long}");
+    for r in &regions {
+        for k in [
+            "sample",
+            "lokey",
+            "hikey",
+            "pitch_keycenter",
+            "tune",
+            "lovel",
+            "hivel",
+            "seq_length",
+            "seq_position",
+        ] {
+            assert!(r.contains_key(k), "{k} missing in {r:?}");
+        }
+        assert!(
+            out.join(&r["sample"]).is_file(),
+            "{} is not relative to the export",
+            r["sample"]
+        );
+        assert!(!r["sample"].starts_with('/'));
+        let (root, lo, hi) = (&r["pitch_keycenter"], &r["lokey"], &r["hikey"]);
+        let expect = if root == "60" {
+            ("0", "62")
+        } else {
+            ("63", "127")
+        };
+        assert_eq!((lo.as_str(), hi.as_str()), expect, "{r:?}");
+        assert_eq!(r["seq_length"], "2");
+        let ff = r["sample"].contains("_ff_");
+        assert_eq!(
+            (r["lovel"].as_str(), r["hivel"].as_str()),
+            if ff { ("64", "127") } else { ("1", "63") }
+        );
+        let rr = if r["sample"].contains("_rr1_") {
+            "1"
+        } else {
+            "2"
+        };
+        assert_eq!(r["seq_position"], rr);
+    }
+    // Tune is the measured cents turned around: E4 ff measured +7.4 -> -7.
+    let e4ff: Vec<_> = regions
+        .iter()
+        .filter(|r| r["pitch_keycenter"] == "64" && r["sample"].contains("_ff_"))
+        .collect();
+    assert!(e4ff.iter().all(|r| r["tune"] == "-7"), "{e4ff:?}");
+    let retaken: Vec<_> = regions
+        .iter()
+        .filter(|r| r["sample"].contains("s4-2-2"))
+        .collect();
+    assert_eq!(retaken.len(), 1);
+    assert_eq!(retaken[0]["tune"], "0");
+    let short_regions: Vec<_> = short
+        .lines()
+        .filter(|l| l.starts_with("<region>"))
+        .map(opcodes)
+        .collect();
+    assert_eq!(short_regions.len(), 1);
+    assert_eq!(
+        (
+            short_regions[0]["lokey"].as_str(),
+            short_regions[0]["hikey"].as_str(),
+            short_regions[0]["tune"].as_str()
+        ),
+        ("0", "127", "1")
+    );
+
+    let lint = sfzlint();
+    for f in ["s4_cello_long.sfz", "s4_cello_short.sfz"] {
+        let o = Command::new(&lint).arg(out.join(f)).output().unwrap();
+        let (so, se) = text(&o);
+        assert!(o.status.success(), "sfzlint {f}: {so}{se}");
+        assert!(
+            so.trim().is_empty() && se.trim().is_empty(),
+            "sfzlint {f} complains:\n{so}{se}"
+        );
+    }
+    // A session without a log: a clear error, exit 1.
+    let o = takebox(&[
+        "export",
+        "sfz",
+        "nope",
+        "--out",
+        &out.display().to_string(),
+        "--logs",
+        &logs.display().to_string(),
+        "--share",
+        &share.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("no log for session nope"));
+    let o = takebox(&["export", "wav", "s4", "--out", "x"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn dspreset_is_well_formed_xml_with_round_robin_groups_and_csv_lists_every_region() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, share, _) = export_session(tmp.path());
+    let out = tmp.path().join("ds");
+    let args = |fmt: &str| {
+        takebox(&[
+            "export",
+            fmt,
+            &logs.join("s4.jsonl").display().to_string(),
+            "--out",
+            &out.display().to_string(),
+            "--logs",
+            &logs.display().to_string(),
+            "--share",
+            &share.display().to_string(),
+        ])
+    };
+    let o = args("dspreset");
+    assert!(o.status.success(), "{:?}", text(&o));
+    // Parsed by Python's XML parser: any malformation fails here.
+    let script = r#"
+import json, sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+groups = root.find('groups')
+print(json.dumps({'root': root.tag, 'mode': groups.get('seqMode'),
+  'groups': [{'pos': g.get('seqPosition'), 'samples': [dict(s.attrib) for s in g.findall('sample')]} for g in groups.findall('group')]}))
+"#;
+    let py = Command::new("python3")
+        .args(["-c", script])
+        .arg(out.join("s4_cello_long.dspreset"))
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}",
+        String::from_utf8_lossy(&py.stderr)
+    );
+    let v: Value = serde_json::from_slice(&py.stdout).unwrap();
+    assert_eq!(v["root"], "DecentSampler");
+    assert_eq!(v["mode"], "round_robin");
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{v}");
+    for (i, g) in groups.iter().enumerate() {
+        assert_eq!(g["pos"], (i + 1).to_string());
+        let samples = g["samples"].as_array().unwrap();
+        assert_eq!(samples.len(), 4);
+        for s in samples {
+            assert!(out.join(s["path"].as_str().unwrap()).is_file(), "{s}");
+            assert!(["60", "64"].contains(&s["rootNote"].as_str().unwrap()));
+            assert_eq!(s["seqLength"], "2");
+        }
+    }
+    let o = args("csv");
+    assert!(o.status.success(), "{:?}", text(&o));
+    let csv = std::fs::read_to_string(out.join("s4_cello.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].starts_with("take_id,sample,articulation"));
+    assert_eq!(rows.len(), 1 + 8 + 1, "{csv}");
+}
+
+fn days_ago(d: u64) -> SystemTime {
+    SystemTime::now() - Duration::from_secs(d * 86400)
+}
+
+fn snapshot(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, base: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(base).unwrap().display().to_string());
+            let m = std::fs::symlink_metadata(&p).unwrap();
+            if m.is_dir() {
+                walk(&p, base, out);
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn cleanup_deletes_only_old_finished_confirmed_sessions_inside_the_root_without_following_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    let (logs, share, state, outside) = (
+        base.join("logs"),
+        base.join("share"),
+        base.join("state"),
+        base.join("outside"),
+    );
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join(".takebox-share"), "").unwrap();
+    std::fs::create_dir_all(state.join("sessions")).unwrap();
+    std::fs::create_dir_all(outside.join("keep")).unwrap();
+    std::fs::write(outside.join("keep/precious.wav"), "x").unwrap();
+    std::fs::write(outside.join("alone.wav"), "x").unwrap();
+    std::fs::write(
+        base.join("config.json"),
+        json!({"logging": {"log_directory": "logs"}, "capture": {"share_path": "share"},
+               "control": {"state_dir": "state"},
+               "storage_management": {"auto_cleanup": true, "max_age_days": 30}})
+        .to_string(),
+    )
+    .unwrap();
+    let session = |id: &str, age: u64, end: bool, confirm_all: bool| {
+        let mut w = LogWriter::new(id, days_ago(age));
+        let (_, f) = w.take(1, 1, (60, "long", None, None, None, "ok"));
+        write_wav(&share.join(f));
+        if !confirm_all {
+            w.event("take", json!({"take_id": format!("{id}-2-1"), "slot": 2}));
+        }
+        if end {
+            w.end();
+        }
+        w.write(&logs);
+    };
+    session("old", 40, true, true);
+    session("new", 2, true, true);
+    session("running", 40, false, true);
+    session("unconfirmed", 40, true, false);
+    session("open", 40, true, true);
+    std::fs::write(
+        state.join("sessions/open.json"),
+        r#"{"id":"open","status":"open"}"#,
+    )
+    .unwrap();
+    // Links pointing outside the root, inside an old session: removed as links.
+    std::os::unix::fs::symlink(outside.join("keep"), share.join("old/linked-dir")).unwrap();
+    std::os::unix::fs::symlink(outside.join("alone.wav"), share.join("old/linked.wav")).unwrap();
+    // An old session whose folder itself is a link to outside the root.
+    session("linked", 40, true, true);
+    std::fs::rename(share.join("linked"), outside.join("linked-real")).unwrap();
+    std::os::unix::fs::symlink(outside.join("linked-real"), share.join("linked")).unwrap();
+    let outside_before = snapshot(&outside);
+    let share_before = snapshot(&share);
+    let config = base.join("config.json").display().to_string();
+
+    let o = takebox(&["cleanup", "--dry-run", "--config", &config]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(
+        snapshot(&share),
+        share_before,
+        "--dry-run removed something"
+    );
+    assert!(
+        out.contains(&format!("would remove {}", share.join("old").display())),
+        "{out}"
+    );
+    assert!(out.contains("2 sessions to delete"), "{out}");
+
+    let o = takebox(&["cleanup", "--config", &config]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert_eq!(
+        snapshot(&outside),
+        outside_before,
+        "something outside the root changed"
+    );
+    assert!(outside.join("keep/precious.wav").is_file() && outside.join("alone.wav").is_file());
+    let after = snapshot(&share);
+    for gone in share_before.iter().filter(|p| !after.contains(p)) {
+        assert!(
+            out.contains(&format!("removed {}", share.join(gone).display())),
+            "{gone} removed without a log line:\n{out}"
+        );
+    }
+    assert!(
+        !share.join("old").exists() && std::fs::symlink_metadata(share.join("linked")).is_err()
+    );
+    for kept in ["new", "running", "unconfirmed", "open"] {
+        assert!(share.join(kept).is_dir(), "{kept} deleted");
+    }
+    assert!(out.contains("kept running: in progress"), "{out}");
+    assert!(out.contains("kept open: in progress"), "{out}");
+    assert!(
+        out.contains("kept unconfirmed: 1 take(s) not yet confirmed"),
+        "{out}"
+    );
+    assert!(share.join(".takebox-share").is_file());
+    assert!(logs.join("old.jsonl").is_file(), "logs are kept");
+
+    // With the share's marker gone (not mounted), nothing is deleted.
+    std::fs::remove_file(share.join(".takebox-share")).unwrap();
+    let o = takebox(&["cleanup", "--config", &config]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("not mounted"));
+}
+
+#[test]
+fn a_session_recorded_by_the_real_daemons_imports_and_exports() {
+    let pulse = common::Pulse::start();
+    let ws = common::Workspace::new();
+    ws.mount_share();
+    let port = common::free_port();
+    ws.write_board_config(port, json!({}));
+    let _capture = common::Daemon::capture(&ws, Some(&pulse));
+    let control = common::Daemon::control(&ws);
+    common::wait_for(
+        "the recorder to show as up",
+        Duration::from_secs(10),
+        || {
+            let (_, s) = common::http(
+                control.addr,
+                "GET",
+                "/api/v1/status",
+                Some(common::TOKEN),
+                None,
+            );
+            (s["recorders"][0]["up"] == true).then_some(())
+        },
+    );
+    let post = |path: &str, body: Value| {
+        common::http(
+            control.addr,
+            "POST",
+            path,
+            Some(common::TOKEN),
+            Some(serde_json::to_vec(&body).unwrap()),
+        )
+    };
+    let (code, begun) = post(
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "Bb4",
+               "articulations": ["short"], "dynamics": ["pp", "ff"], "auto_advance": true}),
+    );
+    assert_eq!(code, 201, "{begun}");
+    let id = begun["session_id"].as_str().unwrap().to_string();
+    let (code, st) = post("/api/v1/start", json!({}));
+    assert_eq!(code, 200, "{st}");
+    common::wait_for("the session to finish", Duration::from_secs(60), || {
+        let (_, s) = common::http(
+            control.addr,
+            "GET",
+            "/api/v1/status",
+            Some(common::TOKEN),
+            None,
+        );
+        (s["phase"] == "finished").then_some(())
+    });
+    let log = common::session_log(&ws, &id);
+    let confirmed = log.iter().filter(|l| l["event"] == "confirmation").count();
+    assert_eq!(confirmed, 4);
+
+    let pg = Postgres::start();
+    let o = takebox(&[
+        "catalog",
+        "import",
+        &ws.log_dir().display().to_string(),
+        "--db",
+        &pg.url(),
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        err.is_empty(),
+        "a line of the daemon's own log was skipped: {err}"
+    );
+    assert_eq!(
+        pg.query(&format!(
+            "SELECT count(*) FROM takes WHERE session_id = '{id}'"
+        )),
+        "4"
+    );
+    assert_eq!(
+        pg.query("SELECT string_agg(DISTINCT dynamic, ',' ORDER BY dynamic) FROM takes"),
+        "ff,pp"
+    );
+    assert_eq!(
+        pg.query("SELECT count(*) FROM sessions WHERE end_status = 'finished'"),
+        "1"
+    );
+
+    // Export through the board's config: its log folder and share.
+    let out_dir = ws.dir.path().join("export");
+    let config = ws.config_path().display().to_string();
+    let o = takebox(&[
+        "export",
+        "sfz",
+        &id,
+        "--out",
+        &out_dir.display().to_string(),
+        "--config",
+        &config,
+    ]);
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "{stdout}{stderr}");
+    let sfz = std::fs::read_to_string(out_dir.join(format!("{id}_guitar_short.sfz"))).unwrap();
+    let regions: Vec<_> = sfz
+        .lines()
+        .filter(|l| l.starts_with("<region>"))
+        .map(opcodes)
+        .collect();
+    assert_eq!(regions.len(), 4, "{sfz}");
+    for r in &regions {
+        assert!(out_dir.join(&r["sample"]).is_file(), "{r:?}");
+        assert!(
+            ["69", "70"].contains(&r["pitch_keycenter"].as_str()),
+            "{r:?}"
+        );
+    }
+    let o = Command::new(sfzlint())
+        .arg(out_dir.join(format!("{id}_guitar_short.sfz")))
+        .output()
+        .unwrap();
+    let (so, se) = text(&o);
+    assert!(
+        o.status.success() && so.trim().is_empty() && se.trim().is_empty(),
+        "sfzlint: {so}{se}"
+    );
+}
+
+#[test]
+fn with_require_imported_cleanup_waits_for_the_catalog_to_have_the_whole_log() {
+    let pg = Postgres::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    let (logs, share) = (base.join("logs"), base.join("share"));
+    std::fs::create_dir_all(&share).unwrap();
+    std::fs::write(share.join(".takebox-share"), "").unwrap();
+    std::fs::write(
+        base.join("config.json"),
+        json!({"logging": {"log_directory": "logs"}, "capture": {"share_path": "share"},
+               "control": {"state_dir": "state"},
+               "storage_management": {"max_age_days": 30, "require_imported": true}})
+        .to_string(),
+    )
+    .unwrap();
+    let mut w = LogWriter::new("old", days_ago(40));
+    let (_, f) = w.take(1, 1, (60, "long", None, None, None, "ok"));
+    write_wav(&share.join(f));
+    w.write(&logs);
+    let config = base.join("config.json").display().to_string();
+    let logs_arg = logs.display().to_string();
+
+    // Imported before it ended: the log grew since, so it stays.
+    let o = takebox(&["catalog", "import", &logs_arg, "--db", &pg.url()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    w.end();
+    w.write(&logs);
+    let o = takebox(&["cleanup", "--config", &config]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains("kept old: not yet imported into the catalog"),
+        "{out}"
+    );
+    assert!(share.join("old").is_dir());
+
+    let o = takebox(&["catalog", "import", &logs_arg, "--db", &pg.url()]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let o = takebox(&["cleanup", "--config", &config]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("1 sessions deleted"), "{out}");
+    assert!(!share.join("old").exists());
+    assert_eq!(
+        pg.query("SELECT count(*) FROM takes WHERE session_id = 'old'"),
+        "1",
+        "the catalog keeps the deleted session's takes"
+    );
+}
