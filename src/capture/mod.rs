@@ -65,7 +65,7 @@ pub async fn run(
     recorder.cancel();
     delivery.abort();
     let _ = delivery.await;
-    watchdog.abort();
+    // It sends STOPPING=1 and ends by itself once shutdown is set.
     let _ = watchdog.await;
     log::info!(target: "takebox::capture", "stopped");
     Ok(())
