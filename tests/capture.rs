@@ -377,6 +377,45 @@ fn bad_requests_get_4xx_naming_the_field_and_change_nothing() {
         405
     );
     assert_eq!(ws.tree(), before, "bad input changed files");
+    // Mangled bodies: each is refused with a 4xx (or, still valid, recorded)
+    // and the daemon stays up.
+    let good = serde_json::to_vec(&take_cmd("mangled", json!({}))).unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..150 {
+        let mut body = good.clone();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % body.len() as u64) as usize;
+            match next() % 3 {
+                0 => body[at] = (next() % 256) as u8,
+                1 => {
+                    body.remove(at);
+                }
+                _ => body.insert(at, b"\"{}[],:\0\xff"[(next() % 9) as usize]),
+            }
+        }
+        let (code, answer) = raw(&body, Some(TOKEN));
+        assert!(
+            (400..500).contains(&code) || code == 200,
+            "{} -> {code} {answer}",
+            String::from_utf8_lossy(&body)
+        );
+        if code == 200 {
+            // A mutation that still parses is a valid take: let it be.
+            assert!(answer["state"].is_string(), "{answer}");
+        }
+    }
+    assert_eq!(d.get("/v1/status").0, 200, "still serving");
+    for (path, _) in ws.tree() {
+        let ok =
+            path == "share/.takebox-share" || path.ends_with(".wav") || path.ends_with(".json");
+        assert!(ok, "unexpected file {path}");
+    }
     assert_eq!(d.get("/v1/status").1["state"], "running");
 }
 
