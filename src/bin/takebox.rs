@@ -12,6 +12,7 @@ const USAGE: &str = "usage:
   takebox process IN... (--out DIR | --in-place) [--trim] [--normalize peak|true-peak|loudness|group]
                   [--target DB] [--note NOTE] [--preroll SECONDS] [--jobs N]
   takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
+  takebox button press [--long] [--ms MS] [--url http://127.0.0.1:5000]
 
 process  trims leading/trailing silence (--trim) and normalizes: sample peak, true peak,
          integrated loudness (--target LUFS, default -23), or group: one gain for all files,
@@ -19,7 +20,9 @@ process  trims leading/trailing silence (--trim) and normalizes: sample peak, tr
          overwritten unless --in-place (then atomically).
 check    measures pitch against --note, level, clipping, noise floor (from the first
          --preroll seconds) and prints a verdict per file.
-Both exit 1 naming the files that failed.";
+Both exit 1 naming the files that failed.
+button   presses the board's simulated button (control.gpio.backend \"sim\"): 200 ms, or
+         --long (2000 ms: retake), or --ms; the token is $TAKEBOX_TOKEN.";
 
 fn main() {
     std::process::exit(real_main());
@@ -41,6 +44,7 @@ fn real_main() -> i32 {
     match command.as_str() {
         "process" => run_process(args),
         "check" => run_check(args),
+        "button" => run_button(args),
         other => usage_error(format!("unknown command {other:?}")),
     }
 }
@@ -253,4 +257,67 @@ fn run_check(mut args: Args) -> i32 {
         }
     }
     summary(results.len(), &failed)
+}
+
+fn run_button(mut args: Args) -> i32 {
+    let long = args.switch("long");
+    let ms = match args.value("ms").and_then(|v| parse::<u64>(v, "--ms")) {
+        Ok(ms) => ms,
+        Err(e) => return usage_error(e),
+    };
+    let url = match args.value("url") {
+        Ok(url) => url,
+        Err(e) => return usage_error(e),
+    };
+    let rest = args.rest();
+    if rest != ["press"] {
+        return usage_error(format!("button: expected `press`, got {rest:?}"));
+    }
+    let ms = ms.unwrap_or(if long { 2000 } else { 200 });
+    let url = url.unwrap_or_else(|| "http://127.0.0.1:5000".into());
+    let addr = match takebox::config::parse_http_url(&url).and_then(|(host, port)| {
+        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .map_err(|e| format!("{url}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{url}: no address"))
+    }) {
+        Ok(a) => a,
+        Err(e) => return usage_error(format!("--url: {e}")),
+    };
+    let token = std::env::var(takebox::config::TOKEN_ENV).unwrap_or_default();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("takebox: cannot start the runtime: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let body = format!("{{\"ms\": {ms}}}").into_bytes();
+    let answer = runtime.block_on(takebox::http::request(
+        addr,
+        hyper::Method::POST,
+        "/api/v1/gpio/press",
+        Some(&token),
+        Some(body),
+    ));
+    match answer {
+        Ok((status, _)) if status.is_success() => {
+            println!("pressed for {ms} ms");
+            0
+        }
+        Ok((status, body)) => {
+            eprintln!(
+                "takebox: {url}: {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            );
+            EXIT_FAILURE
+        }
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            EXIT_FAILURE
+        }
+    }
 }

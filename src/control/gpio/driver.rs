@@ -159,3 +159,136 @@ impl Driver {
         let _ = press_task.await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GpioBackend;
+    use crate::control::cycle::Command;
+    use crate::control::gpio::{led_names, sim};
+    use serde_json::Value;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_press_starts_a_take_whose_countdown_ends_on_its_start_instant() {
+        let settings = GpioSettings {
+            backend: GpioBackend::Sim,
+            ..GpioSettings::default()
+        };
+        let (lines, edges, handle) = sim::backend(led_names(&settings));
+        let armed = CycleStatus {
+            phase: Phase::Armed,
+            ..CycleStatus::default()
+        };
+        let (status_tx, status_rx) = watch::channel(armed.clone());
+        let (events_tx, _) = broadcast::channel(16);
+        let (req_tx, mut req_rx) = mpsc::channel(16);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let driver = tokio::spawn(
+            Driver {
+                lines: Box::new(lines),
+                edges,
+                settings,
+                status: status_rx,
+                events: events_tx.subscribe(),
+                health: Arc::new(Health::new(&[])),
+                requests: req_tx,
+                shutdown: shutdown_rx,
+            }
+            .run(),
+        );
+
+        // A short press: its log line, then Start.
+        handle.press(ms(200)).await.unwrap();
+        let Some(Request::Log("button", line)) = req_rx.recv().await else {
+            panic!("expected the press's log line first");
+        };
+        assert_eq!(line["press"], "short");
+        assert_eq!(line["held_ms"], 200);
+        assert_eq!(line["action"], "start");
+        assert_eq!(line["phase"], "armed");
+        let Some(Request::Command(Command::Start, reply)) = req_rx.recv().await else {
+            panic!("expected Start");
+        };
+        reply.send(Ok(())).unwrap();
+
+        // The cycle counts 3 s down to the take's start, records 1 s.
+        let start = Instant::now() + ms(3000);
+        let end = start + ms(1000);
+        status_tx.send_replace(CycleStatus {
+            phase: Phase::Countdown,
+            start_instant: Some(start),
+            end_instant: Some(end),
+            ..CycleStatus::default()
+        });
+        // A press during the countdown is logged and ignored (the default policy).
+        tokio::time::sleep(ms(500)).await;
+        handle.press(ms(100)).await.unwrap();
+        let Some(Request::Log("button", line)) = req_rx.recv().await else {
+            panic!("expected the second press's log line");
+        };
+        assert_eq!(line["action"], "ignored");
+        assert_eq!(line["phase"], "countdown");
+        tokio::time::sleep_until(end + ms(50)).await;
+        status_tx.send_replace(CycleStatus {
+            phase: Phase::Waiting,
+            start_instant: Some(start),
+            end_instant: Some(end),
+            ..CycleStatus::default()
+        });
+        tokio::time::sleep(ms(200)).await;
+        events_tx
+            .send(Event::Confirmed {
+                take_id: "t".into(),
+                verdict: "ok".into(),
+            })
+            .unwrap();
+        status_tx.send_replace(armed);
+        tokio::time::sleep(ms(1000)).await;
+        assert!(req_rx.try_recv().is_err(), "an ignored press sends nothing");
+
+        let j = handle.leds_json();
+        let changes = j["changes"].as_array().unwrap();
+        let first = |p: &str| {
+            changes
+                .iter()
+                .position(|c| c["pattern"] == p)
+                .unwrap_or_else(|| panic!("no {p} in {j}"))
+        };
+        let (cd, rec, ok) = (first("countdown"), first("recording"), first("ok"));
+        assert!(cd < rec && rec < ok, "{j}");
+        let start_ms = changes[cd]["start_ms"].as_f64().unwrap();
+        // Per second: 3, 2, then 1 countdown LED lit, then the status LED steady.
+        let lit: Vec<Value> = changes[cd..rec].iter().map(|c| c["leds"].clone()).collect();
+        assert_eq!(
+            lit,
+            vec![
+                serde_json::json!([false, true, true, true]),
+                serde_json::json!([false, true, true, false]),
+                serde_json::json!([false, true, false, false]),
+            ]
+        );
+        let t = |i: usize| changes[i]["t_ms"].as_f64().unwrap();
+        assert!((t(cd + 1) - (start_ms - 2000.0)).abs() <= 1.0, "{j}");
+        assert!(
+            (t(rec) - start_ms).abs() <= 1.0,
+            "recording at {} vs start {start_ms}",
+            t(rec)
+        );
+        assert_eq!(
+            changes[rec]["leds"],
+            serde_json::json!([true, false, false, false])
+        );
+        assert!((t(rec + 1) - (start_ms + 1000.0)).abs() <= 1.0, "{j}");
+        assert_eq!(changes[ok]["leds"][0], true);
+
+        shutdown_tx.send(true).unwrap();
+        driver.await.unwrap();
+        let j = handle.leds_json();
+        let last = j["changes"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["pattern"], "off");
+    }
+}
