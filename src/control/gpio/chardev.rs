@@ -97,7 +97,17 @@ fn instant_of(timestamp_ns: u64) -> Instant {
 
 /// Open the button and the LEDs. Must run inside the tokio runtime.
 pub fn open(s: &GpioSettings) -> Result<(ChardevLines, mpsc::Receiver<Edge>), String> {
-    let chip = find_chip(&s.chip)?;
+    let chip = find_chip(&s.chip).map_err(|e| {
+        let leds: Vec<String> = std::iter::once(&s.status_led)
+            .chain(&s.countdown_leds)
+            .map(|l| l.line.to_string())
+            .collect();
+        format!(
+            "{e} (wanted for the button on line {} and the LEDs on lines {})",
+            s.button.line,
+            leds.join(", ")
+        )
+    })?;
     let path: PathBuf = chip.path().to_path_buf();
     let chip_name = format!("{} ({})", s.chip, path.display());
     let button = offset(&chip, &chip_name, "button", &s.button)?;
@@ -201,6 +211,11 @@ mod tests {
         };
         let e = open(&s).err().unwrap();
         assert!(e.contains("/nonexistent/gpiochip9"), "{e}");
+        assert!(e.contains("button on line offset 20"), "{e}");
+        assert!(
+            e.contains("LEDs on lines offset 21, offset 22, offset 23, offset 49"),
+            "{e}"
+        );
         let s = GpioSettings {
             chip: "no-such-label".into(),
             ..GpioSettings::default()
