@@ -9,7 +9,7 @@ UBOOT ?=
 CROSS_BIN := target/aarch64-unknown-linux-gnu/release
 
 .PHONY: run test lint unit bench build release clean help install uninstall \
-	image image-test image-amd64 image-test-amd64 cross
+	image image-test image-amd64 image-test-amd64 cross gpio-cross-check
 
 help:
 	@echo "make run    build and start takebox on loopback (control :5000, capture :5001)"
@@ -43,6 +43,7 @@ test:
 	scripts/deps.sh build test
 	$(MAKE) lint
 	$(CARGO) test --locked
+	$(MAKE) gpio-cross-check
 	$(MAKE) image-test-amd64
 
 bench:
@@ -64,6 +65,12 @@ uninstall:
 cross:
 	scripts/deps.sh build cross
 	scripts/cross.sh
+
+# The GPIO backend built for the board and started under qemu-user (no chip here:
+# it must name the missing chip and serve the page). Debug build, about 2 minutes.
+gpio-cross-check:
+	scripts/deps.sh build cross qemu-user
+	scripts/gpio-cross-check.sh
 
 image: cross
 	scripts/deps.sh image
