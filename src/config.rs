@@ -1016,6 +1016,39 @@ mod tests {
     }
 
     #[test]
+    fn gpio_lines_are_offsets_or_names_and_strictly_checked() {
+        let file = Path::new("/etc/takebox/config.json");
+        let c: Config = parse_json(
+            file,
+            r#"{"control": {"gpio": {"backend": "chardev", "chip": "/dev/gpiochip1",
+                "button": {"line": "START"}, "status_led": {"line": 5, "active_low": true},
+                "countdown_leds": [], "press_during_take": "abort",
+                "countdown_style": "single_blink"}}}"#,
+        )
+        .unwrap();
+        c.validate(file).unwrap();
+        let g = &c.control.gpio;
+        assert_eq!(g.button.line, LineId::Name("START".into()));
+        assert!(!g.button.active_low);
+        assert_eq!(g.status_led, GpioLine::at(5, true));
+        assert_eq!(g.long_press_ms, 1500);
+        assert_eq!(
+            Config::default().control.gpio.button,
+            GpioLine::at(20, true)
+        );
+
+        let e = parse_err(r#"{"control": {"gpio": {"backend": "spi"}}}"#);
+        assert_eq!(e.field(), Some("control.gpio.backend"), "{e}");
+        let e = parse_err(r#"{"control": {"gpio": {"button": {"line": 20, "pull": 1}}}}"#);
+        assert!(e.to_string().contains("control.gpio.button"), "{e}");
+        let e = parse_err(r#"{"control": {"gpio": {"status_led": {"line": 20}}}}"#);
+        assert_eq!(e.field(), Some("control.gpio"), "{e}");
+        assert!(e.to_string().contains("offset 20 is used twice"), "{e}");
+        let e = parse_err(r#"{"control": {"gpio": {"long_press_ms": 10}}}"#);
+        assert_eq!(e.field(), Some("control.gpio.long_press_ms"), "{e}");
+    }
+
+    #[test]
     fn errors_name_file_and_field() {
         let e = parse_err(r#"{"countdown_duraton": 5}"#);
         assert!(e.to_string().starts_with("/etc/takebox/config.json"), "{e}");
