@@ -67,7 +67,8 @@ cross:
 	scripts/cross.sh
 
 # The GPIO backend built for the board and started under qemu-user (no chip here:
-# it must name the missing chip and serve the page). Debug build, about 2 minutes.
+# it must name the missing chip and serve the page). Debug build, about 3 minutes
+# on 2 cores the first time, seconds after.
 gpio-cross-check:
 	scripts/deps.sh build cross qemu-user
 	scripts/gpio-cross-check.sh

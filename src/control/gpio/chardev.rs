@@ -56,7 +56,7 @@ fn find_chip(name: &str) -> Result<Chip, String> {
     Err(format!(
         "GPIO chip labelled {name:?} not found; chips here: {}",
         if seen.is_empty() {
-            "none".to_string()
+            "none (no /dev/gpiochip* is there, or none can be opened)".to_string()
         } else {
             seen.join(", ")
         }
