@@ -186,3 +186,74 @@ fn a_missing_chip_is_named_and_the_page_goes_on_alone() {
     let (code, _) = http(control.addr, "GET", "/api/v1/gpio/leds", None, None);
     assert_eq!(code, 401);
 }
+
+#[test]
+fn with_the_abort_policy_a_press_during_the_countdown_aborts_and_a_down_recorder_blinks_slowly() {
+    // The recorder's port has nothing behind it: the recorder is unreachable.
+    let ws = Workspace::new();
+    ws.write_board_config(
+        free_port(),
+        json!({"countdown_duration": 3.0,
+               "control": {"gpio": {"backend": "sim", "press_during_take": "abort"}}}),
+    );
+    let control = Daemon::control(&ws);
+    let (code, begun) = api(
+        &control,
+        "POST",
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
+               "articulations": ["short"]})
+        .into(),
+    );
+    assert_eq!(code, 201, "{begun}");
+    let id = begun["session_id"].as_str().unwrap().to_string();
+    wait_for(
+        "the slow blink of a down recorder",
+        Duration::from_secs(10),
+        || {
+            let (_, leds) = api(&control, "GET", "/api/v1/gpio/leds", None);
+            leds["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["pattern"] == "recorder_down")
+                .then_some(())
+        },
+    );
+    let (code, _) = api(
+        &control,
+        "POST",
+        "/api/v1/gpio/press",
+        Some(json!({"ms": 150})),
+    );
+    assert_eq!(code, 200);
+    wait_status(&control, "the countdown", 5, |s| s["phase"] == "countdown");
+    let (code, _) = api(
+        &control,
+        "POST",
+        "/api/v1/gpio/press",
+        Some(json!({"ms": 150})),
+    );
+    assert_eq!(code, 200);
+    wait_status(&control, "the abort", 5, |s| s["phase"] == "aborted");
+
+    let log = session_log(&ws, &id);
+    let presses: Vec<(&Value, &Value)> = log
+        .iter()
+        .filter(|l| l["event"] == "button")
+        .map(|l| (&l["phase"], &l["action"]))
+        .collect();
+    assert_eq!(
+        presses,
+        vec![
+            (&json!("armed"), &json!("start")),
+            (&json!("countdown"), &json!("abort"))
+        ]
+    );
+    assert!(
+        log.iter()
+            .any(|l| l["event"] == "take_cancelled" || l["event"] == "take_abandoned"),
+        "{log:?}"
+    );
+    assert_eq!(log.last().unwrap()["status"], "aborted");
+}
