@@ -185,6 +185,27 @@ fn a_missing_chip_is_named_and_the_page_goes_on_alone() {
     assert_eq!(code, 404);
     let (code, _) = http(control.addr, "GET", "/api/v1/gpio/leds", None, None);
     assert_eq!(code, 401);
+    // The tool says why it could not press; a bad command line is a usage error.
+    let tool = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_takebox"))
+            .args(args)
+            .env("TAKEBOX_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    };
+    let url = format!("http://{}", control.addr);
+    let out = tool(&["button", "press", "--url", &url]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("404") && err.contains("sim"), "{err}");
+    assert_eq!(
+        tool(&["button", "push", "--url", &url]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        tool(&["button", "press", "--ms", "x"]).status.code(),
+        Some(2)
+    );
 }
 
 #[test]
