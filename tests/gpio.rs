@@ -114,7 +114,9 @@ fn a_press_drives_a_whole_take_and_the_leds_show_countdown_recording_and_the_ver
     assert_eq!(changes[rec]["leds"], json!([true, false, false, false]));
     let start_ms = changes[rec]["start_ms"].as_f64().unwrap();
     let late = changes[rec]["t_ms"].as_f64().unwrap() - start_ms;
-    // Exact in simulated time (unit tests); here on a loaded machine, a few ms.
+    // Exact in simulated time (unit tests); here, real time on a loaded machine
+    // (the requirement is 2 ms; about 0.2 ms is usual).
+    eprintln!("recording LED lit {late:.3} ms after the take's start");
     assert!(
         (0.0..15.0).contains(&late),
         "recording LED {late} ms after the start"

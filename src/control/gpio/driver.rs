@@ -17,6 +17,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+/// The last stretch before an LED change, waited on the thread for precision.
+const PRECISE: Duration = Duration::from_millis(1);
+
 pub struct Driver {
     pub lines: Box<dyn GpioLines>,
     pub edges: mpsc::Receiver<Edge>,
@@ -84,8 +87,12 @@ impl Driver {
         let mut shown: Option<(Vec<bool>, &'static str)> = None;
         let mut failing = false;
         let mut edges_open = true;
+        // Set after the precise wait below: the instant the frame is due.
+        let mut due: Option<Instant> = None;
         loop {
-            let now = Instant::now();
+            let now = due
+                .take()
+                .map_or_else(Instant::now, |d| Instant::now().max(d));
             let f = patterns::frame(&inp, &layout, epoch, now);
             if shown.as_ref() != Some(&(f.leds.clone(), f.pattern)) {
                 let change = LedChange {
@@ -106,9 +113,20 @@ impl Driver {
             }
             let wake = debounce.deadline().map_or(f.next, |d| d.min(f.next));
             let mut pressed = None;
+            // tokio's timer rounds up to whole milliseconds: wake a little early and
+            // sleep the rest on the thread (well under a millisecond, a few times a
+            // second), so an LED changes within a fraction of a ms of its instant.
+            let early = wake.checked_sub(PRECISE).unwrap_or(wake).max(now);
             tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {
-                    pressed = debounce.settle(Instant::now());
+                _ = tokio::time::sleep_until(early) => {
+                    let rest = wake.saturating_duration_since(Instant::now());
+                    if rest <= PRECISE {
+                        if !rest.is_zero() {
+                            std::thread::sleep(rest);
+                        }
+                        due = Some(wake);
+                    }
+                    pressed = debounce.settle(due.unwrap_or_else(Instant::now));
                 }
                 r = self.status.changed() => {
                     if r.is_err() { break; }
@@ -282,7 +300,7 @@ mod tests {
             changes[rec]["leds"],
             serde_json::json!([true, false, false, false])
         );
-        assert!((t(rec + 1) - (start_ms + 1000.0)).abs() <= 1.0, "{j}");
+        assert_eq!(t(rec + 1), start_ms + 1000.0, "{j}");
         assert_eq!(changes[ok]["leds"][0], true);
 
         shutdown_tx.send(true).unwrap();
