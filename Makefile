@@ -21,6 +21,7 @@ help:
 	@echo "make image      the board's SD/eMMC image (arm64; UBOOT=u-boot.bin.sd.bin) in $(IMAGE_OUT)"
 	@echo "make image-test boot it under qemu and record a take onto its share"
 	@echo "make image-test-amd64  the same on the quick amd64 variant of the recipe"
+	@echo "make gpio-cross-check  takebox-control for aarch64 under qemu-user (part of make test)"
 
 build:
 	scripts/deps.sh build
