@@ -22,6 +22,8 @@ declare -A PACKAGES=(
   [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2 systemd"
   # Cross-compiling to the board (rigs, section 3).
   [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
+  # make gpio-cross-check: running the aarch64 build here.
+  [qemu-user]="qemu-user-static"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
   # ... and for the control bench: wrk as the load generator, Flask as the seed's stack;
   # PostgreSQL 15 (and psql) for the catalog bench.

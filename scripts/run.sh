@@ -38,6 +38,10 @@ if "control" not in cfg:
         "state_dir": "state",
     }
     json.dump(cfg, open(sys.argv[1], "w"), indent=4)
+# No header pins here: the simulated button and LEDs (takebox button press).
+if "gpio" not in cfg["control"]:
+    cfg["control"]["gpio"] = {"backend": "sim"}
+    json.dump(cfg, open(sys.argv[1], "w"), indent=4)
 PY
 
 scripts/pulse.sh start "$run/pulse"
@@ -73,6 +77,8 @@ takebox is running on loopback (state in .run/, Ctrl-C stops everything).
   the page:     http://127.0.0.1:5000/
   capture API:  http://127.0.0.1:5001/v1/status
   recordings:   $run/share
+  the button:   TAKEBOX_TOKEN=$token target/release/takebox button press [--long]
+  the LEDs:     curl -s -H 'Authorization: Bearer $token' http://127.0.0.1:5000/api/v1/gpio/leds
 
 A stand-in player plays each planned note into the capture source when its
 countdown ends. Or record a take directly (the player answers with an A3):

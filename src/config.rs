@@ -402,6 +402,115 @@ pub struct ControlSettings {
     /// Added to a take's countdown and duration before a take request times out.
     pub take_timeout_seconds: f64,
     pub max_connections: usize,
+    /// The start button and the LEDs (`control::gpio`).
+    pub gpio: GpioSettings,
+}
+
+/// A GPIO line: an offset on the chip, or a line name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LineId {
+    Offset(u32),
+    Name(String),
+}
+
+impl std::fmt::Display for LineId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LineId::Offset(o) => write!(f, "offset {o}"),
+            LineId::Name(n) => write!(f, "{n:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GpioLine {
+    pub line: LineId,
+    #[serde(default)]
+    pub active_low: bool,
+}
+
+impl GpioLine {
+    fn at(offset: u32, active_low: bool) -> GpioLine {
+        GpioLine {
+            line: LineId::Offset(offset),
+            active_low,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GpioBackend {
+    None,
+    Sim,
+    Chardev,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GpioBias {
+    PullUp,
+    PullDown,
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PressDuringTake {
+    Ignore,
+    Abort,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountdownStyle {
+    /// One countdown LED per remaining second.
+    PerSecond,
+    /// The status LED blinks each second, faster in the last one.
+    SingleBlink,
+}
+
+/// `control.gpio`: defaults fit the Khadas VIM3 header (README, Button and LEDs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GpioSettings {
+    pub backend: GpioBackend,
+    /// A path (`/dev/gpiochip1`) or a chip label (`periphs-banks`).
+    pub chip: String,
+    /// Wired to ground: active low with the pull-up.
+    pub button: GpioLine,
+    pub bias: GpioBias,
+    pub debounce_ms: u32,
+    pub long_press_ms: u32,
+    pub press_during_take: PressDuringTake,
+    pub countdown_style: CountdownStyle,
+    /// Recording, confirmations, warnings, recorder down, heartbeat.
+    pub status_led: GpioLine,
+    /// One per second of the countdown, the first lit longest.
+    pub countdown_leds: Vec<GpioLine>,
+}
+
+impl Default for GpioSettings {
+    fn default() -> Self {
+        GpioSettings {
+            backend: GpioBackend::None,
+            chip: "periphs-banks".into(),
+            button: GpioLine::at(20, true),
+            bias: GpioBias::PullUp,
+            debounce_ms: 20,
+            long_press_ms: 1500,
+            press_during_take: PressDuringTake::Ignore,
+            countdown_style: CountdownStyle::PerSecond,
+            status_led: GpioLine::at(21, false),
+            countdown_leds: vec![
+                GpioLine::at(22, false),
+                GpioLine::at(23, false),
+                GpioLine::at(49, false),
+            ],
+        }
+    }
 }
 
 impl Default for ControlSettings {
@@ -416,6 +525,7 @@ impl Default for ControlSettings {
             request_timeout_seconds: 2.0,
             take_timeout_seconds: 30.0,
             max_connections: 64,
+            gpio: GpioSettings::default(),
         }
     }
 }
@@ -685,6 +795,46 @@ impl Config {
                 "expected 1 to 10000",
             ));
         }
+        let g = &c.gpio;
+        if g.chip.is_empty() {
+            return Err(invalid(
+                file,
+                "control.gpio.chip",
+                "expected a path or a label",
+            ));
+        }
+        if !(1..=1000).contains(&g.debounce_ms) {
+            return Err(invalid(
+                file,
+                "control.gpio.debounce_ms",
+                "expected 1 to 1000 ms",
+            ));
+        }
+        if !(100..=10_000).contains(&g.long_press_ms) || g.long_press_ms <= g.debounce_ms {
+            return Err(invalid(
+                file,
+                "control.gpio.long_press_ms",
+                "expected 100 to 10000 ms, longer than debounce_ms",
+            ));
+        }
+        if g.countdown_leds.len() > 16 {
+            return Err(invalid(
+                file,
+                "control.gpio.countdown_leds",
+                "expected at most 16 LEDs",
+            ));
+        }
+        let mut lines = vec![&g.button.line, &g.status_led.line];
+        lines.extend(g.countdown_leds.iter().map(|l| &l.line));
+        for (i, l) in lines.iter().enumerate() {
+            if lines[..i].contains(l) {
+                return Err(invalid(
+                    file,
+                    "control.gpio",
+                    format!("line {l} is used twice"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -884,6 +1034,39 @@ mod tests {
         parse_json::<Config>(file, text)
             .and_then(|c| c.validate(file).map(|_| c))
             .unwrap_err()
+    }
+
+    #[test]
+    fn gpio_lines_are_offsets_or_names_and_strictly_checked() {
+        let file = Path::new("/etc/takebox/config.json");
+        let c: Config = parse_json(
+            file,
+            r#"{"control": {"gpio": {"backend": "chardev", "chip": "/dev/gpiochip1",
+                "button": {"line": "START"}, "status_led": {"line": 5, "active_low": true},
+                "countdown_leds": [], "press_during_take": "abort",
+                "countdown_style": "single_blink"}}}"#,
+        )
+        .unwrap();
+        c.validate(file).unwrap();
+        let g = &c.control.gpio;
+        assert_eq!(g.button.line, LineId::Name("START".into()));
+        assert!(!g.button.active_low);
+        assert_eq!(g.status_led, GpioLine::at(5, true));
+        assert_eq!(g.long_press_ms, 1500);
+        assert_eq!(
+            Config::default().control.gpio.button,
+            GpioLine::at(20, true)
+        );
+
+        let e = parse_err(r#"{"control": {"gpio": {"backend": "spi"}}}"#);
+        assert_eq!(e.field(), Some("control.gpio.backend"), "{e}");
+        let e = parse_err(r#"{"control": {"gpio": {"button": {"line": 20, "pull": 1}}}}"#);
+        assert!(e.to_string().contains("control.gpio.button"), "{e}");
+        let e = parse_err(r#"{"control": {"gpio": {"status_led": {"line": 20}}}}"#);
+        assert_eq!(e.field(), Some("control.gpio"), "{e}");
+        assert!(e.to_string().contains("offset 20 is used twice"), "{e}");
+        let e = parse_err(r#"{"control": {"gpio": {"long_press_ms": 10}}}"#);
+        assert_eq!(e.field(), Some("control.gpio.long_press_ms"), "{e}");
     }
 
     #[test]

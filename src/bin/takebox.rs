@@ -17,6 +17,7 @@ const USAGE: &str = "usage:
   takebox catalog import LOG_OR_DIR... --db URL
   takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE]
   takebox cleanup [--dry-run] [--config FILE]
+  takebox button press [--long] [--ms MS] [--url http://127.0.0.1:5000]
 
 process  trims leading/trailing silence (--trim) and normalizes: sample peak, true peak,
          integrated loudness (--target LUFS, default -23), or group: one gain for all files,
@@ -35,7 +36,9 @@ export   an instrument from a session's confirmed, non-superseded takes: one fil
          --share (default: capture.share_path).
 cleanup  deletes the folders of finished, fully confirmed sessions older than
          storage_management.max_age_days from the share, printing every path removed;
-         --dry-run only prints what would go.";
+         --dry-run only prints what would go.
+button   presses the board's simulated button (control.gpio.backend \"sim\"): 200 ms, or
+         --long (2000 ms: retake), or --ms; the token is $TAKEBOX_TOKEN.";
 
 fn main() {
     std::process::exit(real_main());
@@ -60,6 +63,7 @@ fn real_main() -> i32 {
         "catalog" => run_catalog(args),
         "export" => run_export(args),
         "cleanup" => run_cleanup(args),
+        "button" => run_button(args),
         other => usage_error(format!("unknown command {other:?}")),
     }
 }
@@ -475,5 +479,59 @@ fn run_cleanup(mut args: Args) -> i32 {
         0
     } else {
         EXIT_FAILURE
+    }
+}
+
+fn run_button(mut args: Args) -> i32 {
+    let long = args.switch("long");
+    let ms = match args.value("ms").and_then(|v| parse::<u64>(v, "--ms")) {
+        Ok(ms) => ms,
+        Err(e) => return usage_error(e),
+    };
+    let url = match args.value("url") {
+        Ok(url) => url,
+        Err(e) => return usage_error(e),
+    };
+    let rest = args.rest();
+    if rest != ["press"] {
+        return usage_error(format!("button: expected `press`, got {rest:?}"));
+    }
+    let ms = ms.unwrap_or(if long { 2000 } else { 200 });
+    let url = url.unwrap_or_else(|| "http://127.0.0.1:5000".into());
+    let addr = match takebox::config::parse_http_url(&url).and_then(|(host, port)| {
+        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .map_err(|e| format!("{url}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{url}: no address"))
+    }) {
+        Ok(a) => a,
+        Err(e) => return usage_error(format!("--url: {e}")),
+    };
+    let token = std::env::var(takebox::config::TOKEN_ENV).unwrap_or_default();
+    let runtime = runtime();
+    let body = format!("{{\"ms\": {ms}}}").into_bytes();
+    let answer = runtime.block_on(takebox::http::request(
+        addr,
+        hyper::Method::POST,
+        "/api/v1/gpio/press",
+        Some(&token),
+        Some(body),
+    ));
+    match answer {
+        Ok((status, _)) if status.is_success() => {
+            println!("pressed for {ms} ms");
+            0
+        }
+        Ok((status, body)) => {
+            eprintln!(
+                "takebox: {url}: {status}: {}",
+                String::from_utf8_lossy(&body).trim()
+            );
+            EXIT_FAILURE
+        }
+        Err(e) => {
+            eprintln!("takebox: {e}");
+            EXIT_FAILURE
+        }
     }
 }

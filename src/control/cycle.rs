@@ -61,6 +61,8 @@ pub struct Refused(pub String);
 pub enum Request {
     Command(Command, oneshot::Sender<Result<(), Refused>>),
     Begin(Box<Session>, oneshot::Sender<Result<(), Refused>>),
+    /// A line for the open session's log (a button press, say).
+    Log(&'static str, Value),
 }
 
 /// What the cycle needs from the daemon around it.
@@ -169,6 +171,7 @@ impl Cycle {
                     let _ = reply.send(r);
                     self.publish(Event::Changed);
                 }
+                Wake::Request(Some(Request::Log(event, fields))) => self.log_event(event, fields),
                 Wake::Request(Some(Request::Begin(session, reply))) => {
                     let r = self.begin(*session);
                     let _ = reply.send(r);
@@ -261,6 +264,8 @@ impl Cycle {
         if let Some(t) = &self.take {
             st.take_id = Some(t.take_id.clone());
             st.start_at = Some(t.start_at);
+            st.start_instant = Some(t.start);
+            st.end_instant = Some(t.start + t.duration);
             if self.phase == Phase::Countdown {
                 st.countdown = Some(
                     t.start

@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod cycle;
+pub mod gpio;
 pub mod health;
 pub mod plan;
 pub mod progress;
@@ -51,6 +52,18 @@ pub struct Control {
     pub event_slots: Arc<Semaphore>,
     pub shutdown: watch::Receiver<bool>,
     pub pages: web::views::Pages,
+    /// The button and LEDs: which backend, and why it is off if it failed.
+    pub gpio: GpioState,
+}
+
+/// What the API tells of the button and LEDs.
+#[derive(Clone, serde::Serialize)]
+pub struct GpioState {
+    pub backend: crate::config::GpioBackend,
+    pub running: bool,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub sim: Option<gpio::sim::SimHandle>,
 }
 
 impl Control {
@@ -127,6 +140,43 @@ pub async fn run(
     let cycle_task = tokio::spawn(cycle.run(req_rx, shutdown.clone()));
     let cleaner = tokio::spawn(cleanup_loop(config.clone(), shutdown.clone()));
 
+    // The button and LEDs: missing hardware costs them alone, never the page.
+    let gpio_settings = config
+        .read()
+        .map(|c| c.control.gpio.clone())
+        .unwrap_or_default();
+    let mut gpio_state = GpioState {
+        backend: gpio_settings.backend,
+        running: false,
+        error: None,
+        sim: None,
+    };
+    let gpio_task = match gpio::open(&gpio_settings) {
+        Ok(None) => None,
+        Ok(Some(backend)) => {
+            gpio_state.running = true;
+            gpio_state.sim = backend.sim;
+            Some(tokio::spawn(
+                gpio::driver::Driver {
+                    lines: backend.lines,
+                    edges: backend.edges,
+                    settings: gpio_settings,
+                    status: status_rx.clone(),
+                    events: events.subscribe(),
+                    health: health.clone(),
+                    requests: req_tx.clone(),
+                    shutdown: shutdown.clone(),
+                }
+                .run(),
+            ))
+        }
+        Err(e) => {
+            log::error!(target: "takebox::gpio", "button and LEDs off: {e}; the page works without them");
+            gpio_state.error = Some(e);
+            None
+        }
+    };
+
     let control = Arc::new(Control {
         config_path,
         config,
@@ -143,6 +193,7 @@ pub async fn run(
         event_slots: Arc::new(Semaphore::new(MAX_EVENT_CLIENTS)),
         shutdown: shutdown.clone(),
         pages: web::views::Pages::new(),
+        gpio: gpio_state,
     });
     let handler = move |req, _peer| web::handle(control.clone(), req);
     let limits = crate::http::ServerLimits {
@@ -150,6 +201,9 @@ pub async fn run(
         ..crate::http::ServerLimits::default()
     };
     crate::http::serve(listener, limits, handler, shutdown).await;
+    if let Some(t) = gpio_task {
+        let _ = t.await;
+    }
     let _ = cycle_task.await;
     poller.abort();
     cleaner.abort();

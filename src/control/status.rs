@@ -4,6 +4,7 @@
 use super::plan::Slot;
 use crate::protocol::Timestamp;
 use serde::Serialize;
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +87,13 @@ pub struct CycleStatus {
     /// Whole seconds left in the countdown.
     pub countdown: Option<u32>,
     pub start_at: Option<Timestamp>,
+    /// `start_at` on the monotonic clock, the very instant the take is timed
+    /// from (the LEDs end the countdown on it).
+    #[serde(skip)]
+    pub start_instant: Option<Instant>,
+    /// When the note is over (`start_instant` plus its duration).
+    #[serde(skip)]
+    pub end_instant: Option<Instant>,
     pub done: usize,
     pub total: usize,
     pub last: Option<LastTake>,
@@ -107,6 +115,8 @@ impl Default for CycleStatus {
             take_id: None,
             countdown: None,
             start_at: None,
+            start_instant: None,
+            end_instant: None,
             done: 0,
             total: 0,
             last: None,

@@ -436,6 +436,29 @@ struct ApiStatus<'a> {
     #[serde(flatten)]
     cycle: &'a super::cycle::CycleStatus,
     recorders: Vec<super::health::RecorderHealth>,
+    gpio: &'a super::GpioState,
+}
+
+/// `POST /api/v1/gpio/press`: how long the simulated button is held.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PressBody {
+    #[serde(default = "default_press_ms")]
+    ms: u64,
+}
+
+fn default_press_ms() -> u64 {
+    200
+}
+
+fn sim(ctl: &Control) -> Result<&super::gpio::sim::SimHandle, ApiError> {
+    ctl.gpio.sim.as_ref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorKind::NotFound,
+            "the simulated button exists only with control.gpio.backend \"sim\"",
+        )
+    })
 }
 
 async fn api(
@@ -453,6 +476,7 @@ async fn api(
                 &ApiStatus {
                     cycle: &cycle,
                     recorders: ctl.health.snapshot(),
+                    gpio: &ctl.gpio,
                 },
             ))
         }
@@ -464,6 +488,34 @@ async fn api(
             Ok(http::json_response(StatusCode::CREATED, &begun))
         }
         ("session", _) => Err(method_not_allowed("POST")),
+        ("gpio/press", Method::POST) => {
+            let sim = sim(ctl)?.clone();
+            let bytes = http::read_body(req, MAX_BODY).await?;
+            let body: PressBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+                PressBody {
+                    ms: default_press_ms(),
+                }
+            } else {
+                http::parse_json_body(&bytes)?
+            };
+            if !(1..=10_000).contains(&body.ms) {
+                return Err(ApiError::bad_field("ms", "expected 1 to 10000 ms"));
+            }
+            sim.press(std::time::Duration::from_millis(body.ms))
+                .await
+                .map_err(|e| {
+                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::Internal, e)
+                })?;
+            Ok(http::json_response(
+                StatusCode::OK,
+                &serde_json::json!({"pressed_ms": body.ms}),
+            ))
+        }
+        ("gpio/leds", Method::GET) => {
+            Ok(http::json_response(StatusCode::OK, &sim(ctl)?.leds_json()))
+        }
+        ("gpio/press", _) => Err(method_not_allowed("POST")),
+        ("gpio/leds", _) => Err(method_not_allowed("GET")),
         (name, method) => {
             let Some(cmd) = Command::parse(name) else {
                 return Err(not_found(&format!("/api/v1/{name}")));
@@ -480,6 +532,7 @@ async fn api(
                 &ApiStatus {
                     cycle: &cycle,
                     recorders: ctl.health.snapshot(),
+                    gpio: &ctl.gpio,
                 },
             ))
         }
