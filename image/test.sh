@@ -15,7 +15,7 @@
 #   - installs takebox-capture in the VM with scripts/install.sh (the VM plays
 #     the recording computer: the share is CIFS-mounted over the VM's own
 #     loopback by the mount unit make install writes), records a take from
-#     snd-dummy through the API (port-forwarded), and reads the WAV back over
+#     snd-dummy (or snd-aloop) through the API (port-forwarded), and reads the WAV back over
 #     SMB from the host, checking its SHA-256 against the confirmation.
 # The image itself is not modified: the test works on a sparse copy.
 set -euo pipefail
@@ -152,7 +152,10 @@ VM
 say "installing takebox-capture in the VM (it plays the recording computer)"
 as_root <<VM || fail "make install in the VM"
 set -eu
-modprobe snd-dummy
+# A real-time ALSA device without a sound card: snd-dummy (amd64's kernel) or,
+# where Debian's kernel lacks it (arm64), snd-aloop's capture side (silence).
+if modprobe snd-dummy 2>/dev/null; then dev=hw:CARD=Dummy; else modprobe snd-aloop; dev=hw:CARD=Loopback,DEV=1; fi
+echo "  capture device: \$dev"
 mkdir -p /run/kit
 mount -o ro LABEL=tbkit /run/kit
 # The image's root is read-only; this throwaway copy is opened up to install.
@@ -163,7 +166,7 @@ SHARE=//127.0.0.1/takebox SHARE_USER=recorder SHARE_PASSWORD='$smb_pw' PREFIX=/u
   BINDIR_SRC=/run/kit/bin CONFDIR=/etc/takebox-capture \
   scripts/install.sh install | sed 's/^/  /'
 # snd-dummy, with long periods: an emulated CPU shared with other jobs stalls.
-sed -i 's|"device": "[^"]*"|"device": "hw:CARD=Dummy"|; s|"sample_format": "s24"|"sample_format": "s16",\n        "period_frames": 8192|' /etc/takebox-capture/config.json
+sed -i 's|"device": "[^"]*"|"device": "'\$dev'"|; s|"sample_format": "s24"|"sample_format": "s16",\n        "period_frames": 8192|' /etc/takebox-capture/config.json
 mount -o remount,ro / || true
 systemctl start mnt-takebox.mount
 findmnt -no SOURCE,FSTYPE /mnt/takebox | sed 's/^/  CIFS mount: /'
