@@ -109,6 +109,8 @@ useradd --root "$root" --create-home --shell /bin/bash --groups sudo,gpio \
 install -d -m 0750 -o 0 -g "$(awk -F: '$1=="takebox"{print $3}' "$root/etc/group")" "$root/etc/takebox"
 install -m 0640 -o 0 -g "$(awk -F: '$1=="takebox"{print $3}' "$root/etc/group")" \
   examples/install/board.json "$root/etc/takebox/config.json"
+install -m 0640 -o 0 -g "$(awk -F: '$1=="takebox"{print $3}' "$root/etc/group")" \
+  examples/install/instruments.json "$root/etc/takebox/instruments.json"
 install -d -m 0755 "$root/srv/takebox" "$root/mnt/takebox" "$root/boot/firmware"
 
 control=false

@@ -90,3 +90,28 @@ fn ready_watchdog_only_while_capturing_and_stopping() {
         "STOPPING=1 on SIGTERM: {last:?}"
     );
 }
+
+#[test]
+fn control_reports_ready_pings_while_its_cycle_runs_and_stops() {
+    let ws = Workspace::new();
+    ws.mount_share();
+    ws.write_board_config(free_port(), json!({}));
+    let sock_path = ws.dir.path().join("notify-control");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let env = vec![
+        ("NOTIFY_SOCKET".to_string(), sock_path.display().to_string()),
+        ("WATCHDOG_USEC".to_string(), "1000000".to_string()),
+    ];
+    let config = ws.config_path().display().to_string();
+    let mut d = Daemon::spawn(
+        env!("CARGO_BIN_EXE_takebox-control"),
+        &["--config", &config],
+        &env,
+    );
+    let first = collect(&sock, Duration::from_secs(2));
+    assert!(first.iter().any(|m| m.starts_with("READY=1")), "{first:?}");
+    assert!(pings(&first) >= 2, "{first:?}");
+    assert!(d.terminate().success());
+    let last = collect(&sock, Duration::from_millis(300));
+    assert!(last.iter().any(|m| m.starts_with("STOPPING=1")), "{last:?}");
+}

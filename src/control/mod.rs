@@ -195,6 +195,23 @@ pub async fn run(
         pages: web::views::Pages::new(),
         gpio: gpio_state,
     });
+    // systemd (Type=notify, WatchdogSec): ready once serving; pings only while
+    // the take cycle runs, so a dead cycle gets the daemon restarted.
+    let watchdog = tokio::spawn(crate::sdnotify::supervise(
+        crate::sdnotify::watchdog_interval(),
+        {
+            let control = control.clone();
+            move || {
+                if control.requests.is_closed() {
+                    Err("the take cycle has stopped".to_string())
+                } else {
+                    Ok(())
+                }
+            }
+        },
+        shutdown.clone(),
+    ));
+    crate::sdnotify::ready("serving the page");
     let handler = move |req, _peer| web::handle(control.clone(), req);
     let limits = crate::http::ServerLimits {
         max_connections,
@@ -205,6 +222,8 @@ pub async fn run(
         let _ = t.await;
     }
     let _ = cycle_task.await;
+    // It sends STOPPING=1 and ends by itself once shutdown is set.
+    let _ = watchdog.await;
     poller.abort();
     cleaner.abort();
     log::info!(target: "takebox::control", "stopped");
