@@ -51,13 +51,15 @@ truncate -s 512M "$run/data.img"
 mke2fs -q -t ext4 -L takebox "$run/data.img"
 
 # The kit: what `make install` needs, built for this architecture.
-install -m 0755 "$KIT_BIN_DIR/takebox-capture" "$run/kit/bin/takebox-capture"
+# Stripped: a debug build carries some 50 MB of symbols the VM does not need.
+install -s -m 0755 "$KIT_BIN_DIR/takebox-capture" "$run/kit/bin/takebox-capture"
 mkdir -p "$run/kit/scripts" "$run/kit/examples/install"
 cp scripts/install.sh "$run/kit/scripts/"
 cp -r systemd "$run/kit/"
 cp examples/install/recording-pc.json "$run/kit/examples/install/"
 cp README.md "$run/kit/"
-mke2fs -q -t ext4 -L tbkit -d "$run/kit" "$run/kit.ext4" 64M
+kit_mb=$(($(du -sm "$run/kit" | cut -f1) * 2 + 16))
+mke2fs -q -t ext4 -L tbkit -d "$run/kit" "$run/kit.ext4" "${kit_mb}M"
 
 free_port() {
   local p
