@@ -43,9 +43,11 @@ lint:
 test:
 	scripts/deps.sh build test
 	$(MAKE) lint
-	$(CARGO) test --locked
+	mkdir -p artifacts
+	set -o pipefail; $(CARGO) test --locked 2>&1 | tee artifacts/cargo-test.log
 	$(MAKE) gpio-cross-check
 	$(MAKE) image-test-amd64
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo tests: %d passed, %d failed\n", p, f }' artifacts/cargo-test.log
 
 bench:
 	scripts/deps.sh build bench
