@@ -3,26 +3,10 @@
 //! root note and fine tuning (in semitones, as Decent Sampler wants it).
 
 use super::mapping::Layer;
+use crate::dsp::chunks::xml_escape;
 use crate::session_log_format::SessionRecord;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-
-/// Escape text for an XML attribute.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
     let mut by_position: BTreeMap<u32, Vec<_>> = BTreeMap::new();
