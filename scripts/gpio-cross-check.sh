@@ -5,11 +5,7 @@
 # board here, so it must say which chip and lines are missing and serve the page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export PKG_CONFIG_ALLOW_CROSS=1
-export PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig
-export RUSTC=/usr/bin/rustc
-/usr/bin/cargo build --locked --target aarch64-unknown-linux-gnu --bin takebox-control
+scripts/cross.sh --bin takebox-control
 bin=target/aarch64-unknown-linux-gnu/debug/takebox-control
 
 dir=$(mktemp -d)
