@@ -19,6 +19,21 @@ fn takebox(args: &[&str]) -> Output {
         .expect("run takebox")
 }
 
+/// `takebox export FORMAT SESSION --out OUT --logs LOGS --share SHARE`.
+fn export(format: &str, session: &str, out: &Path, logs: &Path, share: &Path) -> Output {
+    takebox(&[
+        "export",
+        format,
+        session,
+        "--out",
+        &out.display().to_string(),
+        "--logs",
+        &logs.display().to_string(),
+        "--share",
+        &share.display().to_string(),
+    ])
+}
+
 fn text(o: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -501,17 +516,7 @@ fn sfz_export_maps_keys_velocities_round_robins_and_passes_sfzlint() {
     let tmp = tempfile::tempdir().unwrap();
     let (logs, share, excluded) = export_session(tmp.path());
     let out = tmp.path().join("export");
-    let o = takebox(&[
-        "export",
-        "sfz",
-        "s4",
-        "--out",
-        &out.display().to_string(),
-        "--logs",
-        &logs.display().to_string(),
-        "--share",
-        &share.display().to_string(),
-    ]);
+    let o = export("sfz", "s4", &out, &logs, &share);
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "{stdout}{stderr}");
     let long = std::fs::read_to_string(out.join("s4_cello_long.sfz")).unwrap();
@@ -606,17 +611,7 @@ fn sfz_export_maps_keys_velocities_round_robins_and_passes_sfzlint() {
         );
     }
     // A session without a log: a clear error, exit 1.
-    let o = takebox(&[
-        "export",
-        "sfz",
-        "nope",
-        "--out",
-        &out.display().to_string(),
-        "--logs",
-        &logs.display().to_string(),
-        "--share",
-        &share.display().to_string(),
-    ]);
+    let o = export("sfz", "nope", &out, &logs, &share);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).1.contains("no log for session nope"));
     let o = takebox(&["export", "wav", "s4", "--out", "x"]);
@@ -629,17 +624,13 @@ fn dspreset_is_well_formed_xml_with_round_robin_groups_and_csv_lists_every_regio
     let (logs, share, _) = export_session(tmp.path());
     let out = tmp.path().join("ds");
     let args = |fmt: &str| {
-        takebox(&[
-            "export",
+        export(
             fmt,
             &logs.join("s4.jsonl").display().to_string(),
-            "--out",
-            &out.display().to_string(),
-            "--logs",
-            &logs.display().to_string(),
-            "--share",
-            &share.display().to_string(),
-        ])
+            &out,
+            &logs,
+            &share,
+        )
     };
     let o = args("dspreset");
     assert!(o.status.success(), "{:?}", text(&o));

@@ -461,6 +461,19 @@ fn sim(ctl: &Control) -> Result<&super::gpio::sim::SimHandle, ApiError> {
     })
 }
 
+/// The API's status answer: the cycle, the recorders' health and the GPIO state.
+fn api_status(ctl: &Control) -> Response<Body> {
+    let cycle = ctl.status.borrow().clone();
+    http::json_response(
+        StatusCode::OK,
+        &ApiStatus {
+            cycle: &cycle,
+            recorders: ctl.health.snapshot(),
+            gpio: &ctl.gpio,
+        },
+    )
+}
+
 async fn api(
     ctl: &Arc<Control>,
     rest: &str,
@@ -469,17 +482,7 @@ async fn api(
     http::require_bearer(req.headers(), &ctl.token)?;
     let method = req.method().clone();
     match (rest, method) {
-        ("status", Method::GET) => {
-            let cycle = ctl.status.borrow().clone();
-            Ok(http::json_response(
-                StatusCode::OK,
-                &ApiStatus {
-                    cycle: &cycle,
-                    recorders: ctl.health.snapshot(),
-                    gpio: &ctl.gpio,
-                },
-            ))
-        }
+        ("status", Method::GET) => Ok(api_status(ctl)),
         ("status", _) => Err(method_not_allowed("GET")),
         ("session", Method::POST) => {
             let bytes = http::read_body(req, MAX_BODY).await?;
@@ -526,15 +529,7 @@ async fn api(
             // Commands carry no body; a large one is refused all the same.
             http::read_body(req, MAX_BODY).await?;
             command(ctl, cmd).await?;
-            let cycle = ctl.status.borrow().clone();
-            Ok(http::json_response(
-                StatusCode::OK,
-                &ApiStatus {
-                    cycle: &cycle,
-                    recorders: ctl.health.snapshot(),
-                    gpio: &ctl.gpio,
-                },
-            ))
+            Ok(api_status(ctl))
         }
     }
 }
