@@ -267,10 +267,11 @@ impl<'a> Lags<'a> {
     /// computed up to `tau + HALF + 1`.
     fn interp(&self, tau: f64) -> (f64, f64) {
         let base = tau.floor() as isize;
+        let taps = SincTaps::at(tau - base as f64);
         let (mut r, mut e, mut norm) = (0.0, 0.0, 0.0);
-        for k in base - HALF as isize + 1..=base + HALF as isize {
-            let h = windowed_sinc(tau - k as f64);
-            let i = (k + HALF as isize) as usize;
+        for (j, h) in taps.iter() {
+            // Tap j sits at lag base - j.
+            let i = (base - j + HALF as isize) as usize;
             r += h * self.r.get(i).copied().unwrap_or(0.0);
             e += h * self.e2[i];
             norm += h;
@@ -399,6 +400,7 @@ fn yin_period(lags: &mut Lags, tau_min: usize, tau_max: usize, s: &PitchSettings
 }
 
 /// Sinc with a Blackman window spanning ±HALF lags.
+#[cfg(test)]
 fn windowed_sinc(t: f64) -> f64 {
     use std::f64::consts::PI;
     let u = t / HALF as f64;
@@ -413,33 +415,86 @@ fn windowed_sinc(t: f64) -> f64 {
     sinc * (0.42 + 0.5 * (PI * u).cos() + 0.08 * (2.0 * PI * u).cos())
 }
 
-/// Dot product: 8 f32 lanes written out (vectorizes in release, and stays
-/// tolerable in debug builds), flushed to f64 every 512 elements so long
-/// windows keep ~1e-7 relative precision.
+/// The 2·HALF taps of the windowed sinc for one fractional offset `f` in
+/// `[0, 1)`: `h(f + j)` for `j` in `-HALF..HALF`. Evaluated with two
+/// sin/cos pairs instead of three per tap (the refinement evaluates
+/// thousands of fractional lags per take): `sin(π(f + j)) = ±sin(πf)`, and
+/// the window's angle `π(f + j)/HALF` is `πf/HALF` rotated by a tabled
+/// `πj/HALF`.
+struct SincTaps {
+    f: f64,
+    sin_pf: f64,
+    cos_a: f64,
+    sin_a: f64,
+}
+
+/// `(cos, sin)` of `πj/HALF` for `j` in `-HALF..HALF`.
+static ROTATIONS: std::sync::LazyLock<[(f64, f64); 2 * HALF]> = std::sync::LazyLock::new(|| {
+    std::array::from_fn(|i| {
+        let b = std::f64::consts::PI * (i as f64 - HALF as f64) / HALF as f64;
+        (b.cos(), b.sin())
+    })
+});
+
+impl SincTaps {
+    fn at(f: f64) -> SincTaps {
+        use std::f64::consts::PI;
+        let (sin_a, cos_a) = (PI * f / HALF as f64).sin_cos();
+        SincTaps {
+            f,
+            sin_pf: (PI * f).sin(),
+            cos_a,
+            sin_a,
+        }
+    }
+
+    /// `(j, h(f + j))` for `j` in `-HALF..HALF`.
+    fn iter(&self) -> impl Iterator<Item = (isize, f64)> + '_ {
+        use std::f64::consts::PI;
+        ROTATIONS
+            .iter()
+            .enumerate()
+            .map(move |(i, &(cos_b, sin_b))| {
+                let j = i as isize - HALF as isize;
+                let t = self.f + j as f64;
+                if t.abs() >= HALF as f64 {
+                    return (j, 0.0);
+                }
+                let sinc = if t.abs() < 1e-12 {
+                    1.0
+                } else {
+                    let sign = if j % 2 == 0 { 1.0 } else { -1.0 };
+                    sign * self.sin_pf / (PI * t)
+                };
+                let cos_u = self.cos_a * cos_b - self.sin_a * sin_b;
+                let cos_2u = 2.0 * cos_u * cos_u - 1.0;
+                (j, sinc * (0.42 + 0.5 * cos_u + 0.08 * cos_2u))
+            })
+    }
+}
+
+/// Dot product in 16 f32 lanes over fixed-size arrays (so it vectorizes),
+/// flushed to f64 every 512 elements so long windows keep ~1e-7 relative
+/// precision.
 fn dot(a: &[f32], b: &[f32]) -> f64 {
+    const LANES: usize = 16;
+    let n = a.len().min(b.len());
     let mut total = 0.0f64;
-    for (ba, bb) in a.chunks(512).zip(b.chunks(512)) {
-        let mut acc = [0.0f32; 8];
-        let (ca, cb) = (ba.chunks_exact(8), bb.chunks_exact(8));
+    for (ba, bb) in a[..n].chunks(512).zip(b[..n].chunks(512)) {
+        let mut acc = [0.0f32; LANES];
+        let (ca, cb) = (ba.chunks_exact(LANES), bb.chunks_exact(LANES));
         let mut tail = 0.0f32;
         for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
             tail += x * y;
         }
         for (x, y) in ca.zip(cb) {
-            acc[0] += x[0] * y[0];
-            acc[1] += x[1] * y[1];
-            acc[2] += x[2] * y[2];
-            acc[3] += x[3] * y[3];
-            acc[4] += x[4] * y[4];
-            acc[5] += x[5] * y[5];
-            acc[6] += x[6] * y[6];
-            acc[7] += x[7] * y[7];
+            let x: &[f32; LANES] = x.try_into().expect("chunks_exact");
+            let y: &[f32; LANES] = y.try_into().expect("chunks_exact");
+            for k in 0..LANES {
+                acc[k] += x[k] * y[k];
+            }
         }
-        let lanes = (acc[0] + acc[4]) as f64
-            + (acc[1] + acc[5]) as f64
-            + (acc[2] + acc[6]) as f64
-            + (acc[3] + acc[7]) as f64;
-        total += lanes + tail as f64;
+        total += acc.iter().map(|&v| f64::from(v)).sum::<f64>() + f64::from(tail);
     }
     total
 }
@@ -451,6 +506,16 @@ mod tests {
 
     const E1: f64 = 41.203_444_614_108_74;
     const C8: f64 = 4_186.009_044_809_578;
+
+    #[test]
+    fn sinc_taps_match_the_direct_formula() {
+        for f in [0.0, 1e-13, 0.25, 0.5, 0.731, 0.999_999] {
+            for (j, h) in SincTaps::at(f).iter() {
+                let direct = windowed_sinc(f + j as f64);
+                assert!((h - direct).abs() < 1e-9, "f {f} j {j}: {h} vs {direct}");
+            }
+        }
+    }
 
     fn note(midi: i32) -> f64 {
         440.0 * 2f64.powf((midi - 69) as f64 / 12.0)

@@ -8,7 +8,14 @@
 //! of the first 10 ms (held back in a small buffer), so a constant offset
 //! produces no start-up transient and one noisy sample does not either.
 //!
-//! * onset = first frame whose envelope is above the threshold;
+//! * sound = a 10 ms window (four 2.5 ms blocks) whose envelope RMS is
+//!   above the threshold. A single sample over it is not enough: noise
+//!   whose RMS is 10 dB under a fixed threshold still peaks over it every
+//!   few hundred samples, and would read as the note's onset;
+//! * onset = first frame above the threshold within the first loud window
+//!   (so a clean attack is still found to the frame);
+//! * last frame above = the last frame above the threshold within the last
+//!   loud window;
 //! * `start_frame = onset - pad` (clamped at 0);
 //! * `end_frame = last frame above the threshold + 1 + hold` (clamped at
 //!   the stream length), end exclusive: the release tail stays until it
@@ -44,6 +51,89 @@ const DC_BLOCK_HZ: f64 = 5.0;
 const SCRATCH_FRAMES: usize = 1 << 15;
 /// Length of the head whose mean primes the DC blocker.
 const DC_PRIME_MS: f64 = 10.0;
+/// Length of one detection block; [`WINDOW_BLOCKS`] of them make the
+/// window whose RMS decides what is sound.
+const BLOCK_MS: f64 = 2.5;
+const WINDOW_BLOCKS: usize = 4;
+
+/// One detection block's envelope energy and its frames over the threshold.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    sum_sq: f64,
+    frames: u64,
+    first_above: Option<u64>,
+    last_above: Option<u64>,
+}
+
+/// Sliding window of [`WINDOW_BLOCKS`] blocks; the newest may be partial.
+#[derive(Debug, Clone)]
+struct Detector {
+    block_frames: u64,
+    /// Finished blocks, newest last (at most `WINDOW_BLOCKS - 1` kept).
+    done: Vec<Block>,
+    current: Block,
+}
+
+impl Detector {
+    fn new(rate: u32) -> Self {
+        Detector {
+            block_frames: ((BLOCK_MS * rate as f64 / 1000.0).round() as u64).max(1),
+            done: Vec::with_capacity(WINDOW_BLOCKS),
+            current: Block::default(),
+        }
+    }
+
+    /// The window ending with the current block, if its RMS is over `t`:
+    /// (first, last) frame over `t` in it.
+    fn loud(&self, t: f32) -> Option<(u64, u64)> {
+        let blocks = self.done.iter().chain(std::iter::once(&self.current));
+        let (mut sum, mut frames) = (0.0, 0);
+        let (mut first, mut last) = (None::<u64>, None::<u64>);
+        for b in blocks {
+            sum += b.sum_sq;
+            frames += b.frames;
+            first = first.or(b.first_above);
+            last = b.last_above.or(last);
+        }
+        let t2 = f64::from(t) * f64::from(t);
+        if frames == 0 || sum <= t2 * frames as f64 {
+            return None;
+        }
+        first.zip(last)
+    }
+
+    /// Feeds envelope values of consecutive frames from `first_frame`;
+    /// `on_loud(first, last)` for every loud window completed.
+    fn feed(&mut self, first_frame: u64, env: &[f32], t: f32, mut on_loud: impl FnMut(u64, u64)) {
+        let mut i = 0;
+        while i < env.len() {
+            let room = (self.block_frames - self.current.frames) as usize;
+            let part = &env[i..env.len().min(i + room)];
+            let base = first_frame + i as u64;
+            let b = &mut self.current;
+            b.sum_sq += part
+                .iter()
+                .map(|&e| f64::from(e) * f64::from(e))
+                .sum::<f64>();
+            b.frames += part.len() as u64;
+            if let Some(k) = part.iter().position(|&e| e > t) {
+                b.first_above = b.first_above.or(Some(base + k as u64));
+                let k_last = part.iter().rposition(|&e| e > t).unwrap_or(k);
+                b.last_above = Some(base + k_last as u64);
+            }
+            i += part.len();
+            if self.current.frames == self.block_frames {
+                if let Some((first, last)) = self.loud(t) {
+                    on_loud(first, last);
+                }
+                if self.done.len() == WINDOW_BLOCKS - 1 {
+                    self.done.remove(0);
+                }
+                self.done.push(std::mem::take(&mut self.current));
+            }
+        }
+    }
+}
 
 /// How the trim threshold is set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -150,6 +240,7 @@ pub struct Trimmer {
     block_frames: u64,
     /// Per-frame squares of the current pre-roll run (scratch).
     pre_sq: Vec<f64>,
+    detector: Detector,
     onset: Option<u64>,
     last_above: Option<u64>,
 }
@@ -196,6 +287,7 @@ impl Trimmer {
             preroll_blocks: Vec::new(),
             block_frames: u64::from(rate / 100).max(1),
             pre_sq: Vec::new(),
+            detector: Detector::new(rate),
             onset: None,
             last_above: None,
         })
@@ -306,14 +398,25 @@ impl Trimmer {
         };
         // No threshold yet (pre-roll running): nothing is above infinity.
         let t = self.threshold.map_or(f32::INFINITY, |(t, _)| t);
-        let above = |&e: &f32| e > t;
-        if let Some(last) = searched.iter().rposition(above) {
-            let base = first + offset as u64;
-            if self.onset.is_none() {
-                let on = searched.iter().position(above).unwrap_or(last);
-                self.onset = Some(base + on as u64);
-            }
-            self.last_above = Some(base + last as u64);
+        if t.is_finite() {
+            let (onset, last_above) = (&mut self.onset, &mut self.last_above);
+            self.detector
+                .feed(first + offset as u64, searched, t, |on, last| {
+                    onset.get_or_insert(on);
+                    *last_above = Some(last);
+                });
+        }
+    }
+
+    /// Onset and last frame above, counting a loud partial window at the end.
+    fn detected(&self) -> (Option<u64>, Option<u64>) {
+        let t = self.threshold.map_or(f32::INFINITY, |(t, _)| t);
+        match (t.is_finite() && self.detector.current.frames > 0)
+            .then(|| self.detector.loud(t))
+            .flatten()
+        {
+            Some((on, last)) => (self.onset.or(Some(on)), Some(last)),
+            None => (self.onset, self.last_above),
         }
     }
 
@@ -324,7 +427,7 @@ impl Trimmer {
         let per_frame =
             |sq: f64, frames: u64| power_to_db(sq / (frames as f64 * self.channels as f64));
         let whole = per_frame(self.preroll_sq, self.preroll_seen);
-        let Some(onset) = self.onset.filter(|&on| on < self.preroll_seen) else {
+        let Some(onset) = self.detected().0.filter(|&on| on < self.preroll_seen) else {
             return whole;
         };
         let quiet_blocks = (onset.saturating_sub(self.pad_frames + self.block_frames)
@@ -351,7 +454,8 @@ impl Trimmer {
             (TrimThreshold::Fixed { dbfs }, None) => dbfs,
             (TrimThreshold::NoiseFloor { margin_db }, None) => NOISE_FLOOR_MIN_DBFS + margin_db,
         };
-        let points = match (self.onset, self.last_above) {
+        let (onset, last_above) = self.detected();
+        let points = match (onset, last_above) {
             (Some(on), Some(last)) => Some(TrimPoints {
                 start_frame: on.saturating_sub(self.pad_frames),
                 end_frame: last
@@ -364,8 +468,8 @@ impl Trimmer {
         let has_preroll = self.preroll_seen > 0;
         TrimResult {
             points,
-            onset_frame: self.onset,
-            last_above_frame: self.last_above,
+            onset_frame: onset,
+            last_above_frame: last_above,
             threshold_dbfs,
             preroll_peak_dbfs: has_preroll.then(|| gain_to_db(self.preroll_peak as f64)),
             noise_floor_dbfs: has_preroll.then(|| self.noise_floor_dbfs()),
@@ -461,6 +565,34 @@ mod tests {
             assert!(
                 (floor - (-66.02 - 4.771)).abs() < 0.3,
                 "floor {floor} (split {split})"
+            );
+        }
+    }
+
+    #[test]
+    fn noise_peaks_over_a_fixed_threshold_are_not_an_onset() {
+        // Uniform noise peaking at -58.4 dBFS (over the -60 dBFS default)
+        // with an RMS of -63.2 dBFS (under it); a note from frame 30000.
+        let start = 30_000usize;
+        let quiet = noise(11, 0.0012, 72_000);
+        let r = run(1, TrimSettings::default(), &quiet, 4096);
+        assert_eq!(r.points, None, "noise alone is silence");
+        let mut x = quiet;
+        for (i, s) in tone(RATE, 440.0, 0.3, 0.0, 72_000 - start)
+            .iter()
+            .enumerate()
+        {
+            x[start + i] += s;
+        }
+        for split in [1, 1000, 72_000] {
+            let on = run(1, TrimSettings::default(), &x, split)
+                .onset_frame
+                .unwrap();
+            // A noise peak within the first loud 10 ms window may come
+            // first: never later than the note, never more than 10 ms early.
+            assert!(
+                (start as u64 - 480..=start as u64 + 1).contains(&on),
+                "onset {on} (split {split})"
             );
         }
     }
