@@ -54,6 +54,51 @@ pub fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
     sync_dir(parent_or_dot(dest))
 }
 
+/// [`publish`] for a batch of finished temp files written without their
+/// own fsync: one `syncfs` per file system makes all their data durable at
+/// once (a batch of small files would otherwise wait on one flush each),
+/// then each is renamed, then each directory is fsynced once. The result
+/// for each `(tmp, dest)` pair, in order; a pair whose data or rename could
+/// not be made durable is an error and its temp file is left in place.
+pub fn publish_all(moves: &[(PathBuf, PathBuf)]) -> Vec<io::Result<()>> {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt;
+    let error = |e: &io::Error| io::Error::new(e.kind(), e.to_string());
+    // Data: one syncfs per device holding a temp file.
+    let mut synced: HashMap<u64, Result<(), io::Error>> = HashMap::new();
+    let mut results: Vec<io::Result<()>> = moves
+        .iter()
+        .map(|(tmp, _)| {
+            let dir = parent_or_dot(tmp);
+            let dev = fs::metadata(dir)?.dev();
+            let r = synced.entry(dev).or_insert_with(|| {
+                let f = File::open(dir)?;
+                nix::unistd::syncfs(&f).map_err(io::Error::from)
+            });
+            r.as_ref().map(|_| ()).map_err(error)
+        })
+        .collect();
+    // Names: rename, then one fsync per directory.
+    let mut dirs: HashMap<&Path, Result<(), io::Error>> = HashMap::new();
+    for ((tmp, dest), r) in moves.iter().zip(results.iter_mut()) {
+        if r.is_ok() {
+            *r = fs::rename(tmp, dest);
+            if r.is_ok() {
+                dirs.entry(parent_or_dot(dest)).or_insert(Ok(()));
+            }
+        }
+    }
+    for (dir, r) in dirs.iter_mut() {
+        *r = sync_dir(dir);
+    }
+    for ((_, dest), r) in moves.iter().zip(results.iter_mut()) {
+        if let (Ok(()), Some(Err(e))) = (&r, dirs.get(parent_or_dot(dest))) {
+            *r = Err(error(e));
+        }
+    }
+    results
+}
+
 fn parent_or_dot(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -64,6 +109,28 @@ fn parent_or_dot(path: &Path) -> &Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn publish_all_moves_every_file_and_reports_each() {
+        let dir = std::env::temp_dir().join(format!("takebox-publish-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("a")).unwrap();
+        let mut moves = Vec::new();
+        for name in ["one.wav", "two.wav"] {
+            let dest = dir.join("a").join(name);
+            let tmp = temp_path_for(&dest);
+            fs::write(&tmp, name).unwrap();
+            moves.push((tmp, dest));
+        }
+        // A temp file that is not there: its own error, the others move.
+        moves.push((dir.join("a/.gone.part"), dir.join("a/gone.wav")));
+        let results = publish_all(&moves);
+        assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+        assert!(results[2].is_err());
+        assert_eq!(fs::read(dir.join("a/two.wav")).unwrap(), b"two.wav");
+        assert!(!moves[0].0.exists() && !dir.join("a/gone.wav").exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temp() {

@@ -89,50 +89,89 @@ fn output_path(input: &Path, output: &Output) -> Result<PathBuf, ProcessError> {
     }
 }
 
+/// A file rendered under its temp name, waiting for [`publish`].
+struct Pending {
+    tmp: PathBuf,
+    dest: PathBuf,
+    done: Done,
+}
+
 fn render_one(
     input: &Path,
+    samples: Option<&[f32]>,
     output: &Output,
     analysis: &Analysis,
     gain: GainDecision,
     opts: &ProcessOptions,
-) -> FileReport {
-    let dest = match output_path(input, output) {
-        Ok(d) => d,
-        Err(e) => {
-            return FileReport {
-                input: input.to_path_buf(),
-                output: None,
-                result: Err(e),
-            };
-        }
-    };
+) -> Result<Pending, ProcessError> {
+    let dest = output_path(input, output)?;
     let tmp = durable::temp_path_for(&dest);
-    let result = process::render(input, &tmp, analysis, gain, opts)
-        .and_then(|r| {
-            durable::publish(&tmp, &dest).map_err(|e| ProcessError {
-                file: dest.clone(),
-                what: e.to_string(),
-            })?;
-            Ok(r)
-        })
-        .map(|r| {
-            let rate = f64::from(analysis.info.sample_rate);
-            Done {
-                seconds_in: analysis.info.frames as f64 / rate,
-                seconds_out: r.frames as f64 / rate,
-                gain_db: gain.gain_db,
-                limited_by_peak: gain.limited_by_peak,
-                check: process::to_protocol(&process::check(analysis, opts)),
-            }
-        });
-    if result.is_err() {
+    let rendered = process::render_with(
+        input,
+        samples,
+        &tmp,
+        analysis,
+        gain,
+        opts,
+        process::Durability::Deferred,
+    )
+    .inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
-    }
-    FileReport {
-        input: input.to_path_buf(),
-        output: result.is_ok().then_some(dest),
-        result,
-    }
+    })?;
+    let rate = f64::from(analysis.info.sample_rate);
+    Ok(Pending {
+        tmp,
+        dest,
+        done: Done {
+            seconds_in: analysis.info.frames as f64 / rate,
+            seconds_out: rendered.frames as f64 / rate,
+            gain_db: gain.gain_db,
+            limited_by_peak: gain.limited_by_peak,
+            check: process::to_protocol(&process::check(analysis, opts)),
+        },
+    })
+}
+
+/// Moves every rendered file into place, durably (one flush for the batch).
+fn publish(inputs: &[PathBuf], rendered: Vec<Result<Pending, ProcessError>>) -> Vec<FileReport> {
+    let moves: Vec<_> = rendered
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|p| (p.tmp.clone(), p.dest.clone()))
+        .collect();
+    let mut published = durable::publish_all(&moves).into_iter();
+    inputs
+        .iter()
+        .zip(rendered)
+        .map(|(input, r)| {
+            let result = r.and_then(|p| match published.next() {
+                Some(Ok(())) => Ok((p.dest, p.done)),
+                Some(Err(e)) => {
+                    let _ = std::fs::remove_file(&p.tmp);
+                    Err(ProcessError {
+                        file: p.dest,
+                        what: e.to_string(),
+                    })
+                }
+                None => Err(ProcessError {
+                    file: p.dest,
+                    what: "not published".into(),
+                }),
+            });
+            match result {
+                Ok((dest, done)) => FileReport {
+                    input: input.clone(),
+                    output: Some(dest),
+                    result: Ok(done),
+                },
+                Err(e) => FileReport {
+                    input: input.clone(),
+                    output: None,
+                    result: Err(e),
+                },
+            }
+        })
+        .collect()
 }
 
 /// Process `inputs`. With `group`, one gain for all (the loudest reaches the
@@ -146,19 +185,18 @@ pub fn process_files(
     progress: impl Fn(usize, usize, &PathBuf) + Sync,
 ) -> Vec<FileReport> {
     let Some(group) = group else {
-        return parallel(
+        // One file at a time from start to end: its samples are read once.
+        let rendered = parallel(
             inputs,
             jobs,
-            |input| match process::analyze(input, opts) {
-                Ok(a) => render_one(input, output, &a, process::decide_gain(&a, opts), opts),
-                Err(e) => FileReport {
-                    input: input.clone(),
-                    output: None,
-                    result: Err(e),
-                },
+            |input| {
+                let (a, samples) = process::analyze_keeping(input, opts, true)?;
+                let gain = process::decide_gain(&a, opts);
+                render_one(input, samples.as_deref(), output, &a, gain, opts)
             },
             progress,
         );
+        return publish(inputs, rendered);
     };
     // Group mode: analyse everything first, then one gain for every file.
     let analyses = parallel(
@@ -174,22 +212,19 @@ pub fn process_files(
         .collect();
     let gain = dsp::group_gain(&levels, &group);
     let pairs: Vec<_> = inputs.iter().zip(analyses).collect();
-    parallel(
+    let rendered = parallel(
         &pairs,
         jobs,
         |(input, analysis)| match analysis {
-            Ok(a) => render_one(input, output, a, gain, opts),
-            Err(e) => FileReport {
-                input: (*input).clone(),
-                output: None,
-                result: Err(ProcessError {
-                    file: e.file.clone(),
-                    what: e.what.clone(),
-                }),
-            },
+            Ok(a) => render_one(input, None, output, a, gain, opts),
+            Err(e) => Err(ProcessError {
+                file: e.file.clone(),
+                what: e.what.clone(),
+            }),
         },
         |done, total, (input, _)| progress(done, total, input),
-    )
+    );
+    publish(inputs, rendered)
 }
 
 /// A file's analysis and verdict, or why it could not be read.

@@ -24,6 +24,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Frames per block in both passes (bounded memory).
 const BLOCK_FRAMES: usize = 16_384;
+/// Takes up to this many samples (4 MB as f32, 20 s of mono at 48 kHz) may
+/// be kept in memory between the two passes ([`analyze_keeping`]), so they
+/// are read and decoded once; longer ones are read again, block by block,
+/// which keeps memory bounded per worker thread whatever the file length.
+const KEEP_MAX_SAMPLES: u64 = 1 << 20;
 
 #[derive(Debug)]
 pub struct ProcessError {
@@ -185,6 +190,16 @@ fn dsp_err(path: &Path, e: dsp::DspError) -> ProcessError {
 
 /// Pass 1: levels, loudness, trim points; then the pitch of the sustained part.
 pub fn analyze(path: &Path, opts: &ProcessOptions) -> Result<Analysis, ProcessError> {
+    analyze_keeping(path, opts, false).map(|(a, _)| a)
+}
+
+/// [`analyze`], also returning the decoded samples when `keep` is asked and
+/// the take is short enough ([`KEEP_MAX_SAMPLES`]), for [`render_with`].
+pub fn analyze_keeping(
+    path: &Path,
+    opts: &ProcessOptions,
+    keep: bool,
+) -> Result<(Analysis, Option<Vec<f32>>), ProcessError> {
     let mut reader = open(path)?;
     let info = reader.info.clone();
     if info.format().is_none() && opts.output_format.is_none() {
@@ -217,13 +232,28 @@ pub fn analyze(path: &Path, opts: &ProcessOptions) -> Result<Analysis, ProcessEr
     } else {
         None
     };
+    let total = info.frames.saturating_mul(ch as u64);
+    let mut kept: Option<Vec<f32>> =
+        (keep && total <= KEEP_MAX_SAMPLES).then(|| Vec::with_capacity(total as usize));
     let mut buf = vec![0.0f32; BLOCK_FRAMES * ch];
     loop {
-        let n = reader.read(&mut buf).map_err(|x| err(path, x))?;
-        if n == 0 {
+        let block = match kept.as_mut() {
+            Some(all) => {
+                // Within the capacity reserved: the header's length.
+                let at = all.len();
+                all.resize(at + (BLOCK_FRAMES * ch).min(total as usize - at), 0.0);
+                let n = reader.read(&mut all[at..]).map_err(|x| err(path, x))?;
+                all.truncate(at + n * ch);
+                &all[at..]
+            }
+            None => {
+                let n = reader.read(&mut buf).map_err(|x| err(path, x))?;
+                &buf[..n * ch]
+            }
+        };
+        if block.is_empty() {
             break;
         }
-        let block = &buf[..n * ch];
         peak.feed(block);
         rms.feed(block);
         trimmer.feed(block);
@@ -236,8 +266,13 @@ pub fn analyze(path: &Path, opts: &ProcessOptions) -> Result<Analysis, ProcessEr
     }
     let trim = trimmer.finish();
     // Measured even with the pitch check off: the figure goes into smpl and the report.
-    let pitch = match trim.onset_frame {
-        Some(onset) => {
+    let pitch = match (trim.onset_frame, &kept) {
+        (Some(onset), Some(all)) => {
+            let mut window = PitchWindow::after_onset(ch, rate, onset).map_err(e)?;
+            window.feed(0, all);
+            window.estimate(rate, &pitch_settings(opts.planned_hz))
+        }
+        (Some(onset), None) => {
             let mut window = PitchWindow::after_onset(ch, rate, onset).map_err(e)?;
             reader
                 .seek_frame(window.start_frame())
@@ -257,9 +292,9 @@ pub fn analyze(path: &Path, opts: &ProcessOptions) -> Result<Analysis, ProcessEr
             }
             window.estimate(rate, &pitch_settings(opts.planned_hz))
         }
-        None => None,
+        (None, _) => None,
     };
-    Ok(Analysis {
+    let analysis = Analysis {
         info,
         peak: peak.finish(),
         true_peak_dbtp: true_peak.map(|m| m.finish().max_dbtp()),
@@ -267,7 +302,8 @@ pub fn analyze(path: &Path, opts: &ProcessOptions) -> Result<Analysis, ProcessEr
         rms: rms.finish(),
         trim,
         pitch,
-    })
+    };
+    Ok((analysis, kept))
 }
 
 /// Search around the planned note when there is one: fewer octave traps.
@@ -459,6 +495,30 @@ pub fn render(
     gain: GainDecision,
     opts: &ProcessOptions,
 ) -> Result<Rendered, ProcessError> {
+    render_with(input, None, output, analysis, gain, opts, Durability::Fsync)
+}
+
+/// Whether [`render_with`] makes the output durable itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync the output before returning.
+    Fsync,
+    /// The caller makes it durable (one `syncfs` for a whole batch) before
+    /// renaming it into place.
+    Deferred,
+}
+
+/// [`render`], from the samples [`analyze_keeping`] kept when there are
+/// some (else the input file is read again), with the fsync per `sync`.
+pub fn render_with(
+    input: &Path,
+    samples: Option<&[f32]>,
+    output: &Path,
+    analysis: &Analysis,
+    gain: GainDecision,
+    opts: &ProcessOptions,
+    sync: Durability,
+) -> Result<Rendered, ProcessError> {
     let info = &analysis.info;
     let ch = usize::from(info.channels);
     let rate = info.sample_rate;
@@ -493,10 +553,14 @@ pub fn render(
         &chunks,
     )
     .map_err(|e| err(output, e))?;
-    let mut reader = open(input)?;
-    reader
-        .seek_frame(kept.start_frame)
-        .map_err(|e| err(input, e))?;
+    let mut reader = match samples {
+        Some(_) => None,
+        None => {
+            let mut r = open(input)?;
+            r.seek_frame(kept.start_frame).map_err(|e| err(input, e))?;
+            Some(r)
+        }
+    };
     let mut pos = kept.start_frame;
     let mut buf = vec![0.0f32; BLOCK_FRAMES * ch];
     let mut out = Vec::with_capacity(BLOCK_FRAMES * ch);
@@ -506,30 +570,41 @@ pub fn render(
     let mut dither = Tpdf::new(0x7a6b_0001 ^ frames);
     let mut peaks = vec![0.0f32; ch];
     while pos < kept.end_frame {
-        let n = reader.read(&mut buf).map_err(|e| err(input, e))?;
-        if n == 0 {
+        let block = match (&mut reader, samples) {
+            (Some(r), _) => {
+                let n = r.read(&mut buf).map_err(|e| err(input, e))?;
+                &buf[..n * ch]
+            }
+            (None, all) => {
+                let all = all.unwrap_or(&[]);
+                let from = (pos as usize * ch).min(all.len());
+                &all[from..(from + BLOCK_FRAMES * ch).min(all.len())]
+            }
+        };
+        if block.is_empty() {
             break;
         }
+        let n = block.len() / ch;
         out.clear();
-        renderer.render(pos, &buf[..n * ch], &mut out);
+        renderer.render(pos, block, &mut out);
         pos += n as u64;
-        for frame in out.chunks_exact(ch) {
-            for (p, s) in peaks.iter_mut().zip(frame) {
-                *p = p.max(s.abs());
-            }
-        }
+        dsp::channel_peaks(&out, ch, &mut peaks);
         bytes.clear();
         match format {
             SampleFormat::S16 if changed => {
                 ints16.clear();
                 dsp::quantize_i16(&out, &mut dither, &mut ints16);
-                bytes.extend(ints16.iter().flat_map(|v| v.to_le_bytes()));
+                bytes.resize(ints16.len() * 2, 0);
+                for (b, v) in bytes.chunks_exact_mut(2).zip(&ints16) {
+                    b.copy_from_slice(&v.to_le_bytes());
+                }
             }
             SampleFormat::S24 => {
                 ints24.clear();
                 dsp::quantize_i24(&out, None, &mut ints24);
-                for v in &ints24 {
-                    bytes.extend_from_slice(&v.to_le_bytes()[..3]);
+                bytes.resize(ints24.len() * 3, 0);
+                for (b, v) in bytes.chunks_exact_mut(3).zip(&ints24) {
+                    b.copy_from_slice(&v.to_le_bytes()[..3]);
                 }
             }
             _ => {
@@ -540,11 +615,11 @@ pub fn render(
         writer.write_encoded(&bytes).map_err(|e| err(output, e))?;
     }
     let (buffered, sha256) = writer.finish().map_err(|e| err(output, e))?;
-    buffered
-        .into_inner()
-        .map_err(|e| err(output, e.error()))?
-        .sync_all()
-        .map_err(|e| err(output, format!("fsync: {e}")))?;
+    let file = buffered.into_inner().map_err(|e| err(output, e.error()))?;
+    if sync == Durability::Fsync {
+        file.sync_all()
+            .map_err(|e| err(output, format!("fsync: {e}")))?;
+    }
     Ok(Rendered {
         frames,
         kept,

@@ -7,7 +7,7 @@
 //! 0.0 everywhere else.
 
 use super::error::{DspError, check_format, check_param};
-use super::frames::{Framer, channel};
+use super::frames::{Framer, channel, finite};
 
 /// Linear amplitude for a level in dB. `-inf` gives 0.0; NaN gives 0.0 so a
 /// bad number can never turn into a gain.
@@ -86,6 +86,128 @@ impl PeakStats {
     }
 }
 
+/// `|x|` as integer bits: ordered like the floats for finite values, and
+/// everything at or above `INF_BITS` is inf or NaN. Branch-free.
+const ABS: u32 = 0x7FFF_FFFF;
+const INF_BITS: u32 = 0x7F80_0000;
+
+/// One lane's (or channel's) findings in [`scan_abs`].
+#[derive(Debug, Clone, Copy, Default)]
+struct AbsLane {
+    max_bits: u32,
+    over: u64,
+    non_finite: u64,
+}
+
+impl AbsLane {
+    #[inline(always)]
+    fn add(&mut self, x: f32, ceiling_bits: u32) {
+        let a = x.to_bits() & ABS;
+        let ok = a < INF_BITS;
+        self.max_bits = self.max_bits.max(if ok { a } else { 0 });
+        self.over += u64::from(ok & (a >= ceiling_bits));
+        self.non_finite += u64::from(!ok);
+    }
+}
+
+/// Largest finite `|x|`, samples at or over the ceiling and non-finite
+/// samples of a run of whole frames, reported per channel through
+/// `report(channel, lane)` (possibly several times per channel). With 1, 2,
+/// 4 or 8 channels the run is read in eight interleaved lanes, each of one
+/// channel, so the loop vectorizes; other counts go channel by channel.
+#[inline(always)]
+fn scan_abs(run: &[f32], ch: usize, ceiling_bits: u32, mut report: impl FnMut(usize, AbsLane)) {
+    const LANES: usize = 8;
+    if LANES % ch != 0 {
+        for c in 0..ch {
+            let mut lane = AbsLane::default();
+            for &s in run.get(c..).unwrap_or(&[]).iter().step_by(ch) {
+                lane.add(s, ceiling_bits);
+            }
+            report(c, lane);
+        }
+        return;
+    }
+    let (mut max, mut over, mut bad) = ([0u32; LANES], [0u32; LANES], [0u32; LANES]);
+    // u32 counts: flushed before they could overflow.
+    for block in run.chunks(LANES << 20) {
+        let mut wide = block.chunks_exact(LANES);
+        for w in &mut wide {
+            let w: &[f32; LANES] = w.try_into().expect("chunks_exact");
+            for k in 0..LANES {
+                let a = w[k].to_bits() & ABS;
+                let ok = a < INF_BITS;
+                max[k] = max[k].max(if ok { a } else { 0 });
+                over[k] += u32::from(ok & (a >= ceiling_bits));
+                bad[k] += u32::from(!ok);
+            }
+        }
+        // The remainder starts on a frame boundary (8 is a multiple of ch).
+        for (k, &s) in wide.remainder().iter().enumerate() {
+            let mut lane = AbsLane::default();
+            lane.add(s, ceiling_bits);
+            report(k % ch, lane);
+        }
+        for k in 0..LANES {
+            let lane = AbsLane {
+                max_bits: max[k],
+                over: u64::from(over[k]),
+                non_finite: u64::from(bad[k]),
+            };
+            report(k % ch, lane);
+            (over[k], bad[k]) = (0, 0);
+        }
+    }
+}
+
+/// Sum and sum of squares of each channel of a run of whole frames (non-
+/// finite samples as 0), reported through `report(channel, sum, sum_sq)`,
+/// possibly several times per channel. Eight interleaved f64 lanes when
+/// they divide evenly into channels (1, 2, 4, 8), so the adds overlap
+/// instead of waiting on one another.
+#[inline(always)]
+fn sums(run: &[f32], ch: usize, mut report: impl FnMut(usize, f64, f64)) {
+    const LANES: usize = 8;
+    if LANES % ch != 0 {
+        for c in 0..ch {
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for x in channel(run, ch, c) {
+                let x = x as f64;
+                s1 += x;
+                s2 += x * x;
+            }
+            report(c, s1, s2);
+        }
+        return;
+    }
+    let (mut s1, mut s2) = ([0.0f64; LANES], [0.0f64; LANES]);
+    let mut wide = run.chunks_exact(LANES);
+    for w in &mut wide {
+        let w: &[f32; LANES] = w.try_into().expect("chunks_exact");
+        for k in 0..LANES {
+            let x = f64::from(finite(w[k]));
+            s1[k] += x;
+            s2[k] += x * x;
+        }
+    }
+    for (k, &x) in wide.remainder().iter().enumerate() {
+        let x = f64::from(finite(x));
+        s1[k] += x;
+        s2[k] += x * x;
+    }
+    for k in 0..LANES {
+        report(k % ch, s1[k], s2[k]);
+    }
+}
+
+/// Raises `peaks[c]` to the largest finite `|x|` of channel `c` in
+/// `samples` (whole interleaved frames of `peaks.len()` channels).
+pub fn channel_peaks(samples: &[f32], channels: usize, peaks: &mut [f32]) {
+    scan_abs(samples, channels, u32::MAX, |c, lane| {
+        peaks[c] = peaks[c].max(f32::from_bits(lane.max_bits));
+    });
+}
+
 impl PeakMeter {
     /// `ceiling_dbfs`: samples with `|x| >= db_to_gain(ceiling_dbfs)` are
     /// counted as over (e.g. -0.1 for clipping detection).
@@ -112,23 +234,13 @@ impl PeakMeter {
             &mut self.non_finite,
             &mut self.frames,
         );
-        // |x| as integer bits: ordered like the floats for finite values,
-        // and everything at or above INF_BITS is inf or NaN. Branch-free.
-        const ABS: u32 = 0x7FFF_FFFF;
-        const INF_BITS: u32 = 0x7F80_0000;
         let ceiling_bits = ceiling.to_bits() & ABS;
         self.framer.feed(chunk, |run| {
-            for (c, (p, o)) in peak.iter_mut().zip(over.iter_mut()).enumerate() {
-                let (mut pk, mut n_over, mut n_bad) = (p.to_bits(), 0u64, 0u64);
-                for &s in run.get(c..).unwrap_or(&[]).iter().step_by(ch) {
-                    let a = s.to_bits() & ABS;
-                    let ok = a < INF_BITS;
-                    pk = pk.max(if ok { a } else { 0 });
-                    n_over += u64::from(ok & (a >= ceiling_bits));
-                    n_bad += u64::from(!ok);
-                }
-                (*p, *o, *bad) = (f32::from_bits(pk), *o + n_over, *bad + n_bad);
-            }
+            scan_abs(run, ch, ceiling_bits, |c, lane| {
+                peak[c] = peak[c].max(f32::from_bits(lane.max_bits));
+                over[c] += lane.over;
+                *bad += lane.non_finite;
+            });
             *frames += (run.len() / ch) as u64;
         });
     }
@@ -436,17 +548,11 @@ impl RmsMeter {
             while !run.is_empty() {
                 let take = ((wlen - *wfill) as usize).min(run.len() / ch);
                 let (seg, rest) = run.split_at(take * ch);
-                for (c, (a, q)) in sum.iter_mut().zip(sum_sq.iter_mut()).enumerate() {
-                    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-                    for x in channel(seg, ch, c) {
-                        let x = x as f64;
-                        s1 += x;
-                        s2 += x * x;
-                    }
-                    *a += s1;
-                    *q += s2;
+                sums(seg, ch, |c, s1, s2| {
+                    sum[c] += s1;
+                    sum_sq[c] += s2;
                     *wsq += s2;
-                }
+                });
                 *wfill += take as u64;
                 if *wfill == wlen {
                     *wmax = wmax.max(*wsq * norm);
@@ -489,6 +595,39 @@ mod tests {
     use super::*;
 
     const HALF_DB: f64 = -6.020_599_913_279_624; // 20·log10(0.5)
+
+    #[test]
+    fn lane_scan_matches_a_plain_loop_for_every_channel_count() {
+        let data: Vec<f32> = super::super::testsig::noise(5, 1.0, 8 * 1001)
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| if i % 97 == 0 { f32::NAN } else { x * 1.2 })
+            .collect();
+        for ch in 1..=8 {
+            let run = &data[..data.len() / ch * ch];
+            let mut peaks = vec![0.0f32; ch];
+            channel_peaks(run, ch, &mut peaks);
+            let mut meter = PeakMeter::new(ch, -1.0).unwrap();
+            meter.feed(run);
+            let stats = meter.finish();
+            let ceiling = db_to_gain(-1.0) as f32;
+            for c in 0..ch {
+                let finite: Vec<f32> = run[c..]
+                    .iter()
+                    .step_by(ch)
+                    .filter(|x| x.is_finite())
+                    .map(|x| x.abs())
+                    .collect();
+                let want = finite.iter().fold(0.0f32, |m, &x| m.max(x));
+                assert_eq!(peaks[c], want, "{ch} channels, channel {c}");
+                assert_eq!(stats.peak[c], want, "{ch} channels, channel {c}");
+                let over = finite.iter().filter(|&&x| x >= ceiling).count() as u64;
+                assert_eq!(stats.over_ceiling[c], over, "{ch} channels, channel {c}");
+            }
+            let nan = run.iter().filter(|x| x.is_nan()).count() as u64;
+            assert_eq!(stats.non_finite, nan, "{ch} channels");
+        }
+    }
 
     #[test]
     fn db_conversions() {

@@ -38,7 +38,8 @@ pub use gain::{
     quantize_sample_i24,
 };
 pub use level::{
-    PeakMeter, PeakStats, RmsMeter, RmsStats, TruePeakMeter, TruePeakStats, db_to_gain, gain_to_db,
+    PeakMeter, PeakStats, RmsMeter, RmsStats, TruePeakMeter, TruePeakStats, channel_peaks,
+    db_to_gain, gain_to_db,
 };
 pub use loudness::{LoudnessMeter, LoudnessStats};
 pub use normalize::{
