@@ -118,7 +118,7 @@ impl AbsLane {
 #[inline(always)]
 fn scan_abs(run: &[f32], ch: usize, ceiling_bits: u32, mut report: impl FnMut(usize, AbsLane)) {
     const LANES: usize = 8;
-    if LANES % ch != 0 {
+    if !LANES.is_multiple_of(ch) {
         for c in 0..ch {
             let mut lane = AbsLane::default();
             for &s in run.get(c..).unwrap_or(&[]).iter().step_by(ch) {
@@ -168,7 +168,7 @@ fn scan_abs(run: &[f32], ch: usize, ceiling_bits: u32, mut report: impl FnMut(us
 #[inline(always)]
 fn sums(run: &[f32], ch: usize, mut report: impl FnMut(usize, f64, f64)) {
     const LANES: usize = 8;
-    if LANES % ch != 0 {
+    if !LANES.is_multiple_of(ch) {
         for c in 0..ch {
             let (mut s1, mut s2) = (0.0f64, 0.0f64);
             for x in channel(run, ch, c) {
