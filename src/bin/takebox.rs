@@ -44,6 +44,20 @@ fn main() {
     std::process::exit(real_main());
 }
 
+/// Every file of a batch allocates and frees a few hundred KB of buffers.
+/// glibc hands blocks that large back to the kernel on free, so each file
+/// faulted in fresh zeroed pages again: ~40,000 page faults and a third of
+/// the system time for 200 files. Keep freed memory for reuse instead.
+fn keep_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets allocator parameters; called before any
+    // worker thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 128 << 20);
+    }
+}
+
 fn usage_error(msg: impl std::fmt::Display) -> i32 {
     eprintln!("takebox: {msg}\n\n{USAGE}");
     EXIT_CONFIG
@@ -58,8 +72,14 @@ fn real_main() -> i32 {
     let command = all.remove(0);
     let args = Args::from_vec(all);
     match command.as_str() {
-        "process" => run_process(args),
-        "check" => run_check(args),
+        "process" => {
+            keep_freed_memory();
+            run_process(args)
+        }
+        "check" => {
+            keep_freed_memory();
+            run_check(args)
+        }
         "catalog" => run_catalog(args),
         "export" => run_export(args),
         "cleanup" => run_cleanup(args),

@@ -86,26 +86,22 @@ impl PeakStats {
     }
 }
 
-/// `|x|` as integer bits: ordered like the floats for finite values, and
-/// everything at or above `INF_BITS` is inf or NaN. Branch-free.
-const ABS: u32 = 0x7FFF_FFFF;
-const INF_BITS: u32 = 0x7F80_0000;
-
 /// One lane's (or channel's) findings in [`scan_abs`].
 #[derive(Debug, Clone, Copy, Default)]
 struct AbsLane {
-    max_bits: u32,
+    max: f32,
     over: u64,
     non_finite: u64,
 }
 
 impl AbsLane {
     #[inline(always)]
-    fn add(&mut self, x: f32, ceiling_bits: u32) {
-        let a = x.to_bits() & ABS;
-        let ok = a < INF_BITS;
-        self.max_bits = self.max_bits.max(if ok { a } else { 0 });
-        self.over += u64::from(ok & (a >= ceiling_bits));
+    fn add(&mut self, x: f32, ceiling: f32) {
+        let a = x.abs();
+        // False for NaN and inf alike: they count as neither peak nor over.
+        let ok = a < f32::INFINITY;
+        self.max = self.max.max(if ok { a } else { 0.0 });
+        self.over += u64::from(ok & (a >= ceiling));
         self.non_finite += u64::from(!ok);
     }
 }
@@ -116,41 +112,42 @@ impl AbsLane {
 /// 4 or 8 channels the run is read in eight interleaved lanes, each of one
 /// channel, so the loop vectorizes; other counts go channel by channel.
 #[inline(always)]
-fn scan_abs(run: &[f32], ch: usize, ceiling_bits: u32, mut report: impl FnMut(usize, AbsLane)) {
+fn scan_abs(run: &[f32], ch: usize, ceiling: f32, mut report: impl FnMut(usize, AbsLane)) {
     const LANES: usize = 8;
     if !LANES.is_multiple_of(ch) {
         for c in 0..ch {
             let mut lane = AbsLane::default();
             for &s in run.get(c..).unwrap_or(&[]).iter().step_by(ch) {
-                lane.add(s, ceiling_bits);
+                lane.add(s, ceiling);
             }
             report(c, lane);
         }
         return;
     }
-    let (mut max, mut over, mut bad) = ([0u32; LANES], [0u32; LANES], [0u32; LANES]);
+    let (mut max, mut over, mut bad) = ([0.0f32; LANES], [0u32; LANES], [0u32; LANES]);
     // u32 counts: flushed before they could overflow.
     for block in run.chunks(LANES << 20) {
         let mut wide = block.chunks_exact(LANES);
         for w in &mut wide {
             let w: &[f32; LANES] = w.try_into().expect("chunks_exact");
             for k in 0..LANES {
-                let a = w[k].to_bits() & ABS;
-                let ok = a < INF_BITS;
-                max[k] = max[k].max(if ok { a } else { 0 });
-                over[k] += u32::from(ok & (a >= ceiling_bits));
+                let a = w[k].abs();
+                let ok = a < f32::INFINITY;
+                let v = if ok { a } else { 0.0 };
+                max[k] = if v > max[k] { v } else { max[k] };
+                over[k] += u32::from(ok & (a >= ceiling));
                 bad[k] += u32::from(!ok);
             }
         }
         // The remainder starts on a frame boundary (8 is a multiple of ch).
         for (k, &s) in wide.remainder().iter().enumerate() {
             let mut lane = AbsLane::default();
-            lane.add(s, ceiling_bits);
+            lane.add(s, ceiling);
             report(k % ch, lane);
         }
         for k in 0..LANES {
             let lane = AbsLane {
-                max_bits: max[k],
+                max: max[k],
                 over: u64::from(over[k]),
                 non_finite: u64::from(bad[k]),
             };
@@ -203,8 +200,8 @@ fn sums(run: &[f32], ch: usize, mut report: impl FnMut(usize, f64, f64)) {
 /// Raises `peaks[c]` to the largest finite `|x|` of channel `c` in
 /// `samples` (whole interleaved frames of `peaks.len()` channels).
 pub fn channel_peaks(samples: &[f32], channels: usize, peaks: &mut [f32]) {
-    scan_abs(samples, channels, u32::MAX, |c, lane| {
-        peaks[c] = peaks[c].max(f32::from_bits(lane.max_bits));
+    scan_abs(samples, channels, f32::INFINITY, |c, lane| {
+        peaks[c] = peaks[c].max(lane.max);
     });
 }
 
@@ -234,10 +231,9 @@ impl PeakMeter {
             &mut self.non_finite,
             &mut self.frames,
         );
-        let ceiling_bits = ceiling.to_bits() & ABS;
         self.framer.feed(chunk, |run| {
-            scan_abs(run, ch, ceiling_bits, |c, lane| {
-                peak[c] = peak[c].max(f32::from_bits(lane.max_bits));
+            scan_abs(run, ch, ceiling, |c, lane| {
+                peak[c] = peak[c].max(lane.max);
                 over[c] += lane.over;
                 *bad += lane.non_finite;
             });

@@ -31,7 +31,7 @@
 //! pre-roll RMS is reported as well, for the SNR check.
 
 use super::error::{DspError, check_format, check_param};
-use super::frames::{Framer, channel};
+use super::frames::{Framer, channel, finite};
 use super::level::{db_to_gain, gain_to_db, power_to_db};
 
 /// Default fixed threshold.
@@ -375,7 +375,11 @@ impl Trimmer {
             let mut state = self.dc_state[c];
             let y = &mut self.y;
             y.clear();
-            y.extend(channel(run, ch, c).map(f64::from));
+            if ch == 1 {
+                y.extend(run.iter().map(|&x| f64::from(finite(x))));
+            } else {
+                y.extend(channel(run, ch, c).map(f64::from));
+            }
             dc_block(y, self.dc_poles, &mut state);
             self.dc_state[c] = flush(state);
             let (pre_y, post_y) = y.split_at(in_preroll);
