@@ -589,7 +589,7 @@ pub fn render_with(
         renderer.render(pos, block, &mut out);
         pos += n as u64;
         dsp::channel_peaks(&out, ch, &mut peaks);
-        bytes.clear();
+        // Sized once for a whole block (no clear: refilling it is a memset).
         match format {
             SampleFormat::S16 if changed => {
                 ints16.clear();
@@ -616,9 +616,11 @@ pub fn render_with(
     }
     let (buffered, sha256) = writer.finish().map_err(|e| err(output, e))?;
     let file = buffered.into_inner().map_err(|e| err(output, e.error()))?;
-    if sync == Durability::Fsync {
-        file.sync_all()
-            .map_err(|e| err(output, format!("fsync: {e}")))?;
+    match sync {
+        Durability::Fsync => file
+            .sync_all()
+            .map_err(|e| err(output, format!("fsync: {e}")))?,
+        Durability::Deferred => crate::durable::start_writeback(&file),
     }
     Ok(Rendered {
         frames,

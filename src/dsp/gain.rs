@@ -143,22 +143,16 @@ impl Renderer {
         }
         let kept = &input[((from - first_frame) as usize) * ch..((to - first_frame) as usize) * ch];
         let at = out.len();
-        out.resize(at + kept.len(), 0.0);
-        let dst = &mut out[at..];
         // The constant gain everywhere first (branch-free, vectorizes), then
         // the few frames inside a fade are scaled again.
         let g = self.gain;
         if self.dc.iter().all(|&d| d == 0.0) {
-            for (o, &x) in dst.iter_mut().zip(kept) {
-                *o = finite(x) * g;
-            }
+            out.extend(kept.iter().map(|&x| finite(x) * g));
         } else {
-            for (o, x) in dst.chunks_exact_mut(ch).zip(kept.chunks_exact(ch)) {
-                for ((o, &x), &d) in o.iter_mut().zip(x).zip(&self.dc) {
-                    *o = (finite(x) - d) * g;
-                }
-            }
+            let dc = self.dc.iter().cycle();
+            out.extend(kept.iter().zip(dc).map(|(&x, &d)| (finite(x) - d) * g));
         }
+        let dst = &mut out[at..];
         let fade_in_end = self.start.saturating_add(self.fade_in).min(to);
         let fade_out_start = self.end.saturating_sub(self.fade_out).max(from);
         let faded = (from..fade_in_end).chain(fade_out_start.max(fade_in_end)..to);
