@@ -44,34 +44,44 @@ for f in sys.argv[2:]:
     sf.write(os.path.join(out, os.path.basename(f)), y.T, sr, subtype="PCM_24")
 PY
 
-measure() {  # name, command...: appends "name seconds peakMB" to results.txt
-  local name=$1; shift
-  # takebox check exits 1 when a verdict is not ok: a result, not a failure.
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/$name.err" || true
+runs=${BENCH_RUNS:-5}
+measure() {  # name, runs, command...: appends "name seconds peakMB" (median run) to results.txt
+  local name=$1 n=$2; shift 2
+  : >"$work/runs.txt"
+  for _ in $(seq "$n"); do
+    # Each run writes into an empty folder, with nothing dirty left from the last.
+    for d in "$work"/out_*; do rm -rf "$d"; mkdir -p "$d"; done
+    sync
+    # takebox check exits 1 when a verdict is not ok: a result, not a failure.
+    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/$name.err" || true
+    tail -1 "$work/time.txt" >>"$work/runs.txt"
+  done
   local secs kb
-  read -r secs kb < <(tail -1 "$work/time.txt")
+  read -r secs kb < <(sort -n "$work/runs.txt" | sed -n "$(((n + 1) / 2))p")
   echo "$name $secs $((kb / 1024))" >>"$work/results.txt"
 }
 : >"$work/results.txt"
 files=("$work"/corpus/*.wav)
-sync
-for d in cp tb sox librosa long_tb long_librosa; do rm -rf "${work:?}/out_$d"; mkdir -p "$work/out_$d"; done
-measure cp cp -r "$work/corpus/." "$work/out_cp/"
-measure "takebox_process" "$tb" process "${files[@]}" --out "$work/out_tb" --trim --normalize peak
-measure "takebox_check" "$tb" check "${files[@]}" --preroll 0.4
-measure sox bash -c 'for f in "$@"; do sox "$f" "'"$work"'/out_sox/${f##*/}" silence 1 0.01 -60d reverse silence 1 0.01 -60d reverse gain -n -1; done' _ "${files[@]}"
-measure librosa "$py" "$work/librosa_batch.py" "$work/out_librosa" "${files[@]}"
-measure long_takebox "$tb" process "$work/long/long.wav" --out "$work/out_long_tb" --trim --normalize peak
-measure long_librosa "$py" "$work/librosa_batch.py" "$work/out_long_librosa" "$work/long/long.wav"
+for d in cp tb sox librosa long_tb long_librosa; do mkdir -p "$work/out_$d"; done
+# The fast ones vary from run to run on a shared machine: the median of $runs.
+measure cp "$runs" cp -r "$work/corpus/." "$work/out_cp/"
+# takebox's outputs are on disk when it exits (one syncfs); cp's are not.
+measure cp_sync "$runs" bash -c 'cp -r "$1/corpus/." "$1/out_cp/" && sync -f "$1/out_cp"' _ "$work"
+measure "takebox_process" "$runs" "$tb" process "${files[@]}" --out "$work/out_tb" --trim --normalize peak
+measure "takebox_check" "$runs" "$tb" check "${files[@]}" --preroll 0.4
+measure sox 1 bash -c 'for f in "$@"; do sox "$f" "'"$work"'/out_sox/${f##*/}" silence 1 0.01 -60d reverse silence 1 0.01 -60d reverse gain -n -1; done' _ "${files[@]}"
+measure librosa 1 "$py" "$work/librosa_batch.py" "$work/out_librosa" "${files[@]}"
+measure long_takebox 1 "$tb" process "$work/long/long.wav" --out "$work/out_long_tb" --trim --normalize peak
+measure long_librosa 1 "$py" "$work/librosa_batch.py" "$work/out_long_librosa" "$work/long/long.wav"
 
 "$py" - "$work/results.txt" <<'PY'
 import sys
 r = {n: (float(s), int(m)) for n, s, m in (l.split() for l in open(sys.argv[1]))}
 audio = 200 * 3.0
 cp = r["cp"][0]
-print(f"\ntake processing: 200 files x 3 s mono 24-bit 48 kHz ({audio:.0f} s of audio)")
+print(f"\ntake processing: 200 files x 3 s mono 24-bit 48 kHz ({audio:.0f} s of audio); cp and takebox: median of several runs")
 print(f"{'':18}{'wall s':>8}{'x realtime':>12}{'vs cp':>8}{'peak MB':>9}")
-for n in ["cp", "takebox_process", "takebox_check", "sox", "librosa"]:
+for n in ["cp", "cp_sync", "takebox_process", "takebox_check", "sox", "librosa"]:
     s, m = r[n]
     print(f"{n:18}{s:8.2f}{audio / max(s, 1e-3):12.0f}{s / max(cp, 1e-3):8.1f}{m:9d}")
 tb = r["takebox_process"][0]
