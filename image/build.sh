@@ -117,6 +117,7 @@ control=false
 if [[ -n $BIN_DIR && -x $BIN_DIR/takebox-control ]]; then
   inst 0755 "$BIN_DIR/takebox-control" /usr/bin/takebox-control
   inst 0644 systemd/takebox-control.service /etc/systemd/system/takebox-control.service
+  inst 0644 systemd/takebox-control.tmpfiles /usr/lib/tmpfiles.d/takebox-control.conf
   control=true
 else
   loud "no takebox-control in BIN_DIR=${BIN_DIR:-(unset)}: this image has no takebox page"

@@ -153,6 +153,17 @@ if test -x /usr/bin/takebox-control; then
 fi
 VM
 
+if [[ -n $t_page ]]; then
+  # The settings page saves on the read-only root's board: through its
+  # writable copy on /var (takebox-control.tmpfiles), as the engineer would.
+  code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H "Origin: http://127.0.0.1:$p_http" \
+    --data 'countdown_duration=3.5' "http://127.0.0.1:$p_http/settings") || code=none
+  [[ $code == 303 ]] || fail "saving settings on the page: HTTP $code (expected 303)"
+  as_root <<<'grep -q "\"countdown_duration\": 3.5" /var/lib/takebox/config.json' ||
+    fail "the page answered 303 but /var/lib/takebox/config.json does not hold the new value"
+  say "settings saved from the page into /var/lib/takebox/config.json"
+fi
+
 say "installing takebox-capture in the VM (it plays the recording computer)"
 as_root <<VM || fail "make install in the VM"
 set -eu
