@@ -1,7 +1,7 @@
 //! Finding where the sound of a take starts and ends.
 //!
 //! The envelope is the per-frame maximum over channels of `|x|` after a
-//! 5 Hz one-pole DC blocker, so onset and end have a resolution of one
+//! 5 Hz DC blocker (see [`DcTracker`]), so onset and end have a resolution of one
 //! frame (a "hop" of one frame: comparing each sample costs no more than
 //! taking a hop maximum, and gives exact positions). The DC blocker keeps
 //! an interface's DC offset from reading as sound; it starts from the mean
@@ -243,12 +243,12 @@ pub struct Trimmer {
     /// Linear threshold and its dB value; `None` while a NoiseFloor
     /// pre-roll is running.
     threshold: Option<(f32, f64)>,
-    /// The DC blocker's pole `a` and its powers `a²`, `a³`, `a⁴`.
-    dc_poles: [f32; 4],
     /// One channel's samples, then its DC-blocked output (scratch).
     y: Vec<f32>,
     /// Per channel: previous input and output of the DC blocker.
-    dc_state: Vec<(f32, f32)>,
+    dc: Vec<DcTracker>,
+    /// Step of every channel's [`DcTracker`] toward its block mean.
+    dc_step: f32,
     /// The first frames, held until their mean primes the DC blocker;
     /// `None` once primed.
     head: Option<Vec<f32>>,
@@ -300,12 +300,12 @@ impl Trimmer {
             pad_frames,
             hold_frames,
             threshold,
-            dc_poles: {
+            dc_step: {
                 let a = (-2.0 * std::f64::consts::PI * DC_BLOCK_HZ / rate as f64).exp();
-                [a, a * a, a * a * a, a * a * a * a].map(|p| p as f32)
+                (1.0 - a.powi(DC_BLOCK_FRAMES as i32)) as f32
             },
             y: Vec::new(),
-            dc_state: vec![(0.0, 0.0); channels],
+            dc: vec![DcTracker::default(); channels],
             head: Some(Vec::new()),
             env: Vec::new(),
             head_frames: ((DC_PRIME_MS * rate as f64 / 1000.0).round() as usize).max(1),
@@ -335,7 +335,7 @@ impl Trimmer {
                 }
                 self.prime();
             }
-            // Bounded scratch, and DC-blocker flushes at least this often.
+            // Bounded scratch.
             for sub in run.chunks(SCRATCH_FRAMES * ch) {
                 self.process(sub);
             }
@@ -350,9 +350,9 @@ impl Trimmer {
             return;
         };
         let frames = (head.len() / self.channels).max(1) as f64;
-        for (c, s) in self.dc_state.iter_mut().enumerate() {
+        for (c, dc) in self.dc.iter_mut().enumerate() {
             let sum: f64 = channel(&head, self.channels, c).map(|x| x as f64).sum();
-            *s = ((sum / frames) as f32, 0.0);
+            dc.level = (sum / frames) as f32;
         }
         self.process(&head);
     }
@@ -372,7 +372,6 @@ impl Trimmer {
         self.pre_sq.clear();
         self.pre_sq.resize(in_preroll, 0.0);
         for c in 0..ch {
-            let mut state = self.dc_state[c];
             let y = &mut self.y;
             y.clear();
             if ch == 1 {
@@ -380,8 +379,7 @@ impl Trimmer {
             } else {
                 y.extend(channel(run, ch, c));
             }
-            dc_block(y, self.dc_poles, &mut state);
-            self.dc_state[c] = flush(state);
+            self.dc[c].remove(y, (first % DC_BLOCK_FRAMES as u64) as usize, self.dc_step);
             let (pre_y, post_y) = y.split_at(in_preroll);
             for ((e, sq), &v) in pre_env.iter_mut().zip(self.pre_sq.iter_mut()).zip(pre_y) {
                 *e = e.max(v.abs());
@@ -499,50 +497,78 @@ impl Trimmer {
     }
 }
 
-/// One-pole DC blocker `y = a·(y' + x - x')`, in place over one channel's
-/// samples; `state` is the previous (input, output). `poles` holds `a`,
-/// `a²`, `a³`, `a⁴`: four outputs are computed from the previous one at a
-/// time, so the serial chain (which bounds the speed of a plain IIR loop)
-/// is one multiply-add per four samples instead of three operations per
-/// sample. In f32: the pole's memory is ~1500 samples, over which the
-/// rounding error stays some 110 dB under the signal.
-#[inline(always)]
-fn dc_block(xs: &mut [f32], poles: [f32; 4], state: &mut (f32, f32)) {
-    let [a, a2, a3, a4] = poles;
-    let (mut x_prev, mut y) = *state;
-    let mut quads = xs.chunks_exact_mut(4);
-    for q in &mut quads {
-        let u = [
-            a * (q[0] - x_prev),
-            a * (q[1] - q[0]),
-            a * (q[2] - q[1]),
-            a * (q[3] - q[2]),
-        ];
-        x_prev = q[3];
-        let p2 = a * u[0] + u[1];
-        let p3 = a * p2 + u[2];
-        let p4 = a * p3 + u[3];
-        q[0] = a * y + u[0];
-        q[1] = a2 * y + p2;
-        q[2] = a3 * y + p3;
-        y = a4 * y + p4;
-        q[3] = y;
-    }
-    for v in quads.into_remainder() {
-        let x = *v;
-        y = a * (y + x - x_prev);
-        x_prev = x;
-        *v = y;
-    }
-    *state = (x_prev, y);
+/// A 5 Hz DC blocker, `y = x - m`, where `m` is a one-pole low-pass of the
+/// input. That is exactly the usual one-pole high-pass `y = a·(y' + x -
+/// x')`, but `m` moves so slowly that it is updated once per block of
+/// [`DC_BLOCK_FRAMES`] from the block's mean (held within the block; at 48
+/// kHz a block moves it by 1 % of the way). The per-sample work is then one
+/// subtraction that vectorizes, instead of a recursion whose every sample
+/// waits on the one before. Blocks count from the start of the stream, so
+/// any chunking gives the same result (up to the order of the additions
+/// within a block).
+#[derive(Debug, Clone, Copy, Default)]
+struct DcTracker {
+    /// The low-pass `m`: the DC level being removed.
+    level: f32,
+    /// Sum of the current block's input so far.
+    block_sum: f32,
 }
 
-/// Zeroes a decayed DC-blocker output: through a long digital silence it
-/// would otherwise sink into f32 denormals (under 1.2e-38, very slow on
-/// x86). The pole at 5 Hz needs over 60,000 samples to get there from
-/// 1e-20 (-400 dBFS), more than the `SCRATCH_FRAMES` between two calls.
-fn flush((x, y): (f32, f32)) -> (f32, f32) {
-    (x, if y.abs() < 1e-20 { 0.0 } else { y })
+/// Frames per update of a [`DcTracker`].
+const DC_BLOCK_FRAMES: usize = 16;
+
+impl DcTracker {
+    /// Replaces one channel's samples `xs` by `x - m`; `phase` is the
+    /// position of `xs[0]` within its block, `step` is `1 - a^B`.
+    fn remove(&mut self, xs: &mut [f32], phase: usize, step: f32) {
+        let b = DC_BLOCK_FRAMES;
+        let head = ((b - phase) % b).min(xs.len());
+        let (first, rest) = xs.split_at_mut(head);
+        let mut blocks = rest.chunks_exact_mut(b);
+        // The end of a block begun in an earlier run.
+        if !first.is_empty() {
+            self.take(first);
+            if phase + first.len() == b {
+                self.step(step);
+            }
+        }
+        for block in &mut blocks {
+            self.take(block);
+            self.step(step);
+        }
+        self.take(blocks.into_remainder());
+    }
+
+    #[inline(always)]
+    fn take(&mut self, xs: &mut [f32]) {
+        let m = self.level;
+        // Four partial sums: one running sum would make every add wait
+        // on the one before.
+        let mut sums = [0.0f32; 4];
+        let mut quads = xs.chunks_exact_mut(4);
+        for q in &mut quads {
+            for (s, x) in sums.iter_mut().zip(q.iter_mut()) {
+                *s += *x;
+                *x -= m;
+            }
+        }
+        for (s, x) in sums.iter_mut().zip(quads.into_remainder()) {
+            *s += *x;
+            *x -= m;
+        }
+        self.block_sum += (sums[0] + sums[1]) + (sums[2] + sums[3]);
+    }
+
+    fn step(&mut self, step: f32) {
+        let mean = self.block_sum / DC_BLOCK_FRAMES as f32;
+        self.level += step * (mean - self.level);
+        // Through a long digital silence the level decays geometrically
+        // into denormals (very slow on x86); -400 dBFS is zero enough.
+        if self.level.abs() < 1e-20 {
+            self.level = 0.0;
+        }
+        self.block_sum = 0.0;
+    }
 }
 
 #[cfg(test)]
@@ -613,6 +639,47 @@ mod tests {
                 "onset {on} (split {split})"
             );
         }
+    }
+
+    #[test]
+    fn dc_tracker_removes_offset_keeps_bass_whatever_the_chunking() {
+        // 40 Hz (under E1; 40 whole periods a second) at 0.5 on a 0.1 DC offset, 2 s.
+        let a = (-2.0 * std::f64::consts::PI * DC_BLOCK_HZ / RATE as f64).exp();
+        let step = (1.0 - a.powi(DC_BLOCK_FRAMES as i32)) as f32;
+        let x: Vec<f32> = tone(RATE, 40.0, 0.5, 0.0, 96_000)
+            .into_iter()
+            .map(|v| v + 0.1)
+            .collect();
+        let whole = {
+            let mut y = x.clone();
+            DcTracker::default().remove(&mut y, 0, step);
+            y
+        };
+        for split in [1, 5, 16, 1000] {
+            let mut dc = DcTracker::default();
+            let mut y = Vec::new();
+            for (i, c) in x.chunks(split).enumerate() {
+                let mut c = c.to_vec();
+                dc.remove(&mut c, (i * split) % DC_BLOCK_FRAMES, step);
+                y.extend(c);
+            }
+            // The same up to the order of a block's additions.
+            let worst = y
+                .iter()
+                .zip(&whole)
+                .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(
+                y.len() == whole.len() && worst < 1e-6,
+                "split {split}: {worst}"
+            );
+        }
+        // The last second: the offset gone, the tone's peak kept (a one-pole
+        // high-pass at 5 Hz passes 40 Hz at -0.07 dB).
+        let tail = &whole[48_000..];
+        let mean = tail.iter().map(|&v| v as f64).sum::<f64>() / tail.len() as f64;
+        let peak = tail.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+        assert!(mean.abs() < 1e-3, "mean {mean}");
+        assert!((peak / 0.5 - 1.0).abs() < 0.02, "peak {peak}");
     }
 
     #[test]
