@@ -64,22 +64,63 @@ impl WavSpec {
 pub struct WavWriter<W: Write> {
     out: W,
     spec: WavSpec,
-    hasher: Sha256,
+    /// None when the caller will not use the checksum (a file finished later).
+    hasher: Option<Sha256>,
     remaining: u64,
     odd_data: bool,
     block: Vec<u8>,
 }
 
-fn hash_write<W: Write>(out: &mut W, hasher: &mut Sha256, bytes: &[u8]) -> io::Result<()> {
+fn hash_write<W: Write>(out: &mut W, hasher: &mut Option<Sha256>, bytes: &[u8]) -> io::Result<()> {
     out.write_all(bytes)?;
-    hasher.update(bytes);
+    if let Some(h) = hasher {
+        h.update(bytes);
+    }
     Ok(())
+}
+
+/// `x` rounded half away from zero, as `f32::round` does, for `|x| < 2^31`,
+/// without the libm call (x86-64 has no such rounding instruction before SSE4.1).
+#[inline(always)]
+fn round_to_i32(x: f32) -> i32 {
+    let t = x as i32;
+    // Exact: x and its truncation differ by less than 1.
+    let d = x - t as f32;
+    t + i32::from(d >= 0.5) - i32::from(d <= -0.5)
+}
+
+/// The header [`WavWriter::new`] writes for these arguments.
+pub fn header_bytes(spec: WavSpec, frames: u64, extra_chunks: &[u8]) -> io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    WavWriter::new_unhashed(&mut head, spec, frames, extra_chunks)?;
+    Ok(head)
 }
 
 impl<W: Write> WavWriter<W> {
     /// Write the header for `frames` frames, with `extra_chunks` (complete,
     /// padded chunks) placed between `fmt ` and `data`.
-    pub fn new(mut out: W, spec: WavSpec, frames: u64, extra_chunks: &[u8]) -> io::Result<Self> {
+    pub fn new(out: W, spec: WavSpec, frames: u64, extra_chunks: &[u8]) -> io::Result<Self> {
+        Self::start(out, spec, frames, extra_chunks, Some(Sha256::new()))
+    }
+
+    /// Like [`WavWriter::new`] without the checksum ([`WavWriter::finish`]
+    /// returns an empty string): for a file whose header is replaced later.
+    pub fn new_unhashed(
+        out: W,
+        spec: WavSpec,
+        frames: u64,
+        extra_chunks: &[u8],
+    ) -> io::Result<Self> {
+        Self::start(out, spec, frames, extra_chunks, None)
+    }
+
+    fn start(
+        mut out: W,
+        spec: WavSpec,
+        frames: u64,
+        extra_chunks: &[u8],
+        mut hasher: Option<Sha256>,
+    ) -> io::Result<Self> {
         let data_len = frames * spec.channels as u64 * spec.bytes_per_sample() as u64;
         let fmt = spec.fmt_chunk();
         let odd = !data_len.is_multiple_of(2);
@@ -91,7 +132,6 @@ impl<W: Write> WavWriter<W> {
                 "take too long for a WAV file (over 4 GiB)",
             )
         })?;
-        let mut hasher = Sha256::new();
         let mut head = Vec::with_capacity(12 + fmt.len() + extra_chunks.len() + 8);
         head.extend_from_slice(b"RIFF");
         head.extend_from_slice(&riff_len.to_le_bytes());
@@ -121,25 +161,28 @@ impl<W: Write> WavWriter<W> {
             ));
         }
         self.remaining -= frames;
+        let width = self.spec.bytes_per_sample();
         self.block.clear();
-        self.block
-            .reserve(interleaved.len() * self.spec.bytes_per_sample());
+        self.block.resize(interleaved.len() * width, 0);
+        let out = self.block.chunks_exact_mut(width);
+        // Clamping before rounding gives the same values as rounding first:
+        // the bounds are integers. NaN becomes 0 either way.
         match self.spec.format {
             SampleFormat::S16 => {
-                for &s in interleaved {
-                    let v = (s * 32_768.0).round().clamp(-32_768.0, 32_767.0) as i16;
-                    self.block.extend_from_slice(&v.to_le_bytes());
+                for (o, &s) in out.zip(interleaved) {
+                    let v = round_to_i32((s * 32_768.0).clamp(-32_768.0, 32_767.0)) as i16;
+                    o.copy_from_slice(&v.to_le_bytes());
                 }
             }
             SampleFormat::S24 => {
-                for &s in interleaved {
-                    let v = (s * 8_388_608.0).round().clamp(-8_388_608.0, 8_388_607.0) as i32;
-                    self.block.extend_from_slice(&v.to_le_bytes()[..3]);
+                for (o, &s) in out.zip(interleaved) {
+                    let v = round_to_i32((s * 8_388_608.0).clamp(-8_388_608.0, 8_388_607.0));
+                    o.copy_from_slice(&v.to_le_bytes()[..3]);
                 }
             }
             SampleFormat::F32 => {
-                for &s in interleaved {
-                    self.block.extend_from_slice(&s.to_le_bytes());
+                for (o, &s) in out.zip(interleaved) {
+                    o.copy_from_slice(&s.to_le_bytes());
                 }
             }
         }
@@ -175,8 +218,8 @@ impl<W: Write> WavWriter<W> {
             hash_write(&mut self.out, &mut self.hasher, &[0])?;
         }
         self.out.flush()?;
-        let digest = self.hasher.finalize();
-        Ok((self.out, hex(&digest)))
+        let digest = self.hasher.map(|h| hex(&h.finalize())).unwrap_or_default();
+        Ok((self.out, digest))
     }
 }
 
@@ -259,6 +302,62 @@ mod tests {
         w.write(&[0.0; 2]).unwrap();
         assert!(w.write(&[0.0; 4]).is_err());
         assert!(w.finish().is_err());
+    }
+
+    #[test]
+    fn fast_rounding_matches_f32_round() {
+        let mut xs = vec![
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            0.49999997,
+            -0.49999997,
+        ];
+        xs.extend([
+            8_388_607.5,
+            -8_388_607.5,
+            8_388_606.5,
+            4_194_303.5,
+            1e-30,
+            -1e-30,
+        ]);
+        let mut v = 0x1234_5678u32;
+        for _ in 0..200_000 {
+            v ^= v << 13;
+            v ^= v >> 17;
+            v ^= v << 5;
+            let f = f32::from_bits(v);
+            if f.is_finite() && f.abs() < 9e6 {
+                xs.push(f);
+            }
+            xs.push((v % 20_000) as f32 / 2.0 - 5_000.0);
+        }
+        for x in xs {
+            assert_eq!(round_to_i32(x), x.round() as i32, "{x}");
+        }
+    }
+
+    #[test]
+    fn unhashed_writer_writes_the_same_bytes() {
+        let spec = WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            format: SampleFormat::S24,
+        };
+        let samples: Vec<f32> = (0..64).map(|i| (i as f32 - 32.0) / 33.0).collect();
+        let (hashed, sha) = write(spec, &samples, b"junk\x02\x00\x00\x00ab");
+        let mut w =
+            WavWriter::new_unhashed(Vec::new(), spec, 32, b"junk\x02\x00\x00\x00ab").unwrap();
+        w.write(&samples).unwrap();
+        let (bytes, none) = w.finish().unwrap();
+        assert_eq!((bytes, none.as_str()), (hashed.clone(), ""));
+        assert!(!sha.is_empty());
+        let head = header_bytes(spec, 32, b"junk\x02\x00\x00\x00ab").unwrap();
+        assert_eq!(head[..], hashed[..hashed.len() - 32 * 6]);
     }
 
     #[test]
