@@ -16,6 +16,7 @@ pub mod server;
 pub mod share;
 pub mod spool;
 pub mod take;
+pub mod untouched;
 
 use crate::config::Config;
 use recorder::Recorder;
