@@ -3,6 +3,9 @@
 # (default 60; BENCH_PERIOD sets capture.period_frames, default 4096) against arecord recording the same device and format for the
 # same time, side by side. Both capture from the PulseAudio null sink while a
 # tone plays into it.
+# For profiling: BENCH_WRAP="perf record -e cpu-clock -g -o /tmp/tb.perf --"
+# runs takebox-capture under that command (its CPU then counts too), and
+# BENCH_ARECORD=0 skips the arecord half.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-60}
@@ -26,7 +29,7 @@ JSON
 
 # takebox-capture: from start to stop, the whole daemon, one take of $secs.
 /usr/bin/time -f "%U %S %M" -o "$work/takebox.time" \
-  target/release/takebox-capture --config "$work/config.json" 2>"$work/takebox.log" &
+  ${BENCH_WRAP:-} target/release/takebox-capture --config "$work/config.json" 2>"$work/takebox.log" &
 tb_pid=$!
 addr=""
 for _ in $(seq 100); do
@@ -40,11 +43,18 @@ curl -fs -H "Authorization: Bearer bench" \
   -d "{\"take_id\":\"bench\",\"session_id\":\"bench\",\"instrument\":\"tone\",\"note\":\"A3\",\"frequency\":220,\"articulation\":\"long\",\"duration\":$note}" \
   "http://$addr/v1/takes" >"$work/take.json"
 xruns=$(curl -fs "http://$addr/v1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['xruns'])")
-pkill_pid=$(pgrep -P "$tb_pid" takebox-captur || echo "$tb_pid")
-kill -TERM "$pkill_pid"
+kill_pid=$(pgrep -P "$tb_pid" takebox-captur || echo "$tb_pid")
+[[ -n ${BENCH_WRAP:-} ]] && kill_pid=$(pgrep -P "$(pgrep -P "$tb_pid" | head -1)" takebox-captur || echo "$kill_pid")
+kill -TERM "$kill_pid"
 wait "$tb_pid" || true
 state=$(python3 -c "import json; print(json.load(open('$work/take.json'))['state'])")
 
+cp "$work/takebox.log" "${BENCH_LOG:-/dev/null}" 2>/dev/null || true
+if [[ ${BENCH_ARECORD:-1} == 0 ]]; then
+  read -r u s m <"$work/takebox.time"
+  echo "takebox-capture: CPU $(python3 -c "print($u + $s)") s, peak RSS $((m / 1024)) MB, take $state, xruns $xruns"
+  exit 0
+fi
 # arecord: the same device, format and length.
 /usr/bin/time -f "%U %S %M" -o "$work/arecord.time" \
   arecord -q -D pulse -f S24_3LE -c $channels -r $rate -d "$secs" "$work/arecord.wav"
