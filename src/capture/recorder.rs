@@ -285,11 +285,8 @@ impl Recorder {
             check: None,
             processing: None,
         };
-        let result = result.and_then(|recorded| {
-            let reserved = reserved
-                .as_ref()
-                .map(|r| (r.len(), recorded.peaks.as_slice()));
-            self.process(&opts, &raw, &wav, reserved)
+        let result = result.and_then(|_| {
+            self.process(&opts, &raw, &wav, reserved.as_ref().map(Vec::len))
                 .map_err(|e| TakeError::Write {
                     path: e.file.display().to_string(),
                     what: e.what,
@@ -373,22 +370,20 @@ impl Recorder {
 
     /// Trim, normalize and check the raw recording into the spool WAV.
     /// `untouched`: the raw file was recorded with room for the final header
-    /// (this many bytes) and these peaks; if processing leaves the audio as
-    /// it is, the raw file is finished in place and becomes the spool WAV.
+    /// (this many bytes); if processing leaves the audio as it is, the raw
+    /// file is finished in place and becomes the spool WAV.
     fn process(
         &self,
         opts: &ProcessOptions,
         raw: &Path,
         wav: &Path,
-        untouched: Option<(usize, &[f32])>,
+        untouched: Option<usize>,
     ) -> Result<(Rendered, TakeCheck, Processing), ProcessError> {
         let analysis = process::analyze(raw, opts)?;
         let check = process::check(&analysis, opts);
         let gain = process::decide_gain(&analysis, opts);
         let finished = match untouched {
-            Some((reserved, peaks)) => {
-                untouched::finish(raw, &analysis, gain, opts, reserved, peaks)?
-            }
+            Some(reserved) => untouched::finish(raw, &analysis, gain, opts, reserved)?,
             None => None,
         };
         let rendered = match finished {

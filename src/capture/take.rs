@@ -86,7 +86,8 @@ pub struct RecordOptions<'a> {
     pub extra_chunks: &'a [u8],
     /// The file is final as written: hash it and fsync it. Otherwise the
     /// caller finishes it (its header rewritten, then hashed and fsynced),
-    /// and [`Recorded::sha256`] is empty.
+    /// and [`Recorded::sha256`] and [`Recorded::peaks`] are empty (the
+    /// analysis of the file measures the peaks).
     pub finished: bool,
 }
 
@@ -142,7 +143,7 @@ pub fn record_with(
     let nap_frames = (MAX_NAP.as_secs_f64() * rate as f64) as u64;
     let chunk_frames = nap_frames.min(ring.history_frames() / 4).max(64);
     let mut buf = vec![0.0f32; chunk_frames as usize * channels];
-    let mut peaks = vec![0.0f32; channels];
+    let mut peaks = vec![0.0f32; if opts.finished { channels } else { 0 }];
     let mut pos = span.first;
     let xruns_before = shared.xruns();
     let stall_limit = Duration::from_secs(2);
@@ -193,9 +194,11 @@ pub fn record_with(
             }
             Err(ReadError::NotYet) => continue,
         }
-        for frame in out.chunks_exact(channels) {
-            for (p, &s) in peaks.iter_mut().zip(frame) {
-                *p = p.max(s.abs());
+        if opts.finished {
+            for frame in out.chunks_exact(channels) {
+                for (p, &s) in peaks.iter_mut().zip(frame) {
+                    *p = p.max(s.abs());
+                }
             }
         }
         wav.write(out).map_err(|e| write_err(path, e))?;

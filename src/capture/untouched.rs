@@ -105,8 +105,7 @@ pub fn reserve(
 }
 
 /// Finish `raw` (recorded with [`reserve`]'s chunk of `reserved` bytes) in
-/// place: the final header over the front, then hashed and fsynced. `peaks`
-/// are the recorded ones (the audio is not changed). `None` when the
+/// place: the final header over the front, then hashed and fsynced. `None` when the
 /// analysis asks for a change after all, or the header no longer fits: then
 /// render as usual.
 pub fn finish(
@@ -115,7 +114,6 @@ pub fn finish(
     gain: GainDecision,
     opts: &ProcessOptions,
     reserved: usize,
-    peaks: &[f32],
 ) -> Result<Option<Rendered>, ProcessError> {
     let info = &analysis.info;
     let Some(format) = info.format() else {
@@ -153,7 +151,8 @@ pub fn finish(
         kept,
         sha256,
         format,
-        peaks: peaks.to_vec(),
+        // The audio is not changed: its peaks are the analysed ones.
+        peaks: analysis.peak.peak.clone(),
     }))
 }
 
@@ -234,16 +233,6 @@ mod tests {
         w.finish().unwrap();
     }
 
-    fn peaks(samples: &[f32], channels: usize) -> Vec<f32> {
-        let mut p = vec![0.0f32; channels];
-        for f in samples.chunks_exact(channels) {
-            for (p, s) in p.iter_mut().zip(f) {
-                *p = p.max(s.abs());
-            }
-        }
-        p
-    }
-
     #[test]
     fn an_untouched_take_is_finished_in_place_as_render_would_write_it() {
         let dir = tempfile::tempdir().unwrap();
@@ -272,8 +261,7 @@ mod tests {
                 write(&raw, spec, &samples, &junk);
                 let b = process::analyze(&raw, &opts).unwrap();
                 let gain_b = process::decide_gain(&b, &opts);
-                let p = peaks(&samples, usize::from(channels));
-                let finished = finish(&raw, &b, gain_b, &opts, junk.len(), &p)
+                let finished = finish(&raw, &b, gain_b, &opts, junk.len())
                     .unwrap()
                     .expect("finished in place");
                 let what = format!("{format:?} x{channels}");
@@ -350,14 +338,10 @@ mod tests {
             gain_db: -3.0,
             limited_by_peak: false,
         };
-        let p = peaks(&samples, 1);
-        assert_eq!(finish(&raw, &a, gain, &opts, junk.len(), &p).unwrap(), None);
+        assert_eq!(finish(&raw, &a, gain, &opts, junk.len()).unwrap(), None);
         // A header that no longer fits the room kept for it.
         let gain = process::decide_gain(&a, &opts);
-        assert_eq!(
-            finish(&raw, &a, gain, &opts, junk.len() + 2, &p).unwrap(),
-            None
-        );
+        assert_eq!(finish(&raw, &a, gain, &opts, junk.len() + 2).unwrap(), None);
         assert_eq!(fs::read(&raw).unwrap(), before, "left as it was");
     }
 }
