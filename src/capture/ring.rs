@@ -89,8 +89,10 @@ impl HistoryRing {
         }
         let (a, b) = self.slots(start, out.len());
         let (head, tail) = out.split_at_mut(a.len());
-        for (s, slot) in head.iter_mut().zip(a).chain(tail.iter_mut().zip(b)) {
-            *s = f32::from_bits(slot.load(Ordering::Relaxed));
+        for (part, slots) in [(head, a), (tail, b)] {
+            for (s, slot) in part.iter_mut().zip(slots) {
+                *s = f32::from_bits(slot.load(Ordering::Relaxed));
+            }
         }
         // Pairs with the writer's fence: if any sample above came from an
         // overwrite, the `written` seen below is at least the count before it.
@@ -200,8 +202,11 @@ impl RingWriter {
         let whole = ring.samples.len();
         for (k, part) in interleaved.chunks(whole).enumerate() {
             let (a, b) = ring.slots(start + (k * whole / ch) as u64, part.len());
-            for (slot, s) in a.iter().chain(b).zip(part) {
-                slot.store(s.to_bits(), Ordering::Relaxed);
+            let (head, tail) = part.split_at(a.len());
+            for (slots, part) in [(a, head), (b, tail)] {
+                for (slot, s) in slots.iter().zip(part) {
+                    slot.store(s.to_bits(), Ordering::Relaxed);
+                }
             }
         }
         ring.written.store(start + frames, Ordering::Release);
