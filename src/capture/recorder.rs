@@ -452,6 +452,11 @@ impl Recorder {
         }
     }
 
+    /// Whether any take waits in the spool for the share.
+    pub fn has_pending(&self) -> bool {
+        !self.spool.pending().is_empty()
+    }
+
     /// One pass over the spool (blocking).
     pub fn deliver_pending(&self) {
         if !self.share.available() {
