@@ -168,7 +168,7 @@ impl<W: Write> WavWriter<W> {
             ));
         }
         self.remaining -= frames;
-        self.block.clear();
+        // Every byte is written below: no need to clear (zero) the block first.
         self.block
             .resize(interleaved.len() * self.spec.bytes_per_sample(), 0);
         // (Constant chunk widths: a runtime width costs a memcpy call per sample.)
