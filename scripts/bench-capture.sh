@@ -3,6 +3,12 @@
 # (default 60; BENCH_PERIOD sets capture.period_frames, default 4096) against arecord recording the same device and format for the
 # same time, side by side. Both capture from the PulseAudio null sink while a
 # tone plays into it.
+# For profiling: BENCH_WRAP="perf record -e cpu-clock -g -o /tmp/tb.perf --"
+# runs takebox-capture under that command (its CPU then counts too), and
+# BENCH_ARECORD=0 skips the arecord half. BENCH_MATCHED=1 also runs arecord with
+# takebox-capture's period and buffer (period x 8), for comparison: the sound
+# server's work grows with the number of periods. BENCH_THREADS=1 prints the
+# daemon's CPU per thread just before it is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-60}
@@ -26,7 +32,7 @@ JSON
 
 # takebox-capture: from start to stop, the whole daemon, one take of $secs.
 /usr/bin/time -f "%U %S %M" -o "$work/takebox.time" \
-  target/release/takebox-capture --config "$work/config.json" 2>"$work/takebox.log" &
+  ${BENCH_WRAP:-} target/release/takebox-capture --config "$work/config.json" 2>"$work/takebox.log" &
 tb_pid=$!
 addr=""
 for _ in $(seq 100); do
@@ -40,18 +46,39 @@ curl -fs -H "Authorization: Bearer bench" \
   -d "{\"take_id\":\"bench\",\"session_id\":\"bench\",\"instrument\":\"tone\",\"note\":\"A3\",\"frequency\":220,\"articulation\":\"long\",\"duration\":$note}" \
   "http://$addr/v1/takes" >"$work/take.json"
 xruns=$(curl -fs "http://$addr/v1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['xruns'])")
-pkill_pid=$(pgrep -P "$tb_pid" takebox-captur || echo "$tb_pid")
-kill -TERM "$pkill_pid"
+kill_pid=$(pgrep -P "$tb_pid" takebox-captur || echo "$tb_pid")
+[[ -n ${BENCH_WRAP:-} ]] && kill_pid=$(pgrep -P "$(pgrep -P "$tb_pid" | head -1)" takebox-captur || echo "$kill_pid")
+if [[ ${BENCH_THREADS:-0} == 1 ]]; then
+  # CPU per thread so far (ms), before the stop: what the take cost and where.
+  for t in /proc/"$kill_pid"/task/*; do
+    printf '  %-18s %8.1f ms\n' "$(cat "$t/comm")" "$(awk '{print $1 / 1e6}' "$t/schedstat")"
+  done
+fi
+kill -TERM "$kill_pid"
 wait "$tb_pid" || true
 state=$(python3 -c "import json; print(json.load(open('$work/take.json'))['state'])")
 
+cp "$work/takebox.log" "${BENCH_LOG:-/dev/null}" 2>/dev/null || true
+if [[ ${BENCH_ARECORD:-1} == 0 ]]; then
+  read -r u s m <"$work/takebox.time"
+  echo "takebox-capture: CPU $(python3 -c "print($u + $s)") s, peak RSS $((m / 1024)) MB, take $state, xruns $xruns"
+  exit 0
+fi
 # arecord: the same device, format and length.
 /usr/bin/time -f "%U %S %M" -o "$work/arecord.time" \
   arecord -q -D pulse -f S24_3LE -c $channels -r $rate -d "$secs" "$work/arecord.wav"
 
-python3 - "$work" "$secs" "$xruns" "$state" "$rate" "$channels" <<'PY'
-import sys
+period=${BENCH_PERIOD:-4096}
+if [[ ${BENCH_MATCHED:-0} == 1 ]]; then
+  /usr/bin/time -f "%U %S %M" -o "$work/arecord-matched.time" \
+    arecord -q -D pulse -f S24_3LE -c $channels -r $rate -d "$secs" \
+    --period-size="$period" --buffer-size=$((period * 8)) "$work/arecord.wav"
+fi
+
+python3 - "$work" "$secs" "$xruns" "$state" "$rate" "$channels" "$period" <<'PY'
+import os, sys
 work, secs, xruns, state, rate, ch = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+period = int(sys.argv[7])
 def read(name):
     u, s, rss = open(f"{work}/{name}.time").read().split()[-3:]
     return float(u) + float(s), int(rss) / 1024
@@ -64,5 +91,9 @@ print(f"{'takebox-capture':22}{tb_cpu:8.2f}{tb_rss:13.1f}   take {state}, xruns 
 print(f"{'arecord':22}{ar_cpu:8.2f}{ar_rss:13.1f}")
 ratio = tb_cpu / ar_cpu if ar_cpu > 0 else float('inf')
 print(f"{'ratio':22}{ratio:8.2f}x{tb_rss / ar_rss:12.2f}x")
+if os.path.exists(f"{work}/arecord-matched.time"):
+    am_cpu, am_rss = read("arecord-matched")
+    print(f"{'arecord, period ' + str(period):22}{am_cpu:8.2f}{am_rss:13.1f}")
+    print(f"{'ratio to that':22}{tb_cpu / am_cpu if am_cpu > 0 else float('inf'):8.2f}x")
 print(f"goals: CPU <= 1.2x arecord; RSS <= 16 MB + ring ({ring_mb:.1f} MB) = {16 + ring_mb:.1f} MB; no xrun")
 PY

@@ -334,10 +334,11 @@ fn run(
         // The newest captured frame (still in the device buffer) was captured about now.
         let newest = writer.ring().written() + device.pending();
         writer.set_anchor(newest, clock.observe(newest, unix_ns(now)));
-        for frame in samples.chunks_exact(channels) {
-            for (p, &s) in window_peaks.iter_mut().zip(frame) {
-                *p = p.max(s.abs());
-            }
+        for (c, p) in window_peaks.iter_mut().enumerate() {
+            *p = samples[c..]
+                .iter()
+                .step_by(channels)
+                .fold(*p, |m, s| m.max(s.abs()));
         }
         window_frames += frames;
         if window_frames >= meter_window {

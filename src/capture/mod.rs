@@ -16,6 +16,7 @@ pub mod server;
 pub mod share;
 pub mod spool;
 pub mod take;
+pub mod untouched;
 
 use crate::config::Config;
 use recorder::Recorder;
@@ -73,8 +74,11 @@ pub async fn run(
 
 async fn delivery_loop(recorder: Arc<Recorder>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let r = recorder.clone();
-        let _ = tokio::task::spawn_blocking(move || r.deliver_pending()).await;
+        // Most of the time nothing waits: no blocking thread to wake then.
+        if recorder.has_pending() {
+            let r = recorder.clone();
+            let _ = tokio::task::spawn_blocking(move || r.deliver_pending()).await;
+        }
         tokio::select! {
             _ = tokio::time::sleep(DELIVERY_RETRY) => {}
             _ = shutdown.changed() => return,

@@ -6,7 +6,8 @@ use super::naming::take_path;
 use super::process::{self, ProcessError, ProcessOptions, Rendered, TakeMetadata};
 use super::share::Share;
 use super::spool::Spool;
-use super::take::{self, TakeError, TakeSpan};
+use super::take::{self, RecordOptions, TakeError, TakeSpan};
+use super::untouched;
 use crate::config::Config;
 use crate::durable;
 use crate::http::ApiError;
@@ -15,6 +16,7 @@ use crate::protocol::{
     Confirmation, DeviceState, ErrorKind, InProgress, Processing, RecorderStatus, ShareStatus,
     TakeCheck, TakeCommand, TakeReply, TakeState, Timestamp, peak_to_dbfs,
 };
+use crate::wav::WavSpec;
 use hyper::StatusCode;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -222,16 +224,48 @@ impl Recorder {
         let wav = self.spool.wav_path(&cmd.take_id);
         let raw = self.spool.raw_path(&cmd.take_id);
         let xruns_before = shared.xruns();
+        let recorded_at = || {
+            shared
+                .ring
+                .time_of(span.first, c.sample_rate)
+                .map(|ns| Timestamp(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)))
+                .unwrap_or_else(Timestamp::now)
+        };
+        // A take processing will not change is recorded with room for its
+        // final header and becomes the spool file as it is (see `untouched`).
+        let mut opts = self.process_options(cmd, span, recorded_at());
+        let reserved = if untouched::applies(&opts, c.sample_format) {
+            let spec = WavSpec {
+                channels: c.channels,
+                sample_rate: c.sample_rate,
+                format: c.sample_format,
+            };
+            untouched::reserve(&raw, spec, &opts).unwrap_or_else(|e| {
+                log::warn!(target: "takebox::capture", "take {}: {e}; rendering it instead", cmd.take_id);
+                None
+            })
+        } else {
+            None
+        };
         log::info!(target: "takebox::capture",
             "take {}: recording {} frames ({} pre-roll) to {rel}", cmd.take_id, span.frames(), span.pre_roll());
-        let result = take::record(shared, span, c.sample_format, &raw, &|| {
-            self.cancel.load(Ordering::Acquire)
-        });
-        let recorded_at = shared
-            .ring
-            .time_of(span.first, c.sample_rate)
-            .map(|ns| Timestamp(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)))
-            .unwrap_or_else(Timestamp::now);
+        let record_opts = RecordOptions {
+            extra_chunks: reserved.as_deref().unwrap_or_default(),
+            // The raw file is read once more and replaced (or finished in place).
+            finished: false,
+        };
+        let result = take::record_with(
+            shared,
+            span,
+            c.sample_format,
+            &raw,
+            &|| self.cancel.load(Ordering::Acquire),
+            record_opts,
+        );
+        let recorded_at = recorded_at();
+        if let Some(meta) = opts.metadata.as_mut() {
+            meta.recorded_at = Some(recorded_at.0);
+        }
         let mut conf = Confirmation {
             take_id: cmd.take_id.clone(),
             session_id: cmd.session_id.clone(),
@@ -252,7 +286,7 @@ impl Recorder {
             processing: None,
         };
         let result = result.and_then(|_| {
-            self.process(cmd, span, &raw, &wav, recorded_at)
+            self.process(&opts, &raw, &wav, reserved.as_ref().map(Vec::len))
                 .map_err(|e| TakeError::Write {
                     path: e.file.display().to_string(),
                     what: e.what,
@@ -306,15 +340,14 @@ impl Recorder {
         Ok(TakeReply::Done(Box::new(conf)))
     }
 
-    /// Trim, normalize and check the raw recording into the spool WAV.
-    fn process(
+    /// What processing does to this take: the configured post-processing,
+    /// the planned note, and the metadata (`recorded_at` as known now).
+    fn process_options(
         &self,
         cmd: &TakeCommand,
         span: TakeSpan,
-        raw: &Path,
-        wav: &Path,
         recorded_at: Timestamp,
-    ) -> Result<(Rendered, TakeCheck, Processing), ProcessError> {
+    ) -> ProcessOptions {
         let middle_c = self.config.notes.middle_c;
         let note = Note::parse(&cmd.note, middle_c).ok();
         let mut opts = ProcessOptions::from_config(&self.config.post_processing, span.pre_roll());
@@ -332,17 +365,48 @@ impl Recorder {
             take_id: cmd.take_id.clone(),
             recorded_at: Some(recorded_at.0),
         });
-        let analysis = process::analyze(raw, &opts)?;
-        let check = process::check(&analysis, &opts);
-        let gain = process::decide_gain(&analysis, &opts);
-        let tmp = durable::temp_path_for(wav);
-        let rendered = process::render(raw, &tmp, &analysis, gain, &opts).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })?;
-        durable::publish(&tmp, wav).map_err(|e| ProcessError {
-            file: wav.to_path_buf(),
-            what: e.to_string(),
-        })?;
+        opts
+    }
+
+    /// Trim, normalize and check the raw recording into the spool WAV.
+    /// `untouched`: the raw file was recorded with room for the final header
+    /// (this many bytes); if processing leaves the audio as it is, the raw
+    /// file is finished in place and becomes the spool WAV.
+    fn process(
+        &self,
+        opts: &ProcessOptions,
+        raw: &Path,
+        wav: &Path,
+        untouched: Option<usize>,
+    ) -> Result<(Rendered, TakeCheck, Processing), ProcessError> {
+        let analysis = process::analyze(raw, opts)?;
+        let check = process::check(&analysis, opts);
+        let gain = process::decide_gain(&analysis, opts);
+        let finished = match untouched {
+            Some(reserved) => untouched::finish(raw, &analysis, gain, opts, reserved)?,
+            None => None,
+        };
+        let rendered = match finished {
+            Some(rendered) => {
+                durable::publish(raw, wav).map_err(|e| ProcessError {
+                    file: wav.to_path_buf(),
+                    what: e.to_string(),
+                })?;
+                rendered
+            }
+            None => {
+                let tmp = durable::temp_path_for(wav);
+                let rendered =
+                    process::render(raw, &tmp, &analysis, gain, opts).inspect_err(|_| {
+                        let _ = std::fs::remove_file(&tmp);
+                    })?;
+                durable::publish(&tmp, wav).map_err(|e| ProcessError {
+                    file: wav.to_path_buf(),
+                    what: e.to_string(),
+                })?;
+                rendered
+            }
+        };
         let processing = Processing {
             kept_from_frame: rendered.kept.start_frame,
             kept_to_frame: rendered.kept.end_frame,
@@ -386,6 +450,11 @@ impl Recorder {
                 None
             }
         }
+    }
+
+    /// Whether any take waits in the spool for the share.
+    pub fn has_pending(&self) -> bool {
+        !self.spool.pending().is_empty()
     }
 
     /// One pass over the spool (blocking).

@@ -87,11 +87,11 @@ impl HistoryRing {
         if start < self.oldest_readable() {
             return Err(ReadError::Overwritten);
         }
-        let cap = self.capacity;
-        for (i, frame) in out.chunks_exact_mut(self.channels).enumerate() {
-            let base = ((start + i as u64) % cap) as usize * self.channels;
-            for (c, s) in frame.iter_mut().enumerate() {
-                *s = f32::from_bits(self.samples[base + c].load(Ordering::Relaxed));
+        let (a, b) = self.slots(start, out.len());
+        let (head, tail) = out.split_at_mut(a.len());
+        for (part, slots) in [(head, a), (tail, b)] {
+            for (s, slot) in part.iter_mut().zip(slots) {
+                *s = f32::from_bits(slot.load(Ordering::Relaxed));
             }
         }
         // Pairs with the writer's fence: if any sample above came from an
@@ -102,6 +102,19 @@ impl HistoryRing {
             return Err(ReadError::Overwritten);
         }
         Ok(())
+    }
+
+    /// The sample slots of `len` samples from frame `start` on: up to the end
+    /// of the storage, then from its beginning (one division, not one per frame).
+    fn slots(&self, start: u64, len: usize) -> (&[AtomicU32], &[AtomicU32]) {
+        let at = (start % self.capacity) as usize * self.channels;
+        let first = len.min(self.samples.len() - at);
+        (&self.samples[at..at + first], &self.samples[..len - first])
+    }
+
+    /// How far (in frames) a reader may lag behind the writer and still read.
+    pub fn history_frames(&self) -> u64 {
+        self.capacity - self.margin
     }
 
     /// Discontinuities at frame numbers in `[from, to)`.
@@ -182,12 +195,18 @@ impl RingWriter {
         let ring = &*self.ring;
         let ch = ring.channels;
         let frames = (interleaved.len() / ch) as u64;
+        let interleaved = &interleaved[..frames as usize * ch];
         let start = ring.written.load(Ordering::Relaxed);
         fence(Ordering::Release);
-        for (i, frame) in interleaved.chunks_exact(ch).enumerate() {
-            let base = ((start + i as u64) % ring.capacity) as usize * ch;
-            for (c, s) in frame.iter().enumerate() {
-                ring.samples[base + c].store(s.to_bits(), Ordering::Relaxed);
+        // (One read never holds more than the ring; if it did, its later part wins.)
+        let whole = ring.samples.len();
+        for (k, part) in interleaved.chunks(whole).enumerate() {
+            let (a, b) = ring.slots(start + (k * whole / ch) as u64, part.len());
+            let (head, tail) = part.split_at(a.len());
+            for (slots, part) in [(a, head), (b, tail)] {
+                for (slot, s) in slots.iter().zip(part) {
+                    slot.store(s.to_bits(), Ordering::Relaxed);
+                }
             }
         }
         ring.written.store(start + frames, Ordering::Release);

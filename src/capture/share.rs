@@ -79,7 +79,8 @@ fn copy_and_hash(src: &Path, dest: &Path) -> io::Result<String> {
     let mut input = File::open(src).map_err(|e| at(src, e))?;
     let mut out = File::create(dest).map_err(|e| at(dest, e))?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
+    // Large blocks: a take is tens of megabytes, and each block is two syscalls.
+    let mut buf = vec![0u8; 1 << 18];
     loop {
         let n = input.read(&mut buf).map_err(|e| at(src, e))?;
         if n == 0 {

@@ -79,6 +79,18 @@ fn write_err(path: &Path, e: impl fmt::Display) -> TakeError {
     }
 }
 
+/// How [`record_with`] writes its file.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordOptions<'a> {
+    /// Complete chunks between `fmt ` and `data` (e.g. room kept for a final header).
+    pub extra_chunks: &'a [u8],
+    /// The file is final as written: hash it and fsync it. Otherwise the
+    /// caller finishes it (its header rewritten, then hashed and fsynced),
+    /// and [`Recorded::sha256`] and [`Recorded::peaks`] are empty (the
+    /// analysis of the file measures the peaks).
+    pub finished: bool,
+}
+
 /// Record `span` from the timeline into a WAV at `path`, fsynced.
 /// `cancel` is polled between chunks.
 pub fn record(
@@ -88,34 +100,73 @@ pub fn record(
     path: &Path,
     cancel: &dyn Fn() -> bool,
 ) -> Result<Recorded, TakeError> {
+    let opts = RecordOptions {
+        extra_chunks: &[],
+        finished: true,
+    };
+    record_with(shared, span, format, path, cancel, opts)
+}
+
+/// Longest sleep between two copies out of the ring: how long a cancelled
+/// take may take to notice.
+const MAX_NAP: Duration = Duration::from_millis(500);
+
+/// [`record`] with [`RecordOptions`].
+///
+/// Frames are copied out of the ring in pieces of up to half a second (never
+/// more than a quarter of the ring's history), so the thread wakes about
+/// twice a second instead of once per period; the ring keeps the rest.
+pub fn record_with(
+    shared: &CaptureShared,
+    span: TakeSpan,
+    format: SampleFormat,
+    path: &Path,
+    cancel: &dyn Fn() -> bool,
+    opts: RecordOptions,
+) -> Result<Recorded, TakeError> {
     let ring = &shared.ring;
     let channels = ring.channels();
+    let rate = u64::from(shared.rate.max(1));
     let spec = WavSpec {
         channels: channels as u16,
         sample_rate: shared.rate,
         format,
     };
     let file = File::create(path).map_err(|e| write_err(path, e))?;
-    let mut wav = WavWriter::new(
-        BufWriter::with_capacity(1 << 16, file),
-        spec,
-        span.frames(),
-        &[],
-    )
+    let out = BufWriter::with_capacity(1 << 16, file);
+    let mut wav = if opts.finished {
+        WavWriter::new(out, spec, span.frames(), opts.extra_chunks)
+    } else {
+        WavWriter::new_unhashed(out, spec, span.frames(), opts.extra_chunks)
+    }
     .map_err(|e| write_err(path, e))?;
-    let chunk_frames = (shared.rate / 20).max(64) as u64;
+    let nap_frames = (MAX_NAP.as_secs_f64() * rate as f64) as u64;
+    let chunk_frames = nap_frames.min(ring.history_frames() / 4).max(64);
     let mut buf = vec![0.0f32; chunk_frames as usize * channels];
-    let mut peaks = vec![0.0f32; channels];
+    let mut peaks = vec![0.0f32; if opts.finished { channels } else { 0 }];
     let mut pos = span.first;
     let xruns_before = shared.xruns();
     let stall_limit = Duration::from_secs(2);
+    let mut last_written = ring.written();
     let mut last_progress = Instant::now();
     while pos < span.end {
         if cancel() {
             return Err(TakeError::Cancelled);
         }
-        let available = ring.written().min(span.end);
-        if available <= pos {
+        let written = ring.written();
+        if written != last_written {
+            last_written = written;
+            last_progress = Instant::now();
+        }
+        let available = written.min(span.end).saturating_sub(pos);
+        // Copy once half a piece is there; the take's last piece, once all of it is.
+        let piece = (span.end - pos).min(chunk_frames);
+        let enough = if piece < chunk_frames {
+            piece
+        } else {
+            piece.div_ceil(2)
+        };
+        if available < enough {
             if shared.state() == DeviceState::Error || last_progress.elapsed() > stall_limit {
                 return Err(TakeError::DeviceLost(
                     shared
@@ -123,15 +174,15 @@ pub fn record(
                         .unwrap_or_else(|| "no audio arrived for 2 s".into()),
                 ));
             }
-            // Sleep about as long as the rest of this chunk takes to be captured.
-            let missing = (span.end - pos).min(chunk_frames);
+            // Sleep about as long as the rest of this piece takes to be captured.
+            let missing = piece - available;
             std::thread::sleep(
-                Duration::from_secs_f64(missing as f64 / f64::from(shared.rate))
-                    .max(Duration::from_millis(2)),
+                Duration::from_secs_f64(missing as f64 / rate as f64)
+                    .clamp(Duration::from_millis(2), MAX_NAP),
             );
             continue;
         }
-        let n = (available - pos).min(chunk_frames);
+        let n = available.min(chunk_frames);
         let out = &mut buf[..n as usize * channels];
         match ring.read(pos, out) {
             Ok(()) => {}
@@ -143,14 +194,15 @@ pub fn record(
             }
             Err(ReadError::NotYet) => continue,
         }
-        for frame in out.chunks_exact(channels) {
-            for (p, &s) in peaks.iter_mut().zip(frame) {
-                *p = p.max(s.abs());
+        if opts.finished {
+            for frame in out.chunks_exact(channels) {
+                for (p, &s) in peaks.iter_mut().zip(frame) {
+                    *p = p.max(s.abs());
+                }
             }
         }
         wav.write(out).map_err(|e| write_err(path, e))?;
         pos += n;
-        last_progress = Instant::now();
     }
     let gaps = ring.gaps_in(span.first + 1, span.end);
     if gaps > 0 {
@@ -160,12 +212,14 @@ pub fn record(
         });
     }
     let (buffered, sha256) = wav.finish().map_err(|e| write_err(path, e))?;
-    // A failed fsync means the data may never reach the disk: not recorded.
-    buffered
+    let file = buffered
         .into_inner()
-        .map_err(|e| write_err(path, e.error()))?
-        .sync_all()
-        .map_err(|e| write_err(path, format!("fsync: {e}")))?;
+        .map_err(|e| write_err(path, e.error()))?;
+    if opts.finished {
+        // A failed fsync means the data may never reach the disk: not recorded.
+        file.sync_all()
+            .map_err(|e| write_err(path, format!("fsync: {e}")))?;
+    }
     Ok(Recorded {
         frames: span.frames(),
         peaks,
