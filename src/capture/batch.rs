@@ -106,18 +106,16 @@ fn render_one(
 ) -> Result<Pending, ProcessError> {
     let dest = output_path(input, output)?;
     let tmp = durable::temp_path_for(&dest);
-    let rendered = process::render_with(
-        input,
-        samples,
-        &tmp,
-        analysis,
-        gain,
-        opts,
-        process::Durability::Deferred,
-    )
-    .inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })?;
+    // Made durable with the whole batch; no checksum is reported.
+    let to = process::RenderTo {
+        path: &tmp,
+        durability: process::Durability::Deferred,
+        checksum: false,
+    };
+    let rendered =
+        process::render_with(input, samples, &to, analysis, gain, opts).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
     let rate = f64::from(analysis.info.sample_rate);
     Ok(Pending {
         tmp,

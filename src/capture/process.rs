@@ -385,13 +385,17 @@ pub fn kept_range(analysis: &Analysis, opts: &ProcessOptions) -> TrimPoints {
 pub struct Rendered {
     pub frames: u64,
     pub kept: TrimPoints,
+    /// Hex SHA-256 of the file; empty when [`RenderTo::checksum`] was off.
     pub sha256: String,
     pub format: SampleFormat,
     /// Peak per channel of the written audio (linear).
     pub peaks: Vec<f32>,
 }
 
-fn metadata_chunks(
+/// The chunks [`render`] writes between `fmt ` and `data` (`smpl`, the
+/// input's other chunks if carried, `bext`, `iXML`), complete and padded;
+/// `path` names the file in errors.
+pub fn metadata_chunks(
     analysis: &Analysis,
     kept: TrimPoints,
     opts: &ProcessOptions,
@@ -495,7 +499,22 @@ pub fn render(
     gain: GainDecision,
     opts: &ProcessOptions,
 ) -> Result<Rendered, ProcessError> {
-    render_with(input, None, output, analysis, gain, opts, Durability::Fsync)
+    let to = RenderTo {
+        path: output,
+        durability: Durability::Fsync,
+        checksum: true,
+    };
+    render_with(input, None, &to, analysis, gain, opts)
+}
+
+/// Where and how [`render_with`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderTo<'a> {
+    pub path: &'a Path,
+    pub durability: Durability,
+    /// Compute the file's SHA-256 while writing it ([`Rendered::sha256`]
+    /// is empty without).
+    pub checksum: bool,
 }
 
 /// Whether [`render_with`] makes the output durable itself.
@@ -513,12 +532,12 @@ pub enum Durability {
 pub fn render_with(
     input: &Path,
     samples: Option<&[f32]>,
-    output: &Path,
+    to: &RenderTo,
     analysis: &Analysis,
     gain: GainDecision,
     opts: &ProcessOptions,
-    sync: Durability,
 ) -> Result<Rendered, ProcessError> {
+    let output = to.path;
     let info = &analysis.info;
     let ch = usize::from(info.channels);
     let rate = info.sample_rate;
@@ -546,12 +565,12 @@ pub fn render_with(
         sample_rate: rate,
         format,
     };
-    let mut writer = WavWriter::new(
-        BufWriter::with_capacity(1 << 16, file),
-        spec,
-        frames,
-        &chunks,
-    )
+    let buffered = BufWriter::with_capacity(1 << 16, file);
+    let mut writer = if to.checksum {
+        WavWriter::new(buffered, spec, frames, &chunks)
+    } else {
+        WavWriter::new_unhashed(buffered, spec, frames, &chunks)
+    }
     .map_err(|e| err(output, e))?;
     let mut reader = match samples {
         Some(_) => None,
@@ -565,7 +584,6 @@ pub fn render_with(
     let mut buf = vec![0.0f32; BLOCK_FRAMES * ch];
     let mut out = Vec::with_capacity(BLOCK_FRAMES * ch);
     let mut ints16 = Vec::new();
-    let mut ints24 = Vec::new();
     let mut bytes = Vec::new();
     let mut dither = Tpdf::new(0x7a6b_0001 ^ frames);
     let mut peaks = vec![0.0f32; ch];
@@ -599,14 +617,8 @@ pub fn render_with(
                     b.copy_from_slice(&v.to_le_bytes());
                 }
             }
-            SampleFormat::S24 => {
-                ints24.clear();
-                dsp::quantize_i24(&out, None, &mut ints24);
-                bytes.resize(ints24.len() * 3, 0);
-                for (b, v) in bytes.chunks_exact_mut(3).zip(&ints24) {
-                    b.copy_from_slice(&v.to_le_bytes()[..3]);
-                }
-            }
+            // 24 bits needs no dither (its noise floor is under any
+            // microphone's); the writer rounds.
             _ => {
                 writer.write(&out).map_err(|e| err(output, e))?;
                 continue;
@@ -616,7 +628,7 @@ pub fn render_with(
     }
     let (buffered, sha256) = writer.finish().map_err(|e| err(output, e))?;
     let file = buffered.into_inner().map_err(|e| err(output, e.error()))?;
-    match sync {
+    match to.durability {
         Durability::Fsync => file
             .sync_all()
             .map_err(|e| err(output, format!("fsync: {e}")))?,

@@ -5,9 +5,9 @@
 //! and once the analysis is done the header is written over the front, the
 //! file hashed and fsynced. No second copy of the audio is rendered.
 //!
-//! The header is the one [`process::render`] writes (its own code makes the
-//! metadata chunks: it renders no frames), so the file is byte for byte what
-//! the render pass would have produced.
+//! The header holds the chunks [`process::render`] writes
+//! ([`process::metadata_chunks`]), so the file is byte for byte what the
+//! render pass would have produced.
 
 use super::process::{self, Analysis, ProcessError, ProcessOptions, Rendered};
 use crate::dsp::GainDecision;
@@ -48,34 +48,6 @@ fn scratch_path(path: &Path, what: &str) -> PathBuf {
     durable::temp_path_for(&path.with_file_name(format!("{name}.{what}")))
 }
 
-/// The chunks [`process::render`] writes between `fmt ` and `data` for
-/// `input` with `analysis`: it is asked to render no frames of it.
-fn header_chunks(
-    input: &Path,
-    analysis: &Analysis,
-    gain: GainDecision,
-    opts: &ProcessOptions,
-) -> Result<Vec<u8>, ProcessError> {
-    let mut empty = analysis.clone();
-    empty.info.frames = 0;
-    let out = scratch_path(input, "header");
-    let result = process::render(input, &out, &empty, gain, opts)
-        .and_then(|_| fs::read(&out).map_err(|e| err(&out, e)));
-    let _ = fs::remove_file(&out);
-    let bytes = result?;
-    // RIFF, WAVE, then `fmt `; the chunks after it up to the empty `data`.
-    let fmt_len = bytes
-        .get(16..20)
-        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
-        .ok_or_else(|| err(&out, "rendered header too short"))?;
-    let from = 20 + fmt_len + fmt_len % 2;
-    let to = bytes.len().saturating_sub(8);
-    if from > to || bytes[to..to + 4] != *b"data" {
-        return Err(err(&out, "rendered header is not fmt, chunks, data"));
-    }
-    Ok(bytes[from..to].to_vec())
-}
-
 /// A `JUNK` chunk as long as the metadata chunks the take will get, to be
 /// written in their place: found by processing an empty file of `spec` with
 /// `opts` (at a scratch name beside `near`). `None` when there are none.
@@ -89,8 +61,8 @@ pub fn reserve(
         let head = wav::header_bytes(spec, 0, &[]).map_err(|e| err(&stub, e))?;
         fs::write(&stub, head).map_err(|e| err(&stub, e))?;
         let analysis = process::analyze(&stub, opts)?;
-        let gain = process::decide_gain(&analysis, opts);
-        header_chunks(&stub, &analysis, gain, opts)
+        let kept = process::kept_range(&analysis, opts);
+        process::metadata_chunks(&analysis, kept, opts, &stub)
     })();
     let _ = fs::remove_file(&stub);
     let len = result?.len();
@@ -127,7 +99,7 @@ pub fn finish(
     if !unchanged {
         return Ok(None);
     }
-    let chunks = header_chunks(raw, analysis, gain, opts)?;
+    let chunks = process::metadata_chunks(analysis, kept, opts, raw)?;
     if chunks.len() != reserved {
         return Ok(None);
     }
