@@ -545,7 +545,12 @@ impl<R: io::Read> WavReader<R> {
                     *o = f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32_768.0);
                 }
             }
-            (false, 3) => decode_s24(&self.bytes, out),
+            (false, 3) => {
+                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(3)) {
+                    *o = (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32
+                        * (1.0 / 8_388_608.0);
+                }
+            }
             _ => {
                 for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
                     *o = (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64 / 2_147_483_648.0)
@@ -557,57 +562,10 @@ impl<R: io::Read> WavReader<R> {
     }
 }
 
-/// Packed little-endian 24-bit samples to f32 (full scale 1.0). Four at a
-/// time from three 32-bit words: a byte at a time costs three loads and
-/// shifts per sample.
-fn decode_s24(bytes: &[u8], out: &mut [f32]) {
-    const SCALE: f32 = 1.0 / 8_388_608.0;
-    // The 24-bit value in the low bits of `v`, sign-extended.
-    let s24 = |v: u32| ((v << 8) as i32 >> 8) as f32 * SCALE;
-    let mut outs = out.chunks_exact_mut(4);
-    let mut ins = bytes.chunks_exact(12);
-    for (o, b) in (&mut outs).zip(&mut ins) {
-        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let (a, c, d) = (word(0), word(4), word(8));
-        o[0] = s24(a);
-        o[1] = s24((a >> 24) | (c << 8));
-        o[2] = s24((c >> 16) | (d << 16));
-        o[3] = s24(d >> 8);
-    }
-    for (o, b) in outs
-        .into_remainder()
-        .iter_mut()
-        .zip(ins.remainder().chunks_exact(3))
-    {
-        *o = s24(u32::from_le_bytes([b[0], b[1], b[2], 0]));
-    }
-}
-
 #[cfg(test)]
 mod reader_tests {
     use super::*;
     use std::io::Cursor;
-
-    #[test]
-    fn s24_decoding_matches_byte_by_byte() {
-        for len in [0usize, 1, 3, 4, 5, 7, 8, 9, 1001] {
-            let mut v = 0x9e37_79b9u32;
-            let bytes: Vec<u8> = (0..len * 3)
-                .map(|_| {
-                    v ^= v << 13;
-                    v ^= v >> 17;
-                    v ^= v << 5;
-                    v as u8
-                })
-                .collect();
-            let mut out = vec![f32::NAN; len];
-            decode_s24(&bytes, &mut out);
-            for (i, b) in bytes.chunks_exact(3).enumerate() {
-                let want = (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 / 8_388_608.0;
-                assert_eq!(out[i], want, "len {len}, sample {i}");
-            }
-        }
-    }
 
     #[test]
     fn reads_back_what_the_writer_wrote() {
