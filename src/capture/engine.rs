@@ -168,16 +168,6 @@ fn unix_ns(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// Whether the capture thread should ask for real-time scheduling on
-/// `device`. Not on a sound server's ALSA plugin (PulseAudio, PipeWire):
-/// the server's own thread does the real-time work there, and ours at
-/// SCHED_FIFO only preempts the plugin's client thread while it holds the
-/// lock we wait for (measured: a fifth more CPU, no fewer xruns).
-fn wants_realtime(device: &str) -> bool {
-    let name = device.split(':').next().unwrap_or(device);
-    !matches!(name, "pulse" | "pipewire")
-}
-
 /// Ask for real-time scheduling; without the privilege we run as a normal thread.
 fn try_realtime() {
     // SAFETY: plain libc call on the current thread with a valid sched_param.
@@ -200,9 +190,7 @@ fn supervise(
     mut writer: RingWriter,
     stop: Arc<AtomicBool>,
 ) {
-    if wants_realtime(&settings.device) {
-        try_realtime();
-    }
+    try_realtime();
     let mut backoff = Duration::from_millis(250);
     let mut first = true;
     while !stop.load(Ordering::Acquire) {
@@ -367,17 +355,6 @@ fn run(
 #[cfg(test)]
 mod tests {
     use super::ClockFilter;
-
-    #[test]
-    fn real_time_priority_only_for_devices_without_a_sound_server() {
-        use super::wants_realtime;
-        for dev in ["hw:CARD=Dummy", "plughw:1,0", "default", "hw:0"] {
-            assert!(wants_realtime(dev), "{dev}");
-        }
-        for dev in ["pulse", "pipewire", "pulse:DEVICE=studio"] {
-            assert!(!wants_realtime(dev), "{dev}");
-        }
-    }
 
     #[test]
     fn late_observations_do_not_move_the_clock() {
