@@ -528,7 +528,7 @@ pub enum Durability {
 }
 
 /// [`render`], from the samples [`analyze_keeping`] kept when there are
-/// some (else the input file is read again), with the fsync per `sync`.
+/// some (else the input file is read again), written as `to` says.
 pub fn render_with(
     input: &Path,
     samples: Option<&[f32]>,
