@@ -261,8 +261,10 @@ struct ClockFilter {
     rate: u64,
     /// (frame, wall ns at frame 0 by this observation), oldest first.
     window: std::collections::VecDeque<(u64, i128)>,
-    /// The first frame observed, while the warm-up second runs.
-    warming_from: Option<u64>,
+    /// The first frame observed.
+    first_frame: Option<u64>,
+    /// The first second is over and its observations are forgotten.
+    warmed_up: bool,
 }
 
 impl ClockFilter {
@@ -272,15 +274,17 @@ impl ClockFilter {
         ClockFilter {
             rate: u64::from(rate.max(1)),
             window: std::collections::VecDeque::with_capacity(512),
-            warming_from: None,
+            first_frame: None,
+            warmed_up: false,
         }
     }
 
     /// The filtered wall time of `frame`, seen at `now_ns`.
     fn observe(&mut self, frame: u64, now_ns: u64) -> u64 {
         let origin = now_ns as i128 - (frame as i128 * 1_000_000_000 / self.rate as i128);
-        let first = *self.warming_from.get_or_insert(frame);
-        if frame >= first + self.rate && self.warming_from.take().is_some() {
+        let first = *self.first_frame.get_or_insert(frame);
+        if !self.warmed_up && frame >= first + self.rate {
+            self.warmed_up = true;
             self.window.clear();
         }
         while let Some(&(f, _)) = self.window.front() {
@@ -398,6 +402,16 @@ mod tests {
         for f in (51_072..100_000).step_by(4_096) {
             let t = f * 1_000_000_000 / 48_000;
             assert_eq!(c.observe(f, t), t, "frame {f}");
+        }
+        // From then on the window is the usual 4 s: a better observation
+        // (5 ms earlier) holds for the frames after it.
+        let early = c.observe(100_000, 100_000 * 1_000_000_000 / 48_000 - 5_000_000);
+        for f in [150_000u64, 200_000, 250_000] {
+            assert_eq!(
+                c.observe(f, f * 1_000_000_000 / 48_000),
+                f * 1_000_000_000 / 48_000 - 5_000_000,
+                "frame {f} (early one at {early})"
+            );
         }
     }
 }
