@@ -581,7 +581,10 @@ pub fn render_with(
         }
     };
     let mut pos = kept.start_frame;
-    let mut buf = vec![0.0f32; BLOCK_FRAMES * ch];
+    let mut buf = match reader {
+        Some(_) => vec![0.0f32; BLOCK_FRAMES * ch],
+        None => Vec::new(),
+    };
     let mut out = Vec::with_capacity(BLOCK_FRAMES * ch);
     let mut ints16 = Vec::new();
     let mut bytes = Vec::new();

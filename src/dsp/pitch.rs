@@ -198,16 +198,18 @@ pub fn estimate_pitch(mono: &[f32], rate: u32, settings: &PitchSettings) -> Opti
     if tau_max < tau_min + 2 {
         return None;
     }
-    let mut lags = Lags::new(&x, tau_max);
     // The integer period from a shorter window (still two periods of the
     // lowest note searched), then the fraction from the whole window, whose
     // correlation is computed only around that period: the search costs a
     // third of what it did over the whole window, the precision is the same.
     let search = 2 * HALF + tau_max + (2 * tau_max).max(SEARCH_WINDOW_MIN);
-    let tau0 = if search < x.len() {
-        yin_period(&mut Lags::new(&x[..search], tau_max), tau_min, tau_max, s)?
+    let (mut lags, tau0) = if search < x.len() {
+        let tau0 = yin_period(&mut Lags::new(&x[..search], tau_max), tau_min, tau_max, s)?;
+        (Lags::new(&x, tau_max), tau0)
     } else {
-        yin_period(&mut lags, tau_min, tau_max, s)?
+        let mut lags = Lags::new(&x, tau_max);
+        let tau0 = yin_period(&mut lags, tau_min, tau_max, s)?;
+        (lags, tau0)
     };
     lags.compute(tau0.saturating_sub(2), tau0 + 3 + 2 * HALF);
     let (tau, rho) = lags.refine(tau0, tau_max);
