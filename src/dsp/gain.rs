@@ -231,26 +231,6 @@ pub fn quantize_i16(input: &[f32], dither: &mut Tpdf, out: &mut Vec<i16>) {
     out.extend(input.iter().map(|&x| quantize_sample_i16(x, dither)));
 }
 
-/// One sample to 24 bits (in an `i32`, range -8388608..=8388607), full
-/// scale 1.0 = 8388608; rounded to nearest, dithered only if `dither` is
-/// given. Clamps, never wraps; NaN/inf give 0.
-#[inline(always)]
-pub fn quantize_sample_i24(x: f32, dither: Option<&mut Tpdf>) -> i32 {
-    // f64: f32 cannot hold 2^23 + 0.5.
-    let d = dither.map_or(0.0, |t| t.next_lsb() as f64);
-    let v = (finite(x) as f64 * 8_388_608.0 + d).clamp(-8_388_608.0, 8_388_607.0);
-    (v + 8_388_608.5) as i32 - 8_388_608
-}
-
-/// A buffer to 24 bits, appended to `out`; see [`quantize_sample_i24`].
-pub fn quantize_i24(input: &[f32], dither: Option<&mut Tpdf>, out: &mut Vec<i32>) {
-    out.reserve(input.len());
-    match dither {
-        Some(t) => out.extend(input.iter().map(|&x| quantize_sample_i24(x, Some(&mut *t)))),
-        None => out.extend(input.iter().map(|&x| quantize_sample_i24(x, None))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testsig::{hostile_inputs, interleave};
@@ -399,31 +379,6 @@ mod tests {
                 assert!(out.iter().all(|x| x.is_finite()));
             }
         }
-    }
-
-    #[test]
-    fn i24_rounds_and_clamps_without_dither() {
-        let lsb = 1.0 / 8_388_608.0f32;
-        let cases = [
-            (0.0, 0),
-            (0.5, 4_194_304),
-            (-0.5, -4_194_304),
-            (-1.0, -8_388_608),
-            (1.0, 8_388_607),
-            (7.5, 8_388_607),
-            (-7.5, -8_388_608),
-            (0.4 * lsb, 0),
-            (0.6 * lsb, 1),
-            (-0.6 * lsb, -1),
-            (f32::NAN, 0),
-            (f32::INFINITY, 0),
-        ];
-        for (x, want) in cases {
-            assert_eq!(quantize_sample_i24(x, None), want, "{x}");
-        }
-        let mut out = Vec::new();
-        quantize_i24(&[0.5, -1.0], None, &mut out);
-        assert_eq!(out, vec![4_194_304, -8_388_608]);
     }
 
     #[test]

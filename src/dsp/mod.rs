@@ -33,10 +33,7 @@ pub mod trim;
 pub use check::{Check, CheckInput, CheckSettings, Verdict, check_take};
 pub use chunks::{BextInfo, BextLoudness, IxmlInfo, SmplPitch, bext_chunk, ixml_chunk, smpl_chunk};
 pub use error::{DspError, MAX_CHANNELS};
-pub use gain::{
-    FadeShape, RenderSettings, Renderer, Tpdf, quantize_i16, quantize_i24, quantize_sample_i16,
-    quantize_sample_i24,
-};
+pub use gain::{FadeShape, RenderSettings, Renderer, Tpdf, quantize_i16, quantize_sample_i16};
 pub use level::{
     PeakMeter, PeakStats, RmsMeter, RmsStats, TruePeakMeter, TruePeakStats, channel_peaks,
     db_to_gain, gain_to_db,
