@@ -374,6 +374,8 @@ impl Trimmer {
         for c in 0..ch {
             let y = &mut self.y;
             y.clear();
+            // Mono straight from the slice: `channel`'s stride iterator
+            // does not vectorize, and mono is the common take.
             if ch == 1 {
                 y.extend(run.iter().map(|&x| finite(x)));
             } else {
