@@ -58,6 +58,12 @@ fn keep_freed_memory() {
     }
 }
 
+/// The value, or `None` with the error printed (the caller returns its
+/// exit code).
+fn or_report<T>(result: Result<T, impl std::fmt::Display>) -> Option<T> {
+    result.map_err(|e| eprintln!("takebox: {e}")).ok()
+}
+
 fn usage_error(msg: impl std::fmt::Display) -> i32 {
     eprintln!("takebox: {msg}\n\n{USAGE}");
     EXIT_CONFIG
@@ -323,24 +329,16 @@ fn run_catalog(args: Args) -> i32 {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
-    let logs = match catalog::import::expand(&inputs) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("takebox: {e}");
-            return EXIT_FAILURE;
-        }
+    let Some(logs) = or_report(catalog::import::expand(&inputs)) else {
+        return EXIT_FAILURE;
     };
     let started = std::time::Instant::now();
     let result = runtime().block_on(async {
         let mut client = catalog::import::connect(&db).await?;
         catalog::import::import_logs(&mut client, &logs).await
     });
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("takebox: {e}");
-            return EXIT_FAILURE;
-        }
+    let Some(report) = or_report(result) else {
+        return EXIT_FAILURE;
     };
     for e in &report.bad_lines {
         eprintln!("takebox: skipped {e}");
@@ -413,19 +411,11 @@ fn run_export(args: Args) -> i32 {
         .map(PathBuf::from)
         .or_else(|| config.as_ref().map(|c| c.capture.share_path.clone()))
         .expect("share from a flag or the config");
-    let log = match catalog::log_reader::find_log(&session, &[logs]) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("takebox: {e}");
-            return EXIT_FAILURE;
-        }
+    let Some(log) = or_report(catalog::log_reader::find_log(&session, &[logs])) else {
+        return EXIT_FAILURE;
     };
-    let rec = match catalog::log_reader::read(&log) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("takebox: {e}");
-            return EXIT_FAILURE;
-        }
+    let Some(rec) = or_report(catalog::log_reader::read(&log)) else {
+        return EXIT_FAILURE;
     };
     for e in &rec.errors {
         eprintln!("takebox: skipped {e}");
@@ -461,20 +451,12 @@ fn run_cleanup(mut args: Args) -> i32 {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
-    let config = match takebox::cli::load_config(config_path) {
-        Ok((_, c)) => c,
-        Err(e) => {
-            eprintln!("takebox: {e}");
-            return EXIT_CONFIG;
-        }
+    let Some((_, config)) = or_report(takebox::cli::load_config(config_path)) else {
+        return EXIT_CONFIG;
     };
     let sweep = takebox::retention::Sweep::from_config(&config, dry_run);
-    let report = match sweep.run(std::time::SystemTime::now()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("takebox: {e}");
-            return EXIT_FAILURE;
-        }
+    let Some(report) = or_report(sweep.run(std::time::SystemTime::now())) else {
+        return EXIT_FAILURE;
     };
     for w in &report.warnings {
         eprintln!("takebox: {w}");
