@@ -251,20 +251,10 @@ fn sleep_unless_stopped(shared: &CaptureShared, stop: &AtomicBool, total: Durati
 /// late wake-up or a sound server delivering in bursts only ever makes that
 /// look later than it was: the earliest observation over the last few seconds
 /// is the best estimate, and the window lets the audio clock's drift through.
-///
-/// The first second of a stream is the exception: a sound server starts a
-/// capture stream with a burst of frames it already held, which look captured
-/// earlier than they were (by 64 ms with PulseAudio, enough to move a take's
-/// start). Those observations are used only until the first second is over,
-/// then forgotten.
 struct ClockFilter {
     rate: u64,
     /// (frame, wall ns at frame 0 by this observation), oldest first.
     window: std::collections::VecDeque<(u64, i128)>,
-    /// The first frame observed.
-    first_frame: Option<u64>,
-    /// The first second is over and its observations are forgotten.
-    warmed_up: bool,
 }
 
 impl ClockFilter {
@@ -274,19 +264,12 @@ impl ClockFilter {
         ClockFilter {
             rate: u64::from(rate.max(1)),
             window: std::collections::VecDeque::with_capacity(512),
-            first_frame: None,
-            warmed_up: false,
         }
     }
 
     /// The filtered wall time of `frame`, seen at `now_ns`.
     fn observe(&mut self, frame: u64, now_ns: u64) -> u64 {
         let origin = now_ns as i128 - (frame as i128 * 1_000_000_000 / self.rate as i128);
-        let first = *self.first_frame.get_or_insert(frame);
-        if !self.warmed_up && frame >= first + self.rate {
-            self.warmed_up = true;
-            self.window.clear();
-        }
         while let Some(&(f, _)) = self.window.front() {
             if f + Self::WINDOW_FRAMES_SECONDS * self.rate < frame || self.window.len() >= 512 {
                 self.window.pop_front();
@@ -384,34 +367,5 @@ mod tests {
         assert_eq!(c.observe(144_000, 2_995_000_000), 2_995_000_000);
         // After the window passes, old observations are forgotten.
         assert_eq!(c.observe(48_000 * 10, 10_010_000_000), 10_010_000_000);
-    }
-
-    #[test]
-    fn a_burst_at_stream_start_is_forgotten_after_the_first_second() {
-        let mut c = ClockFilter::new(48_000);
-        // The server hands over 3072 frames (64 ms) it held, all at once,
-        // then the stream runs in real time: frame f is captured at f / rate.
-        let burst = c.observe(3_072, 0);
-        assert_eq!(burst, 0);
-        let during = c.observe(24_000, 500_000_000);
-        assert_eq!(
-            during,
-            500_000_000 - 64_000_000,
-            "biased until the warm-up ends"
-        );
-        for f in (51_072..100_000).step_by(4_096) {
-            let t = f * 1_000_000_000 / 48_000;
-            assert_eq!(c.observe(f, t), t, "frame {f}");
-        }
-        // From then on the window is the usual 4 s: a better observation
-        // (5 ms earlier) holds for the frames after it.
-        let early = c.observe(100_000, 100_000 * 1_000_000_000 / 48_000 - 5_000_000);
-        for f in [150_000u64, 200_000, 250_000] {
-            assert_eq!(
-                c.observe(f, f * 1_000_000_000 / 48_000),
-                f * 1_000_000_000 / 48_000 - 5_000_000,
-                "frame {f} (early one at {early})"
-            );
-        }
     }
 }
