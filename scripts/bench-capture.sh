@@ -7,8 +7,8 @@
 # runs takebox-capture under that command (its CPU then counts too), and
 # BENCH_ARECORD=0 skips the arecord half. BENCH_MATCHED=1 also runs arecord with
 # takebox-capture's period and buffer (period x 8), for comparison: the sound
-# server's work grows with the number of periods. BENCH_THREADS=1 prints the
-# daemon's CPU per thread just before it is stopped.
+# server's work grows with the number of periods. BENCH_THREADS=1 also lists the
+# daemon's CPU per thread.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-60}
@@ -17,7 +17,7 @@ work=$(mktemp -d /tmp/takebox-bench.XXXXXX)
 trap 'scripts/pulse.sh stop "$work/pulse"; kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 scripts/pulse.sh start "$work/pulse"
 export XDG_RUNTIME_DIR=$work/pulse PULSE_SERVER=unix:$work/pulse/pulse/native
-scripts/pulse.sh tone "$work/pulse" &
+scripts/pulse.sh tone "$work/pulse" 2>/dev/null &
 export TAKEBOX_TOKEN=bench
 
 mkdir -p "$work/share" "$work/spool"
@@ -48,11 +48,12 @@ curl -fs -H "Authorization: Bearer bench" \
 xruns=$(curl -fs "http://$addr/v1/status" | python3 -c "import json,sys; print(json.load(sys.stdin)['xruns'])")
 kill_pid=$(pgrep -P "$tb_pid" takebox-captur || echo "$tb_pid")
 [[ -n ${BENCH_WRAP:-} ]] && kill_pid=$(pgrep -P "$(pgrep -P "$tb_pid" | head -1)" takebox-captur || echo "$kill_pid")
+# CPU per thread so far, just before the stop: where the take's cost went.
+for t in /proc/"$kill_pid"/task/*; do
+  echo "$(cat "$t/comm") $(awk '{print $1 / 1e9}' "$t/schedstat")"
+done >"$work/threads.txt"
 if [[ ${BENCH_THREADS:-0} == 1 ]]; then
-  # CPU per thread so far (ms), before the stop: what the take cost and where.
-  for t in /proc/"$kill_pid"/task/*; do
-    printf '  %-18s %8.1f ms\n' "$(cat "$t/comm")" "$(awk '{print $1 / 1e6}' "$t/schedstat")"
-  done
+  awk '{printf "  %-18s %8.1f ms\n", $1, $2 * 1000}' "$work/threads.txt"
 fi
 kill -TERM "$kill_pid"
 wait "$tb_pid" || true
@@ -91,6 +92,15 @@ print(f"{'takebox-capture':22}{tb_cpu:8.2f}{tb_rss:13.1f}   take {state}, xruns 
 print(f"{'arecord':22}{ar_cpu:8.2f}{ar_rss:13.1f}")
 ratio = tb_cpu / ar_cpu if ar_cpu > 0 else float('inf')
 print(f"{'ratio':22}{ratio:8.2f}x{tb_rss / ar_rss:12.2f}x")
+# The daemon's threads: the capture thread and the sound server's client
+# thread record (arecord does that, plus writing its file); the take's worker
+# writes, analyses, checks, hashes and copies the take to the share.
+split = {}
+for line in open(f"{work}/threads.txt"):
+    name, secs_cpu = line.rsplit(None, 1)
+    kind = {"capture": "recording", "threaded-ml": "recording", "tokio-rt-worker": "take work"}.get(name, "other")
+    split[kind] = split.get(kind, 0.0) + float(secs_cpu)
+print("takebox-capture by thread: " + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(split.items())))
 if os.path.exists(f"{work}/arecord-matched.time"):
     am_cpu, am_rss = read("arecord-matched")
     print(f"{'arecord, period ' + str(period):22}{am_cpu:8.2f}{am_rss:13.1f}")

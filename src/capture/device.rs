@@ -129,6 +129,12 @@ impl Device {
         ))
     }
 
+    /// Whether a sound card is behind this PCM (hw, plughw, dsnoop...), as
+    /// opposed to a sound server's plugin (pulse, pipewire), which has none.
+    pub fn has_card(&self) -> bool {
+        self.pcm.info().map(|i| i.get_card() >= 0).unwrap_or(true)
+    }
+
     /// Frames per period.
     pub fn period(&self) -> usize {
         self.period

@@ -130,7 +130,7 @@ impl CaptureEngine {
             let shared = shared.clone();
             let stop = stop.clone();
             std::thread::Builder::new()
-                .name("takebox-capture".into())
+                .name("capture".into())
                 .spawn(move || supervise(settings, shared, writer, stop))?
         };
         Ok(CaptureEngine {
@@ -168,15 +168,32 @@ fn unix_ns(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
-/// Ask for real-time scheduling; without the privilege we run as a normal thread.
-fn try_realtime() {
+/// Real-time scheduling for the capture thread when it reads a sound card, whose
+/// buffer it alone must drain in time; without the privilege it runs normally.
+/// Behind a sound server (no card) the server's own threads carry that duty,
+/// and this thread only copies from the client library's buffer, taking that
+/// library's locks: at real-time priority each handoff boosts the library's
+/// thread through a priority-inheritance futex, which cost 40% more CPU for
+/// the same take under PulseAudio (bench-capture.sh) and bought nothing.
+fn set_scheduling(realtime: bool) {
+    let (policy, priority, what) = if realtime {
+        (libc::SCHED_FIFO, 60, "SCHED_FIFO priority 60")
+    } else {
+        (
+            libc::SCHED_OTHER,
+            0,
+            "normally (no sound card behind the device: its server keeps time)",
+        )
+    };
     // SAFETY: plain libc call on the current thread with a valid sched_param.
     let ok = unsafe {
-        let param = libc::sched_param { sched_priority: 60 };
-        libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0
+        let param = libc::sched_param {
+            sched_priority: priority,
+        };
+        libc::sched_setscheduler(0, policy, &param) == 0
     };
     if ok {
-        log::info!(target: "takebox::capture", "capture thread runs SCHED_FIFO priority 60");
+        log::info!(target: "takebox::capture", "capture thread runs {what}");
     } else {
         log::info!(target: "takebox::capture",
             "no real-time priority for the capture thread (needs CAP_SYS_NICE or LimitRTPRIO); running normally");
@@ -190,7 +207,6 @@ fn supervise(
     mut writer: RingWriter,
     stop: Arc<AtomicBool>,
 ) {
-    try_realtime();
     let mut backoff = Duration::from_millis(250);
     let mut first = true;
     while !stop.load(Ordering::Acquire) {
@@ -213,6 +229,7 @@ fn supervise(
                     writer.mark_gap();
                 }
                 first = false;
+                set_scheduling(device.has_card());
                 let err = run(&settings, &shared, &mut writer, &stop, &mut device);
                 if let Some(e) = err {
                     log::error!(target: "takebox::capture", "{e}; reopening");
