@@ -214,6 +214,11 @@ grep -q '"state":"delivered"' <<<"$conf" || fail "no take delivered in 3 attempt
 path=$(sed -n 's/.*"path":"\([^"]*\)".*/\1/p' <<<"$conf")
 sha=$(sed -n 's/.*"sha256":"\([0-9a-f]*\)".*/\1/p' <<<"$conf")
 [[ -n $path && -n $sha ]] || fail "no path or sha256 in $conf"
+# On a sound card the capture thread runs at real-time priority, which the
+# unit grants through LimitRTPRIO alone (no capability).
+sched=$(as_root <<<'journalctl -b -u takebox-capture --no-pager -o cat | grep -m 1 "capture thread runs"' || true)
+[[ $sched == *SCHED_FIFO* ]] || fail "no real-time priority for the capture thread on the VM's sound card: ${sched:-no log line}"
+say "on the sound card: ${sched##*msg=}"
 
 # From the host, over SMB, through the forward: the very bytes.
 (cd "$run" && smbclient "//127.0.0.1/takebox" -p "$p_smb" -t 30 -U "recorder%$smb_pw" \
