@@ -9,6 +9,7 @@
 use crate::protocol::SampleFormat;
 use sha2::{Digest, Sha256};
 use std::io::{self, Write};
+use std::mem::MaybeUninit;
 
 const PCM_GUID_TAIL: [u8; 14] = [
     0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71,
@@ -518,13 +519,43 @@ impl<R: io::Read> WavReader<R> {
     /// Fill `out` (interleaved) with up to `out.len() / channels` frames; returns
     /// frames read, 0 at the end. A file cut short is an error, not silence.
     pub fn read(&mut self, out: &mut [f32]) -> io::Result<usize> {
+        let frames = self.fill(out.len() / usize::from(self.info.channels))?;
+        let samples = frames * usize::from(self.info.channels);
+        // SAFETY: `MaybeUninit<f32>` has `f32`'s layout, and `decode` only
+        // stores initialized values through it.
+        let out = unsafe { &mut *(&mut out[..samples] as *mut [f32] as *mut [MaybeUninit<f32>]) };
+        decode(&self.bytes, self.info.float, self.width(), out);
+        Ok(frames)
+    }
+
+    /// [`read`](Self::read) of up to `max_frames` frames appended to `out`,
+    /// which keeps a whole take without zeroing its room first.
+    pub fn read_append(&mut self, out: &mut Vec<f32>, max_frames: usize) -> io::Result<usize> {
+        let frames = self.fill(max_frames)?;
+        let samples = frames * usize::from(self.info.channels);
+        out.reserve(samples);
+        let width = self.width();
+        decode(
+            &self.bytes,
+            self.info.float,
+            width,
+            &mut out.spare_capacity_mut()[..samples],
+        );
+        // SAFETY: `decode` initialized the first `samples` of the spare capacity.
+        unsafe { out.set_len(out.len() + samples) };
+        Ok(frames)
+    }
+
+    /// Bytes per sample.
+    fn width(&self) -> usize {
+        usize::from(self.info.bits / 8)
+    }
+
+    /// Reads the bytes of up to `max_frames` frames into `self.bytes`.
+    fn fill(&mut self, max_frames: usize) -> io::Result<usize> {
         let ch = usize::from(self.info.channels);
-        let frames = ((out.len() / ch) as u64).min(self.remaining) as usize;
-        if frames == 0 {
-            return Ok(0);
-        }
-        let width = usize::from(self.info.bits / 8);
-        self.bytes.resize(frames * ch * width, 0);
+        let frames = (max_frames as u64).min(self.remaining) as usize;
+        self.bytes.resize(frames * ch * self.width(), 0);
         self.input.read_exact(&mut self.bytes).map_err(|e| {
             if e.kind() == io::ErrorKind::UnexpectedEof {
                 bad(format!("truncated WAV: {} frames missing", self.remaining))
@@ -533,32 +564,38 @@ impl<R: io::Read> WavReader<R> {
             }
         })?;
         self.remaining -= frames as u64;
-        let out = &mut out[..frames * ch];
-        match (self.info.float, width) {
-            (true, _) => {
-                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
-                    *o = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                }
-            }
-            (false, 2) => {
-                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(2)) {
-                    *o = f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32_768.0);
-                }
-            }
-            (false, 3) => {
-                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(3)) {
-                    *o = (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32
-                        * (1.0 / 8_388_608.0);
-                }
-            }
-            _ => {
-                for (o, b) in out.iter_mut().zip(self.bytes.chunks_exact(4)) {
-                    *o = (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64 / 2_147_483_648.0)
-                        as f32;
-                }
+        Ok(frames)
+    }
+}
+
+/// Samples of `bytes` (little-endian, `width` bytes each) into `out` as
+/// floats in [-1, 1).
+fn decode(bytes: &[u8], float: bool, width: usize, out: &mut [MaybeUninit<f32>]) {
+    match (float, width) {
+        (true, _) => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                o.write(f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
             }
         }
-        Ok(frames)
+        (false, 2) => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                o.write(f32::from(i16::from_le_bytes([b[0], b[1]])) * (1.0 / 32_768.0));
+            }
+        }
+        (false, 3) => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(3)) {
+                o.write(
+                    (i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) as f32 * (1.0 / 8_388_608.0),
+                );
+            }
+        }
+        _ => {
+            for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                o.write(
+                    (i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64 / 2_147_483_648.0) as f32,
+                );
+            }
+        }
     }
 }
 
@@ -596,6 +633,12 @@ mod reader_tests {
             r.seek_frame(30).unwrap();
             assert_eq!(r.read(&mut out).unwrap(), 2);
             assert_eq!(out[..4], samples[60..64]);
+            // Appending, in blocks that do not divide the take, after what the Vec holds.
+            r.seek_frame(0).unwrap();
+            let mut all = vec![9.0];
+            while r.read_append(&mut all, 7).unwrap() > 0 {}
+            assert_eq!(all[0], 9.0);
+            assert_eq!(all[1..], samples[..]);
         }
     }
 

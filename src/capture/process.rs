@@ -239,11 +239,10 @@ pub fn analyze_keeping(
     loop {
         let block = match kept.as_mut() {
             Some(all) => {
-                // Within the capacity reserved: the header's length.
                 let at = all.len();
-                all.resize(at + (BLOCK_FRAMES * ch).min(total as usize - at), 0.0);
-                let n = reader.read(&mut all[at..]).map_err(|x| err(path, x))?;
-                all.truncate(at + n * ch);
+                reader
+                    .read_append(all, BLOCK_FRAMES)
+                    .map_err(|x| err(path, x))?;
                 &all[at..]
             }
             None => {
