@@ -366,29 +366,37 @@ impl Trimmer {
         let preroll = self.settings.preroll_frames;
         // Frames of this run that belong to the pre-roll.
         let in_preroll = (preroll.saturating_sub(first) as usize).min(frames);
+        let phase = (first % DC_BLOCK_FRAMES as u64) as usize;
         self.env.clear();
-        self.env.resize(frames, 0.0);
-        let (pre_env, post_env) = self.env.split_at_mut(in_preroll);
         self.pre_sq.clear();
         self.pre_sq.resize(in_preroll, 0.0);
-        for c in 0..ch {
-            let y = &mut self.y;
-            y.clear();
-            // Mono straight from the slice: `channel`'s stride iterator
-            // does not vectorize, and mono is the common take.
-            if ch == 1 {
-                y.extend(run.iter().map(|&x| finite(x)));
-            } else {
+        if ch == 1 {
+            // Mono, the common take, in place: the envelope is the DC-free
+            // signal's magnitude (no scratch copy, no zeroed envelope to max into).
+            self.env.extend(run.iter().map(|&x| finite(x)));
+            self.dc[0].remove(&mut self.env, phase, self.dc_step);
+            for (sq, &v) in self.pre_sq.iter_mut().zip(&self.env[..in_preroll]) {
+                *sq = f64::from(v) * f64::from(v);
+            }
+            for e in self.env.iter_mut() {
+                *e = e.abs();
+            }
+        } else {
+            self.env.resize(frames, 0.0);
+            let (pre_env, post_env) = self.env.split_at_mut(in_preroll);
+            for c in 0..ch {
+                let y = &mut self.y;
+                y.clear();
                 y.extend(channel(run, ch, c));
-            }
-            self.dc[c].remove(y, (first % DC_BLOCK_FRAMES as u64) as usize, self.dc_step);
-            let (pre_y, post_y) = y.split_at(in_preroll);
-            for ((e, sq), &v) in pre_env.iter_mut().zip(self.pre_sq.iter_mut()).zip(pre_y) {
-                *e = e.max(v.abs());
-                *sq += f64::from(v) * f64::from(v);
-            }
-            for (e, &v) in post_env.iter_mut().zip(post_y) {
-                *e = e.max(v.abs());
+                self.dc[c].remove(y, phase, self.dc_step);
+                let (pre_y, post_y) = y.split_at(in_preroll);
+                for ((e, sq), &v) in pre_env.iter_mut().zip(self.pre_sq.iter_mut()).zip(pre_y) {
+                    *e = e.max(v.abs());
+                    *sq += f64::from(v) * f64::from(v);
+                }
+                for (e, &v) in post_env.iter_mut().zip(post_y) {
+                    *e = e.max(v.abs());
+                }
             }
         }
         self.preroll_sq += self.pre_sq.iter().sum::<f64>();
