@@ -179,9 +179,15 @@ impl Analysis {
     }
 }
 
+/// The buffers of reader and writer are smaller than a block of samples
+/// (`BLOCK_FRAMES` frames, 32 KiB at the least), so blocks pass straight
+/// between the file and the sample buffers; a buffer only gathers the header.
+/// A larger one would copy every block twice.
+const IO_BUFFER: usize = 8 << 10;
+
 fn open(path: &Path) -> Result<WavReader<BufReader<File>>, ProcessError> {
     let f = File::open(path).map_err(|e| err(path, e))?;
-    WavReader::new(BufReader::with_capacity(1 << 16, f)).map_err(|e| err(path, e))
+    WavReader::new(BufReader::with_capacity(IO_BUFFER, f)).map_err(|e| err(path, e))
 }
 
 fn dsp_err(path: &Path, e: dsp::DspError) -> ProcessError {
@@ -564,7 +570,7 @@ pub fn render_with(
         sample_rate: rate,
         format,
     };
-    let buffered = BufWriter::with_capacity(1 << 16, file);
+    let buffered = BufWriter::with_capacity(IO_BUFFER, file);
     let mut writer = if to.checksum {
         WavWriter::new(buffered, spec, frames, &chunks)
     } else {
