@@ -268,6 +268,9 @@ fn sleep_unless_stopped(shared: &CaptureShared, stop: &AtomicBool, total: Durati
 /// late wake-up or a sound server delivering in bursts only ever makes that
 /// look later than it was: the earliest observation over the last few seconds
 /// is the best estimate, and the window lets the audio clock's drift through.
+/// A virtual source that renders ahead of real time (PulseAudio's null sink,
+/// by up to one of its blocks, which follow the capture period) breaks that
+/// premise: its takes start late by as much (see tests/capture.rs).
 struct ClockFilter {
     rate: u64,
     /// (frame, wall ns at frame 0 by this observation), oldest first.
