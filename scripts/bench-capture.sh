@@ -93,8 +93,9 @@ print(f"{'arecord':22}{ar_cpu:8.2f}{ar_rss:13.1f}")
 ratio = tb_cpu / ar_cpu if ar_cpu > 0 else float('inf')
 print(f"{'ratio':22}{ratio:8.2f}x{tb_rss / ar_rss:12.2f}x")
 # The daemon's threads: the capture thread and the sound server's client
-# thread record (arecord does that, plus writing its file); the take's worker
-# writes, analyses, checks, hashes and copies the take to the share.
+# thread record (arecord does that, plus writing its file); the runtime's
+# workers are almost all the take's work (writing, analysing, checking,
+# hashing and copying it to the share), plus the few HTTP requests.
 split = {}
 for line in open(f"{work}/threads.txt"):
     name, secs_cpu = line.rsplit(None, 1)

@@ -569,8 +569,15 @@ impl<R: io::Read> WavReader<R> {
 }
 
 /// Samples of `bytes` (little-endian, `width` bytes each) into `out` as
-/// floats in [-1, 1).
+/// floats in [-1, 1). Every element of `out` is written: the callers' SAFETY
+/// rests on that, so it is checked here rather than left to the header parser.
 fn decode(bytes: &[u8], float: bool, width: usize, out: &mut [MaybeUninit<f32>]) {
+    assert!(
+        matches!((float, width), (true, 4) | (false, 2..=4)) && bytes.len() == out.len() * width,
+        "decode: {} bytes for {} samples of {width} bytes (float {float})",
+        bytes.len(),
+        out.len()
+    );
     match (float, width) {
         (true, _) => {
             for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
