@@ -247,7 +247,16 @@ fn kill_9_mid_take_leaves_no_file_under_a_final_name() {
     wait_for("the take to start", Duration::from_secs(5), || {
         (d.get("/v1/status").1["recording"] == "cut").then_some(())
     });
-    std::thread::sleep(Duration::from_millis(800));
+    // Killed once part of the take (more than its pre-roll) is in the spool.
+    let raw = ws.spool().join("pending/cut.raw.wav");
+    wait_for(
+        "the take's audio in the spool",
+        Duration::from_secs(10),
+        || {
+            let len = std::fs::metadata(&raw).map(|m| m.len()).unwrap_or(0);
+            (len > 48_000 * 3).then_some(())
+        },
+    );
     d.kill9();
     assert!(
         t.join().unwrap().is_err(),
@@ -486,10 +495,19 @@ fn a_vanished_device_fails_the_take_shows_an_error_and_comes_back() {
     );
 
     pulse.restart();
-    wait_for("the device to reopen", Duration::from_secs(20), || {
-        (d.get("/v1/status").1["state"] == "running").then_some(())
+    let reopened_at = wait_for("the device to reopen", Duration::from_secs(20), || {
+        let s = d.get("/v1/status").1;
+        (s["state"] == "running").then(|| s["frames_captured"].as_u64().unwrap())
     });
-    std::thread::sleep(Duration::from_millis(600));
+    // A whole pre-roll (0.5 s) captured since the device came back.
+    wait_for(
+        "audio from the reopened device",
+        Duration::from_secs(20),
+        || {
+            let s = d.get("/v1/status").1;
+            (s["frames_captured"].as_u64().unwrap() > reopened_at + 30_000).then_some(())
+        },
+    );
     let (code, ok) = d.post("/v1/takes", &take_cmd("after", json!({})));
     assert_eq!(
         (code, ok["state"].as_str()),
