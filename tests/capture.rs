@@ -59,32 +59,26 @@ fn tone_played_into_the_sink_comes_back_at_its_frequency_after_the_pre_roll() {
     // plays, not a synchronisation) and notes when it actually started the
     // note, which a loaded machine can make late.
     let start = SystemTime::now() + Duration::from_millis(1500);
-    let player = {
-        let pulse_env = pulse.env();
-        std::thread::spawn(move || {
+    let ((code, conf), (played_from, played_by)) = std::thread::scope(|s| {
+        let player = s.spawn(|| {
             std::thread::sleep(start.duration_since(SystemTime::now()).unwrap_or_default());
             let before = SystemTime::now();
-            let st = std::process::Command::new("pactl")
-                .args(["play-sample", "tone", "studio"])
-                .envs(pulse_env)
-                .status()
-                .unwrap();
-            assert!(st.success(), "pactl play-sample");
+            pulse.play_sample("tone");
             (before, SystemTime::now())
-        })
-    };
-    let (code, conf) = d.post(
-        "/v1/takes",
-        &take_cmd(
-            "tone1",
-            json!({"duration": 1.0, "start_at": rfc3339(start)}),
-        ),
-    );
+        });
+        let answer = d.post(
+            "/v1/takes",
+            &take_cmd(
+                "tone1",
+                json!({"duration": 1.0, "start_at": rfc3339(start)}),
+            ),
+        );
+        (answer, player.join().unwrap())
+    });
     assert_eq!(code, 200, "{conf}");
     assert_eq!(conf["state"], "delivered", "{conf}");
     assert_eq!(conf["pre_roll_frames"], 48_000);
     assert_eq!(conf["frames"], 48_000 + 48_000 + 14_400);
-    let (played_from, played_by) = player.join().unwrap();
 
     let path = ws.share().join(conf["path"].as_str().unwrap());
     assert_eq!(conf["path"], "s1/s1_guitar_A4_long_tone1.wav");
