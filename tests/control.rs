@@ -525,7 +525,7 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     eprintln!("onsets {o1:.5} s and {o2:.5} s, first frames {skew_ms:.3} ms apart");
     // The same sound lies at the same place in both files (PulseAudio feeds both
     // from one source): the takes started at one instant. How close is a
-    // measurement, not a pass/fail matter: scripts/bench-control.sh prints it
+    // measurement, not a pass/fail matter: `make bench` prints it (bench-skew.sh)
     // (goal 1 ms; alone 0.0-0.3 ms, under stress-ng up to 0.75 ms, with the
     // other tests in parallel just over 1 ms). What this test holds is that
     // both recorders aligned to the same planned instant: 10 ms, far under
