@@ -242,14 +242,10 @@ fn kill_9_mid_take_leaves_no_file_under_a_final_name() {
         (d.get("/v1/status").1["recording"] == "cut").then_some(())
     });
     // Killed once part of the take (more than its pre-roll) is in the spool.
-    let raw = ws.spool().join("pending/cut.raw.wav");
     wait_for(
         "the take's audio in the spool",
         Duration::from_secs(10),
-        || {
-            let len = std::fs::metadata(&raw).map(|m| m.len()).unwrap_or(0);
-            (len > 48_000 * 3).then_some(())
-        },
+        || (ws.spooled_bytes("cut") > 48_000 * 3).then_some(()),
     );
     d.kill9();
     assert!(
@@ -557,14 +553,10 @@ fn a_daemon_frozen_mid_take_keeps_every_frame_or_says_what_it_lost() {
             Some(serde_json::to_vec(&take_cmd("frozen", json!({"duration": 3.0}))).unwrap()),
         )
     });
-    let raw = ws.spool().join("pending/frozen.raw.wav");
     wait_for(
         "a second of the take in the spool",
         Duration::from_secs(10),
-        || {
-            let len = std::fs::metadata(&raw).map(|m| m.len()).unwrap_or(0);
-            (len > 48_000 * 3).then_some(())
-        },
+        || (ws.spooled_bytes("frozen") > 48_000 * 3).then_some(()),
     );
     // The whole daemon stops being scheduled, as on a machine too loaded to
     // run it, for 1.5 s: many times its ALSA buffer (8 periods, 85 ms), under

@@ -157,14 +157,10 @@ fn a_recorder_killed_mid_take_records_the_slot_after_its_restart_exactly_once() 
         s["recording"].as_str().map(String::from)
     });
     // Killed mid-take: once part of the take (more than its pre-roll) is in the spool.
-    let raw = ws.spool().join(format!("pending/{first}.raw.wav"));
     wait_for(
         "the take's audio in the spool",
         Duration::from_secs(10),
-        || {
-            let len = std::fs::metadata(&raw).map(|m| m.len()).unwrap_or(0);
-            (len > 48_000 * 3).then_some(())
-        },
+        || (ws.spooled_bytes(&first) > 48_000 * 3).then_some(()),
     );
     capture.kill9();
 

@@ -217,6 +217,24 @@ impl Workspace {
         std::fs::write(self.config_path(), serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
     }
 
+    /// Bytes of the take's audio being recorded into the spool so far: its
+    /// largest WAV there (whatever the spool calls its working files).
+    pub fn spooled_bytes(&self, take_id: &str) -> u64 {
+        self.tree()
+            .into_iter()
+            .filter(|(p, _)| {
+                let name = p.rsplit('/').next().unwrap_or("");
+                p.starts_with("spool/")
+                    && name.ends_with(".wav")
+                    && name
+                        .strip_prefix(take_id)
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+            .map(|(_, len)| len)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Every file under the workspace's share and spool with its size.
     pub fn tree(&self) -> Vec<(String, u64)> {
         fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, u64)>) {
