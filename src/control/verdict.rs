@@ -131,6 +131,7 @@ mod tests {
             frames_lost: 0,
             xruns: 0,
             error: None,
+            warnings: vec![],
             check: None,
             processing: None,
         }
