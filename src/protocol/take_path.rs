@@ -17,6 +17,58 @@ use super::names::FieldError;
 /// Longest file name in bytes that ext4, Samba and the share's clients accept.
 pub const MAX_FILE_NAME_BYTES: usize = 255;
 
+/// What a board session may add to a name; the board refuses more, so that
+/// `--check` can tell whether an instrument and an articulation leave room
+/// for every session ([`fits_every_session`]).
+pub const MAX_INITIALS: usize = 16;
+pub const MAX_DYNAMIC_LEN: usize = 16;
+pub const MAX_ROUND_ROBINS: u32 = 64;
+/// The board's largest session has 20,000 slots (five digits).
+const LONGEST_TAG: &str = "20000-9999-r16";
+
+/// Whether every take a board session can plan for `instrument` played
+/// `articulation` has a file name that fits: the longest note name, dynamic,
+/// round robin, initials and session id the board allows.
+pub fn fits_every_session(
+    instrument: &str,
+    articulation: &str,
+    include_session_id: bool,
+    include_user_initials: bool,
+) -> Result<(), FieldError> {
+    let initials = "I".repeat(MAX_INITIALS);
+    let session_id = format!("20260101-000000-{initials}-99");
+    let take_id = format!("{session_id}-{LONGEST_TAG}");
+    let dynamic = "d".repeat(MAX_DYNAMIC_LEN);
+    TakeName {
+        session_id: &session_id,
+        take_id: &take_id,
+        instrument,
+        note: "C#-1",
+        articulation,
+        dynamic: Some(&dynamic),
+        round_robin: Some(MAX_ROUND_ROBINS),
+        user_initials: include_user_initials.then_some(initials.as_str()),
+        include_session_id,
+    }
+    .path()
+    .map(drop)
+    .map_err(|e| {
+        let field = if articulation.len() > instrument.len() {
+            "articulation"
+        } else {
+            "instrument"
+        };
+        FieldError::new(
+            field,
+            format!(
+                "{instrument:?} played {articulation:?} leaves too little room in a file name for a session's note, dynamic, round robin{} and take number ({})",
+                if include_user_initials { ", initials" } else { "" },
+                e.message
+            ),
+        )
+    })
+}
+
 /// Everything a take's path is made of.
 #[derive(Debug, Clone, Copy)]
 pub struct TakeName<'a> {
@@ -237,5 +289,11 @@ mod tests {
         assert!(e.message.contains("255"), "{e}");
         n.dynamic = Some("ff");
         assert!(n.path().is_ok());
+        // 83 bytes of a session's parts with the session id, 47 without.
+        assert!(fits_every_session(&long_inst[..86], &long_art[..86], true, false).is_ok());
+        assert!(fits_every_session(&long_inst, &long_art, false, false).is_ok());
+        let e = fits_every_session(&long_inst, &long_art[..73], true, false).unwrap_err();
+        assert_eq!(e.field, "instrument", "{e}");
+        assert!(e.message.contains("255"), "{e}");
     }
 }
