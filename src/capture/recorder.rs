@@ -46,7 +46,7 @@ impl Drop for ActiveGuard<'_> {
 
 /// Room kept in the spool beside a take's audio: its record, header chunks,
 /// and what the file system needs for its own bookkeeping.
-const SPOOL_MARGIN_BYTES: u64 = 4 << 20;
+const SPOOL_MARGIN_BYTES: u64 = 64 << 10;
 
 /// A take's plan: where it lies on the timeline, where it goes on the share,
 /// and what the board should be told about it.

@@ -246,8 +246,10 @@ impl Cycle {
     /// (not ready, or no room for it in its spool).
     fn recorder_guard(&self) -> Option<String> {
         let session = self.session.as_ref()?;
-        let slot = session.current().or(session.last_done)?;
-        let seconds = session.plan[slot].duration;
+        let slot = &session.plan[session.current().or(session.last_done)?];
+        // A slot that cannot go out at all pauses the session when launched.
+        launchable(slot).ok()?;
+        let seconds = slot.duration;
         self.ctx
             .health
             .snapshot()
