@@ -774,11 +774,11 @@ impl Config {
             ));
         }
         let free = self.storage_management.min_free_gb;
-        if !(free.is_finite() && (0.0..=1e6).contains(&free)) {
+        if !(free.is_finite() && (0.0..=1e9).contains(&free)) {
             return Err(invalid(
                 file,
                 "storage_management.min_free_gb",
-                format!("expected a number of GB from 0 to 1000000, got {free}"),
+                format!("expected a number of GB from 0 to 1000000000, got {free}"),
             ));
         }
         self.validate_capture(file)?;

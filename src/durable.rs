@@ -78,10 +78,7 @@ fn rename_noreplace(tmp: &Path, dest: &Path) -> io::Result<()> {
         Err(_) => {}
     }
     if fs::symlink_metadata(dest).is_ok() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "file exists",
-        ));
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, "file exists"));
     }
     fs::rename(tmp, dest)
 }

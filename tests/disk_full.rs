@@ -68,8 +68,14 @@ fn a_full_spool_fails_the_take_clearly_and_keeps_earlier_takes() {
     // 3 s of 24-bit stereo is 864 kB: more than the spool holds. Refused up
     // front (nobody plays a note that cannot be kept), naming both sizes.
     let status = d.get("/v1/status").1;
-    assert!(status["spool"]["free_bytes"].as_u64().unwrap() <= 400 << 10, "{status}");
-    assert!(status["spool"]["room_seconds"].as_f64().unwrap() < 3.0, "{status}");
+    assert!(
+        status["spool"]["free_bytes"].as_u64().unwrap() <= 400 << 10,
+        "{status}"
+    );
+    assert!(
+        status["spool"]["room_seconds"].as_f64().unwrap() < 3.0,
+        "{status}"
+    );
     let (code, big) = d.post("/v1/takes", &take_cmd("big", json!({"duration": 3.0})));
     assert_eq!(
         (code, big["error"].as_str()),
@@ -77,8 +83,15 @@ fn a_full_spool_fails_the_take_clearly_and_keeps_earlier_takes() {
         "{big}"
     );
     let message = big["message"].as_str().unwrap();
-    assert!(message.contains("MB free") && message.contains("big"), "{message}");
-    assert_eq!(d.get("/v1/takes/big").0, 404, "a refused take was never recorded");
+    assert!(
+        message.contains("MB free") && message.contains("big"),
+        "{message}"
+    );
+    assert_eq!(
+        d.get("/v1/takes/big").0,
+        404,
+        "a refused take was never recorded"
+    );
     // Nothing half-written is left behind, the earlier take is whole, and the
     // recorder takes the next take once the spool has room again.
     assert!(
@@ -132,7 +145,10 @@ fn a_full_share_keeps_the_take_spooled_until_there_is_room() {
     // The marker is there, but the last write failed: not available, and why.
     assert_eq!(status["share"]["available"], false, "{status}");
     assert!(
-        status["share"]["error"].as_str().unwrap().contains("No space left"),
+        status["share"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("No space left"),
         "{status}"
     );
 
@@ -176,7 +192,10 @@ fn a_read_only_share_is_reported_unavailable_until_it_takes_writes_again() {
     let status = d.get("/v1/status").1;
     assert_eq!(status["share"]["available"], false, "{status}");
     assert!(
-        status["share"]["error"].as_str().unwrap().contains("Read-only"),
+        status["share"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Read-only"),
         "{status}"
     );
     let ok = Command::new("mount")
@@ -185,10 +204,14 @@ fn a_read_only_share_is_reported_unavailable_until_it_takes_writes_again() {
         .status()
         .unwrap();
     assert!(ok.success());
-    wait_for("delivery once the share is writable", Duration::from_secs(15), || {
-        let s = d.get("/v1/status").1;
-        (s["share"]["available"] == true && s["spool_pending"] == json!([])).then_some(())
-    });
+    wait_for(
+        "delivery once the share is writable",
+        Duration::from_secs(15),
+        || {
+            let s = d.get("/v1/status").1;
+            (s["share"]["available"] == true && s["spool_pending"] == json!([])).then_some(())
+        },
+    );
     let (_, t) = d.get("/v1/takes/ro1");
     assert_eq!(t["state"], "delivered", "{t}");
 }

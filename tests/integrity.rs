@@ -73,7 +73,10 @@ fn two_take_ids_never_share_a_file_and_delivery_never_replaces_one() {
         &take_cmd("t1", json!({"dynamic": "ff", "duration": 0.2})),
     );
     let (_, b) = d.post("/v1/takes", &take_cmd("ff_t1", json!({"duration": 0.2})));
-    assert_eq!((a["state"].as_str(), b["state"].as_str()), (Some("delivered"), Some("delivered")));
+    assert_eq!(
+        (a["state"].as_str(), b["state"].as_str()),
+        (Some("delivered"), Some("delivered"))
+    );
     assert_ne!(a["path"], b["path"]);
     assert_whole_on_share(&ws, &a);
     assert_whole_on_share(&ws, &b);
@@ -92,7 +95,13 @@ fn two_take_ids_never_share_a_file_and_delivery_never_replaces_one() {
     let (code, c) = d.post("/v1/takes", &take_cmd("t9", json!({"duration": 0.2})));
     assert_eq!((code, c["state"].as_str()), (200, Some("spooled")), "{c}");
     assert_eq!(c["path"], "s1/guitar_A4_long_~t9.wav");
-    assert!(c["error"].as_str().unwrap().contains("already holds another file"), "{c}");
+    assert!(
+        c["error"]
+            .as_str()
+            .unwrap()
+            .contains("already holds another file"),
+        "{c}"
+    );
     assert_eq!(std::fs::read(&planted).unwrap(), b"not this take");
     // The take is kept, and delivered once the name is free.
     std::fs::remove_file(&planted).unwrap();
@@ -118,11 +127,23 @@ fn names_that_cannot_be_files_on_the_share_are_refused_before_recording() {
             ),
             "instrument",
         ),
-        (take_cmd("t-con", json!({"instrument": "CON"})), "instrument"),
+        (
+            take_cmd("t-con", json!({"instrument": "CON"})),
+            "instrument",
+        ),
         (take_cmd("t-nul", json!({"dynamic": "nul.txt"})), "dynamic"),
-        (take_cmd("t-lpt", json!({"session_id": "LPT1"})), "session_id"),
-        (take_cmd("rlo1", json!({"articulation": "long\u{202E}vaw.exe"})), "articulation"),
-        (take_cmd("zw1", json!({"instrument": "gui\u{200B}tar"})), "instrument"),
+        (
+            take_cmd("t-lpt", json!({"session_id": "LPT1"})),
+            "session_id",
+        ),
+        (
+            take_cmd("rlo1", json!({"articulation": "long\u{202E}vaw.exe"})),
+            "articulation",
+        ),
+        (
+            take_cmd("zw1", json!({"instrument": "gui\u{200B}tar"})),
+            "instrument",
+        ),
         (take_cmd("COM3", json!({})), "take_id"),
         (
             take_cmd("tz1", json!({"start_at": "2026-11-25T13:45:00.125"})),
@@ -159,7 +180,9 @@ fn names_that_cannot_be_files_on_the_share_are_refused_before_recording() {
     );
     assert_eq!((code, c["state"].as_str()), (200, Some("delivered")), "{c}");
     assert!(
-        ws.tree().iter().all(|(p, _)| !p.starts_with("spool/pending") && !p.starts_with("spool/recording")),
+        ws.tree()
+            .iter()
+            .all(|(p, _)| !p.starts_with("spool/pending") && !p.starts_with("spool/recording")),
         "{:?}",
         ws.tree()
     );
@@ -182,12 +205,18 @@ fn ready_means_a_take_gets_its_whole_pre_roll() {
         &pulse.env(),
     );
     // Before ready, with the clock up: accepted, and flagged.
-    let filling = wait_for("the pre-roll to be filling", Duration::from_secs(20), || {
-        let (_, s) = d.get("/v1/status");
-        (s["ready"] == false
-            && s["not_ready"].as_str().is_some_and(|m| m.contains("pre-roll")))
-        .then_some(s)
-    });
+    let filling = wait_for(
+        "the pre-roll to be filling",
+        Duration::from_secs(20),
+        || {
+            let (_, s) = d.get("/v1/status");
+            (s["ready"] == false
+                && s["not_ready"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("pre-roll")))
+            .then_some(s)
+        },
+    );
     assert_eq!(filling["state"], "running", "{filling}");
     let (code, early) = d.post("/v1/takes", &take_cmd("early", json!({"duration": 0.2})));
     assert_eq!(code, 200, "{early}");
@@ -242,7 +271,9 @@ fn a_panic_ends_the_recorder_and_a_restart_delivers_the_take() {
             Some(body),
         ));
     assert!(
-        answer.as_ref().map_or(true, |(code, _)| code.as_u16() != 200),
+        answer
+            .as_ref()
+            .map_or(true, |(code, _)| code.as_u16() != 200),
         "{answer:?}"
     );
     let status = wait_for("the daemon to exit", Duration::from_secs(10), || d.exited());
@@ -270,7 +301,10 @@ fn a_session_that_cannot_launch_is_paused_with_the_reason_never_a_crash() {
         "POST",
         "/api/v1/session",
         Some(TOKEN),
-        Some(serde_json::to_vec(&json!({"instrument": "guitar", "dynamics": ["pp", "NUL"]})).unwrap()),
+        Some(
+            serde_json::to_vec(&json!({"instrument": "guitar", "dynamics": ["pp", "NUL"]}))
+                .unwrap(),
+        ),
     );
     assert_eq!(code, 400, "{e}");
     assert_eq!(e["field"], "dynamics[1]", "{e}");
@@ -280,8 +314,10 @@ fn a_session_that_cannot_launch_is_paused_with_the_reason_never_a_crash() {
         "/api/v1/session",
         Some(TOKEN),
         Some(
-            serde_json::to_vec(&json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
-                "articulations": ["long"]}))
+            serde_json::to_vec(
+                &json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
+                "articulations": ["long"]}),
+            )
             .unwrap(),
         ),
     );
@@ -295,14 +331,23 @@ fn a_session_that_cannot_launch_is_paused_with_the_reason_never_a_crash() {
     std::fs::write(&file, serde_json::to_vec(&session).unwrap()).unwrap();
 
     let mut control = Daemon::control(&ws);
-    let (code, st) = http(control.addr, "POST", "/api/v1/start", Some(TOKEN), Some(b"{}".to_vec()));
+    let (code, st) = http(
+        control.addr,
+        "POST",
+        "/api/v1/start",
+        Some(TOKEN),
+        Some(b"{}".to_vec()),
+    );
     assert_eq!(code, 200, "{st}");
     let st = wait_for("the session to pause", Duration::from_secs(10), || {
         let (_, s) = http(control.addr, "GET", "/api/v1/status", Some(TOKEN), None);
         (s["phase"] == "paused").then_some(s)
     });
     assert!(
-        st["message"].as_str().unwrap().contains("cannot be recorded"),
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be recorded"),
         "{st}"
     );
     assert!(control.exited().is_none(), "the board crashed");

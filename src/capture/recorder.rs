@@ -321,7 +321,11 @@ impl Recorder {
         })?
     }
 
-    fn record_and_deliver(&self, cmd: &TakeCommand, planned: Planned) -> Result<TakeReply, ApiError> {
+    fn record_and_deliver(
+        &self,
+        cmd: &TakeCommand,
+        planned: Planned,
+    ) -> Result<TakeReply, ApiError> {
         let Planned {
             span,
             path: rel,

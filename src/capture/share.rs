@@ -93,14 +93,19 @@ impl Share {
     /// writes again while no take waits to be delivered.
     pub fn probe(&self) {
         let result: io::Result<()> = if self.marker_present() {
-            let path = self.root.join(format!(".takebox-write-check-{}.part", std::process::id()));
+            let path = self
+                .root
+                .join(format!(".takebox-write-check-{}.part", std::process::id()));
             let r = File::create(&path)
                 .and_then(|mut f| f.write_all(b"takebox\n").and_then(|()| f.sync_all()))
                 .map_err(|e| at(&path, e));
             let _ = fs::remove_file(&path);
             r
         } else {
-            Err(io::Error::new(io::ErrorKind::NotFound, self.missing_marker()))
+            Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                self.missing_marker(),
+            ))
         };
         *crate::panics::locked(&self.last_error) = result.err().map(|e| e.to_string());
     }

@@ -38,7 +38,11 @@ impl Spool {
             root: root.to_path_buf(),
             pending: Mutex::new(BTreeSet::new()),
         };
-        for dir in [spool.takes_dir(), spool.pending_dir(), spool.recording_dir()] {
+        for dir in [
+            spool.takes_dir(),
+            spool.pending_dir(),
+            spool.recording_dir(),
+        ] {
             fs::create_dir_all(&dir).map_err(|e| ctx(&dir, e))?;
         }
         spool.recover()?;
@@ -208,7 +212,10 @@ mod tests {
         fs::write(dir.path().join("recording/x.wav"), b"half").unwrap();
         let spool = Spool::open(dir.path()).unwrap();
         assert_eq!(spool.pending(), ["rc", "rc.raw"]);
-        assert_eq!(fs::read(spool.wav_path("rc.raw")).unwrap(), b"audio of rc.raw");
+        assert_eq!(
+            fs::read(spool.wav_path("rc.raw")).unwrap(),
+            b"audio of rc.raw"
+        );
         assert_eq!(fs::read(spool.wav_path("rc")).unwrap(), b"audio of rc");
         assert!(!dir.path().join("recording/x.wav").exists());
     }

@@ -647,7 +647,10 @@ impl Cycle {
     /// longer hold): the session pauses and says why, so the person can skip
     /// the slot or abort; the board never crashes over it, at resume either.
     fn refuse_launch(&mut self, slot: usize, take_id: &str, why: String) {
-        let why = format!("take {take_id} (slot {}) cannot be recorded: {why}", slot + 1);
+        let why = format!(
+            "take {take_id} (slot {}) cannot be recorded: {why}",
+            slot + 1
+        );
         log::error!(target: "takebox::control", "{why}");
         if let Some(session) = self.session.as_mut() {
             if let Some(r) = session.take_mut(slot, take_id) {
@@ -717,7 +720,11 @@ impl Cycle {
                         .iter()
                         .flat_map(|(url, c)| {
                             c.warnings.iter().map(move |w| {
-                                if multi { format!("{url}: {w}") } else { w.to_string() }
+                                if multi {
+                                    format!("{url}: {w}")
+                                } else {
+                                    w.to_string()
+                                }
                             })
                         })
                         .collect(),

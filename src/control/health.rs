@@ -246,7 +246,11 @@ mod tests {
         h.up = true;
         h.ready = Some(false);
         h.not_ready = Some("filling the pre-roll".into());
-        assert!(h.cannot_record(2.0).unwrap().contains("filling the pre-roll"));
+        assert!(
+            h.cannot_record(2.0)
+                .unwrap()
+                .contains("filling the pre-roll")
+        );
         h.ready = Some(true);
         h.spool_room_seconds = Some(1.5);
         h.spool_free_bytes = Some(2_000_000);

@@ -415,7 +415,11 @@ mod tests {
 
     #[test]
     fn bad_time_is_explained() {
-        for bad in ["yesterday", "2026-11-25T13:45:00.125", "2026-11-25 13:45:00Z"] {
+        for bad in [
+            "yesterday",
+            "2026-11-25T13:45:00.125",
+            "2026-11-25 13:45:00Z",
+        ] {
             let text = COMMAND.replace("2026-11-25T13:45:00.125Z", bad);
             let e = serde_json::from_str::<TakeCommand>(&text).unwrap_err();
             assert!(e.to_string().contains("RFC 3339"), "{e}");

@@ -36,7 +36,11 @@ const WINDOWS_RESERVED: [&str; 4] = ["CON", "PRN", "AUX", "NUL"];
 
 fn is_windows_reserved(value: &str) -> bool {
     // Windows ignores what follows the first dot, and trailing spaces before it.
-    let stem = value.split('.').next().unwrap_or(value).trim_end_matches(' ');
+    let stem = value
+        .split('.')
+        .next()
+        .unwrap_or(value)
+        .trim_end_matches(' ');
     let upper = stem.to_ascii_uppercase();
     if WINDOWS_RESERVED.contains(&upper.as_str()) {
         return true;
@@ -141,7 +145,14 @@ mod tests {
             let e = check_name("session_id", bad).unwrap_err();
             assert_eq!(e.field, "session_id", "{bad:?}");
         }
-        for good in ["2026-11-25_a", "Grand Piano", "C#4", "pp", "Flöte", "普通话"] {
+        for good in [
+            "2026-11-25_a",
+            "Grand Piano",
+            "C#4",
+            "pp",
+            "Flöte",
+            "普通话",
+        ] {
             check_name("instrument", good).unwrap();
         }
     }
@@ -155,7 +166,16 @@ mod tests {
             let e = check_name("instrument", bad).unwrap_err();
             assert!(e.message.contains("device name"), "{bad:?}: {e}");
         }
-        for good in ["CONSOLE", "Conga", "COM", "COM10", "LPT", "Null", "auxiliary", "nul-1"] {
+        for good in [
+            "CONSOLE",
+            "Conga",
+            "COM",
+            "COM10",
+            "LPT",
+            "Null",
+            "auxiliary",
+            "nul-1",
+        ] {
             check_name("instrument", good).unwrap();
         }
     }
