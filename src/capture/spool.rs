@@ -169,29 +169,9 @@ fn read_dir(dir: &Path) -> io::Result<Vec<fs::DirEntry>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{SampleFormat, Timestamp};
 
     fn record(take_id: &str, state: TakeState) -> Confirmation {
-        Confirmation {
-            take_id: take_id.into(),
-            session_id: "s".into(),
-            state,
-            path: format!("s/{take_id}.wav"),
-            frames: 1,
-            sample_rate: 48_000,
-            channels: 1,
-            format: SampleFormat::S24,
-            peak_dbfs: vec![],
-            sha256: String::new(),
-            recorded_at: Timestamp::now(),
-            pre_roll_frames: 0,
-            frames_lost: 0,
-            xruns: 0,
-            error: None,
-            warnings: vec![],
-            check: None,
-            processing: None,
-        }
+        Confirmation::for_tests(take_id, state, vec![])
     }
 
     /// A take id that looks like another take's working file (`rc.raw`

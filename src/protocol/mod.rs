@@ -194,6 +194,33 @@ pub struct Confirmation {
     pub processing: Option<Processing>,
 }
 
+#[cfg(test)]
+impl Confirmation {
+    /// A one-frame mono take with no check, for tests of what handles records.
+    pub(crate) fn for_tests(take_id: &str, state: TakeState, peaks: Vec<Option<f64>>) -> Self {
+        Confirmation {
+            take_id: take_id.into(),
+            session_id: "s".into(),
+            state,
+            path: format!("s/{take_id}.wav"),
+            frames: 1,
+            sample_rate: 48_000,
+            channels: peaks.len().max(1) as u16,
+            format: SampleFormat::S24,
+            peak_dbfs: peaks,
+            sha256: String::new(),
+            recorded_at: Timestamp::now(),
+            pre_roll_frames: 0,
+            frames_lost: 0,
+            xruns: 0,
+            error: None,
+            warnings: vec![],
+            check: None,
+            processing: None,
+        }
+    }
+}
+
 /// Something about a recorded take that its audio alone does not show.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "warning", rename_all = "snake_case", deny_unknown_fields)]
