@@ -2,6 +2,7 @@
 # takebox-control beside the seed's stack (a minimal Flask app serving a page of
 # the same size): resident memory idle and during a session, and page/API
 # latency under 50 concurrent clients (wrk), side by side.
+# Then two recorders, one take: the skew between their files (bench-skew.sh).
 # BENCH_SECONDS (default 10) is the length of each load run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,3 +114,7 @@ for name, c, f in (("page /", a[6], a[8]), ("API status", a[7], a[9])):
     print(f"{name + ' non-2xx answers':34}{c[3]:>18}{f[3]:>18}")
 print("goal: control RSS at most 8 MB")
 PY
+
+# Two recorders, one take: how far apart the same sound lies in their files
+# (the tests hold 10 ms; the tight figure is measured here).
+scripts/bench-skew.sh

@@ -30,6 +30,35 @@ fn wait_status(d: &Daemon, what: &str, secs: u64, pred: impl Fn(&Value) -> bool)
     })
 }
 
+/// Session-log lines read so far (a line still being written is skipped).
+fn log_lines(ws: &Workspace, session_id: &str) -> Vec<Value> {
+    std::fs::read_to_string(ws.log_dir().join(format!("{session_id}.jsonl")))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The status field `start_at` as wall-clock time.
+fn planned_start(st: &Value) -> std::time::SystemTime {
+    st["start_at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no start_at in {st}"))
+        .parse::<takebox::protocol::Timestamp>()
+        .unwrap()
+        .0
+}
+
+/// Wait for the wall clock to reach `t` (a planned instant of the session).
+fn wait_until(what: &str, t: std::time::SystemTime) {
+    let left = t
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    wait_for(what, left + Duration::from_secs(5), || {
+        (std::time::SystemTime::now() >= t).then_some(())
+    });
+}
+
 fn board(patch: Value) -> (Pulse, Workspace, Daemon, Daemon) {
     let pulse = Pulse::start();
     let ws = Workspace::new();
@@ -123,19 +152,38 @@ fn a_recorder_killed_mid_take_records_the_slot_after_its_restart_exactly_once() 
     assert_eq!(code, 201, "{begun}");
     let id = begun["session_id"].as_str().unwrap().to_string();
     api_post(&control, "/api/v1/start", json!({}));
-    wait_for("the first take to record", Duration::from_secs(10), || {
+    let first = wait_for("the first take to record", Duration::from_secs(10), || {
         let (_, s) = capture.get("/v1/status");
         s["recording"].as_str().map(String::from)
     });
-    std::thread::sleep(Duration::from_millis(500));
+    // Killed mid-take: once part of the take (more than its pre-roll) is in the spool.
+    let raw = ws.spool().join(format!("pending/{first}.raw.wav"));
+    wait_for(
+        "the take's audio in the spool",
+        Duration::from_secs(10),
+        || {
+            let len = std::fs::metadata(&raw).map(|m| m.len()).unwrap_or(0);
+            (len > 48_000 * 3).then_some(())
+        },
+    );
     capture.kill9();
 
-    // The take waits: the recorder shows as down, nothing is marked done.
+    // The take waits: the recorder shows as down, and once the board has
+    // seen the take fail (its error is logged), nothing is marked done.
     let st = wait_status(&control, "the recorder to show as down", 10, |s| {
         s["recorders"][0]["up"] == false
     });
     assert_eq!(st["done"], 0, "{st}");
-    std::thread::sleep(Duration::from_secs(2));
+    wait_for(
+        "the board to log the outage of the take",
+        Duration::from_secs(20),
+        || {
+            log_lines(&ws, &id)
+                .iter()
+                .any(|l| l["event"] == "error" && l["take_id"] == first.as_str())
+                .then_some(())
+        },
+    );
     assert_eq!(api_get(&control, "/api/v1/status")["done"], 0);
     let page = raw_http(control.addr, "GET", "/", &[], b"").2;
     assert!(page.contains(">down<"), "the page shows the recorder down");
@@ -404,12 +452,25 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     let _c1 = Daemon::capture(&ws1, Some(&pulse));
     let _c2 = Daemon::capture(&ws2, Some(&pulse));
     let control = Daemon::control(&ws1);
-    wait_status(&control, "offsets from both recorders", 10, |s| {
-        s["recorders"][0]["offset_ms"].is_number() && s["recorders"][1]["offset_ms"].is_number()
-    });
-    // A few status replies each (one a second) for the offset estimates.
-    std::thread::sleep(Duration::from_secs(5));
-    let st = api_get(&control, "/api/v1/status");
+    // A few status replies from each (one a second) for the offset estimates.
+    let mut replies = [
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    ];
+    let st = wait_for(
+        "four status replies from each recorder",
+        Duration::from_secs(30),
+        || {
+            let s = api_get(&control, "/api/v1/status");
+            for (i, seen) in replies.iter_mut().enumerate() {
+                let r = &s["recorders"][i];
+                if r["up"] == true && r["offset_ms"].is_number() {
+                    seen.insert(r["checked_at"].to_string());
+                }
+            }
+            replies.iter().all(|seen| seen.len() >= 4).then_some(s)
+        },
+    );
     eprintln!(
         "offsets {} and {} ms",
         st["recorders"][0]["offset_ms"], st["recorders"][1]["offset_ms"]
@@ -424,11 +485,16 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     // A tone that begins during the pre-roll: both files hold its onset.
     let tone = ws1.dir.path().join("tone.wav");
     write_tone(&tone, 440.0, 0.5, 3.0);
-    api_post(&control, "/api/v1/start", json!({}));
-    std::thread::sleep(Duration::from_millis(1200));
-    let mut player = pulse.play(&tone);
+    pulse.upload_sample(&tone, "tone");
+    let (code, st) = api_post(&control, "/api/v1/start", json!({}));
+    assert_eq!(code, 200, "{st}");
+    // The player's cue: 0.3 s before the planned start, inside the 0.5 s pre-roll.
+    wait_until(
+        "the cue inside the pre-roll",
+        planned_start(&st) - Duration::from_millis(300),
+    );
+    pulse.play_sample("tone");
     wait_status(&control, "the take", 30, |s| s["phase"] == "finished");
-    let _ = player.wait();
 
     let confs: Vec<Value> = session_log(&ws1, &id)
         .into_iter()
@@ -458,14 +524,17 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     );
     eprintln!("onsets {o1:.5} s and {o2:.5} s, first frames {skew_ms:.3} ms apart");
     // The same sound lies at the same place in both files (PulseAudio feeds both
-    // from one source): the takes started at one instant. The goal is 1 ms; alone
-    // this measures 0.0-0.3 ms, but with the other tests running in parallel on two
-    // cores it has reached just over 1 ms, so the test holds the line at 2 ms and
-    // prints what it measured. (The confirmations' `recorded_at` is not used as
-    // the measure: under load it has strayed by up to 10 ms while the audio
-    // itself stayed aligned.)
+    // from one source): the takes started at one instant. How close is a
+    // measurement, not a pass/fail matter: `make bench` prints it (bench-skew.sh)
+    // (goal 1 ms; alone 0.0-0.3 ms, under stress-ng up to 0.75 ms, with the
+    // other tests in parallel just over 1 ms). What this test holds is that
+    // both recorders aligned to the same planned instant: 10 ms, far under
+    // any real misalignment (a capture period is 85 ms, a pre-roll 500 ms)
+    // and far over what a loaded machine adds. (The confirmations'
+    // `recorded_at` is not the measure: under load it has strayed by up to
+    // 10 ms while the audio itself stayed aligned.)
     assert!(
-        (o1 - o2).abs() < 0.002,
+        (o1 - o2).abs() < 0.010,
         "onsets {:.3} ms apart",
         (o1 - o2).abs() * 1000.0
     );
@@ -594,7 +663,7 @@ fn the_page_password_guards_the_page_and_events_follow_the_session() {
 
 #[test]
 fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
-    let (_pulse, ws, _capture, control) = board(json!({"countdown_duration": 3}));
+    let (_pulse, ws, capture, control) = board(json!({"countdown_duration": 3}));
     let (code, begun) = api_post(
         &control,
         "/api/v1/session",
@@ -630,10 +699,23 @@ fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
     );
     let (_, st) = api_post(&control, "/api/v1/start", json!({}));
     assert_eq!(st["phase"], "countdown");
+    let cancelled = st["take_id"].as_str().expect("a take id").to_string();
+    let planned = planned_start(&st);
     // Abort while the countdown runs: the command has not gone out, nothing records.
     let (_, st) = api_post(&control, "/api/v1/abort", json!({}));
     assert_eq!(st["phase"], "aborted");
-    std::thread::sleep(Duration::from_secs(4));
+    // That nothing happened can only be seen once it would have: past the end
+    // of the take as planned (short: 0.2 s, release tail 0.2 s), the recorder
+    // has never heard of it.
+    wait_until(
+        "the planned end of the cancelled take",
+        planned + Duration::from_millis(400),
+    );
+    assert_eq!(
+        capture.get(&format!("/v1/takes/{cancelled}")).0,
+        404,
+        "the cancelled take reached the recorder"
+    );
     let wavs = share_wavs(&ws);
     assert_eq!(wavs.len(), 2, "{wavs:?}");
     assert!(wavs.iter().all(|w| w.contains("_B3_short_")), "{wavs:?}");

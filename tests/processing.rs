@@ -18,30 +18,29 @@ fn take_with_tone(
     tone_hz: Option<f64>,
     patch: Value,
 ) -> Value {
-    let start = SystemTime::now() + Duration::from_millis(1200);
-    let player = tone_hz.map(|hz| {
+    // Played from the server's sample cache: a client stream (paplay) can
+    // underrun on a loaded machine and put silence into the note.
+    if let Some(hz) = tone_hz {
         let wav = ws.dir.path().join(format!("{id}.wav"));
         write_tone(&wav, hz, 0.25, 1.2);
-        let env = pulse.env();
-        std::thread::spawn(move || {
-            std::thread::sleep(start.duration_since(SystemTime::now()).unwrap_or_default());
-            Command::new("paplay")
-                .args(["-d", "studio"])
-                .arg(&wav)
-                .envs(env)
-                .status()
-                .unwrap()
-        })
-    });
+        pulse.upload_sample(&wav, id);
+    }
+    let start = SystemTime::now() + Duration::from_millis(1200);
     let mut cmd = take_cmd(
         id,
         json!({"duration": 1.0, "start_at": takebox::protocol::Timestamp(start).to_string()}),
     );
     merge(&mut cmd, &patch);
-    let (code, conf) = d.post("/v1/takes", &cmd);
-    if let Some(p) = player {
-        p.join().unwrap();
-    }
+    let (code, conf) = std::thread::scope(|s| {
+        if tone_hz.is_some() {
+            // The note's cue: it is played at its planned start, as a musician would.
+            s.spawn(|| {
+                std::thread::sleep(start.duration_since(SystemTime::now()).unwrap_or_default());
+                pulse.play_sample(id);
+            });
+        }
+        d.post("/v1/takes", &cmd)
+    });
     assert_eq!(code, 200, "{conf}");
     conf
 }

@@ -109,6 +109,26 @@ impl Pulse {
             .expect("paplay")
     }
 
+    /// Load a WAV into the server's sample cache under `name`.
+    pub fn upload_sample(&self, wav: &Path, name: &str) {
+        let wav = wav.display().to_string();
+        assert!(
+            self.pactl(&["upload-sample", &wav, name]),
+            "pactl upload-sample {wav}"
+        );
+    }
+
+    /// Play a cached sample into the sink. The server plays it from its own
+    /// memory, so unlike a client's stream (paplay) it cannot underrun when
+    /// the machine is loaded: no silence is ever inserted into the note.
+    /// Returns once the server has started it.
+    pub fn play_sample(&self, name: &str) {
+        assert!(
+            self.pactl(&["play-sample", name, "studio"]),
+            "pactl play-sample {name}"
+        );
+    }
+
     /// Kill the server (a sound card unplugged, as far as clients can tell).
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -287,6 +307,11 @@ impl Daemon {
     /// How the process ended, once it has.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
+    }
+
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub fn kill9(&mut self) {
