@@ -195,10 +195,10 @@ VM
 token=$(as_root <<<"sed -n 's/.*\"token\": \"\\([0-9a-f]*\\)\".*/\\1/p' /etc/takebox-capture/config.json")
 [[ -n $token ]] || fail "no token in the VM's config"
 
-# Wait for the device to run, then record a take through the forwarded API.
-cap_running() { curl -fsS -m 5 "http://127.0.0.1:$p_cap/v1/status" | grep -q '"state":"running"'; }
-wait_for "capture running" cap_running >/dev/null
-sleep 3 # the pre-roll's worth of history
+# Wait until the recorder is ready (device running, clock established, the
+# pre-roll's worth of history held), then record a take through the forwarded API.
+cap_ready() { curl -fsS -m 5 "http://127.0.0.1:$p_cap/v1/status" | grep -q '"ready":true'; }
+wait_for "capture ready" cap_ready >/dev/null
 # Under TCG on a loaded host the dummy card can overrun; such a take is
 # reported failed (never passed as good): say so and record another.
 for attempt in 1 2 3; do

@@ -37,7 +37,7 @@ tb_pid=$!
 addr=""
 for _ in $(seq 100); do
   addr=$(grep -o 'listening on http://[0-9.:]*' "$work/takebox.log" | sed 's|.*http://||' || true)
-  [[ -n $addr ]] && curl -fs "http://$addr/v1/status" | grep -q '"running"' && break
+  [[ -n $addr ]] && curl -fs "http://$addr/v1/status" | grep -q '"ready":true' && break
   sleep 0.1
 done
 sleep 2.5   # the pre-roll fills

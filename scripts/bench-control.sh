@@ -35,7 +35,7 @@ cat >"$work/config.json" <<JSON
 JSON
 target/release/takebox-capture --config "$work/config.json" 2>"$work/capture.log" &
 pids+=($!)
-for _ in $(seq 100); do curl -fs "http://127.0.0.1:$cport/v1/status" | grep -q '"running"' && break; sleep 0.1; done
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$cport/v1/status" | grep -q '"ready":true' && break; sleep 0.1; done
 target/release/takebox-control --config "$work/config.json" 2>"$work/control.log" &
 ctl=$!
 pids+=($ctl)

@@ -156,7 +156,7 @@ pub fn daemon_start(program: &str, usage: &str) -> Result<DaemonStart, i32> {
 /// Set up logging and the runtime, bind `listen`, announce it (tests and
 /// scripts wait for the "listening on" line) and run the daemon until it stops.
 pub fn serve_daemon<F, Fut, E>(
-    program: &str,
+    program: &'static str,
     config: &Config,
     listen: std::net::SocketAddr,
     path: &std::path::Path,
@@ -171,6 +171,7 @@ where
         eprintln!("{program}: {e}");
         return EXIT_CONFIG;
     }
+    crate::panics::exit_on_panic(program);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -120,6 +120,10 @@ fn read(file: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// Longest note a configuration may plan (an articulation's duration), and so
+/// the longest `capture.max_take_seconds`.
+pub const MAX_NOTE_SECONDS: f64 = 3600.0;
+
 // ---- config.json: the seed's sections ----
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -714,6 +718,13 @@ impl Config {
             crate::protocol::check_name(&field, name)
                 .map_err(|e| invalid(file, &field, e.message))?;
             positive(&field, *secs)?;
+            if *secs > MAX_NOTE_SECONDS {
+                return Err(invalid(
+                    file,
+                    &field,
+                    format!("expected at most {MAX_NOTE_SECONDS} seconds (an hour), got {secs}"),
+                ));
+            }
         }
         positive(
             "session_settings.default_frequency",
@@ -747,23 +758,27 @@ impl Config {
             ));
         }
         self.post_processing.validate(file)?;
-        if self.storage_management.max_age_days == 0 {
+        if !(1..=36_500).contains(&self.storage_management.max_age_days) {
             return Err(invalid(
                 file,
                 "storage_management.max_age_days",
-                "expected at least 1 day",
+                "expected 1 to 36500 days",
             ));
         }
-        positive(
-            "storage_management.cleanup_interval_minutes",
-            self.storage_management.cleanup_interval_minutes,
-        )?;
+        let minutes = self.storage_management.cleanup_interval_minutes;
+        if !(minutes.is_finite() && minutes > 0.0 && minutes <= 10_080.0) {
+            return Err(invalid(
+                file,
+                "storage_management.cleanup_interval_minutes",
+                format!("expected more than 0 and at most 10080 minutes (a week), got {minutes}"),
+            ));
+        }
         let free = self.storage_management.min_free_gb;
-        if !(free.is_finite() && free >= 0.0) {
+        if !(free.is_finite() && (0.0..=1e9).contains(&free)) {
             return Err(invalid(
                 file,
                 "storage_management.min_free_gb",
-                "expected a number of GB, 0 or more",
+                format!("expected a number of GB from 0 to 1000000000, got {free}"),
             ));
         }
         self.validate_capture(file)?;
@@ -881,7 +896,7 @@ impl Config {
         }
         if !(c.max_take_seconds.is_finite()
             && c.max_take_seconds > 0.0
-            && c.max_take_seconds <= 3600.0)
+            && c.max_take_seconds <= MAX_NOTE_SECONDS)
         {
             return Err(invalid(
                 file,
@@ -990,6 +1005,23 @@ impl Instruments {
                         format!("{art:?} has no duration in config.json's articulation_durations"),
                     ));
                 }
+            }
+            for art in config.articulation_durations.keys() {
+                let naming = &config.file_naming;
+                crate::protocol::take_path::fits_every_session(
+                    &inst.name,
+                    art,
+                    naming.include_session_id,
+                    naming.include_user_initials,
+                )
+                .map_err(|e| {
+                    let field = if e.field == "articulation" {
+                        format!("articulation_durations.{art}")
+                    } else {
+                        at("name")
+                    };
+                    invalid(file, &field, e.message)
+                })?;
             }
         }
         Ok(())
@@ -1130,6 +1162,76 @@ mod tests {
             list.validate(file, &cfg).unwrap_err().field(),
             Some("instruments[0].range")
         );
+    }
+
+    #[test]
+    fn every_duration_and_size_has_an_upper_bound() {
+        let file = Path::new("config.json");
+        for (patch, field) in [
+            (
+                r#"{"articulation_durations": {"long": 1e20}}"#,
+                "articulation_durations.long",
+            ),
+            (
+                r#"{"storage_management": {"cleanup_interval_minutes": 1e20}}"#,
+                "storage_management.cleanup_interval_minutes",
+            ),
+            (
+                r#"{"storage_management": {"min_free_gb": 1e300}}"#,
+                "storage_management.min_free_gb",
+            ),
+            (
+                r#"{"storage_management": {"max_age_days": 4000000000}}"#,
+                "storage_management.max_age_days",
+            ),
+            (r#"{"countdown_duration": 1e20}"#, "countdown_duration"),
+            (
+                r#"{"capture": {"max_take_seconds": 1e20}}"#,
+                "capture.max_take_seconds",
+            ),
+            (
+                r#"{"control": {"take_timeout_seconds": 1e20}}"#,
+                "control.take_timeout_seconds",
+            ),
+        ] {
+            let cfg: Config = parse_json(file, patch).unwrap();
+            let e = cfg.validate(file).unwrap_err();
+            assert_eq!(e.field(), Some(field), "{patch}: {e}");
+        }
+    }
+
+    #[test]
+    fn names_that_cannot_make_a_file_name_are_refused() {
+        let file = Path::new("instruments.json");
+        let inst = |name: &str| {
+            parse_json::<Instruments>(
+                file,
+                &format!(
+                    r#"{{"instruments":[{{"name":"{name}","type":"string",
+                    "range":{{"lowest_note":"C2","highest_note":"A5"}},
+                    "default_articulations":["long"]}}]}}"#
+                ),
+            )
+            .unwrap()
+        };
+        let mut cfg = Config::default();
+        cfg.file_naming.include_session_id = false;
+        cfg.articulation_durations.insert("a".repeat(90), 1.0);
+        inst(&"i".repeat(90)).validate(file, &cfg).unwrap();
+        // With the session id in every name, 90 + 90 bytes leave too little room.
+        cfg.file_naming.include_session_id = true;
+        let e = inst(&"i".repeat(90)).validate(file, &cfg).unwrap_err();
+        assert_eq!(e.field(), Some("instruments[0].name"), "{e}");
+        assert!(e.to_string().contains("255"), "{e}");
+        cfg.articulation_durations.insert("b".repeat(99), 1.0);
+        inst(&"i".repeat(70)).validate(file, &cfg).unwrap();
+        let e = inst(&"i".repeat(80)).validate(file, &cfg).unwrap_err();
+        let field = format!("articulation_durations.{}", "b".repeat(99));
+        assert_eq!(e.field(), Some(field.as_str()), "{e}");
+        for bad in ["CON", "nul.wav", "pi\\u200bano", "evil\\u202eno"] {
+            let e = inst(bad).validate(file, &Config::default()).unwrap_err();
+            assert_eq!(e.field(), Some("instruments[0].name"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -54,6 +54,35 @@ pub fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
     sync_dir(parent_or_dot(dest))
 }
 
+/// [`publish`] that never replaces: if `dest` exists, the move fails with
+/// `AlreadyExists` and `tmp` stays where it is. Where the file system has no
+/// atomic no-replace rename (a CIFS mount answers EINVAL), a hard link does
+/// the same; where that is refused too, the name is checked just before the
+/// rename (only this daemon writes these names, one delivery at a time).
+pub fn publish_new(tmp: &Path, dest: &Path) -> io::Result<()> {
+    rename_noreplace(tmp, dest)?;
+    sync_dir(parent_or_dot(dest))
+}
+
+fn rename_noreplace(tmp: &Path, dest: &Path) -> io::Result<()> {
+    use nix::errno::Errno;
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    match renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => return Ok(()),
+        Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+        Err(e) => return Err(e.into()),
+    }
+    match fs::hard_link(tmp, dest) {
+        Ok(()) => return fs::remove_file(tmp),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+        Err(_) => {}
+    }
+    if fs::symlink_metadata(dest).is_ok() {
+        return Err(io::Error::new(io::ErrorKind::AlreadyExists, "file exists"));
+    }
+    fs::rename(tmp, dest)
+}
+
 /// Asks the kernel to start writing `file`'s dirty pages now, without
 /// waiting: the one flush of [`publish_all`] then finds little left to do,
 /// and the disk works while the next file is computed. Only a hint: a
@@ -161,6 +190,20 @@ mod tests {
         assert!(is_temp_name(".settings.json.part"));
         assert!(!is_temp_name("settings.json"));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn publish_new_never_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("take.wav");
+        let tmp = temp_path_for(&dest);
+        fs::write(&tmp, b"first").unwrap();
+        publish_new(&tmp, &dest).unwrap();
+        fs::write(&tmp, b"second").unwrap();
+        let e = publish_new(&tmp, &dest).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&dest).unwrap(), b"first");
+        assert_eq!(fs::read(&tmp).unwrap(), b"second");
     }
 
     #[test]

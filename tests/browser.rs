@@ -212,7 +212,7 @@ fn the_page_records_a_take_from_initiate_to_confirmation_in_chromium() {
         Duration::from_secs(30),
         || browser.text("#last_paths").filter(|t| t.ends_with(".wav")),
     );
-    assert!(path.contains("_guitar_A4_medium_"), "{path}");
+    assert!(path.contains("/guitar_A4_medium_"), "{path}");
     assert!(ws.share().join(&path).exists(), "{path} is on the share");
     assert_eq!(browser.text("#last_verdict").as_deref(), Some("ok"));
     wait_for("progress 1 of 1", Duration::from_secs(10), || {

@@ -81,7 +81,7 @@ fn tone_played_into_the_sink_comes_back_at_its_frequency_after_the_pre_roll() {
     assert_eq!(conf["frames"], 48_000 + 48_000 + 14_400);
 
     let path = ws.share().join(conf["path"].as_str().unwrap());
-    assert_eq!(conf["path"], "s1/s1_guitar_A4_long_tone1.wav");
+    assert_eq!(conf["path"], "s1/guitar_A4_long_s1_~tone1.wav");
     let (spec, samples) = read_wav(&path);
     assert_eq!(
         (spec.sample_rate, spec.channels, spec.bits_per_sample),

@@ -65,20 +65,33 @@ fn a_full_spool_fails_the_take_clearly_and_keeps_earlier_takes() {
         (200, Some("delivered")),
         "{small}"
     );
-    // 3 s of 24-bit stereo is 864 kB: more than the spool holds.
+    // 3 s of 24-bit stereo is 864 kB: more than the spool holds. Refused up
+    // front (nobody plays a note that cannot be kept), naming both sizes.
+    let status = d.get("/v1/status").1;
+    assert!(
+        status["spool"]["free_bytes"].as_u64().unwrap() <= 400 << 10,
+        "{status}"
+    );
+    assert!(
+        status["spool"]["room_seconds"].as_f64().unwrap() < 3.0,
+        "{status}"
+    );
     let (code, big) = d.post("/v1/takes", &take_cmd("big", json!({"duration": 3.0})));
-    let message = if code == 200 {
-        assert_eq!(big["state"], "failed", "{big}");
-        big["error"].as_str().unwrap().to_string()
-    } else {
-        assert_eq!(
-            (code, big["error"].as_str()),
-            (507, Some("storage_failed")),
-            "{big}"
-        );
-        big["message"].as_str().unwrap().to_string()
-    };
-    assert!(message.contains("No space left"), "{message}");
+    assert_eq!(
+        (code, big["error"].as_str()),
+        (507, Some("spool_full")),
+        "{big}"
+    );
+    let message = big["message"].as_str().unwrap();
+    assert!(
+        message.contains("MB free") && message.contains("big"),
+        "{message}"
+    );
+    assert_eq!(
+        d.get("/v1/takes/big").0,
+        404,
+        "a refused take was never recorded"
+    );
     // Nothing half-written is left behind, the earlier take is whole, and the
     // recorder takes the next take once the spool has room again.
     assert!(
@@ -127,7 +140,17 @@ fn a_full_share_keeps_the_take_spooled_until_there_is_room() {
         .filter(|(p, _)| p.starts_with("share/s1"))
         .collect();
     assert!(on_share.is_empty(), "{on_share:?}");
-    assert_eq!(d.get("/v1/status").1["spool_pending"], json!(["wide"]));
+    let status = d.get("/v1/status").1;
+    assert_eq!(status["spool_pending"], json!(["wide"]));
+    // The marker is there, but the last write failed: not available, and why.
+    assert_eq!(status["share"]["available"], false, "{status}");
+    assert!(
+        status["share"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("No space left"),
+        "{status}"
+    );
 
     share.resize("4m");
     let done = wait_for(
@@ -143,4 +166,52 @@ fn a_full_share_keeps_the_take_spooled_until_there_is_room() {
         takebox::capture::take::sha256_file(&file).unwrap(),
         c["sha256"].as_str().unwrap()
     );
+    assert_eq!(d.get("/v1/status").1["share"]["available"], true);
+}
+
+/// A share remounted read-only keeps its marker: takes spool (nothing lost),
+/// status says the share is not available and why, and once it is writable
+/// again the probe and the delivery say so without a new take.
+#[test]
+fn a_read_only_share_is_reported_unavailable_until_it_takes_writes_again() {
+    let pulse = Pulse::start();
+    let ws = Workspace::new();
+    let share = Tmpfs::mount(&ws.share(), "8m");
+    ws.mount_share();
+    ws.write_config(json!({}));
+    let d = Daemon::capture(&ws, Some(&pulse));
+    assert_eq!(d.get("/v1/status").1["share"]["available"], true);
+    let ok = Command::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&share.0)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (code, c) = d.post("/v1/takes", &take_cmd("ro1", json!({"duration": 0.2})));
+    assert_eq!((code, c["state"].as_str()), (200, Some("spooled")), "{c}");
+    let status = d.get("/v1/status").1;
+    assert_eq!(status["share"]["available"], false, "{status}");
+    assert!(
+        status["share"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Read-only"),
+        "{status}"
+    );
+    let ok = Command::new("mount")
+        .args(["-o", "remount,rw"])
+        .arg(&share.0)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    wait_for(
+        "delivery once the share is writable",
+        Duration::from_secs(15),
+        || {
+            let s = d.get("/v1/status").1;
+            (s["share"]["available"] == true && s["spool_pending"] == json!([])).then_some(())
+        },
+    );
+    let (_, t) = d.get("/v1/takes/ro1");
+    assert_eq!(t["state"], "delivered", "{t}");
 }

@@ -53,7 +53,15 @@ fn ready_watchdog_only_while_capturing_and_stopping() {
         &env,
     );
 
-    let first = collect(&sock, Duration::from_secs(3));
+    // READY=1 comes once the pre-roll is held (0.5 s here), however loaded the machine.
+    let mut first = Vec::new();
+    let end = Instant::now() + Duration::from_secs(20);
+    while !first.iter().any(|m: &String| m.starts_with("READY=1")) && Instant::now() < end {
+        first.extend(collect(&sock, Duration::from_millis(200)));
+    }
+    // READY means a take would be accepted with its whole pre-roll.
+    assert_eq!(d.get("/v1/status").1["ready"], true);
+    first.extend(collect(&sock, Duration::from_secs(2)));
     let ready: Vec<_> = first.iter().filter(|m| m.starts_with("READY=1")).collect();
     assert_eq!(ready.len(), 1, "one READY=1: {first:?}");
     assert!(

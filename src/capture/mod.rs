@@ -8,7 +8,6 @@
 pub mod batch;
 pub mod device;
 pub mod engine;
-pub mod naming;
 pub mod process;
 pub mod recorder;
 pub mod ring;
@@ -19,6 +18,7 @@ pub mod take;
 pub mod untouched;
 
 use crate::config::Config;
+use crate::protocol::DeviceState;
 use recorder::Recorder;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +51,7 @@ pub async fn run(
         },
         shutdown.clone(),
     ));
-    crate::sdnotify::ready(&format!("capturing from {device}"));
+    let ready = tokio::spawn(announce_ready(recorder.clone(), device, shutdown.clone()));
     let handler = {
         let recorder = recorder.clone();
         move |req, _peer| server::handle(recorder.clone(), token.clone(), req)
@@ -64,6 +64,7 @@ pub async fn run(
     )
     .await;
     recorder.cancel();
+    ready.abort();
     delivery.abort();
     let _ = delivery.await;
     // It sends STOPPING=1 and ends by itself once shutdown is set.
@@ -72,12 +73,55 @@ pub async fn run(
     Ok(())
 }
 
+/// How often readiness is looked at until the daemon is ready.
+const READY_POLL: Duration = Duration::from_millis(20);
+
+/// READY=1 for systemd at the moment the status says `ready` (device running,
+/// clock established, pre-roll held). A device that failed to open does not
+/// hold the start back: the daemon is then up as far as it can get without
+/// the hardware, and says so in STATUS= (it keeps reopening the device).
+async fn announce_ready(
+    recorder: Arc<Recorder>,
+    device: String,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut last_status = String::new();
+    loop {
+        match recorder.readiness() {
+            Ok(()) => {
+                crate::sdnotify::ready(&format!("capturing from {device}"));
+                log::info!(target: "takebox::capture", "ready: capturing from {device}");
+                return;
+            }
+            Err(why) if recorder.capture().state() == DeviceState::Error => {
+                crate::sdnotify::ready(&format!("waiting for {device}: {why}"));
+                log::warn!(target: "takebox::capture", "not ready: {why}");
+                return;
+            }
+            Err(why) => {
+                if why != last_status {
+                    crate::sdnotify::status(&why);
+                    last_status = why;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(READY_POLL) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 async fn delivery_loop(recorder: Arc<Recorder>, mut shutdown: watch::Receiver<bool>) {
     loop {
         // Most of the time nothing waits: no blocking thread to wake then.
         if recorder.has_pending() {
             let r = recorder.clone();
             let _ = tokio::task::spawn_blocking(move || r.deliver_pending()).await;
+        } else if recorder.share_failing() {
+            // Nothing to deliver, but status should say when the share takes writes again.
+            let r = recorder.clone();
+            let _ = tokio::task::spawn_blocking(move || r.probe_share()).await;
         }
         tokio::select! {
             _ = tokio::time::sleep(DELIVERY_RETRY) => {}

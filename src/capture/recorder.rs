@@ -2,9 +2,8 @@
 //! take id, and reports its state.
 
 use super::engine::{CaptureEngine, CaptureShared};
-use super::naming::take_path;
 use super::process::{self, ProcessError, ProcessOptions, Rendered, TakeMetadata};
-use super::share::Share;
+use super::share::{DeliveryError, Share};
 use super::spool::Spool;
 use super::take::{self, RecordOptions, TakeError, TakeSpan};
 use super::untouched;
@@ -12,9 +11,10 @@ use crate::config::Config;
 use crate::durable;
 use crate::http::ApiError;
 use crate::notes::Note;
+use crate::panics::locked;
 use crate::protocol::{
-    Confirmation, DeviceState, ErrorKind, InProgress, Processing, RecorderStatus, ShareStatus,
-    TakeCheck, TakeCommand, TakeReply, TakeState, Timestamp, peak_to_dbfs,
+    Confirmation, DeviceState, ErrorKind, InProgress, Processing, RecorderStatus, SpoolStatus,
+    TakeCheck, TakeCommand, TakeReply, TakeState, TakeWarning, Timestamp, peak_to_dbfs,
 };
 use crate::wav::WavSpec;
 use hyper::StatusCode;
@@ -40,10 +40,20 @@ struct ActiveGuard<'a>(&'a Mutex<Option<String>>);
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
-        if let Ok(mut a) = self.0.lock() {
-            *a = None;
-        }
+        *locked(self.0) = None;
     }
+}
+
+/// Room kept in the spool beside a take's audio: its record, header chunks,
+/// and what the file system needs for its own bookkeeping.
+const SPOOL_MARGIN_BYTES: u64 = 64 << 10;
+
+/// A take's plan: where it lies on the timeline, where it goes on the share,
+/// and what the board should be told about it.
+struct Planned {
+    span: TakeSpan,
+    path: String,
+    warnings: Vec<TakeWarning>,
 }
 
 fn unix_ns(t: SystemTime) -> u64 {
@@ -91,7 +101,7 @@ impl Recorder {
 
     pub fn lookup(&self, take_id: &str) -> Option<TakeReply> {
         crate::protocol::check_name("take_id", take_id).ok()?;
-        if self.active.lock().ok()?.as_deref() == Some(take_id) {
+        if locked(&self.active).as_deref() == Some(take_id) {
             return Some(TakeReply::Pending(InProgress {
                 take_id: take_id.to_string(),
                 state: TakeState::InProgress,
@@ -102,8 +112,87 @@ impl Recorder {
             .map(|c| TakeReply::Done(Box::new(c)))
     }
 
+    /// Bytes the spool needs for a take whose note lasts `note_seconds`: the
+    /// raw recording and the processed file exist side by side until the raw
+    /// one is removed.
+    fn spool_bytes_for(&self, note_seconds: f64) -> u64 {
+        let c = &self.config.capture;
+        let frames = c.frames(c.pre_roll_seconds + note_seconds + c.release_tail_seconds);
+        2 * frames * self.bytes_per_frame() + SPOOL_MARGIN_BYTES
+    }
+
+    fn bytes_per_frame(&self) -> u64 {
+        let c = &self.config.capture;
+        u64::from(c.channels) * u64::from(c.sample_format.bits() / 8)
+    }
+
+    /// Seconds of note the spool has room for now (see [`SpoolStatus::room_seconds`]).
+    fn spool_room_seconds(&self) -> Option<f64> {
+        let c = &self.config.capture;
+        let free = self.spool.free_bytes()?.saturating_sub(SPOOL_MARGIN_BYTES);
+        let per_second = 2.0 * self.bytes_per_frame() as f64 * f64::from(c.sample_rate);
+        let seconds = free as f64 / per_second - c.pre_roll_seconds - c.release_tail_seconds;
+        Some((seconds.max(0.0) * 10.0).floor() / 10.0)
+    }
+
+    /// Refuse a take the spool cannot hold, before a note is played.
+    fn check_spool_room(&self, cmd: &TakeCommand) -> Result<(), ApiError> {
+        let need = self.spool_bytes_for(cmd.duration);
+        match self.spool.free_bytes() {
+            Some(free) if free < need => Err(ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                ErrorKind::SpoolFull,
+                format!(
+                    "the spool {} has {:.1} MB free; take {} can need up to {:.1} MB",
+                    self.spool.root().display(),
+                    free as f64 / 1e6,
+                    cmd.take_id,
+                    need as f64 / 1e6
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Why a take starting now would not be accepted with its full pre-roll;
+    /// `Ok` exactly when [`RecorderStatus::ready`] is true.
+    pub fn readiness(&self) -> Result<(), String> {
+        let c = &self.config.capture;
+        let shared = self.capture();
+        if shared.state() != DeviceState::Running {
+            return Err(format!(
+                "capture device is not running: {}",
+                shared.error().unwrap_or_else(|| "still opening".into())
+            ));
+        }
+        let ring = &shared.ring;
+        let Some(now) = ring.frame_at(unix_ns(SystemTime::now()), c.sample_rate) else {
+            return Err("capture clock not established yet".into());
+        };
+        let now = now.max(0) as u64;
+        let held = now.saturating_sub(Self::pre_roll_floor(ring, now));
+        let want = c.frames(c.pre_roll_seconds);
+        if held < want {
+            return Err(format!(
+                "filling the pre-roll: {:.2} of {} s captured",
+                held as f64 / f64::from(c.sample_rate),
+                c.pre_roll_seconds
+            ));
+        }
+        if self.spool_room_seconds().is_some_and(|r| r <= 0.0) {
+            return Err(format!("the spool {} is full", self.spool.root().display()));
+        }
+        Ok(())
+    }
+
+    /// The first frame a take's pre-roll may use: the oldest still safe to
+    /// read, or the last discontinuity of the stream before `note_start`.
+    fn pre_roll_floor(ring: &super::ring::HistoryRing, note_start: u64) -> u64 {
+        (ring.oldest_readable()).max(ring.last_gap_at_or_before(note_start).unwrap_or(0))
+    }
+
     /// Check a command against this recorder's limits and place it on the timeline.
-    fn plan(&self, cmd: &TakeCommand) -> Result<(TakeSpan, String), ApiError> {
+    fn plan(&self, cmd: &TakeCommand) -> Result<Planned, ApiError> {
         let c = &self.config.capture;
         let note = Note::parse(&cmd.note, self.config.notes.middle_c)
             .map_err(|e| ApiError::bad_field("note", e.to_string()))?;
@@ -116,6 +205,17 @@ impl Recorder {
                 ),
             ));
         }
+        let name = note.name(self.config.notes.middle_c);
+        let naming = &self.config.file_naming;
+        let path = cmd
+            .take_name(
+                &name,
+                naming.include_session_id,
+                naming.include_user_initials,
+            )
+            .path()
+            .map_err(|e| ApiError::bad_field(e.field, e.message))?;
+        self.check_spool_room(cmd)?;
         let shared = self.capture();
         if shared.state() != DeviceState::Running {
             return Err(ApiError::new(
@@ -142,7 +242,7 @@ impl Recorder {
         let note_start = ring.frame_at(unix_ns(at), c.sample_rate).ok_or_else(|| {
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                ErrorKind::DeviceUnavailable,
+                ErrorKind::NotReady,
                 "capture clock not established yet",
             )
         })?;
@@ -157,20 +257,28 @@ impl Recorder {
         }
         let note_start = note_start as u64;
         // Pre-roll reaches back at most to the oldest safe frame or the last discontinuity.
+        let configured_frames = c.frames(c.pre_roll_seconds);
         let first = note_start
-            .saturating_sub(c.frames(c.pre_roll_seconds))
-            .max(oldest as u64)
-            .max(ring.last_gap_at_or_before(note_start).unwrap_or(0));
+            .saturating_sub(configured_frames)
+            .max(Self::pre_roll_floor(ring, note_start));
         let end = note_start + c.frames(cmd.duration + c.release_tail_seconds).max(1);
-        let name = note.name(self.config.notes.middle_c);
-        Ok((
-            TakeSpan {
-                first,
-                note_start,
-                end,
-            },
-            take_path(cmd, &name, &self.config.file_naming),
-        ))
+        let span = TakeSpan {
+            first,
+            note_start,
+            end,
+        };
+        let mut warnings = Vec::new();
+        if span.pre_roll() < configured_frames {
+            warnings.push(TakeWarning::ShortPreRoll {
+                frames: span.pre_roll(),
+                configured_frames,
+            });
+        }
+        Ok(Planned {
+            span,
+            path,
+            warnings,
+        })
     }
 
     /// Record a take, or answer from its record if this id was seen before.
@@ -178,7 +286,7 @@ impl Recorder {
         // Before anything touches the spool: the take id becomes a file name there.
         cmd.validate()?;
         {
-            let mut active = self.active.lock().expect("active lock");
+            let mut active = locked(&self.active);
             if active.as_deref() == Some(cmd.take_id.as_str()) {
                 return Ok(TakeReply::Pending(InProgress {
                     take_id: cmd.take_id,
@@ -200,8 +308,8 @@ impl Recorder {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = ActiveGuard(&this.active);
-            let (span, rel) = this.plan(&cmd)?;
-            this.record_and_deliver(&cmd, span, rel)
+            let planned = this.plan(&cmd)?;
+            this.record_and_deliver(&cmd, planned)
         })
         .await
         .map_err(|e| {
@@ -216,9 +324,13 @@ impl Recorder {
     fn record_and_deliver(
         &self,
         cmd: &TakeCommand,
-        span: TakeSpan,
-        rel: String,
+        planned: Planned,
     ) -> Result<TakeReply, ApiError> {
+        let Planned {
+            span,
+            path: rel,
+            warnings,
+        } = planned;
         let c = &self.config.capture;
         let shared = self.capture();
         let wav = self.spool.wav_path(&cmd.take_id);
@@ -282,9 +394,11 @@ impl Recorder {
             frames_lost: 0,
             xruns: shared.xruns() - xruns_before,
             error: None,
+            warnings,
             check: None,
             processing: None,
         };
+        crate::failpoint::hit("capture.recorded");
         let result = result.and_then(|_| {
             self.process(&opts, &raw, &wav, reserved.as_ref().map(Vec::len))
                 .map_err(|e| TakeError::Write {
@@ -320,6 +434,7 @@ impl Recorder {
                 conf.error = Some(e.to_string());
             }
         }
+        crate::failpoint::hit("capture.processed");
         // The record is the commit point: without it the take did not happen.
         self.spool.save(&conf).map_err(|e| {
             let _ = std::fs::remove_file(&wav);
@@ -420,11 +535,12 @@ impl Recorder {
 
     /// Try to move one spooled take onto the share. Returns its new record on success.
     fn deliver(&self, take_id: &str) -> Option<Confirmation> {
-        let _one_at_a_time = self.delivering.lock().ok()?;
+        let _one_at_a_time = locked(&self.delivering);
         let mut conf = self.spool.load(take_id)?;
         if conf.state != TakeState::Spooled {
             return None;
         }
+        crate::failpoint::hit("capture.deliver");
         let wav = self.spool.wav_path(take_id);
         match self.share.deliver(&wav, &conf.path, &conf.sha256) {
             Ok(()) => {
@@ -441,7 +557,10 @@ impl Recorder {
                 Some(conf)
             }
             Err(e) => {
-                let msg = format!("waiting in the spool: {e}");
+                let msg = match e {
+                    DeliveryError::Unavailable(e) => format!("waiting in the spool: {e}"),
+                    e @ DeliveryError::NameTaken { .. } => e.to_string(),
+                };
                 if conf.error.as_deref() != Some(msg.as_str()) {
                     log::warn!(target: "takebox::capture", "take {take_id}: {msg}");
                     conf.error = Some(msg);
@@ -459,7 +578,7 @@ impl Recorder {
 
     /// One pass over the spool (blocking).
     pub fn deliver_pending(&self) {
-        if !self.share.available() {
+        if !self.share.marker_present() {
             return;
         }
         for id in self.spool.pending() {
@@ -467,9 +586,19 @@ impl Recorder {
         }
     }
 
+    /// Whether the share's last write failed (so the delivery loop probes it).
+    pub fn share_failing(&self) -> bool {
+        self.share.failing()
+    }
+
+    pub fn probe_share(&self) {
+        self.share.probe();
+    }
+
     pub fn status(&self) -> RecorderStatus {
         let c = &self.config.capture;
         let shared = self.capture();
+        let readiness = self.readiness();
         RecorderStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
             device: c.device.clone(),
@@ -477,16 +606,19 @@ impl Recorder {
             channels: c.channels,
             format: c.sample_format,
             state: shared.state(),
+            ready: readiness.is_ok(),
+            not_ready: readiness.err(),
             device_error: shared.error(),
             xruns: shared.xruns(),
             frames_captured: shared.ring.written(),
             input_peak_dbfs: shared.peaks().into_iter().map(peak_to_dbfs).collect(),
-            recording: self.active.lock().ok().and_then(|a| a.clone()),
+            recording: locked(&self.active).clone(),
             spool_pending: self.spool.pending(),
-            share: ShareStatus {
-                path: self.share.root().display().to_string(),
-                available: self.share.available(),
-                free_bytes: self.share.free_bytes(),
+            share: self.share.status(),
+            spool: SpoolStatus {
+                path: self.spool.root().display().to_string(),
+                free_bytes: self.spool.free_bytes(),
+                room_seconds: self.spool_room_seconds(),
             },
             clock: Timestamp::now(),
         }

@@ -1,14 +1,20 @@
 //! The local spool: take records and WAVs waiting for the share.
 //!
-//! Layout under `spool_path`:
+//! Layout under `spool_path`, one folder per kind of file, so that no take id
+//! can name another take's file (`x.raw` and `x` are two takes, never one
+//! take's two files):
 //! - `takes/<take_id>.json`: the confirmation of every finished take (the commit
 //!   point: a take exists once its record is renamed into place);
-//! - `pending/<take_id>.wav`: audio not yet on the share.
+//! - `pending/<take_id>.wav`: processed audio not yet on the share;
+//! - `recording/<take_id>.wav`: the unprocessed recording of the take under way.
 //!
-//! A WAV in `pending/` without a record was being written when the daemon died;
-//! it is removed at start, and the board's retry records the take again.
+//! Temporary files start with a dot (see [`durable::temp_path_for`]); take ids
+//! never do. At start, `recording/` is emptied (those takes were never
+//! confirmed: the board records them again) and a WAV in `pending/` without a
+//! spooled record is removed.
 
 use crate::durable;
+use crate::panics::locked;
 use crate::protocol::{Confirmation, TakeState};
 use std::collections::BTreeSet;
 use std::fs;
@@ -32,11 +38,19 @@ impl Spool {
             root: root.to_path_buf(),
             pending: Mutex::new(BTreeSet::new()),
         };
-        for dir in [spool.takes_dir(), spool.pending_dir()] {
+        for dir in [
+            spool.takes_dir(),
+            spool.pending_dir(),
+            spool.recording_dir(),
+        ] {
             fs::create_dir_all(&dir).map_err(|e| ctx(&dir, e))?;
         }
         spool.recover()?;
         Ok(spool)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     fn takes_dir(&self) -> PathBuf {
@@ -45,6 +59,10 @@ impl Spool {
 
     fn pending_dir(&self) -> PathBuf {
         self.root.join("pending")
+    }
+
+    fn recording_dir(&self) -> PathBuf {
+        self.root.join("recording")
     }
 
     fn record_path(&self, take_id: &str) -> PathBuf {
@@ -58,30 +76,37 @@ impl Spool {
 
     /// Where the unprocessed recording sits until it is processed.
     pub fn raw_path(&self, take_id: &str) -> PathBuf {
-        self.pending_dir().join(format!("{take_id}.raw.wav"))
+        self.recording_dir().join(format!("{take_id}.wav"))
+    }
+
+    /// Bytes free for this daemon on the spool's file system.
+    pub fn free_bytes(&self) -> Option<u64> {
+        let st = nix::sys::statvfs::statvfs(&self.root).ok()?;
+        Some(st.blocks_available() as u64 * st.fragment_size() as u64)
     }
 
     fn recover(&self) -> io::Result<()> {
-        let dir = self.takes_dir();
-        for entry in fs::read_dir(&dir).map_err(|e| ctx(&dir, e))? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if durable::is_temp_name(&name) {
-                fs::remove_file(entry.path())?;
+        let remove = |path: &Path| fs::remove_file(path).map_err(|e| ctx(path, e));
+        for entry in read_dir(&self.takes_dir())? {
+            if durable::is_temp_name(&entry.file_name().to_string_lossy()) {
+                remove(&entry.path())?;
             }
         }
-        let dir = self.pending_dir();
-        let mut pending = self.pending.lock().expect("pending lock");
-        for entry in fs::read_dir(&dir).map_err(|e| ctx(&dir, e))? {
-            let entry = entry?;
+        for entry in read_dir(&self.recording_dir())? {
+            // Processing was interrupted: the take was never confirmed.
+            log::warn!(target: "takebox::capture",
+                "removing {}: its take was interrupted before it was recorded", entry.path().display());
+            remove(&entry.path())?;
+        }
+        let mut pending = locked(&self.pending);
+        for entry in read_dir(&self.pending_dir())? {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if durable::is_temp_name(&name) || name.ends_with(".raw.wav") {
-                // Processing was interrupted: the take was never confirmed.
-                fs::remove_file(entry.path())?;
-                continue;
-            }
-            let Some(id) = name.strip_suffix(".wav") else {
-                continue;
+            let id = match name.strip_suffix(".wav") {
+                Some(id) if !durable::is_temp_name(&name) => id,
+                _ => {
+                    remove(&entry.path())?;
+                    continue;
+                }
             };
             match self.load(id) {
                 Some(rec) if rec.state == TakeState::Spooled => {
@@ -89,12 +114,12 @@ impl Spool {
                 }
                 Some(_) => {
                     // Delivered (or failed) before the crash; only the cleanup was missed.
-                    fs::remove_file(entry.path())?;
+                    remove(&entry.path())?;
                 }
                 None => {
                     log::warn!(target: "takebox::capture",
                         "removing {}: its take was interrupted before it was recorded", entry.path().display());
-                    fs::remove_file(entry.path())?;
+                    remove(&entry.path())?;
                 }
             }
         }
@@ -120,7 +145,7 @@ impl Spool {
         let mut text = serde_json::to_vec_pretty(confirmation).expect("confirmation serializes");
         text.push(b'\n');
         durable::write_atomic(&path, &text).map_err(|e| ctx(&path, e))?;
-        let mut pending = self.pending.lock().expect("pending lock");
+        let mut pending = locked(&self.pending);
         if confirmation.state == TakeState::Spooled {
             pending.insert(confirmation.take_id.clone());
         } else {
@@ -131,11 +156,47 @@ impl Spool {
 
     /// Take ids waiting for the share, oldest name first.
     pub fn pending(&self) -> Vec<String> {
-        self.pending
-            .lock()
-            .expect("pending lock")
-            .iter()
-            .cloned()
-            .collect()
+        locked(&self.pending).iter().cloned().collect()
+    }
+}
+
+fn read_dir(dir: &Path) -> io::Result<Vec<fs::DirEntry>> {
+    fs::read_dir(dir)
+        .and_then(|entries| entries.collect())
+        .map_err(|e| ctx(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(take_id: &str, state: TakeState) -> Confirmation {
+        Confirmation::for_tests(take_id, state, vec![])
+    }
+
+    /// A take id that looks like another take's working file (`rc.raw`
+    /// beside `rc`) keeps its spooled audio through the other take and a restart.
+    #[test]
+    fn no_take_id_reaches_another_takes_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        fs::write(spool.wav_path("rc.raw"), b"audio of rc.raw").unwrap();
+        spool.save(&record("rc.raw", TakeState::Spooled)).unwrap();
+        // Take `rc` records and processes next to it.
+        fs::write(spool.raw_path("rc"), b"raw of rc").unwrap();
+        fs::write(spool.wav_path("rc"), b"audio of rc").unwrap();
+        fs::remove_file(spool.raw_path("rc")).unwrap();
+        spool.save(&record("rc", TakeState::Spooled)).unwrap();
+        drop(spool);
+        // A restart with a take interrupted mid-recording.
+        fs::write(dir.path().join("recording/x.wav"), b"half").unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        assert_eq!(spool.pending(), ["rc", "rc.raw"]);
+        assert_eq!(
+            fs::read(spool.wav_path("rc.raw")).unwrap(),
+            b"audio of rc.raw"
+        );
+        assert_eq!(fs::read(spool.wav_path("rc")).unwrap(), b"audio of rc");
+        assert!(!dir.path().join("recording/x.wav").exists());
     }
 }

@@ -111,6 +111,18 @@ enum Wake {
     Tick,
 }
 
+/// Whether a planned slot can be sent to a recorder at all.
+fn launchable(slot: &crate::control::plan::Slot) -> Result<(), String> {
+    let max = crate::config::MAX_NOTE_SECONDS;
+    if !(slot.duration.is_finite() && slot.duration > 0.0 && slot.duration <= max) {
+        return Err(format!(
+            "its duration of {} s is not between 0 and {max} s; skip the slot or abort the session",
+            slot.duration
+        ));
+    }
+    Ok(())
+}
+
 fn refused<T>(msg: impl Into<String>) -> Result<T, Refused> {
     Err(Refused(msg.into()))
 }
@@ -209,6 +221,11 @@ impl Cycle {
     /// A share folder this board does not have (it is the recorder's mount) is
     /// not guarded here: the recorder reports its own free space.
     fn disk_guard(&mut self) -> Result<(), Refused> {
+        if let Some(why) = self.recorder_guard() {
+            log::warn!(target: "takebox::control", "take not armed: {why}");
+            self.message = Some(format!("take not armed: {why}"));
+            return Err(Refused(why));
+        }
         let config = self.config();
         let min = (config.storage_management.min_free_gb * 1e9) as u64;
         let share = &config.capture.share_path;
@@ -223,6 +240,21 @@ impl Cycle {
                 Err(Refused(why))
             }
         }
+    }
+
+    /// Why the next slot's take cannot be recorded by a recorder that answers
+    /// (not ready, or no room for it in its spool).
+    fn recorder_guard(&self) -> Option<String> {
+        let session = self.session.as_ref()?;
+        let slot = &session.plan[session.current().or(session.last_done)?];
+        // A slot that cannot go out at all pauses the session when launched.
+        launchable(slot).ok()?;
+        let seconds = slot.duration;
+        self.ctx
+            .health
+            .snapshot()
+            .iter()
+            .find_map(|h| h.cannot_record(seconds))
     }
 
     fn persist(&mut self) {
@@ -546,7 +578,7 @@ impl Cycle {
 
     /// A new attempt at `slot`, its countdown starting now.
     fn start_take(&mut self, slot: usize) {
-        let countdown = Duration::from_secs_f64(self.config().countdown_duration);
+        let countdown = crate::protocol::seconds(self.config().countdown_duration);
         let start_at = Timestamp(SystemTime::now() + countdown);
         let session = self.session.as_mut().expect("a session");
         let take_id = session.new_attempt(slot, start_at).take_id.clone();
@@ -559,6 +591,10 @@ impl Cycle {
         let config = self.config();
         let session = self.session.as_ref().expect("a session");
         let s = &session.plan[slot];
+        if let Err(why) = launchable(s) {
+            self.refuse_launch(slot, &take_id, why);
+            return;
+        }
         let command = TakeCommand {
             take_id: take_id.clone(),
             session_id: session.id.clone(),
@@ -583,13 +619,13 @@ impl Cycle {
         let fields = json!({"take_id": take_id, "slot": slot + 1, "note": s.note, "articulation": s.articulation,
                             "dynamic": s.dynamic, "round_robin": s.round_robin, "start_at": start_at,
                             "offsets_ms": self.ctx.health.offsets().iter().map(|o| o.map(|o| o * 1000.0)).collect::<Vec<_>>()});
-        let duration = Duration::from_secs_f64(s.duration);
+        let duration = crate::protocol::seconds(s.duration);
         let job = TakeJob {
             clients: self.ctx.clients.clone(),
             health: self.ctx.health.clone(),
             command,
             start,
-            margin: Duration::from_secs_f64(config.control.take_timeout_seconds),
+            margin: crate::protocol::seconds(config.control.take_timeout_seconds),
             sent: sent.clone(),
             progress: self.progress_tx.clone(),
         };
@@ -607,6 +643,27 @@ impl Cycle {
         self.tick();
     }
 
+    /// A take that cannot go out (its slot was planned under limits that no
+    /// longer hold): the session pauses and says why, so the person can skip
+    /// the slot or abort; the board never crashes over it, at resume either.
+    fn refuse_launch(&mut self, slot: usize, take_id: &str, why: String) {
+        let why = format!(
+            "take {take_id} (slot {}) cannot be recorded: {why}",
+            slot + 1
+        );
+        log::error!(target: "takebox::control", "{why}");
+        if let Some(session) = self.session.as_mut() {
+            if let Some(r) = session.take_mut(slot, take_id) {
+                r.outcome = TakeOutcome::Cancelled;
+            }
+            session.paused = true;
+        }
+        self.log_event("refused", json!({"take_id": take_id, "reason": why}));
+        self.message = Some(why);
+        self.persist();
+        self.set_phase(Phase::Paused);
+    }
+
     fn take_ended(&mut self, take: ActiveTake, result: TakeResult) {
         let session = self.session.as_mut().expect("a session");
         let slot = take.slot;
@@ -620,6 +677,7 @@ impl Cycle {
                     .fold(Verdict::Ok, Verdict::worst);
                 let failed = matches!(verdict, Verdict::Failed(_));
                 let paths: Vec<String> = confs.iter().map(|(_, c)| c.path.clone()).collect();
+                let multi = confs.len() > 1;
                 if let Some(r) = session.take_mut(slot, &take.take_id) {
                     r.outcome = if failed {
                         TakeOutcome::Failed
@@ -643,7 +701,7 @@ impl Cycle {
                         "take_id": c.take_id, "dynamic": plan.dynamic, "round_robin": plan.round_robin,
                         "recorder": url, "verdict": v.label(), "reason": v.reason(),
                         "state": c.state, "sha256": c.sha256, "peak_dbfs": c.peak_dbfs,
-                        "check": c.check, "processing": c.processing,
+                        "check": c.check, "processing": c.processing, "warnings": c.warnings,
                         "slot": slot + 1, "start_at": take.start_at,
                     });
                     self.log_event("confirmation", line);
@@ -658,6 +716,18 @@ impl Cycle {
                     paths,
                     verdict: verdict.label().into(),
                     reason: verdict.reason().map(String::from),
+                    warnings: confs
+                        .iter()
+                        .flat_map(|(url, c)| {
+                            c.warnings.iter().map(move |w| {
+                                if multi {
+                                    format!("{url}: {w}")
+                                } else {
+                                    w.to_string()
+                                }
+                            })
+                        })
+                        .collect(),
                     recorded_at: confs.first().map(|(_, c)| c.recorded_at),
                 });
                 let _ = self.ctx.events.send(Event::Confirmed {

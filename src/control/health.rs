@@ -23,8 +23,16 @@ pub struct RecorderHealth {
     /// 0..100 per channel for a meter (-60 dBFS and below: 0).
     pub meter: Vec<u32>,
     pub recording: Option<String>,
+    /// The recorder would accept a take now with its full pre-roll.
+    pub ready: Option<bool>,
+    /// What the recorder waits for while it is not ready.
+    pub not_ready: Option<String>,
     pub spool_pending: usize,
+    pub spool_free_bytes: Option<u64>,
+    /// Seconds of note the recorder's spool has room for.
+    pub spool_room_seconds: Option<f64>,
     pub share_available: Option<bool>,
+    pub share_error: Option<String>,
     /// Recorder clock minus board clock.
     pub offset_ms: Option<f64>,
     pub rtt_ms: Option<f64>,
@@ -41,8 +49,13 @@ impl RecorderHealth {
             input_peak_dbfs: Vec::new(),
             meter: Vec::new(),
             recording: None,
+            ready: None,
+            not_ready: None,
             spool_pending: 0,
+            spool_free_bytes: None,
+            spool_room_seconds: None,
             share_available: None,
+            share_error: None,
             offset_ms: None,
             rtt_ms: None,
             checked_at: None,
@@ -55,6 +68,31 @@ pub fn meter_percent(dbfs: Option<f64>) -> u32 {
     match dbfs {
         Some(d) if d.is_finite() => ((d + 60.0) / 60.0 * 100.0).clamp(0.0, 100.0).round() as u32,
         _ => 0,
+    }
+}
+
+impl RecorderHealth {
+    /// Why a take of `note_seconds` should not be armed on this recorder, as
+    /// far as its last status tells (a recorder not reached is not judged here:
+    /// the take waits for it).
+    pub fn cannot_record(&self, note_seconds: f64) -> Option<String> {
+        if !self.up {
+            return None;
+        }
+        if self.ready == Some(false) {
+            let why = self.not_ready.as_deref().unwrap_or("not ready");
+            return Some(format!("{} is not ready: {why}", self.url));
+        }
+        match self.spool_room_seconds {
+            Some(room) if room < note_seconds => Some(format!(
+                "{}: its spool has room for {room:.1} s of note ({}), the take needs {note_seconds} s",
+                self.url,
+                self.spool_free_bytes
+                    .map(|b| format!("{:.1} MB free", b as f64 / 1e6))
+                    .unwrap_or_else(|| "free space unknown".into())
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -132,8 +170,13 @@ impl Health {
                     .collect();
                 h.input_peak_dbfs = s.input_peak_dbfs;
                 h.recording = s.recording;
+                h.ready = Some(s.ready);
+                h.not_ready = s.not_ready;
                 h.spool_pending = s.spool_pending.len();
+                h.spool_free_bytes = s.spool.free_bytes;
+                h.spool_room_seconds = s.spool.room_seconds;
                 h.share_available = Some(s.share.available);
+                h.share_error = s.share.error;
                 h.offset_ms = est.offset().map(|o| (o * 1e4).round() / 10.0);
                 h.rtt_ms = est.best_rtt().map(|r| (r * 1e4).round() / 10.0);
             }
@@ -144,6 +187,8 @@ impl Health {
                 h.meter.clear();
                 h.input_peak_dbfs.clear();
                 h.recording = None;
+                h.ready = None;
+                h.not_ready = None;
             }
         }
         let mut a = before;
@@ -192,5 +237,25 @@ mod tests {
         assert_eq!(meter_percent(Some(-30.0)), 50);
         assert_eq!(meter_percent(Some(-90.0)), 0);
         assert_eq!(meter_percent(Some(3.0)), 100);
+    }
+
+    #[test]
+    fn a_recorder_not_ready_or_without_spool_room_is_not_armed() {
+        let mut h = super::RecorderHealth::unknown("http://r");
+        assert_eq!(h.cannot_record(2.0), None, "not reached: the take waits");
+        h.up = true;
+        h.ready = Some(false);
+        h.not_ready = Some("filling the pre-roll".into());
+        assert!(
+            h.cannot_record(2.0)
+                .unwrap()
+                .contains("filling the pre-roll")
+        );
+        h.ready = Some(true);
+        h.spool_room_seconds = Some(1.5);
+        h.spool_free_bytes = Some(2_000_000);
+        let why = h.cannot_record(2.0).unwrap();
+        assert!(why.contains("1.5 s") && why.contains("2.0 MB"), "{why}");
+        assert_eq!(h.cannot_record(1.0), None);
     }
 }

@@ -80,7 +80,7 @@ pub fn check_setup(config: &Config) -> Result<(Instruments, Vec<RecorderClient>)
         return Err("no token: set control.token (or capture.token) or the TAKEBOX_TOKEN environment variable".into());
     }
     let instruments = Instruments::load(&c.instruments_file, config).map_err(|e| e.to_string())?;
-    let timeout = Duration::from_secs_f64(c.request_timeout_seconds);
+    let timeout = crate::protocol::seconds(c.request_timeout_seconds);
     let field = if c.recorders.is_empty() {
         "recording_computer_url"
     } else {
@@ -237,7 +237,7 @@ pub async fn run(
 async fn cleanup_loop(config: Arc<RwLock<Arc<Config>>>, mut shutdown: watch::Receiver<bool>) {
     let current = || config.read().map(|c| c.clone()).unwrap_or_default();
     let interval =
-        |c: &Config| Duration::from_secs_f64(c.storage_management.cleanup_interval_minutes * 60.0);
+        |c: &Config| crate::protocol::seconds(c.storage_management.cleanup_interval_minutes * 60.0);
     let mut wait = interval(&current()).min(Duration::from_secs(60));
     loop {
         tokio::select! {

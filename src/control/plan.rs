@@ -5,13 +5,13 @@
 
 use crate::config::{Config, Instruments};
 use crate::notes::Note;
+use crate::protocol::take_path::TakeName;
+pub use crate::protocol::take_path::{MAX_DYNAMIC_LEN, MAX_INITIALS, MAX_ROUND_ROBINS};
 use crate::protocol::{FieldError, check_name};
 use serde::{Deserialize, Serialize};
 
 /// More slots than this is a typing mistake, not a session.
 pub const MAX_SLOTS: usize = 20_000;
-pub const MAX_ROUND_ROBINS: u32 = 64;
-pub const MAX_INITIALS: usize = 16;
 
 /// What the Initiate form (or `POST /api/v1/session`) asks for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -128,7 +128,14 @@ pub fn build(
         durations.push((a.clone(), *d));
     }
     for (i, d) in req.dynamics.iter().enumerate() {
-        check_name(&format!("dynamics[{i}]"), d)?;
+        let field = format!("dynamics[{i}]");
+        check_name(&field, d)?;
+        if d.chars().count() > MAX_DYNAMIC_LEN {
+            return Err(err(
+                &field,
+                format!("at most {MAX_DYNAMIC_LEN} characters (a dynamic mark such as pp or sfz)"),
+            ));
+        }
     }
     if !req.user_initials.is_empty() {
         check_name("user_initials", &req.user_initials)?;
@@ -183,6 +190,51 @@ pub fn build(
         }
     }
     Ok(plan)
+}
+
+/// Refuse a session some of whose takes could not be named on the share,
+/// before anyone plays a note. The take ids are the longest this session can
+/// send (its last slot, a four-digit retake count, the last recorder); each
+/// recorder checks every take again against its own `file_naming`.
+pub fn check_file_names(
+    plan: &[Slot],
+    session_id: &str,
+    req: &SessionRequest,
+    config: &Config,
+    recorders: usize,
+) -> Result<(), FieldError> {
+    let mut take_id = format!("{session_id}-{:04}-9999", plan.len());
+    if recorders > 1 {
+        take_id.push_str(&format!("-r{recorders}"));
+    }
+    let naming = &config.file_naming;
+    let initials = (naming.include_user_initials && !req.user_initials.is_empty())
+        .then_some(req.user_initials.as_str());
+    for slot in plan {
+        let name = TakeName {
+            session_id,
+            take_id: &take_id,
+            instrument: &req.instrument,
+            note: &slot.note,
+            articulation: &slot.articulation,
+            dynamic: slot.dynamic.as_deref(),
+            round_robin: slot.round_robin,
+            user_initials: initials,
+            include_session_id: naming.include_session_id,
+        };
+        name.path().map_err(|e| {
+            // The request's own fields: what the person can change.
+            let field = match e.field.as_str() {
+                "articulation" => "articulations",
+                "dynamic" => "dynamics",
+                "session_id" | "take_id" | "user_initials" if initials.is_some() => "user_initials",
+                "instrument" => "instrument",
+                _ => "instrument",
+            };
+            err(field, e.message)
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -291,5 +343,46 @@ mod tests {
             field(req(|r| r.user_initials = "a/b".into())),
             "user_initials"
         );
+        assert_eq!(
+            field(req(|r| r.dynamics = vec!["fff".into(), "NUL".into()])),
+            "dynamics[1]"
+        );
+        assert_eq!(
+            field(req(|r| r.dynamics = vec!["d".repeat(17)])),
+            "dynamics[0]"
+        );
+    }
+
+    #[test]
+    fn a_session_whose_names_cannot_fit_is_refused_at_initiation() {
+        let (mut cfg, _) = setup();
+        let long = "i".repeat(100);
+        let inst: Instruments = parse_json(
+            Path::new("instruments.json"),
+            &format!(
+                r#"{{"instruments":[{{"name":"{long}","type":"string",
+                "range":{{"lowest_note":"E2","highest_note":"E6"}},
+                "default_articulations":["long"]}}]}}"#
+            ),
+        )
+        .unwrap();
+        cfg.articulation_durations.insert("a".repeat(100), 1.0);
+        let r = SessionRequest {
+            instrument: long.clone(),
+            articulations: vec!["a".repeat(100)],
+            dynamics: vec!["pp".into()],
+            round_robins: 4,
+            user_initials: "ABCDEFGHIJ".into(),
+            ..SessionRequest::default()
+        };
+        let plan = build(&r, &cfg, &inst).unwrap();
+        let id = "20261201-101500-ABCDEFGHIJ";
+        cfg.file_naming.include_session_id = false;
+        check_file_names(&plan, id, &r, &cfg, 1).unwrap();
+        cfg.file_naming.include_session_id = true;
+        cfg.file_naming.include_user_initials = true;
+        let e = check_file_names(&plan, id, &r, &cfg, 2).unwrap_err();
+        assert_eq!(e.field, "instrument", "{e}");
+        assert!(e.message.contains("255"), "{e}");
     }
 }

@@ -69,6 +69,9 @@ pub struct LastTake {
     pub paths: Vec<String>,
     pub verdict: String,
     pub reason: Option<String>,
+    /// What the recorders said about a take recorded all the same (a short pre-roll).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub recorded_at: Option<Timestamp>,
 }
 

@@ -108,7 +108,7 @@ async fn drive(
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
     let mut poll = false;
     let mut troubled = false;
-    let duration = Duration::from_secs_f64(cmd.duration);
+    let duration = crate::protocol::seconds(cmd.duration);
     loop {
         let answer = if poll {
             client.get_take(&cmd.take_id).await

@@ -112,28 +112,9 @@ fn describe(check: &crate::protocol::TakeCheck) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{SampleFormat, Timestamp};
 
     fn conf(state: TakeState, peaks: Vec<Option<f64>>) -> Confirmation {
-        Confirmation {
-            take_id: "t".into(),
-            session_id: "s".into(),
-            state,
-            path: "s/x.wav".into(),
-            frames: 1,
-            sample_rate: 48_000,
-            channels: peaks.len() as u16,
-            format: SampleFormat::S24,
-            peak_dbfs: peaks,
-            sha256: String::new(),
-            recorded_at: Timestamp::now(),
-            pre_roll_frames: 0,
-            frames_lost: 0,
-            xruns: 0,
-            error: None,
-            check: None,
-            processing: None,
-        }
+        Confirmation::for_tests("t", state, peaks)
     }
 
     #[test]

@@ -315,12 +315,16 @@ impl Daemon {
             &["--config", &config],
             &env,
         );
-        wait_for("the capture device to run", Duration::from_secs(20), || {
+        wait_for("the recorder to be ready", Duration::from_secs(20), || {
             let (code, s) = d.get("/v1/status");
-            (code == 200 && s["state"] == "running" && s["frames_captured"].as_u64() > Some(48_000))
-                .then_some(())
+            (code == 200 && s["ready"] == true).then_some(())
         });
         d
+    }
+
+    /// How the process ended, once it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
     }
 
     /// The daemon's process id.

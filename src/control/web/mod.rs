@@ -418,6 +418,8 @@ async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, ApiError
     let config = ctl.config();
     let plan = plan::build(&request, &config, &ctl.instruments)?;
     let id = new_session_id(ctl, &request.user_initials);
+    let recorders = config.control.recorder_urls(&config).len();
+    plan::check_file_names(&plan, &id, &request, &config, recorders)?;
     let takes = plan.len();
     let session = Session::new(id.clone(), request, config.countdown_duration, plan);
     send(ctl, |tx| Request::Begin(Box::new(session), tx)).await?;

@@ -126,6 +126,17 @@ pub struct StatusView {
     pub recorders: Vec<RecorderView>,
 }
 
+/// Seconds of recording as a person reads them: `45 s`, `12 min`, `3.5 h`.
+fn minutes(seconds: f64) -> String {
+    if seconds < 120.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 7200.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
 fn recorder_view(h: &RecorderHealth) -> RecorderView {
     let state = if !h.up {
         "down".to_string()
@@ -154,8 +165,25 @@ fn recorder_view(h: &RecorderHealth) -> RecorderView {
         if h.spool_pending > 0 {
             detail.push(format!("{} takes waiting in the spool", h.spool_pending));
         }
+        if h.ready == Some(false) {
+            detail.push(format!(
+                "not ready: {}",
+                h.not_ready.as_deref().unwrap_or("waiting")
+            ));
+        }
         if h.share_available == Some(false) {
-            detail.push("share not mounted".into());
+            detail.push(
+                h.share_error
+                    .clone()
+                    .unwrap_or_else(|| "share not available".into()),
+            );
+        }
+        if let Some(free) = h.spool_free_bytes {
+            let room = h
+                .spool_room_seconds
+                .map(|r| format!(", room for {}", minutes(r)))
+                .unwrap_or_default();
+            detail.push(format!("spool {:.1} GB free{room}", free as f64 / 1e9));
         }
         if let Some(o) = h.offset_ms {
             detail.push(format!("clock {o:+.1} ms"));
@@ -223,7 +251,13 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
             .map(|l| format!("{} {} ({})", l.note, l.articulation, l.take_id))
             .unwrap_or_else(|| "none yet".into()),
         last_verdict: last.map(|l| l.verdict.clone()).unwrap_or_default(),
-        last_reason: last.and_then(|l| l.reason.clone()).unwrap_or_default(),
+        last_reason: last
+            .map(|l| {
+                let mut parts: Vec<String> = l.reason.iter().cloned().collect();
+                parts.extend(l.warnings.iter().cloned());
+                parts.join("; ")
+            })
+            .unwrap_or_default(),
         last_paths: last.map(|l| l.paths.clone()).unwrap_or_default(),
         recorders: recorders.iter().map(recorder_view).collect(),
     }
