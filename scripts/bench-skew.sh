@@ -42,7 +42,7 @@ JSON
 done
 for a in "${addrs[@]}"; do
   for _ in $(seq 200); do
-    curl -fs "http://$a/v1/status" | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(not (s["state"] == "running" and s["frames_captured"] > 48000))' \
+    curl -fs "http://$a/v1/status" | python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(not (s["state"] == "running" and s.get("ready", True) and s["frames_captured"] > 48000))' \
       2>/dev/null && break
     sleep 0.1
   done
