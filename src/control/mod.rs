@@ -30,9 +30,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
-/// Server-sent-event clients at once; each holds a connection open.
-pub const MAX_EVENT_CLIENTS: usize = 32;
-
 /// What the web layer works with.
 pub struct Control {
     pub config_path: PathBuf,
@@ -49,7 +46,10 @@ pub struct Control {
     pub events: broadcast::Sender<Event>,
     pub requests: mpsc::Sender<Request>,
     pub store: Store,
+    /// Live status streams: each holds a connection open, so at most half
+    /// of `control.max_connections`; the page and the API keep the rest.
     pub event_slots: Arc<Semaphore>,
+    pub event_slots_max: usize,
     pub shutdown: watch::Receiver<bool>,
     pub pages: web::views::Pages,
     /// The button and LEDs: which backend, and why it is off if it failed.
@@ -190,7 +190,8 @@ pub async fn run(
         events,
         requests: req_tx,
         store,
-        event_slots: Arc::new(Semaphore::new(MAX_EVENT_CLIENTS)),
+        event_slots: Arc::new(Semaphore::new(max_connections / 2)),
+        event_slots_max: max_connections / 2,
         shutdown: shutdown.clone(),
         pages: web::views::Pages::new(),
         gpio: gpio_state,
@@ -213,10 +214,7 @@ pub async fn run(
     ));
     crate::sdnotify::ready("serving the page");
     let handler = move |req, _peer| web::handle(control.clone(), req);
-    let limits = crate::http::ServerLimits {
-        max_connections,
-        ..crate::http::ServerLimits::default()
-    };
+    let limits = crate::http::ServerLimits::with_max(max_connections);
     crate::http::serve(listener, limits, handler, shutdown).await;
     if let Some(t) = gpio_task {
         let _ = t.await;

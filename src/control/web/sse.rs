@@ -24,11 +24,16 @@ pub fn frame(ctl: &Control) -> Bytes {
 
 pub fn events(ctl: &Arc<Control>) -> Result<Response<Body>, ApiError> {
     let permit = ctl.event_slots.clone().try_acquire_owned().map_err(|_| {
+        // Closed at once: a refused stream must not hold its connection.
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Busy,
-            "too many live status clients; reload later",
+            format!(
+                "{} live status streams are open, the most this board serves; the page works without one (reload to update)",
+                ctl.event_slots_max
+            ),
         )
+        .closing()
     })?;
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let mut sub = ctl.events.subscribe();

@@ -1,5 +1,13 @@
-//! HTTP plumbing both daemons use: an accept loop with bounds, JSON bodies with
-//! a size cap, JSON error answers, the bearer-token check, and a small client.
+//! HTTP plumbing both daemons use: an accept loop with bounds ([`server`]),
+//! JSON bodies with a size cap and a deadline, JSON error answers, the
+//! bearer-token check, and a small client.
+
+mod admission;
+mod server;
+mod throttle;
+
+pub use server::{ServerLimits, serve};
+pub use throttle::LogThrottle;
 
 use crate::protocol::{ErrorBody, ErrorKind};
 use bytes::Bytes;
@@ -8,16 +16,13 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::net::TcpStream;
 
 /// Answers are whole (`full`) or streamed (`stream`, for server-sent events).
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -55,6 +60,8 @@ impl hyper::body::Body for ChannelBody {
 pub struct ApiError {
     pub status: StatusCode,
     pub body: ErrorBody,
+    /// Close the connection after this answer (its request was not read whole).
+    pub close: bool,
 }
 
 impl ApiError {
@@ -66,6 +73,7 @@ impl ApiError {
                 message: message.into(),
                 field: None,
             },
+            close: false,
         }
     }
 
@@ -79,11 +87,23 @@ impl ApiError {
                 message: format!("field `{field}`: {message}"),
                 field: Some(field),
             },
+            close: false,
         }
     }
 
     pub fn into_response(self) -> Response<Body> {
-        json_response(self.status, &self.body)
+        let mut resp = json_response(self.status, &self.body);
+        if self.close {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
+    }
+
+    /// This answer ends its connection (see [`ApiError::close`]).
+    pub fn closing(mut self) -> Self {
+        self.close = true;
+        self
     }
 }
 
@@ -107,9 +127,30 @@ pub fn json_response<T: Serialize>(status: StatusCode, value: &T) -> Response<Bo
     resp
 }
 
-/// Read a body of at most `limit` bytes.
+/// The whole of a request's body must arrive within this: a client that
+/// announces a body and stalls loses its connection, not the server a slot.
+/// Bodies here are small (a take command, a form): on any network that works
+/// they take milliseconds.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Read a body of at most `limit` bytes, within [`BODY_DEADLINE`].
 pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(req.into_body(), limit).collect().await {
+    let collected = tokio::time::timeout(
+        BODY_DEADLINE,
+        Limited::new(req.into_body(), limit).collect(),
+    );
+    let Ok(collected) = collected.await else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorKind::BadRequest,
+            format!(
+                "the request body did not arrive within {} s",
+                BODY_DEADLINE.as_secs()
+            ),
+        )
+        .closing());
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -119,13 +160,15 @@ pub async fn read_body(req: Request<Incoming>, limit: usize) -> Result<Bytes, Ap
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorKind::PayloadTooLarge,
                 format!("request body larger than {limit} bytes"),
-            ))
+            )
+            .closing())
         }
         Err(e) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorKind::BadRequest,
             format!("could not read the request body: {e}"),
-        )),
+        )
+        .closing()),
     }
 }
 
@@ -183,82 +226,6 @@ pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> 
             ErrorKind::Unauthorized,
             "missing or wrong bearer token (Authorization: Bearer <token>)",
         ))
-    }
-}
-
-/// Bounds for [`serve`].
-#[derive(Debug, Clone, Copy)]
-pub struct ServerLimits {
-    pub max_connections: usize,
-    pub header_read_timeout: Duration,
-    /// How long open connections may finish after shutdown is asked for.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for ServerLimits {
-    fn default() -> Self {
-        ServerLimits {
-            max_connections: 64,
-            header_read_timeout: Duration::from_secs(10),
-            shutdown_grace: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Accept HTTP/1 connections until `shutdown` turns true, then let open
-/// connections finish for a bounded time.
-pub async fn serve<H, F>(
-    listener: TcpListener,
-    limits: ServerLimits,
-    handler: H,
-    mut shutdown: watch::Receiver<bool>,
-) where
-    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    loop {
-        let accepted: (TcpStream, SocketAddr) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of descriptors or similar: back off rather than spin or exit.
-                    log::warn!(target: "takebox::http", "accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let (stream, peer) = accepted;
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            log::warn!(target: "takebox::http", "connection limit reached, refusing {peer}");
-            drop(stream);
-            continue;
-        };
-        let handler = handler.clone();
-        let service = hyper::service::service_fn(move |req| {
-            let handler = handler.clone();
-            async move { Ok::<_, Infallible>(handler(req, peer).await) }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                log::debug!(target: "takebox::http", "connection from {peer}: {e}");
-            }
-            drop(permit);
-        });
-    }
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        log::warn!(target: "takebox::http", "connections still open after the grace period");
     }
 }
 
