@@ -2,7 +2,9 @@
 # takebox-control beside the seed's stack (a minimal Flask app serving a page of
 # the same size): resident memory idle and during a session, and page/API
 # latency under 50 concurrent clients (wrk), side by side.
-# Then two recorders, one take: the skew between their files (bench-skew.sh).
+# Then the page while other addresses hold idle and stalled connections
+# (bench-hostile.py), and two recorders, one take: the skew between their
+# files (bench-skew.sh).
 # BENCH_SECONDS (default 10) is the length of each load run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -114,6 +116,10 @@ for name, c, f in (("page /", a[6], a[8]), ("API status", a[7], a[9])):
     print(f"{name + ' non-2xx answers':34}{c[3]:>18}{f[3]:>18}")
 print("goal: control RSS at most 8 MB")
 PY
+
+# The page for a real client while other addresses hold 2,000 idle sockets
+# and 64 stalled uploads, takebox-control beside Flask.
+python3 scripts/bench-hostile.py takebox-control "$bport" Flask "$fport"
 
 # Two recorders, one take: how far apart the same sound lies in their files
 # (the tests hold 10 ms; the tight figure is measured here).
