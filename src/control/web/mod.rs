@@ -7,6 +7,7 @@
 
 pub mod form;
 pub mod guard;
+pub mod hosts;
 pub mod settings;
 pub mod sse;
 pub mod views;
