@@ -78,10 +78,7 @@ fn hostname() -> String {
 #[test]
 fn a_rebound_host_is_refused_on_every_route_and_the_boards_names_are_served() {
     let ws = Workspace::new();
-    ws.write_board_config(
-        free_port(),
-        json!({"control": {"host_names": ["studio-board.example"]}}),
-    );
+    ws.write_board_config(free_port(), json!({}));
     let control = Daemon::control(&ws);
     let a = control.addr;
     let port = a.port();
@@ -168,7 +165,6 @@ fn a_rebound_host_is_refused_on_every_route_and_the_boards_names_are_served() {
         "LOCALHOST".to_string(),
         format!("[::1]:{port}"),
         "[::1]".to_string(),
-        format!("studio-board.example:{port}"),
         format!("{name}:{port}"),
         format!("{name}.local:{port}"),
         name.clone(),
@@ -206,11 +202,34 @@ fn a_rebound_host_is_refused_on_every_route_and_the_boards_names_are_served() {
     assert_eq!(code, 303, "{head}{body}");
     let saved = takebox::config::Config::load(&ws.config_path()).unwrap();
     assert_eq!(saved.countdown_duration, 2.5);
-    assert_eq!(saved.control.host_names, ["studio-board.example"]);
 }
 
 #[test]
-fn bad_host_names_in_the_config_are_refused_at_check() {
+fn a_dns_alias_is_served_once_listed_in_host_names_and_a_bad_one_is_refused_at_check() {
+    let ws = Workspace::new();
+    ws.write_board_config(free_port(), json!({}));
+    let control = Daemon::control(&ws);
+    let alias = format!("studio-board.example:{}", control.addr.port());
+    let get = |a: SocketAddr| exchange(a, None, "GET", "/app.js", &[("Host", &alias)], b"").0;
+    assert_eq!(get(control.addr), 421, "not a name of the board by itself");
+    drop(control);
+    ws.write_board_config(
+        free_port(),
+        json!({"control": {"host_names": ["Studio-Board.example"]}}),
+    );
+    let control = Daemon::control(&ws);
+    let alias = format!("studio-board.example:{}", control.addr.port());
+    let (code, _, body) = exchange(
+        control.addr,
+        None,
+        "GET",
+        "/app.js",
+        &[("Host", &alias)],
+        b"",
+    );
+    assert_eq!(code, 200, "{body}");
+    drop(control);
+
     let ws = Workspace::new();
     ws.write_board_config(
         free_port(),
