@@ -268,7 +268,7 @@ async fn login(
     }
     // Counted before the password is looked at: parallel guesses too.
     if let Err(wait) = ctl.logins.attempt(peer.ip(), Instant::now()) {
-        log::info!(target: "takebox::control", "login from {peer} throttled for {wait} s");
+        log::debug!(target: "takebox::control", "login from {peer} throttled for {wait} s");
         let mut resp = login_page(
             StatusCode::TOO_MANY_REQUESTS,
             ctl,
