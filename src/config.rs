@@ -401,6 +401,10 @@ pub struct ControlSettings {
     pub state_dir: PathBuf,
     /// Empty: the page needs no password.
     pub page_password: String,
+    /// Names the board answers to besides its hostname, `hostname.local`,
+    /// `localhost` and its addresses (a DNS alias); any other Host gets 421.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub host_names: Vec<String>,
     /// Connecting to a recorder and waiting for its status.
     pub request_timeout_seconds: f64,
     /// Added to a take's countdown and duration before a take request times out.
@@ -526,6 +530,7 @@ impl Default for ControlSettings {
             instruments_file: PathBuf::from("instruments.json"),
             state_dir: PathBuf::from("/var/lib/takebox"),
             page_password: String::new(),
+            host_names: Vec::new(),
             request_timeout_seconds: 2.0,
             take_timeout_seconds: 30.0,
             max_connections: 64,
@@ -552,6 +557,27 @@ impl ControlSettings {
             &self.token
         }
     }
+}
+
+/// A name in `control.host_names`: a DNS name (labels of letters, digits and
+/// `-`, at most 253 characters) or an IP address, without a port.
+pub fn check_host_name(name: &str) -> Result<(), String> {
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let bare = name.strip_suffix('.').unwrap_or(name);
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if bare.is_empty() || bare.len() > 253 || !bare.split('.').all(label_ok) {
+        return Err(format!(
+            "expected a host name such as \"studio-board.lan\" or an IP address (no port, no scheme), got {name:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// Split `http://host:port[/]` into host and port (80 when absent).
@@ -790,6 +816,17 @@ impl Config {
         for (i, url) in c.recorders.iter().enumerate() {
             parse_http_url(url)
                 .map_err(|e| invalid(file, &format!("control.recorders[{i}]"), e))?;
+        }
+        if c.host_names.len() > 32 {
+            return Err(invalid(
+                file,
+                "control.host_names",
+                "expected at most 32 names",
+            ));
+        }
+        for (i, name) in c.host_names.iter().enumerate() {
+            check_host_name(name)
+                .map_err(|e| invalid(file, &format!("control.host_names[{i}]"), e))?;
         }
         for (field, v) in [
             ("control.request_timeout_seconds", c.request_timeout_seconds),
@@ -1066,6 +1103,39 @@ mod tests {
         parse_json::<Config>(file, text)
             .and_then(|c| c.validate(file).map(|_| c))
             .unwrap_err()
+    }
+
+    #[test]
+    fn host_names_are_names_or_addresses() {
+        let file = Path::new("/etc/takebox/config.json");
+        let c: Config = parse_json(
+            file,
+            r#"{"control": {"host_names": ["studio-board.lan", "Board2.", "192.0.2.7", "fe80::1"]}}"#,
+        )
+        .unwrap();
+        c.validate(file).unwrap();
+        assert_eq!(c.control.host_names.len(), 4);
+        // Absent stays absent when saved.
+        let saved = serde_json::to_value(Config::default()).unwrap();
+        assert!(saved["control"].get("host_names").is_none(), "{saved}");
+        for bad in [
+            r#""""#,
+            r#""evil.example:5000""#,
+            r#""http://board""#,
+            r#""-board""#,
+            r#""board..lan""#,
+            r#""bo ard""#,
+            r#""[::1]""#,
+        ] {
+            let e = parse_err(&format!(r#"{{"control": {{"host_names": [{bad}]}}}}"#));
+            assert_eq!(e.field(), Some("control.host_names[0]"), "{bad}: {e}");
+        }
+        let many: Vec<String> = (0..33).map(|i| format!("\"b{i}\"")).collect();
+        let e = parse_err(&format!(
+            r#"{{"control": {{"host_names": [{}]}}}}"#,
+            many.join(",")
+        ));
+        assert_eq!(e.field(), Some("control.host_names"), "{e}");
     }
 
     #[test]

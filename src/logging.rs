@@ -2,6 +2,10 @@
 //! seed's `log_directory` when `log_to_file` is set.
 //!
 //! A line: `2026-11-25T13:45:00.125Z level=info target=takebox::capture msg="..."`.
+//! When stderr is the journal (systemd's `JOURNAL_STREAM` names the very stream
+//! fd 2 is), each line on stderr starts with its syslog priority, `<3>` error
+//! (the config's CRITICAL too), `<4>` warning, `<6>` info, `<7>` debug, so
+//! `journalctl -p warning` finds the warnings; the log file never has it.
 
 use crate::config::{LogLevel, Logging};
 use std::fs::{File, OpenOptions};
@@ -11,6 +15,39 @@ use std::sync::Mutex;
 
 struct Logger {
     file: Option<Mutex<File>>,
+    /// stderr is the journal: lines there carry their priority.
+    journal: bool,
+}
+
+/// The syslog priority journald reads from a line's `<N>` prefix.
+pub fn priority(level: log::Level) -> u8 {
+    match level {
+        log::Level::Error => 3,
+        log::Level::Warn => 4,
+        log::Level::Info => 6,
+        log::Level::Debug | log::Level::Trace => 7,
+    }
+}
+
+/// Does `JOURNAL_STREAM` (`<device>:<inode>`, decimal) name this file? A
+/// child started with stderr elsewhere inherits the variable, hence the check
+/// against the file itself (as sd_journal_stream_fd(3) says).
+pub fn names_stream(journal_stream: &str, dev: u64, ino: u64) -> bool {
+    let Some((d, i)) = journal_stream.trim().split_once(':') else {
+        return false;
+    };
+    d.parse::<u64>() == Ok(dev) && i.parse::<u64>() == Ok(ino)
+}
+
+/// Is fd 2 the journal's stream?
+pub fn stderr_is_journal() -> bool {
+    let Ok(value) = std::env::var("JOURNAL_STREAM") else {
+        return false;
+    };
+    match nix::sys::stat::fstat(std::io::stderr()) {
+        Ok(st) => names_stream(&value, st.st_dev, st.st_ino),
+        Err(_) => false,
+    }
 }
 
 fn filter(level: LogLevel) -> log::LevelFilter {
@@ -59,7 +96,12 @@ impl log::Log for Logger {
             return;
         }
         let line = format_line(record.level(), record.target(), &record.args().to_string());
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        if self.journal {
+            let prefixed = format!("<{}>{line}", priority(record.level()));
+            let _ = std::io::stderr().write_all(prefixed.as_bytes());
+        } else {
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
         if let Some(file) = &self.file
             && let Ok(mut f) = file.lock()
         {
@@ -86,7 +128,8 @@ pub fn init(settings: &Logging, log_dir: &Path, program: &str) -> Result<(), Str
     } else {
         None
     };
-    log::set_boxed_logger(Box::new(Logger { file })).map_err(|e| e.to_string())?;
+    let journal = stderr_is_journal();
+    log::set_boxed_logger(Box::new(Logger { file, journal })).map_err(|e| e.to_string())?;
     log::set_max_level(filter(settings.log_level));
     Ok(())
 }
@@ -100,6 +143,35 @@ mod tests {
         let line = format_line(log::Level::Warn, "takebox::capture", "a \"b\"\nc");
         assert!(line.ends_with("level=warn target=takebox::capture msg=\"a \\\"b\\\"\\nc\"\n"));
         assert_eq!(line.matches('\n').count(), 1);
+    }
+
+    #[test]
+    fn priorities_for_journald() {
+        assert_eq!(priority(log::Level::Error), 3);
+        assert_eq!(priority(log::Level::Warn), 4);
+        assert_eq!(priority(log::Level::Info), 6);
+        assert_eq!(priority(log::Level::Debug), 7);
+        // CRITICAL is logged as an error, so it is priority 3.
+        assert_eq!(filter(LogLevel::Critical), log::LevelFilter::Error);
+    }
+
+    #[test]
+    fn the_journal_stream_must_be_stderr_itself() {
+        assert!(names_stream("8:1234", 8, 1234));
+        assert!(names_stream("8:1234\n", 8, 1234));
+        for other in [
+            "8:1235", "9:1234", "", "8", "8:", ":1234", "x:y", "8:1234:5", "-8:1234",
+        ] {
+            assert!(!names_stream(other, 8, 1234), "{other:?}");
+        }
+        // A real file: its own device and inode match, another's do not.
+        let f = tempfile::tempfile().unwrap();
+        let st = nix::sys::stat::fstat(&f).unwrap();
+        let mine = format!("{}:{}", st.st_dev, st.st_ino);
+        assert!(names_stream(&mine, st.st_dev, st.st_ino));
+        let g = tempfile::tempfile().unwrap();
+        let other = nix::sys::stat::fstat(&g).unwrap();
+        assert!(!names_stream(&mine, other.st_dev, other.st_ino));
     }
 
     #[test]

@@ -40,7 +40,10 @@ pub struct Control {
     pub instruments: Arc<Instruments>,
     pub token: String,
     pub page_password: String,
-    pub page_key: [u8; 32],
+    /// Page-password sessions and the wrong-password throttle.
+    pub logins: web::login::Logins,
+    /// The Host names the board answers to.
+    pub hosts: web::hosts::KnownHosts,
     pub health: Arc<Health>,
     pub status: watch::Receiver<CycleStatus>,
     pub events: broadcast::Sender<Event>,
@@ -110,7 +113,9 @@ pub async fn run(
             config.control.state_dir.display()
         )
     })?;
-    let page_key = web::guard::random_key().map_err(|e| format!("/dev/urandom: {e}"))?;
+    // Session ids come from here: fail at start, not at the first login.
+    web::login::random_id().map_err(|e| format!("/dev/urandom: {e}"))?;
+    let hosts = web::hosts::KnownHosts::new(&config.control.host_names);
     let token = config.control.effective_token(&config).to_string();
     let page_password = config.control.page_password.clone();
     let max_connections = config.control.max_connections;
@@ -184,7 +189,8 @@ pub async fn run(
         instruments: Arc::new(instruments),
         token,
         page_password,
-        page_key,
+        logins: web::login::Logins::new(),
+        hosts,
         health,
         status: status_rx,
         events,
@@ -213,7 +219,7 @@ pub async fn run(
         shutdown.clone(),
     ));
     crate::sdnotify::ready("serving the page");
-    let handler = move |req, _peer| web::handle(control.clone(), req);
+    let handler = move |req, peer| web::handle(control.clone(), req, peer);
     let limits = crate::http::ServerLimits::with_max(max_connections);
     crate::http::serve(listener, limits, handler, shutdown).await;
     if let Some(t) = gpio_task {

@@ -1,11 +1,13 @@
-//! Who may change state: same-origin POSTs only (CSRF), and when a page password
-//! is set, a browser holding the session cookie it earned.
+//! Who may change state: same-origin POSTs only (CSRF; the Host itself is
+//! checked first, by [`super::hosts`]), and when a page password is set, a
+//! browser holding the cookie of a live session ([`super::login`]).
 
+use super::login::Logins;
 use crate::http::ApiError;
 use crate::protocol::ErrorKind;
 use hyper::StatusCode;
 use hyper::header::{self, HeaderMap};
-use sha2::{Digest, Sha256};
+use std::time::Instant;
 
 pub const COOKIE: &str = "takebox_page";
 
@@ -50,15 +52,6 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
-/// The cookie value a correct password earns: a keyed hash, so the password
-/// itself never travels in the cookie and a restart (new key) logs everyone out.
-pub fn cookie_value(key: &[u8; 32], password: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(key);
-    h.update(password.as_bytes());
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Equal in constant time (for equal lengths; lengths are not secret here).
 pub fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -68,17 +61,9 @@ pub fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-pub fn logged_in(headers: &HeaderMap, key: &[u8; 32], password: &str) -> bool {
-    password.is_empty()
-        || cookie(headers, COOKIE).is_some_and(|c| same(c, &cookie_value(key, password)))
-}
-
-/// 32 random bytes from the kernel.
-pub fn random_key() -> std::io::Result<[u8; 32]> {
-    use std::io::Read;
-    let mut key = [0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
-    Ok(key)
+/// With a page password: does the request carry a live session's cookie?
+pub fn logged_in(headers: &HeaderMap, logins: &Logins, password: &str, now: Instant) -> bool {
+    password.is_empty() || cookie(headers, COOKIE).is_some_and(|c| logins.check(c, now))
 }
 
 #[cfg(test)]
@@ -124,15 +109,30 @@ mod tests {
 
     #[test]
     fn password_cookie() {
-        let key = [7u8; 32];
-        let good = format!("a=b; {COOKIE}={}", cookie_value(&key, "pw"));
-        assert!(logged_in(&headers(&[(header::COOKIE, &good)]), &key, "pw"));
+        let logins = Logins::new();
+        let now = Instant::now();
+        let id = logins.create(now).unwrap();
+        let good = format!("a=b; {COOKIE}={id}");
+        assert!(logged_in(
+            &headers(&[(header::COOKIE, &good)]),
+            &logins,
+            "pw",
+            now
+        ));
         assert!(!logged_in(
             &headers(&[(header::COOKIE, "takebox_page=00")]),
-            &key,
-            "pw"
+            &logins,
+            "pw",
+            now
         ));
-        assert!(!logged_in(&HeaderMap::new(), &key, "pw"));
-        assert!(logged_in(&HeaderMap::new(), &key, ""));
+        assert!(!logged_in(&HeaderMap::new(), &logins, "pw", now));
+        assert!(logged_in(&HeaderMap::new(), &logins, "", now));
+        logins.end(&id);
+        assert!(!logged_in(
+            &headers(&[(header::COOKIE, &good)]),
+            &logins,
+            "pw",
+            now
+        ));
     }
 }

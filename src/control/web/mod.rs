@@ -7,6 +7,8 @@
 
 pub mod form;
 pub mod guard;
+pub mod hosts;
+pub mod login;
 pub mod settings;
 pub mod sse;
 pub mod views;
@@ -22,17 +24,29 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request as HttpRequest, Response, StatusCode};
 use serde::Serialize;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::oneshot;
 use views::{ArticulationChoice, Choice, InitiateView, LoginView};
 
 /// Forms and API bodies are small; anything larger is refused (413).
 pub const MAX_BODY: usize = 64 * 1024;
 
-pub async fn handle(ctl: Arc<Control>, req: HttpRequest<Incoming>) -> Response<Body> {
+pub async fn handle(
+    ctl: Arc<Control>,
+    req: HttpRequest<Incoming>,
+    peer: SocketAddr,
+) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    match route(&ctl, req).await {
+    // Every route, the page, /app.js, /events and the API alike, answers only
+    // to the board's own names (DNS rebinding).
+    let answer = match ctl.hosts.check(req.headers(), req.uri(), Instant::now()) {
+        Ok(()) => route(&ctl, req, peer).await,
+        Err(e) => Err(e),
+    };
+    match answer {
         Ok(resp) => resp,
         Err(e) => {
             log::info!(target: "takebox::control", "{method} {path}: {} {}", e.status.as_u16(), e.body.message);
@@ -100,7 +114,11 @@ fn query_param(req: &HttpRequest<Incoming>, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn route(ctl: &Arc<Control>, req: HttpRequest<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn route(
+    ctl: &Arc<Control>,
+    req: HttpRequest<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, ApiError> {
     let path = req.uri().path().to_string();
     if let Some(rest) = path.strip_prefix("/api/v1/") {
         return api(ctl, rest, req).await;
@@ -122,10 +140,15 @@ async fn route(ctl: &Arc<Control>, req: HttpRequest<Incoming>) -> Result<Respons
                     .page("Password", "login", &LoginView::default(), "idle", false),
             ));
         }
-        ("/login", &Method::POST) => return login(ctl, req).await,
+        ("/login", &Method::POST) => return login(ctl, req, peer).await,
         _ => {}
     }
-    if !guard::logged_in(req.headers(), &ctl.page_key, &ctl.page_password) {
+    if !guard::logged_in(
+        req.headers(),
+        &ctl.logins,
+        &ctl.page_password,
+        Instant::now(),
+    ) {
         return if method == Method::GET && path != "/events" {
             Ok(redirect("/login"))
         } else {
@@ -206,6 +229,10 @@ async fn route(ctl: &Arc<Control>, req: HttpRequest<Incoming>) -> Result<Respons
             save_settings(ctl, &form)
         }
         ("/logout", Method::POST) => {
+            // Over on the board: the cookie is worth nothing from now on.
+            if let Some(id) = guard::cookie(req.headers(), guard::COOKIE) {
+                ctl.logins.end(id);
+            }
             let mut resp = redirect("/login");
             resp.headers_mut().insert(
                 header::SET_COOKIE,
@@ -221,29 +248,58 @@ async fn route(ctl: &Arc<Control>, req: HttpRequest<Incoming>) -> Result<Respons
     }
 }
 
-async fn login(ctl: &Arc<Control>, req: HttpRequest<Incoming>) -> Result<Response<Body>, ApiError> {
+fn login_page(status: StatusCode, ctl: &Control, error: String) -> Response<Body> {
+    let view = LoginView { error };
+    html(
+        status,
+        ctl.pages.page("Password", "login", &view, "idle", false),
+    )
+}
+
+async fn login(
+    ctl: &Arc<Control>,
+    req: HttpRequest<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, ApiError> {
     guard::same_origin(req.headers())?;
     let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
-    if ctl.page_password.is_empty() || guard::same(&form.text("password"), &ctl.page_password) {
-        let mut resp = redirect("/");
-        let cookie = format!(
-            "{}={}; Path=/; HttpOnly; SameSite=Strict",
-            guard::COOKIE,
-            guard::cookie_value(&ctl.page_key, &ctl.page_password)
+    if ctl.page_password.is_empty() {
+        return Ok(redirect("/"));
+    }
+    // Counted before the password is looked at: parallel guesses too.
+    if let Err(wait) = ctl.logins.attempt(peer.ip(), Instant::now()) {
+        log::debug!(target: "takebox::control", "login from {peer} throttled for {wait} s");
+        let mut resp = login_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            ctl,
+            format!("too many wrong passwords: try again in {wait} s"),
         );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        return Ok(resp);
+    }
+    if guard::same(&form.text("password"), &ctl.page_password) {
+        ctl.logins.succeeded(peer.ip());
+        let id = ctl.logins.create(Instant::now()).map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorKind::Internal,
+                format!("no session id: {e}"),
+            )
+        })?;
+        let mut resp = redirect("/");
+        let cookie = format!("{}={id}; Path=/; HttpOnly; SameSite=Strict", guard::COOKIE);
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().insert(header::SET_COOKIE, v);
         }
         return Ok(resp);
     }
-    // A wrong password costs a moment, which slows guessing.
+    // A wrong password also costs its request a moment.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let view = LoginView {
-        error: "wrong password".into(),
-    };
-    Ok(html(
+    Ok(login_page(
         StatusCode::UNAUTHORIZED,
-        ctl.pages.page("Password", "login", &view, "idle", false),
+        ctl,
+        "wrong password".into(),
     ))
 }
 
