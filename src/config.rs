@@ -139,6 +139,11 @@ pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 /// The text of a config file: at most [`MAX_CONFIG_BYTES`], UTF-8, a leading
 /// byte order mark (as some Windows editors write) dropped.
 pub fn read(file: &Path) -> Result<String, ConfigError> {
+    read_text(file).map(|(_, text)| text)
+}
+
+/// [`read`], and whether the file started with a byte order mark.
+fn read_text(file: &Path) -> Result<(bool, String), ConfigError> {
     use std::io::Read;
     let read_err = |source| ConfigError::Read {
         file: file.to_path_buf(),
@@ -179,8 +184,8 @@ pub fn read(file: &Path) -> Result<String, ConfigError> {
         )
     })?;
     Ok(match text.strip_prefix(BOM) {
-        Some(rest) => rest.to_string(),
-        None => text,
+        Some(rest) => (true, rest.to_string()),
+        None => (false, text),
     })
 }
 
@@ -429,7 +434,13 @@ pub struct CaptureSettings {
     pub token: String,
     /// Keep real-time pace by the wall clock, for PCMs that are not clocked
     /// (alsa-lib's `file` plugin). Real devices pace themselves: leave it off.
+    /// Written out only when on.
+    #[serde(skip_serializing_if = "is_false")]
     pub pace: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for CaptureSettings {
@@ -723,6 +734,60 @@ impl Config {
         })
     }
 
+    /// Save what changed from `old` to `new` into `file` and nothing else: the
+    /// file keeps its key order, indentation, number forms, byte order mark and
+    /// absent fields; a changed whole number keeps its form (`5` -> `3`, not
+    /// `3.0`); a field that was absent is added at the end of its section.
+    /// The changes are applied to the file as it is now (an edit made by hand
+    /// since `old` was read stays). Written atomically. Returns the config as
+    /// saved, or every problem of the result.
+    pub fn save_changes(
+        file: &Path,
+        old: &Config,
+        new: &Config,
+    ) -> Result<Config, Vec<ConfigError>> {
+        let (bom, text) = read_text(file).map_err(|e| vec![e])?;
+        let on_disk: Config = parse_json(file, &text).map_err(|e| vec![e])?;
+        let value = |c: &Config| serde_json::to_value(c).expect("config serializes");
+        let mut target = value(&on_disk);
+        for (path, change) in crate::json_edit::diff(&value(old), &value(new)) {
+            crate::json_edit::patch(&mut target, &path, change);
+        }
+        let saved: Config = serde_json::from_value(target.clone()).map_err(|e| {
+            vec![invalid(
+                file,
+                "",
+                format!("the changes do not fit the file: {e}"),
+            )]
+        })?;
+        let problems = saved.problems(file);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let edited = crate::json_edit::rewrite(
+            &text,
+            |t| {
+                parse_json::<Config>(file, t)
+                    .map(|c| value(&c))
+                    .map_err(|e| e.to_string())
+            },
+            &target,
+        )
+        .map_err(|e| vec![invalid(file, "", e)])?;
+        let out = if bom {
+            format!("{BOM}{edited}")
+        } else {
+            edited
+        };
+        crate::durable::write_atomic(file, out.as_bytes()).map_err(|source| {
+            vec![ConfigError::Write {
+                file: file.to_path_buf(),
+                source,
+            }]
+        })?;
+        Ok(saved)
+    }
+
     /// Take the token from the environment when it is set there.
     pub fn apply_env(&mut self) {
         if let Ok(token) = std::env::var(TOKEN_ENV)
@@ -774,13 +839,18 @@ impl Config {
 
     fn check_seed(&self, p: &mut Problems) {
         let c = self.countdown_duration;
-        if !(c.is_finite() && (MIN_COUNTDOWN_SECONDS..=MAX_COUNTDOWN_SECONDS).contains(&c)) {
+        if !(c.is_finite() && c <= MAX_COUNTDOWN_SECONDS) {
+            p.add(
+                "countdown_duration",
+                format!("expected at most {MAX_COUNTDOWN_SECONDS} seconds, got {c}"),
+            );
+        } else if c < MIN_COUNTDOWN_SECONDS {
             p.add(
                 "countdown_duration",
                 format!(
-                    "expected {MIN_COUNTDOWN_SECONDS} to {MAX_COUNTDOWN_SECONDS} seconds, got {c} \
-                     (the board sends each take's command during the countdown, so that it \
-                     reaches the recorders before the note starts)"
+                    "expected at least {MIN_COUNTDOWN_SECONDS} seconds, got {c}: the board sends \
+                     each take's command during the countdown, and it must reach the \
+                     recorders before the note starts"
                 ),
             );
         }
@@ -1468,6 +1538,52 @@ mod tests {
             let e = inst(bad).validate(file, &Config::default()).unwrap_err();
             assert_eq!(e.field(), Some("instruments[0].name"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn saving_changes_keeps_the_file_as_written() {
+        let dir = temp_dir("save");
+        let file = dir.join("config.json");
+        let seed = std::fs::read_to_string(seed_dir().join("config.json")).unwrap();
+        std::fs::write(&file, format!("{BOM}{seed}")).unwrap();
+        let old = Config::load(&file).unwrap();
+        let mut new = old.clone();
+        new.countdown_duration = 3.0;
+        new.articulation_durations.insert("legato".into(), 1.5);
+        new.articulation_durations.remove("medium");
+        new.file_naming.include_user_initials = true;
+        new.post_processing.peak_target_dbfs = -3.0;
+        let saved = Config::save_changes(&file, &old, &new).unwrap();
+        assert_eq!(saved, new);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let want = seed
+            .replace("\"countdown_duration\": 5,", "\"countdown_duration\": 3,")
+            .replace("        \"medium\": 0.5,\n", "")
+            .replace(
+                "\"transient\": 0.05\n",
+                "\"transient\": 0.05,\n        \"legato\": 1.5\n",
+            )
+            .replace(
+                "\"include_user_initials\": false",
+                "\"include_user_initials\": true",
+            )
+            .replace(
+                "\"normalize_audio\": true\n",
+                "\"normalize_audio\": true,\n        \"peak_target_dbfs\": -3.0\n",
+            );
+        assert_eq!(text, format!("{BOM}{want}"));
+        assert!(
+            !text.contains("pace") && !text.contains("capture"),
+            "{text}"
+        );
+        // A bad result is refused with every problem, and the file stays.
+        let mut bad = new.clone();
+        bad.countdown_duration = 0.0;
+        bad.storage_management.min_free_gb = 1e300;
+        let errs = Config::save_changes(&file, &new, &bad).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
