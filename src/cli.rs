@@ -76,6 +76,12 @@ pub fn load_config_and_raw(path: Option<String>) -> Result<(PathBuf, Config, Con
             .unwrap_or_else(|| "/etc/takebox/config.json".into()),
     );
     let raw = Config::load(&path).map_err(|e| e.to_string())?;
+    if let Ok(token) = std::env::var(crate::config::TOKEN_ENV)
+        && !token.is_empty()
+    {
+        crate::config::check_token(&token)
+            .map_err(|e| format!("the environment variable {}: {e}", crate::config::TOKEN_ENV))?;
+    }
     let mut config = raw.clone();
     config.apply_env();
     config.resolve_paths(&path);

@@ -89,7 +89,26 @@ fn invalid(file: &Path, field: &str, message: impl Into<String>) -> ConfigError 
 }
 
 /// Parse JSON text strictly, reporting the path of the field that failed.
+/// Both files are JSON objects: anything else is refused in words.
 pub fn parse_json<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigError> {
+    let text = text.strip_prefix(BOM).unwrap_or(text);
+    let got = match text.trim_start().chars().next() {
+        Some('{') | Some('/') => None,
+        None => Some("an empty file"),
+        Some('[') => Some("an array"),
+        Some('"') => Some("a string"),
+        Some('t' | 'f') => Some("true or false"),
+        Some('n') => Some("null"),
+        Some(c) if c == '-' || c.is_ascii_digit() => Some("a number"),
+        Some(_) => None,
+    };
+    if let Some(got) = got {
+        return Err(ConfigError::Parse {
+            file: file.to_path_buf(),
+            field: String::new(),
+            message: format!("expected a JSON object ({{ ... }}), got {got}"),
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
@@ -113,16 +132,80 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Con
     Ok(value)
 }
 
-fn read(file: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+/// Largest config.json or instruments.json read: a real one is a few KiB; a
+/// bigger file is refused before it is read.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The text of a config file: at most [`MAX_CONFIG_BYTES`], UTF-8, a leading
+/// byte order mark (as some Windows editors write) dropped.
+pub fn read(file: &Path) -> Result<String, ConfigError> {
+    read_text(file).map(|(_, text)| text)
+}
+
+/// [`read`], and whether the file started with a byte order mark.
+fn read_text(file: &Path) -> Result<(bool, String), ConfigError> {
+    use std::io::Read;
+    let read_err = |source| ConfigError::Read {
         file: file.to_path_buf(),
         source,
+    };
+    let too_big = |len: u64| {
+        invalid(
+            file,
+            "",
+            format!(
+                "the file is {len} bytes or more; a config file is at most {MAX_CONFIG_BYTES} bytes (1 MiB)"
+            ),
+        )
+    };
+    let f = std::fs::File::open(file).map_err(read_err)?;
+    let meta = f.metadata().map_err(read_err)?;
+    if meta.is_dir() {
+        return Err(invalid(file, "", "is a folder, not a file"));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        invalid(
+            file,
+            "",
+            format!(
+                "not UTF-8 text (byte {} is not valid UTF-8)",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
+    Ok(match text.strip_prefix(BOM) {
+        Some(rest) => (true, rest.to_string()),
+        None => (false, text),
     })
 }
+
+/// The UTF-8 byte order mark.
+pub const BOM: &str = "\u{feff}";
 
 /// Longest note a configuration may plan (an articulation's duration), and so
 /// the longest `capture.max_take_seconds`.
 pub const MAX_NOTE_SECONDS: f64 = 3600.0;
+
+/// Shortest countdown: the board sends each take's command up to
+/// `control::take_runner::SEND_LEAD` (1 s) before the countdown ends, at once
+/// when the countdown is shorter; half a second is left for it to reach every
+/// recorder before the note starts. With no countdown the command always came
+/// late, and a recorder whose `late_start_seconds` is 0 would refuse every take.
+pub const MIN_COUNTDOWN_SECONDS: f64 = 0.5;
+pub const MAX_COUNTDOWN_SECONDS: f64 = 60.0;
+
+/// Largest `storage_management.min_free_gb` (an exabyte: "never arm").
+pub const MAX_MIN_FREE_GB: f64 = 1e9;
 
 // ---- config.json: the seed's sections ----
 
@@ -231,8 +314,7 @@ impl Default for PostProcessing {
 }
 
 impl PostProcessing {
-    fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        let p = "post_processing.";
+    fn check(&self, p: &mut Problems) {
         for (field, v, lo, hi) in [
             ("peak_target_dbfs", self.peak_target_dbfs, -60.0, 0.0),
             (
@@ -251,14 +333,12 @@ impl PostProcessing {
             ("clip_ceiling_dbfs", self.clip_ceiling_dbfs, -20.0, 0.0),
         ] {
             if !(v.is_finite() && (lo..=hi).contains(&v)) {
-                return Err(invalid(
-                    file,
-                    &format!("{p}{field}"),
+                p.add(
+                    &format!("post_processing.{field}"),
                     format!("expected {lo} to {hi}, got {v}"),
-                ));
+                );
             }
         }
-        Ok(())
     }
 }
 
@@ -354,7 +434,13 @@ pub struct CaptureSettings {
     pub token: String,
     /// Keep real-time pace by the wall clock, for PCMs that are not clocked
     /// (alsa-lib's `file` plugin). Real devices pace themselves: leave it off.
+    /// Written out only when on.
+    #[serde(skip_serializing_if = "is_false")]
     pub pace: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Default for CaptureSettings {
@@ -674,6 +760,60 @@ impl Config {
         })
     }
 
+    /// Save what changed from `old` to `new` into `file` and nothing else: the
+    /// file keeps its key order, indentation, number forms, byte order mark and
+    /// absent fields; a changed whole number keeps its form (`5` -> `3`, not
+    /// `3.0`); a field that was absent is added at the end of its section.
+    /// The changes are applied to the file as it is now (an edit made by hand
+    /// since `old` was read stays). Written atomically. Returns the config as
+    /// saved, or every problem of the result.
+    pub fn save_changes(
+        file: &Path,
+        old: &Config,
+        new: &Config,
+    ) -> Result<Config, Vec<ConfigError>> {
+        let (bom, text) = read_text(file).map_err(|e| vec![e])?;
+        let on_disk: Config = parse_json(file, &text).map_err(|e| vec![e])?;
+        let value = |c: &Config| serde_json::to_value(c).expect("config serializes");
+        let mut target = value(&on_disk);
+        for (path, change) in crate::json_edit::diff(&value(old), &value(new)) {
+            crate::json_edit::patch(&mut target, &path, change);
+        }
+        let saved: Config = serde_json::from_value(target.clone()).map_err(|e| {
+            vec![invalid(
+                file,
+                "",
+                format!("the changes do not fit the file: {e}"),
+            )]
+        })?;
+        let problems = saved.problems(file);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let edited = crate::json_edit::rewrite(
+            &text,
+            |t| {
+                parse_json::<Config>(file, t)
+                    .map(|c| value(&c))
+                    .map_err(|e| e.to_string())
+            },
+            &target,
+        )
+        .map_err(|e| vec![invalid(file, "", e)])?;
+        let out = if bom {
+            format!("{BOM}{edited}")
+        } else {
+            edited
+        };
+        crate::durable::write_atomic(file, out.as_bytes()).map_err(|source| {
+            vec![ConfigError::Write {
+                file: file.to_path_buf(),
+                source,
+            }]
+        })?;
+        Ok(saved)
+    }
+
     /// Take the token from the environment when it is set there.
     pub fn apply_env(&mut self) {
         if let Ok(token) = std::env::var(TOKEN_ENV)
@@ -701,76 +841,82 @@ impl Config {
         }
     }
 
+    /// Every problem of the config, each naming its field (the settings page
+    /// shows them all at once); empty when it is usable.
+    pub fn problems(&self, file: &Path) -> Vec<ConfigError> {
+        let mut p = Problems {
+            file,
+            list: Vec::new(),
+        };
+        self.check_seed(&mut p);
+        self.post_processing.check(&mut p);
+        self.check_capture(&mut p);
+        self.check_control(&mut p);
+        p.list
+    }
+
+    /// The first of [`Config::problems`].
     pub fn validate(&self, file: &Path) -> Result<(), ConfigError> {
-        let positive = |field: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(invalid(
-                    file,
-                    field,
-                    format!("expected a positive number, got {v}"),
-                ))
-            }
-        };
-        let non_negative = |field: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(invalid(
-                    file,
-                    field,
-                    format!("expected a number of seconds >= 0, got {v}"),
-                ))
-            }
-        };
-        non_negative("countdown_duration", self.countdown_duration)?;
-        if self.countdown_duration > 60.0 {
-            return Err(invalid(
-                file,
+        match self.problems(file).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn check_seed(&self, p: &mut Problems) {
+        let c = self.countdown_duration;
+        if !(c.is_finite() && c <= MAX_COUNTDOWN_SECONDS) {
+            p.add(
                 "countdown_duration",
-                "expected at most 60 seconds",
-            ));
+                format!("expected at most {MAX_COUNTDOWN_SECONDS} seconds, got {c}"),
+            );
+        } else if c < MIN_COUNTDOWN_SECONDS {
+            p.add(
+                "countdown_duration",
+                format!(
+                    "expected at least {MIN_COUNTDOWN_SECONDS} seconds, got {c}: the board sends \
+                     each take's command during the countdown, and it must reach the \
+                     recorders before the note starts"
+                ),
+            );
         }
         if self.articulation_durations.is_empty() {
-            return Err(invalid(
-                file,
+            p.add(
                 "articulation_durations",
                 "expected at least one articulation",
-            ));
+            );
         }
         for (name, secs) in &self.articulation_durations {
             let field = format!("articulation_durations.{name}");
-            crate::protocol::check_name(&field, name)
-                .map_err(|e| invalid(file, &field, e.message))?;
-            positive(&field, *secs)?;
-            if *secs > MAX_NOTE_SECONDS {
-                return Err(invalid(
-                    file,
+            if let Err(e) = crate::protocol::check_name(&field, name) {
+                p.add(&field, e.message);
+            } else if !(secs.is_finite() && *secs > 0.0 && *secs <= MAX_NOTE_SECONDS) {
+                p.add(
                     &field,
-                    format!("expected at most {MAX_NOTE_SECONDS} seconds (an hour), got {secs}"),
-                ));
+                    format!(
+                        "expected more than 0 and at most {MAX_NOTE_SECONDS} seconds (an hour), got {secs}"
+                    ),
+                );
             }
         }
-        positive(
-            "session_settings.default_frequency",
-            self.session_settings.default_frequency,
-        )?;
-        if !(400.0..=480.0).contains(&self.session_settings.default_frequency) {
-            return Err(invalid(
-                file,
+        let s = &self.session_settings;
+        if !(s.default_frequency.is_finite() && (400.0..=480.0).contains(&s.default_frequency)) {
+            p.add(
                 "session_settings.default_frequency",
-                "expected the pitch of A4 in Hz, between 400 and 480",
-            ));
+                format!(
+                    "expected the pitch of A4 in Hz, between 400 and 480, got {}",
+                    s.default_frequency
+                ),
+            );
         }
-        Note::parse(&self.session_settings.default_note, self.notes.middle_c)
-            .map_err(|e| invalid(file, "session_settings.default_note", e.to_string()))?;
+        if let Err(e) = Note::parse(&s.default_note, self.notes.middle_c) {
+            p.add("session_settings.default_note", e.to_string());
+        }
         if !self
             .articulation_durations
-            .contains_key(&self.session_settings.default_articulation)
+            .contains_key(&s.default_articulation)
         {
-            return Err(invalid(
-                file,
+            p.add(
                 "session_settings.default_articulation",
                 format!(
                     "expected one of the articulation_durations ({}), got {:?}",
@@ -779,43 +925,42 @@ impl Config {
                         .cloned()
                         .collect::<Vec<_>>()
                         .join(", "),
-                    self.session_settings.default_articulation
+                    s.default_articulation
                 ),
-            ));
+            );
         }
-        self.post_processing.validate(file)?;
-        if !(1..=36_500).contains(&self.storage_management.max_age_days) {
-            return Err(invalid(
-                file,
+        let m = &self.storage_management;
+        if !(1..=36_500).contains(&m.max_age_days) {
+            p.add(
                 "storage_management.max_age_days",
-                "expected 1 to 36500 days",
-            ));
+                format!("expected 1 to 36500 days, got {}", m.max_age_days),
+            );
         }
-        let minutes = self.storage_management.cleanup_interval_minutes;
+        let minutes = m.cleanup_interval_minutes;
         if !(minutes.is_finite() && minutes > 0.0 && minutes <= 10_080.0) {
-            return Err(invalid(
-                file,
+            p.add(
                 "storage_management.cleanup_interval_minutes",
                 format!("expected more than 0 and at most 10080 minutes (a week), got {minutes}"),
-            ));
+            );
         }
-        let free = self.storage_management.min_free_gb;
-        if !(free.is_finite() && (0.0..=1e9).contains(&free)) {
-            return Err(invalid(
-                file,
+        let free = m.min_free_gb;
+        if !(free.is_finite() && (0.0..=MAX_MIN_FREE_GB).contains(&free)) {
+            p.add(
                 "storage_management.min_free_gb",
                 format!("expected a number of GB from 0 to 1000000000, got {free}"),
-            ));
+            );
         }
-        self.validate_capture(file)?;
-        self.validate_control(file)
     }
 
-    fn validate_control(&self, file: &Path) -> Result<(), ConfigError> {
+    fn check_control(&self, p: &mut Problems) {
         let c = &self.control;
         for (i, url) in c.recorders.iter().enumerate() {
-            parse_http_url(url)
-                .map_err(|e| invalid(file, &format!("control.recorders[{i}]"), e))?;
+            if let Err(e) = parse_http_url(url) {
+                p.add(&format!("control.recorders[{i}]"), e);
+            }
+        }
+        if let Err(e) = check_token(&c.token) {
+            p.add("control.token", e);
         }
         if c.host_names.len() > 32 {
             return Err(invalid(
@@ -833,85 +978,54 @@ impl Config {
             ("control.take_timeout_seconds", c.take_timeout_seconds),
         ] {
             if !(v.is_finite() && v > 0.0 && v <= 600.0) {
-                return Err(invalid(
-                    file,
-                    field,
-                    "expected more than 0 and at most 600 seconds",
-                ));
+                p.add(field, "expected more than 0 and at most 600 seconds");
             }
         }
         if !(1..=10_000).contains(&c.max_connections) {
-            return Err(invalid(
-                file,
-                "control.max_connections",
-                "expected 1 to 10000",
-            ));
+            p.add("control.max_connections", "expected 1 to 10000");
         }
         let g = &c.gpio;
         if g.chip.is_empty() {
-            return Err(invalid(
-                file,
-                "control.gpio.chip",
-                "expected a path or a label",
-            ));
+            p.add("control.gpio.chip", "expected a path or a label");
         }
         if !(1..=1000).contains(&g.debounce_ms) {
-            return Err(invalid(
-                file,
-                "control.gpio.debounce_ms",
-                "expected 1 to 1000 ms",
-            ));
+            p.add("control.gpio.debounce_ms", "expected 1 to 1000 ms");
         }
         if !(100..=10_000).contains(&g.long_press_ms) || g.long_press_ms <= g.debounce_ms {
-            return Err(invalid(
-                file,
+            p.add(
                 "control.gpio.long_press_ms",
                 "expected 100 to 10000 ms, longer than debounce_ms",
-            ));
+            );
         }
         if g.countdown_leds.len() > 16 {
-            return Err(invalid(
-                file,
-                "control.gpio.countdown_leds",
-                "expected at most 16 LEDs",
-            ));
+            p.add("control.gpio.countdown_leds", "expected at most 16 LEDs");
         }
         let mut lines = vec![&g.button.line, &g.status_led.line];
         lines.extend(g.countdown_leds.iter().map(|l| &l.line));
-        for (i, l) in lines.iter().enumerate() {
-            if lines[..i].contains(l) {
-                return Err(invalid(
-                    file,
-                    "control.gpio",
-                    format!("line {l} is used twice"),
-                ));
-            }
+        if let Some(l) = (0..lines.len())
+            .find(|&i| lines[..i].contains(&lines[i]))
+            .map(|i| lines[i])
+        {
+            p.add("control.gpio", format!("line {l} is used twice"));
         }
-        Ok(())
     }
 
-    fn validate_capture(&self, file: &Path) -> Result<(), ConfigError> {
+    fn check_capture(&self, p: &mut Problems) {
         let c = &self.capture;
         if ![44_100, 48_000, 96_000].contains(&c.sample_rate) {
-            return Err(invalid(
-                file,
+            p.add(
                 "capture.sample_rate",
                 format!("expected 44100, 48000 or 96000, got {}", c.sample_rate),
-            ));
+            );
         }
         if !(1..=8).contains(&c.channels) {
-            return Err(invalid(
-                file,
+            p.add(
                 "capture.channels",
                 format!("expected 1 to 8 channels, got {}", c.channels),
-            ));
+            );
         }
         if !(16..=16_384).contains(&c.period_frames) {
-            return Err(invalid(
-                file,
-                "capture.period_frames",
-                "expected 16 to 16384 frames",
-            ));
+            p.add("capture.period_frames", "expected 16 to 16384 frames");
         }
         for (field, v, max) in [
             ("capture.pre_roll_seconds", c.pre_roll_seconds, 30.0),
@@ -924,33 +1038,98 @@ impl Config {
             ),
         ] {
             if !(v.is_finite() && (0.0..=max).contains(&v)) {
-                return Err(invalid(
-                    file,
-                    field,
-                    format!("expected 0 to {max} seconds, got {v}"),
-                ));
+                p.add(field, format!("expected 0 to {max} seconds, got {v}"));
             }
         }
         if !(c.max_take_seconds.is_finite()
             && c.max_take_seconds > 0.0
             && c.max_take_seconds <= MAX_NOTE_SECONDS)
         {
-            return Err(invalid(
-                file,
+            p.add(
                 "capture.max_take_seconds",
                 "expected more than 0 and at most 3600 seconds",
-            ));
+            );
         }
         if c.device.is_empty() {
-            return Err(invalid(
-                file,
+            p.add(
                 "capture.device",
                 "expected an ALSA PCM name such as \"default\" or \"hw:1\"",
-            ));
+            );
         }
-        crate::protocol::check_name("capture.share_marker", &c.share_marker.replacen('.', "", 1))
-            .map_err(|e| invalid(file, "capture.share_marker", e.message))?;
+        if let Err(e) = crate::protocol::check_name(
+            "capture.share_marker",
+            &c.share_marker.replacen('.', "", 1),
+        ) {
+            p.add("capture.share_marker", e.message);
+        }
+        if let Err(e) = check_token(&c.token) {
+            p.add("capture.token", e);
+        }
+    }
+
+    /// The folders a daemon makes at start (the log folder when logging to a
+    /// file; the capture's spool; the board's `state_dir`), checked without
+    /// making them: each must be a folder or one that can be made (its nearest
+    /// existing parent a writable folder on a file system that takes files).
+    /// Call it on the resolved config (absolute paths).
+    pub fn check_folders(&self, file: &Path, daemon: Daemon) -> Result<(), ConfigError> {
+        let mut dirs: Vec<(&str, PathBuf)> = Vec::new();
+        if self.logging.log_to_file {
+            dirs.push(("logging.log_directory", self.logging.log_directory.clone()));
+        }
+        match daemon {
+            Daemon::Capture => {
+                let spool = &self.capture.spool_path;
+                dirs.push(("capture.spool_path", spool.clone()));
+                for sub in crate::capture::spool::SUBDIRS {
+                    dirs.push(("capture.spool_path", spool.join(sub)));
+                }
+            }
+            Daemon::Control => {
+                dirs.push(("control.state_dir", self.control.state_dir.clone()));
+                dirs.push(("control.state_dir", self.control.state_dir.join("sessions")));
+            }
+        }
+        for (field, dir) in dirs {
+            crate::durable::check_can_make_dir(&dir).map_err(|e| invalid(file, field, e))?;
+        }
         Ok(())
+    }
+}
+
+/// Which daemon a config is checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Daemon {
+    Capture,
+    Control,
+}
+
+/// Why `token` can never match an `Authorization: Bearer` header, if it cannot.
+/// The empty token (none set) is left to the daemons, which say where to set one.
+pub fn check_token(token: &str) -> Result<(), String> {
+    if token.trim() != token {
+        return Err(
+            "has leading or trailing whitespace, which no bearer header carries: it could never match"
+                .into(),
+        );
+    }
+    if let Some(c) = token.chars().find(|c| !(' '..='~').contains(c)) {
+        return Err(format!(
+            "contains {c:?}: a bearer token is printable ASCII, or no client can send it"
+        ));
+    }
+    Ok(())
+}
+
+/// Collects every problem of a config.
+struct Problems<'a> {
+    file: &'a Path,
+    list: Vec<ConfigError>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.list.push(invalid(self.file, field, message));
     }
 }
 
@@ -1270,6 +1449,133 @@ mod tests {
         }
     }
 
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("takebox-cfg-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn files_are_capped_objects_and_a_bom_is_dropped() {
+        let dir = temp_dir("read");
+        let file = dir.join("config.json");
+        let load = |bytes: &[u8]| {
+            std::fs::write(&file, bytes).unwrap();
+            Config::load(&file)
+        };
+        let mut big = b"{\"countdown_duration\": 5".to_vec();
+        big.resize(2 << 20, b' ');
+        big.push(b'}');
+        let e = load(&big).unwrap_err().to_string();
+        assert!(
+            e.contains("config.json") && e.contains("at most 1048576 bytes"),
+            "{e}"
+        );
+        for (text, got) in [
+            ("[]", "an array"),
+            ("  \"x\"", "a string"),
+            ("", "an empty file"),
+            ("42", "a number"),
+        ] {
+            let e = load(text.as_bytes()).unwrap_err().to_string();
+            assert!(e.contains("expected a JSON object"), "{text:?}: {e}");
+            assert!(e.contains(got), "{text:?}: {e}");
+        }
+        let cfg = load("\u{feff}{\"countdown_duration\": 3}".as_bytes()).unwrap();
+        assert_eq!(cfg.countdown_duration, 3.0);
+        let e = load(b"{\"countdown_duration\": 3, \"x\": \"\xff\"}").unwrap_err();
+        assert!(e.to_string().contains("not UTF-8"), "{e}");
+        let inst = dir.join("instruments.json");
+        std::fs::write(&inst, b"[]").unwrap();
+        let e = Instruments::load(&inst, &Config::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("instruments.json") && e.contains("expected a JSON object"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tokens_that_can_never_match_are_refused() {
+        for (patch, field) in [
+            (r#"{"capture": {"token": "secret "}}"#, "capture.token"),
+            (r#"{"control": {"token": "\tsecret"}}"#, "control.token"),
+            (r#"{"control": {"token": "sécret"}}"#, "control.token"),
+        ] {
+            let e = parse_err(patch);
+            assert_eq!(e.field(), Some(field), "{patch}: {e}");
+        }
+        assert!(
+            parse_err(r#"{"capture": {"token": " x"}}"#)
+                .to_string()
+                .contains("whitespace")
+        );
+        let file = Path::new("config.json");
+        let ok: Config = parse_json(file, r#"{"capture": {"token": "two words"}}"#).unwrap();
+        ok.validate(file).unwrap();
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_and_a_countdown_needs_time() {
+        let file = Path::new("config.json");
+        let cfg: Config = parse_json(
+            file,
+            r#"{"countdown_duration": 0, "articulation_durations": {"long": 1, "legato": 1e9},
+                "storage_management": {"min_free_gb": 1e300}}"#,
+        )
+        .unwrap();
+        let fields: Vec<String> = cfg
+            .problems(file)
+            .iter()
+            .map(|e| e.field().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "countdown_duration",
+                "articulation_durations.legato",
+                "storage_management.min_free_gb"
+            ]
+        );
+        for (countdown, ok) in [
+            (0.0, false),
+            (0.4, false),
+            (0.5, true),
+            (60.0, true),
+            (61.0, false),
+        ] {
+            let c = Config {
+                countdown_duration: countdown,
+                ..Config::default()
+            };
+            assert_eq!(c.validate(file).is_ok(), ok, "countdown {countdown}");
+        }
+        // 10^9 GB stays allowed: tests use it to mean "never arm".
+        let mut c = Config::default();
+        c.storage_management.min_free_gb = 1e9;
+        c.validate(file).unwrap();
+    }
+
+    #[test]
+    fn folders_start_would_make_are_checked_for_each_daemon() {
+        let file = Path::new("config.json");
+        let mut c = Config::default();
+        c.logging.log_to_file = false;
+        c.capture.spool_path = PathBuf::from("/proc/takebox/spool");
+        let e = c.check_folders(file, Daemon::Capture).unwrap_err();
+        assert_eq!(e.field(), Some("capture.spool_path"), "{e}");
+        // The board makes no spool.
+        c.control.state_dir = temp_dir("state");
+        c.check_folders(file, Daemon::Control).unwrap();
+        c.logging.log_to_file = true;
+        c.logging.log_directory = PathBuf::from("/sys/takebox-logs");
+        let e = c.check_folders(file, Daemon::Control).unwrap_err();
+        assert_eq!(e.field(), Some("logging.log_directory"), "{e}");
+        std::fs::remove_dir_all(&c.control.state_dir).unwrap();
+    }
+
     #[test]
     fn names_that_cannot_make_a_file_name_are_refused() {
         let file = Path::new("instruments.json");
@@ -1302,6 +1608,52 @@ mod tests {
             let e = inst(bad).validate(file, &Config::default()).unwrap_err();
             assert_eq!(e.field(), Some("instruments[0].name"), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn saving_changes_keeps_the_file_as_written() {
+        let dir = temp_dir("save");
+        let file = dir.join("config.json");
+        let seed = std::fs::read_to_string(seed_dir().join("config.json")).unwrap();
+        std::fs::write(&file, format!("{BOM}{seed}")).unwrap();
+        let old = Config::load(&file).unwrap();
+        let mut new = old.clone();
+        new.countdown_duration = 3.0;
+        new.articulation_durations.insert("legato".into(), 1.5);
+        new.articulation_durations.remove("medium");
+        new.file_naming.include_user_initials = true;
+        new.post_processing.peak_target_dbfs = -3.0;
+        let saved = Config::save_changes(&file, &old, &new).unwrap();
+        assert_eq!(saved, new);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let want = seed
+            .replace("\"countdown_duration\": 5,", "\"countdown_duration\": 3,")
+            .replace("        \"medium\": 0.5,\n", "")
+            .replace(
+                "\"transient\": 0.05\n",
+                "\"transient\": 0.05,\n        \"legato\": 1.5\n",
+            )
+            .replace(
+                "\"include_user_initials\": false",
+                "\"include_user_initials\": true",
+            )
+            .replace(
+                "\"normalize_audio\": true\n",
+                "\"normalize_audio\": true,\n        \"peak_target_dbfs\": -3.0\n",
+            );
+        assert_eq!(text, format!("{BOM}{want}"));
+        assert!(
+            !text.contains("pace") && !text.contains("capture"),
+            "{text}"
+        );
+        // A bad result is refused with every problem, and the file stays.
+        let mut bad = new.clone();
+        bad.countdown_duration = 0.0;
+        bad.storage_management.min_free_gb = 1e300;
+        let errs = Config::save_changes(&file, &new, &bad).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

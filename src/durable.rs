@@ -27,6 +27,72 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Whether `create_dir_all(dir)` can succeed, found out without making
+/// anything: `dir` is a folder, or its nearest existing ancestor is a folder
+/// that can be written, on a file system that is neither read-only nor one of
+/// the kernel's (`/proc`, `/sys`, ...), where no folder can be made. Says why not
+/// in words.
+pub fn check_can_make_dir(dir: &Path) -> Result<(), String> {
+    use nix::sys::statfs as sf;
+    let mut at = dir;
+    loop {
+        match fs::metadata(at) {
+            Ok(m) if m.is_dir() => break,
+            Ok(_) => return Err(format!("{} is a file, not a folder", at.display())),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                at = match at.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+            }
+            Err(e) => return Err(format!("{}: {e}", at.display())),
+        }
+    }
+    let kernel = [
+        sf::PROC_SUPER_MAGIC,
+        sf::SYSFS_MAGIC,
+        sf::DEVPTS_SUPER_MAGIC,
+        sf::CGROUP_SUPER_MAGIC,
+        sf::CGROUP2_SUPER_MAGIC,
+        sf::DEBUGFS_MAGIC,
+        sf::SECURITYFS_MAGIC,
+        sf::TRACEFS_MAGIC,
+        sf::BPF_FS_MAGIC,
+        sf::NSFS_MAGIC,
+        sf::SELINUX_MAGIC,
+        sf::SMACK_MAGIC,
+    ];
+    let st = sf::statfs(at).map_err(|e| format!("{}: {e}", at.display()))?;
+    if kernel.contains(&st.filesystem_type()) {
+        return Err(format!(
+            "{} is on a kernel file system ({}) where no folder can be made",
+            at.display(),
+            if dir.starts_with("/proc") {
+                "/proc"
+            } else if dir.starts_with("/sys") {
+                "/sys"
+            } else {
+                "proc, sysfs or the like"
+            }
+        ));
+    }
+    let vfs = nix::sys::statvfs::statvfs(at).map_err(|e| format!("{}: {e}", at.display()))?;
+    if vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Err(format!("{} is on a read-only file system", at.display()));
+    }
+    nix::unistd::access(
+        at,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    )
+    .map_err(|e| format!("{}: cannot make a folder or file there: {e}", at.display()))?;
+    Ok(())
+}
+
 /// Replace `path` with `bytes` atomically: readers see the old or the new file, never a mix.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = temp_path_for(path);
@@ -155,6 +221,23 @@ fn parent_or_dot(path: &Path) -> &Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_that_cannot_be_made_are_named_without_making_anything() {
+        let tmp = std::env::temp_dir().join(format!("takebox-mkcheck-{}", std::process::id()));
+        fs::create_dir_all(&tmp).unwrap();
+        check_can_make_dir(&tmp.join("a/b/c")).unwrap();
+        assert!(!tmp.join("a").exists(), "the check made a folder");
+        check_can_make_dir(&tmp).unwrap();
+        let e = check_can_make_dir(Path::new("/proc/takebox/spool")).unwrap_err();
+        assert!(e.contains("/proc") && e.contains("kernel"), "{e}");
+        let e = check_can_make_dir(Path::new("/sys/takebox")).unwrap_err();
+        assert!(e.contains("kernel"), "{e}");
+        fs::write(tmp.join("file"), b"").unwrap();
+        let e = check_can_make_dir(&tmp.join("file/spool")).unwrap_err();
+        assert!(e.contains("is a file, not a folder"), "{e}");
+        fs::remove_dir_all(&tmp).unwrap();
+    }
 
     #[test]
     fn publish_all_moves_every_file_and_reports_each() {

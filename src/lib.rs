@@ -15,6 +15,7 @@ pub mod dsp;
 pub mod durable;
 pub mod failpoint;
 pub mod http;
+pub mod json_edit;
 pub mod logging;
 pub mod notes;
 pub mod panics;

@@ -27,6 +27,11 @@ fn real_main() -> i32 {
         );
         return EXIT_CONFIG;
     }
+    // The folders start makes, checked without making them.
+    if let Err(e) = config.check_folders(&start.path, takebox::config::Daemon::Capture) {
+        eprintln!("takebox-capture: {e}");
+        return EXIT_CONFIG;
+    }
     if start.check {
         println!("{}: ok", start.path.display());
         return 0;

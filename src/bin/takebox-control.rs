@@ -24,6 +24,11 @@ fn real_main() -> i32 {
         eprintln!("takebox-control: {}: {e}", start.path.display());
         return EXIT_CONFIG;
     }
+    // The folders start makes, checked without making them.
+    if let Err(e) = config.check_folders(&start.path, takebox::config::Daemon::Control) {
+        eprintln!("takebox-control: {e}");
+        return EXIT_CONFIG;
+    }
     if start.check {
         println!("{}: ok", start.path.display());
         return 0;

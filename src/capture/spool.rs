@@ -22,6 +22,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// The folders under `spool_path`, made at start.
+pub const SUBDIRS: [&str; 3] = ["takes", "pending", "recording"];
+
 pub struct Spool {
     root: PathBuf,
     pending: Mutex<BTreeSet<String>>,
@@ -54,15 +57,15 @@ impl Spool {
     }
 
     fn takes_dir(&self) -> PathBuf {
-        self.root.join("takes")
+        self.root.join(SUBDIRS[0])
     }
 
     fn pending_dir(&self) -> PathBuf {
-        self.root.join("pending")
+        self.root.join(SUBDIRS[1])
     }
 
     fn recording_dir(&self) -> PathBuf {
-        self.root.join("recording")
+        self.root.join(SUBDIRS[2])
     }
 
     fn record_path(&self, take_id: &str) -> PathBuf {

@@ -217,7 +217,7 @@ async fn route(
         }
         ("/settings", Method::GET) => {
             let raw = ctl.raw.lock().map(|r| r.clone()).unwrap_or_default();
-            let mut view = settings::view(&raw, &ctl.instruments, None, None);
+            let mut view = settings::view(&raw, &ctl.instruments, None, &[]);
             view.saved = query_param(&req, "saved").is_some();
             Ok(html(
                 StatusCode::OK,
@@ -403,24 +403,23 @@ fn save_settings(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError>
         )
     })?;
     let result = settings::apply(&raw, form, &ctl.config_path, &ctl.instruments).and_then(|new| {
-        new.save(&ctl.config_path)
-            .map(|_| new)
-            .map_err(|e| (String::new(), e.to_string()))
+        crate::config::Config::save_changes(&ctl.config_path, &raw, &new)
+            .map_err(|errors: Vec<crate::config::ConfigError>| settings::field_errors(&errors))
     });
     match result {
-        Ok(new) => {
-            let mut effective = new.clone();
+        Ok(saved) => {
+            let mut effective = saved.clone();
             effective.apply_env();
             effective.resolve_paths(&ctl.config_path);
             if let Ok(mut c) = ctl.config.write() {
                 *c = Arc::new(effective);
             }
-            *raw = new;
+            *raw = saved;
             log::info!(target: "takebox::control", "settings saved to {}", ctl.config_path.display());
             Ok(redirect("/settings?saved=1"))
         }
-        Err(err) => {
-            let view = settings::view(&raw, &ctl.instruments, Some(form), Some(err));
+        Err(errors) => {
+            let view = settings::view(&raw, &ctl.instruments, Some(form), &errors);
             Ok(html(
                 StatusCode::BAD_REQUEST,
                 ctl.pages.page("Settings", "settings", &view, "idle", false),

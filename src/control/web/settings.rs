@@ -1,5 +1,8 @@
 //! The Settings form: the seed's settings in config.json, edited in place and
-//! saved atomically, with a validation error shown beside the field that caused it.
+//! saved atomically (only the fields that changed, the rest of the file as it
+//! was: [`Config::save_changes`]). Every field is bounded by the same
+//! [`Config::problems`] that `--check` uses; every error is shown beside its
+//! field at once, and the first invalid field gets `autofocus`.
 
 use super::form::Form;
 use super::views::{CheckField, Choice, InputField, SelectField, SettingsView};
@@ -39,7 +42,7 @@ pub fn view(
     config: &Config,
     instruments: &Instruments,
     form: Option<&Form>,
-    error: Option<(String, String)>,
+    errors: &[FieldErr],
 ) -> SettingsView {
     let value = |name: &str, current: String| {
         form.and_then(|f| f.get(name))
@@ -136,7 +139,7 @@ pub fn view(
                     s.default_instrument.clone(),
                 ),
             ),
-            error: String::new(),
+            ..Default::default()
         },
         SelectField {
             name: "session_settings.default_articulation".into(),
@@ -148,7 +151,7 @@ pub fn view(
                     s.default_articulation.clone(),
                 ),
             ),
-            error: String::new(),
+            ..Default::default()
         },
     ];
     let checks = CHECKS
@@ -159,54 +162,98 @@ pub fn view(
             checked: form
                 .map(|f| f.checked(name))
                 .unwrap_or_else(|| check_value(config, name)),
+            ..Default::default()
         })
         .collect();
     let mut v = SettingsView {
         saved: false,
-        error: String::new(),
         fields,
         selects,
         checks,
+        ..Default::default()
     };
-    if let Some((field, message)) = error {
-        if let Some(f) = v.fields.iter_mut().find(|f| f.name == field) {
+    for (field, message) in errors {
+        let message = message.clone();
+        if let Some(f) = v.fields.iter_mut().find(|f| &f.name == field) {
             f.error = message;
-        } else if let Some(s) = v.selects.iter_mut().find(|s| s.name == field) {
+        } else if let Some(s) = v.selects.iter_mut().find(|s| &s.name == field) {
             s.error = message;
+        } else if let Some(c) = v.checks.iter_mut().find(|c| &c.name == field) {
+            c.error = message;
+        } else if field.is_empty() {
+            v.errors.push(message);
         } else {
-            v.error = if field.is_empty() {
-                message
-            } else {
-                format!("{field}: {message}")
-            };
+            v.errors.push(format!("{field}: {message}"));
         }
+    }
+    // The first invalid field, in page order, takes the focus (and the browser
+    // scrolls to it), without JavaScript.
+    if let Some(f) = v.fields.iter_mut().find(|f| !f.error.is_empty()) {
+        f.autofocus = true;
+    } else if let Some(s) = v.selects.iter_mut().find(|s| !s.error.is_empty()) {
+        s.autofocus = true;
+    } else if let Some(c) = v.checks.iter_mut().find(|c| !c.error.is_empty()) {
+        c.autofocus = true;
+    }
+    if !errors.is_empty() {
+        v.summary = match errors.len() {
+            1 => "Not saved: 1 value needs a change.".into(),
+            n => format!("Not saved: {n} values need a change."),
+        };
     }
     v
 }
 
-type FieldErr = (String, String);
+/// A form field's name and what is wrong with it.
+pub type FieldErr = (String, String);
 
-fn number<T: std::str::FromStr>(form: &Form, name: &str, current: T) -> Result<T, FieldErr> {
+/// `name`'s number, `current` when the form does not have it; an error is
+/// recorded and `current` kept.
+fn number<T: std::str::FromStr>(
+    form: &Form,
+    name: &str,
+    current: T,
+    what: &str,
+    errs: &mut Vec<FieldErr>,
+) -> T {
     match form.get(name) {
-        None => Ok(current),
-        Some(text) => text.trim().parse().map_err(|_| {
-            (
-                name.to_string(),
-                format!("expected a number, got {:?}", text),
-            )
+        None => current,
+        Some(text) => text.trim().parse().unwrap_or_else(|_| {
+            errs.push((name.to_string(), format!("expected {what}, got {text:?}")));
+            current
         }),
     }
 }
 
-/// The config with the form's values, checked; errors name the form field.
+/// A config error's message alone: the page shows it beside its field.
+fn message(e: &crate::config::ConfigError) -> String {
+    use crate::config::ConfigError;
+    match e {
+        ConfigError::Parse { message, .. } | ConfigError::Invalid { message, .. } => {
+            message.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The config with the form's values, checked by [`Config::problems`] (the
+/// bounds `--check` applies); on error, every problem, each named by its form
+/// field.
 pub fn apply(
     raw: &Config,
     form: &Form,
     file: &Path,
     instruments: &Instruments,
-) -> Result<Config, FieldErr> {
+) -> Result<Config, Vec<FieldErr>> {
+    let mut errs: Vec<FieldErr> = Vec::new();
     let mut c = raw.clone();
-    c.countdown_duration = number(form, "countdown_duration", c.countdown_duration)?;
+    c.countdown_duration = number(
+        form,
+        "countdown_duration",
+        c.countdown_duration,
+        "a number of seconds",
+        &mut errs,
+    );
     let names: Vec<String> = c.articulation_durations.keys().cloned().collect();
     for name in names {
         let field = format!("articulation_durations.{name}");
@@ -215,28 +262,42 @@ pub fn apply(
                 c.articulation_durations.remove(&name);
             }
             _ => {
-                let v = number(form, &field, c.articulation_durations[&name])?;
+                let v = number(
+                    form,
+                    &field,
+                    c.articulation_durations[&name],
+                    "a number of seconds",
+                    &mut errs,
+                );
                 c.articulation_durations.insert(name, v);
             }
         }
     }
     let add = form.text(ADD);
+    let mut added = None;
     if !add.is_empty() {
-        let (name, secs) = add.rsplit_once(' ').ok_or_else(|| {
-            (
-                ADD.to_string(),
-                "expected a name and seconds, e.g. \"legato 1.5\"".to_string(),
-            )
-        })?;
-        let secs: f64 = secs.parse().map_err(|_| {
-            (
-                ADD.to_string(),
-                format!("expected seconds after the name, got {secs:?}"),
-            )
-        })?;
-        let name = name.trim().to_string();
-        crate::protocol::check_name(ADD, &name).map_err(|e| (ADD.to_string(), e.message))?;
-        c.articulation_durations.insert(name, secs);
+        let parsed = match add.rsplit_once(' ') {
+            None => Err("expected a name and seconds, e.g. \"legato 1.5\"".to_string()),
+            Some((name, secs)) => {
+                let name = name.trim().to_string();
+                match secs.parse::<f64>() {
+                    Err(_) => Err(format!("expected seconds after the name, got {secs:?}")),
+                    Ok(_) if raw.articulation_durations.contains_key(&name) => Err(format!(
+                        "{name:?} is already listed: change its duration above"
+                    )),
+                    Ok(secs) => crate::protocol::check_name(ADD, &name)
+                        .map(|_| (name, secs))
+                        .map_err(|e| e.message),
+                }
+            }
+        };
+        match parsed {
+            Ok((name, secs)) => {
+                c.articulation_durations.insert(name.clone(), secs);
+                added = Some(format!("articulation_durations.{name}"));
+            }
+            Err(e) => errs.push((ADD.to_string(), e)),
+        }
     }
     let s = &mut c.session_settings;
     if let Some(v) = form.get("session_settings.default_note") {
@@ -246,7 +307,9 @@ pub fn apply(
         form,
         "session_settings.default_frequency",
         s.default_frequency,
-    )?;
+        "a frequency in Hz",
+        &mut errs,
+    );
     if let Some(v) = form.get("session_settings.default_instrument") {
         s.default_instrument = v.to_string();
     }
@@ -257,55 +320,85 @@ pub fn apply(
         form,
         "post_processing.peak_target_dbfs",
         c.post_processing.peak_target_dbfs,
-    )?;
+        "a level in dBFS",
+        &mut errs,
+    );
     c.storage_management.max_age_days = number(
         form,
         "storage_management.max_age_days",
         c.storage_management.max_age_days,
-    )?;
+        "a whole number of days",
+        &mut errs,
+    );
     c.storage_management.min_free_gb = number(
         form,
         "storage_management.min_free_gb",
         c.storage_management.min_free_gb,
-    )?;
+        "a number of GB",
+        &mut errs,
+    );
     for (name, _) in CHECKS {
-        if form.get(name).is_some() {
-            let on = form.checked(name);
-            match name {
-                "file_naming.include_session_id" => c.file_naming.include_session_id = on,
-                "file_naming.include_user_initials" => c.file_naming.include_user_initials = on,
-                "post_processing.normalize_audio" => c.post_processing.normalize_audio = on,
-                "post_processing.trim_silence" => c.post_processing.trim_silence = on,
-                _ => c.storage_management.auto_cleanup = on,
-            }
+        // The form sends a hidden "0", then "1" when the box is ticked.
+        let values = form.all(name);
+        if let Some(bad) = values.iter().find(|v| !matches!(v.as_str(), "0" | "1")) {
+            errs.push((
+                name.to_string(),
+                format!("expected 0 (off) or 1 (on), got {bad:?}"),
+            ));
+            continue;
+        }
+        let Some(last) = values.last() else {
+            continue;
+        };
+        let on = last == "1";
+        match name {
+            "file_naming.include_session_id" => c.file_naming.include_session_id = on,
+            "file_naming.include_user_initials" => c.file_naming.include_user_initials = on,
+            "post_processing.normalize_audio" => c.post_processing.normalize_audio = on,
+            "post_processing.trim_silence" => c.post_processing.trim_silence = on,
+            _ => c.storage_management.auto_cleanup = on,
         }
     }
-    c.validate(file).map_err(|e| {
-        let field = e.field().unwrap_or("").to_string();
-        let full = e.to_string();
-        // The message without "file: field `x`: ", which the page shows by the field.
-        let message = full
-            .rsplit_once("`: ")
-            .map(|(_, m)| m.to_string())
-            .unwrap_or(full);
-        (field, message)
-    })?;
+    for e in c.problems(file) {
+        let mut field = e.field().unwrap_or("").to_string();
+        if added.as_deref() == Some(field.as_str()) {
+            field = ADD.to_string();
+        }
+        // A field that did not parse kept its old value: its error is said.
+        if !errs.iter().any(|(f, _)| *f == field) {
+            errs.push((field, message(&e)));
+        }
+    }
     if instruments
         .get(&c.session_settings.default_instrument)
         .is_none()
     {
-        return Err((
+        errs.push((
             "session_settings.default_instrument".into(),
             "not an instrument of instruments.json".into(),
         ));
     }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
     instruments.validate(file, &c).map_err(|e| {
-        (
+        vec![(
             String::new(),
             format!("instruments.json would no longer load: {e}"),
-        )
+        )]
     })?;
     Ok(c)
+}
+
+/// Config errors (from saving) as form errors.
+pub fn field_errors(errors: &[crate::config::ConfigError]) -> Vec<FieldErr> {
+    errors
+        .iter()
+        .map(|e| match e.field() {
+            Some(f) if !f.is_empty() => (f.to_string(), message(e)),
+            _ => (String::new(), e.to_string()),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -353,7 +446,7 @@ mod tests {
     fn errors_name_the_form_field() {
         let (c, i) = setup();
         let p = Path::new("c.json");
-        let field = |s: &str| apply(&c, &form(s), p, &i).unwrap_err().0;
+        let field = |s: &str| apply(&c, &form(s), p, &i).unwrap_err()[0].0.clone();
         assert_eq!(field("countdown_duration=soon"), "countdown_duration");
         assert_eq!(field("countdown_duration=-1"), "countdown_duration");
         assert_eq!(
@@ -382,9 +475,61 @@ mod tests {
             &c,
             &i,
             Some(&form("countdown_duration=-1")),
-            Some(("countdown_duration".into(), "bad".into())),
+            &[("countdown_duration".into(), "bad".into())],
         );
         assert_eq!(v.fields[0].value, "-1");
         assert_eq!(v.fields[0].error, "bad");
+        assert!(v.fields[0].autofocus);
+    }
+
+    #[test]
+    fn every_error_is_reported_and_the_first_field_takes_the_focus() {
+        let (c, i) = setup();
+        let p = Path::new("c.json");
+        let f = form(
+            "countdown_duration=0&add_articulation=legato+1e9&storage_management.min_free_gb=1e300\
+             &file_naming.include_user_initials=0&file_naming.include_user_initials=maybe\
+             &session_settings.default_frequency=loud",
+        );
+        let errs = apply(&c, &f, p, &i).unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|(f, _)| f.as_str()).collect();
+        for want in [
+            "countdown_duration",
+            "add_articulation",
+            "storage_management.min_free_gb",
+            "file_naming.include_user_initials",
+            "session_settings.default_frequency",
+        ] {
+            assert!(fields.contains(&want), "{want} missing from {errs:?}");
+        }
+        assert_eq!(fields.len(), 5, "{errs:?}");
+        let v = view(&c, &i, Some(&f), &errs);
+        let with_error: Vec<&str> = v
+            .fields
+            .iter()
+            .filter(|f| !f.error.is_empty())
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(with_error.len(), 4, "{with_error:?}");
+        assert!(v.checks.iter().any(|c| c.error.contains("\"maybe\"")));
+        let focused: Vec<&str> = v
+            .fields
+            .iter()
+            .filter(|f| f.autofocus)
+            .map(|f| f.name.as_str())
+            .chain(
+                v.checks
+                    .iter()
+                    .filter(|c| c.autofocus)
+                    .map(|c| c.name.as_str()),
+            )
+            .collect();
+        assert_eq!(focused, ["countdown_duration"]);
+        assert!(v.summary.contains("5 values"), "{}", v.summary);
+        // The values the form sends are taken; a checkbox left out keeps its value.
+        let n = apply(&c, &form("file_naming.include_session_id=0"), p, &i).unwrap();
+        assert!(!n.file_naming.include_session_id);
+        let n = apply(&c, &form("countdown_duration=0.5"), p, &i).unwrap();
+        assert!(n.file_naming.include_session_id);
     }
 }

@@ -322,6 +322,8 @@ pub struct InputField {
     pub value: String,
     pub number: bool,
     pub error: String,
+    /// The first field with an error: the browser scrolls to it and focuses it.
+    pub autofocus: bool,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -330,6 +332,7 @@ pub struct SelectField {
     pub label: String,
     pub options: Vec<Choice>,
     pub error: String,
+    pub autofocus: bool,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -337,12 +340,17 @@ pub struct CheckField {
     pub name: String,
     pub label: String,
     pub checked: bool,
+    pub error: String,
+    pub autofocus: bool,
 }
 
 #[derive(Debug, Serialize, Default)]
 pub struct SettingsView {
     pub saved: bool,
-    pub error: String,
+    /// "Not saved: N fields need a change" when there are errors.
+    pub summary: String,
+    /// Errors that belong to no one field of the form.
+    pub errors: Vec<String>,
     pub fields: Vec<InputField>,
     pub selects: Vec<SelectField>,
     pub checks: Vec<CheckField>,
