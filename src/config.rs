@@ -963,15 +963,12 @@ impl Config {
             p.add("control.token", e);
         }
         if c.host_names.len() > 32 {
-            return Err(invalid(
-                file,
-                "control.host_names",
-                "expected at most 32 names",
-            ));
+            p.add("control.host_names", "expected at most 32 names");
         }
         for (i, name) in c.host_names.iter().enumerate() {
-            check_host_name(name)
-                .map_err(|e| invalid(file, &format!("control.host_names[{i}]"), e))?;
+            if let Err(e) = check_host_name(name) {
+                p.add(&format!("control.host_names[{i}]"), e);
+            }
         }
         for (field, v) in [
             ("control.request_timeout_seconds", c.request_timeout_seconds),
