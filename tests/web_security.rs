@@ -359,15 +359,17 @@ fn wrong_passwords_are_throttled_per_address_and_for_the_board() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    // One address also holds at most its share of connections (16 of 64):
+    // a guess beyond that is closed unanswered (status 0 here).
     let wrong = results.iter().filter(|r| r.0 == 401).count();
     let throttled: Vec<_> = results.iter().filter(|r| r.0 == 429).collect();
+    let refused = results.iter().filter(|r| r.0 == 0).count();
     let codes: Vec<u16> = results.iter().map(|r| r.0).collect();
-    assert_eq!(wrong + throttled.len(), 20, "{codes:?}");
+    assert_eq!(wrong + throttled.len() + refused, 20, "{codes:?}");
     assert!(wrong >= 5, "the first five are answered: {codes:?}");
     assert!(
-        throttled.len() >= 10,
-        "one address gets 5 tries, then one a second: {} of 20 throttled",
-        throttled.len()
+        throttled.len() + refused >= 10,
+        "one address gets 5 tries, then one a second: {codes:?}"
     );
     for (_, head, body) in &throttled {
         let retry: u64 = header(head, "retry-after")
