@@ -12,27 +12,9 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
-thread_local! {
-    static RT: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-}
-
-/// A TCP connection to `to` from the loopback address 127.0.0.`from`.
-fn connect_from(from: u8, to: SocketAddr) -> std::io::Result<TcpStream> {
-    let stream = RT.with(|rt| {
-        rt.block_on(async {
-            let socket = tokio::net::TcpSocket::new_v4()?;
-            socket.bind(SocketAddr::new(IpAddr::from([127, 0, 0, from]), 0))?;
-            let stream = tokio::time::timeout(Duration::from_secs(10), socket.connect(to))
-                .await
-                .map_err(|_| std::io::Error::other("connect timed out"))??;
-            stream.into_std()
-        })
-    })?;
-    stream.set_nonblocking(false)?;
-    Ok(stream)
+/// A connection from the loopback address 127.0.0.`from`.
+fn peer(n: u8, to: SocketAddr) -> std::io::Result<TcpStream> {
+    connect_from(IpAddr::from([127, 0, 0, n]), to)
 }
 
 /// Open `count` connections from addresses 127.0.0.`first`.. (`per_address`
@@ -48,7 +30,7 @@ fn hold(
     (0..count)
         .filter_map(|i| {
             let from = first + (i / per_address) as u8;
-            let mut s = connect_from(from, to).ok()?;
+            let mut s = peer(from, to).ok()?;
             s.write_all(prefix).ok()?;
             Some(s)
         })
@@ -200,7 +182,7 @@ fn refused_live_status_streams_are_closed_at_once() {
     // One per address, so that no address reaches its share.
     let mut streams: Vec<TcpStream> = (0..8)
         .map(|i| {
-            let mut s = connect_from(40 + i, page).unwrap();
+            let mut s = peer(40 + i, page).unwrap();
             s.write_all(request.as_bytes()).unwrap();
             s
         })
@@ -211,7 +193,7 @@ fn refused_live_status_streams_are_closed_at_once() {
         let n = s.read(&mut buf).unwrap();
         assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     }
-    let mut ninth = connect_from(60, page).unwrap();
+    let mut ninth = peer(60, page).unwrap();
     ninth.write_all(request.as_bytes()).unwrap();
     let answer = wait_for(
         "the ninth stream to be refused and closed",

@@ -6,60 +6,9 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::time::Duration;
 
-/// One HTTP/1.1 exchange with exactly these headers (Host included) from
-/// `from` (a loopback address of the client's choice, or any):
-/// (status, head, body).
-fn exchange(
-    addr: SocketAddr,
-    from: Option<IpAddr>,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String, String) {
-    let mut s = match from {
-        None => TcpStream::connect(addr).unwrap(),
-        Some(ip) => {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            let stream = rt.block_on(async {
-                let sock = tokio::net::TcpSocket::new_v4().unwrap();
-                sock.bind(SocketAddr::new(ip, 0)).unwrap();
-                sock.connect(addr).await.unwrap()
-            });
-            let s = stream.into_std().unwrap();
-            s.set_nonblocking(false).unwrap();
-            s
-        }
-    };
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_string(), body.to_string())
-}
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
     head.lines().find_map(|l| {

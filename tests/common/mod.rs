@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -494,26 +494,53 @@ impl Daemon {
     }
 }
 
-/// A raw HTTP/1.1 exchange with any headers: (status, response headers, body).
-pub fn raw_http(
+/// A TCP connection to `to` from the local address `from`: tests stand for
+/// other hosts on the LAN with other loopback addresses (127.0.0.2 and up).
+pub fn connect_from(from: IpAddr, to: SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stream = rt.block_on(async {
+        let socket = match from {
+            IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.bind(SocketAddr::new(from, 0))?;
+        tokio::time::timeout(Duration::from_secs(10), socket.connect(to))
+            .await
+            .map_err(|_| std::io::Error::other("connect timed out"))??
+            .into_std()
+    })?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
+/// One HTTP/1.1 exchange with exactly these headers (no Host added), from
+/// `from` or any local address: (status, head, body); status 0 when the
+/// server closed without an answer.
+pub fn exchange(
     addr: SocketAddr,
+    from: Option<IpAddr>,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String, String) {
     use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut s = match from {
+        None => std::net::TcpStream::connect(addr).unwrap(),
+        Some(ip) => connect_from(ip, addr).unwrap(),
+    };
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
+    let _ = s.write_all(req.as_bytes());
     let _ = s.write_all(body);
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
@@ -525,6 +552,21 @@ pub fn raw_http(
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     (status, head.to_string(), body.to_string())
+}
+
+/// A raw HTTP/1.1 exchange with any headers (and the Host the client used):
+/// (status, response headers, body).
+pub fn raw_http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
+    let host = addr.to_string();
+    let mut all = vec![("Host", host.as_str())];
+    all.extend_from_slice(headers);
+    exchange(addr, None, method, path, &all, body)
 }
 
 /// A same-origin form POST, as the page's forms send it.
