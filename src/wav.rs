@@ -27,8 +27,26 @@ impl WavSpec {
         usize::from(self.format.bits() / 8)
     }
 
-    fn fmt_chunk(&self) -> Vec<u8> {
-        let block_align = self.channels * self.format.bits() / 8;
+    /// The `fmt ` chunk; an error when the frame size or the byte rate does
+    /// not fit its fields (a rate of gigahertz, thousands of channels).
+    fn fmt_chunk(&self) -> io::Result<Vec<u8>> {
+        let too_large = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} channels at {} Hz do not fit a WAV header",
+                    self.channels, self.sample_rate
+                ),
+            )
+        };
+        let block_align = self
+            .channels
+            .checked_mul(self.format.bits() / 8)
+            .ok_or_else(too_large)?;
+        let byte_rate = self
+            .sample_rate
+            .checked_mul(u32::from(block_align))
+            .ok_or_else(too_large)?;
         let extensible = self.format != SampleFormat::S16 || self.channels > 2;
         let tag: u16 = if extensible { 0xfffe } else { 1 };
         let mut c = Vec::with_capacity(48);
@@ -37,7 +55,7 @@ impl WavSpec {
         c.extend_from_slice(&tag.to_le_bytes());
         c.extend_from_slice(&self.channels.to_le_bytes());
         c.extend_from_slice(&self.sample_rate.to_le_bytes());
-        c.extend_from_slice(&(self.sample_rate * u32::from(block_align)).to_le_bytes());
+        c.extend_from_slice(&byte_rate.to_le_bytes());
         c.extend_from_slice(&block_align.to_le_bytes());
         c.extend_from_slice(&self.format.bits().to_le_bytes());
         if extensible {
@@ -57,7 +75,7 @@ impl WavSpec {
             c.extend_from_slice(&sub.to_le_bytes());
             c.extend_from_slice(&PCM_GUID_TAIL);
         }
-        c
+        Ok(c)
     }
 }
 
@@ -130,7 +148,7 @@ impl<W: Write> WavWriter<W> {
         mut hasher: Option<Sha256>,
     ) -> io::Result<Self> {
         let data_len = frames * spec.channels as u64 * spec.bytes_per_sample() as u64;
-        let fmt = spec.fmt_chunk();
+        let fmt = spec.fmt_chunk()?;
         let odd = !data_len.is_multiple_of(2);
         let riff_len =
             4 + fmt.len() as u64 + extra_chunks.len() as u64 + 8 + data_len + u64::from(odd);
@@ -353,6 +371,27 @@ mod tests {
         assert!(!sha.is_empty());
         let head = header_bytes(spec, 32, b"junk\x02\x00\x00\x00ab").unwrap();
         assert_eq!(head[..], hashed[..hashed.len() - 32 * 6]);
+    }
+
+    #[test]
+    fn rates_beyond_the_header_are_errors() {
+        // Found by fuzzing `takebox process`: a file read at 4 GHz overflowed
+        // the byte rate (a panic in debug builds, a wrong header in release).
+        let spec = WavSpec {
+            channels: 2,
+            sample_rate: 0xffff_fff0,
+            format: SampleFormat::F32,
+        };
+        let e = WavWriter::new(Vec::new(), spec, 1, &[])
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("do not fit a WAV header"), "{e}");
+        let spec = WavSpec {
+            channels: 65_535,
+            sample_rate: 48_000,
+            format: SampleFormat::S24,
+        };
+        assert!(WavWriter::new(Vec::new(), spec, 1, &[]).is_err());
     }
 
     #[test]
