@@ -394,10 +394,16 @@ pub fn wav_reader(data: &[u8]) {
     }
 }
 
-/// Scratch files for [`wav_process`], one folder per process.
+/// Scratch files for [`wav_process`]: `TAKEBOX_FUZZ_SCRATCH` (afl starts a
+/// process per thousand inputs; they share it), else one folder per process.
 fn scratch() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("TAKEBOX_FUZZ_SCRATCH") {
+            let dir = PathBuf::from(dir);
+            std::fs::create_dir_all(dir.join("out")).expect("scratch folder");
+            return dir;
+        }
         let base = if Path::new("/dev/shm").is_dir() {
             PathBuf::from("/dev/shm")
         } else {
@@ -411,9 +417,7 @@ fn scratch() -> &'static PathBuf {
 
 /// Remove [`scratch`] (the drivers call this when they finish).
 pub fn clean_scratch() {
-    if let Some(dir) = Some(scratch()) {
-        let _ = std::fs::remove_dir_all(dir);
-    }
+    let _ = std::fs::remove_dir_all(scratch());
 }
 
 /// `takebox check` and `takebox process` on one file. The first byte picks

@@ -7,7 +7,10 @@
 //! `cargo test` runs a short pass (up to `TAKEBOX_FUZZ_RUNS` inputs, 3000 by
 //! default, at most 4 s per target). `TAKEBOX_FUZZ_SECONDS=60` runs each
 //! target that long instead (`make fuzz` does, when afl is not available).
-//! A failing input is written to `artifacts/fuzz/` and shown escaped.
+//! A failing input is written to `artifacts/fuzz/` and shown escaped;
+//! `TAKEBOX_FUZZ_REPLAY=target:file` runs one input again (an afl crash too),
+//! and `TAKEBOX_FUZZ_SEEDS_DIR=dir` writes every target's seeds there instead
+//! of fuzzing (afl's starting corpus).
 //!
 //! Beside panics, each input is held to a time bound and a memory bound: no
 //! single allocation, and no growth of live memory, beyond
@@ -382,6 +385,15 @@ fn fuzz(target: &str, seeds: Vec<Vec<u8>>, regressions: Vec<Vec<u8>>, max_len: u
         .find(|(name, _)| *name == target)
         .map(|(_, f)| *f)
         .expect("a known target");
+    if let Some(dir) = std::env::var_os("TAKEBOX_FUZZ_SEEDS_DIR") {
+        // The starting corpus for afl (`scripts/fuzz.sh`): the same inputs.
+        let dir = std::path::Path::new(&dir).join(target);
+        std::fs::create_dir_all(&dir).expect("seed folder");
+        for (i, data) in regressions.iter().chain(seeds.iter()).enumerate() {
+            std::fs::write(dir.join(format!("seed-{i:03}")), data).expect("seed file");
+        }
+        return;
+    }
     if let Ok(replay) = std::env::var("TAKEBOX_FUZZ_REPLAY") {
         if let Some(file) = replay
             .strip_prefix(target)
