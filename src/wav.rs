@@ -8,7 +8,7 @@
 
 use crate::protocol::SampleFormat;
 use sha2::{Digest, Sha256};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 
 const PCM_GUID_TAIL: [u8; 14] = [
@@ -443,6 +443,10 @@ pub struct WavReader<R: io::Read> {
     data_start: u64,
 }
 
+/// Most bytes of chunks other than `data` a file may hold (each and in
+/// all): metadata is kilobytes; more is not a WAV takebox should keep in memory.
+const MAX_CHUNK: u64 = 16 << 20;
+
 fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
@@ -459,6 +463,8 @@ impl<R: io::Read> WavReader<R> {
         let mut fmt: Option<(u16, u16, u32, u16)> = None;
         let mut other = Vec::new();
         let mut offset = 12u64;
+        // Bytes of the chunks before `data`, all of which are kept in memory.
+        let mut kept = 0u64;
         loop {
             let mut ch = [0u8; 8];
             input
@@ -507,19 +513,28 @@ impl<R: io::Read> WavReader<R> {
                     data_start: offset,
                 });
             }
-            if len > 16 << 20 {
+            if len > MAX_CHUNK {
                 return Err(bad(format!(
                     "WAV chunk {:?} claims {len} bytes",
                     String::from_utf8_lossy(&id)
                 )));
             }
-            let mut payload = vec![0u8; (len + len % 2) as usize];
-            input.read_exact(&mut payload).map_err(|_| {
-                bad(format!(
+            kept += len;
+            if kept > MAX_CHUNK {
+                return Err(bad(format!(
+                    "WAV chunks before the data hold more than {MAX_CHUNK} bytes"
+                )));
+            }
+            // Grown by what arrives, not by what the header claims.
+            let want = len + len % 2;
+            let mut payload = Vec::new();
+            (&mut input).take(want).read_to_end(&mut payload)?;
+            if payload.len() as u64 != want {
+                return Err(bad(format!(
                     "truncated WAV inside chunk {:?}",
                     String::from_utf8_lossy(&id)
-                ))
-            })?;
+                )));
+            }
             offset += payload.len() as u64;
             payload.truncate(len as usize);
             if &id == b"fmt " {
@@ -690,6 +705,21 @@ mod reader_tests {
 
     #[test]
     fn hostile_files_are_errors() {
+        // Metadata chunks are kept in memory: at most 16 MiB of them in all,
+        // however many chunks (each under the limit) a file has.
+        let mut many = b"RIFF\0\0\0\0WAVE".to_vec();
+        for _ in 0..3 {
+            many.extend_from_slice(b"LIST");
+            many.extend_from_slice(&(6u32 << 20).to_le_bytes());
+            many.resize(many.len() + (6 << 20), 0);
+        }
+        let e = WavReader::new(Cursor::new(many)).err().expect("refused");
+        assert!(e.to_string().contains("more than"), "{e}");
+        // A chunk that claims more than the file has.
+        let e = WavReader::new(Cursor::new(b"RIFF\0\0\0\0WAVELIST\0\0\0\x01ab".to_vec()))
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("truncated"), "{e}");
         assert!(WavReader::new(Cursor::new(b"hello".to_vec())).is_err());
         assert!(WavReader::new(Cursor::new(b"RIFF\0\0\0\0WAVEdata\x04\0\0\0".to_vec())).is_err());
         let spec = WavSpec {
