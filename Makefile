@@ -13,13 +13,14 @@ CROSS_BIN := target/aarch64-unknown-linux-gnu/release
 NATIVE ?= -C target-cpu=native
 RELEASE_BUILD = RUSTFLAGS="$$RUSTFLAGS $(NATIVE)" $(CARGO) build --locked --release
 
-.PHONY: run test lint unit bench build release clean help install uninstall \
+.PHONY: run test lint unit bench fuzz build release clean help install uninstall \
 	image image-test image-amd64 image-test-amd64 cross gpio-cross-check
 
 help:
 	@echo "make run    build and start takebox on loopback (control :5000, capture :5001)"
 	@echo "make test   install what the tests need, then lint and run every test"
 	@echo "make bench  speed and memory against peers (arecord, sox, librosa, Flask, psql \\copy)"
+	@echo "make fuzz   every parser under afl, FUZZ_SECONDS=$(FUZZ_SECONDS) each (FUZZ_TARGETS= to choose)"
 	@echo "make install    on the recording computer: release build, binary, unit, config, user"
 	@echo "                (PREFIX=$(PREFIX) DESTDIR= SHARE=//board/takebox SHARE_USER= SHARE_PASSWORD=)"
 	@echo "make uninstall  remove them again; config and recordings stay"
@@ -53,6 +54,12 @@ test:
 	$(MAKE) gpio-cross-check
 	$(MAKE) image-test-amd64
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo tests: %d passed, %d failed\n", p, f }' artifacts/cargo-test.log
+
+# Coverage-guided fuzzing (cargo-afl); `make test` runs the short property pass.
+FUZZ_SECONDS ?= 60
+fuzz:
+	scripts/deps.sh build fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 bench:
 	scripts/deps.sh build bench

@@ -24,6 +24,8 @@ declare -A PACKAGES=(
   [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
   # make gpio-cross-check: running the aarch64 build here.
   [qemu-user]="qemu-user-static"
+  # make fuzz: cargo-afl builds AFL++ from the sources it ships (make, a C compiler).
+  [fuzz]="make gcc libc6-dev"
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
   # ... and for the control bench: wrk as the load generator, Flask as the seed's stack;
   # PostgreSQL 15 (and psql) for the catalog bench.

@@ -14,6 +14,8 @@ pub mod control;
 pub mod dsp;
 pub mod durable;
 pub mod failpoint;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod json_edit;
 pub mod logging;

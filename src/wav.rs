@@ -8,7 +8,7 @@
 
 use crate::protocol::SampleFormat;
 use sha2::{Digest, Sha256};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 
 const PCM_GUID_TAIL: [u8; 14] = [
@@ -27,8 +27,26 @@ impl WavSpec {
         usize::from(self.format.bits() / 8)
     }
 
-    fn fmt_chunk(&self) -> Vec<u8> {
-        let block_align = self.channels * self.format.bits() / 8;
+    /// The `fmt ` chunk; an error when the frame size or the byte rate does
+    /// not fit its fields (a rate of gigahertz, thousands of channels).
+    fn fmt_chunk(&self) -> io::Result<Vec<u8>> {
+        let too_large = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} channels at {} Hz do not fit a WAV header",
+                    self.channels, self.sample_rate
+                ),
+            )
+        };
+        let block_align = self
+            .channels
+            .checked_mul(self.format.bits() / 8)
+            .ok_or_else(too_large)?;
+        let byte_rate = self
+            .sample_rate
+            .checked_mul(u32::from(block_align))
+            .ok_or_else(too_large)?;
         let extensible = self.format != SampleFormat::S16 || self.channels > 2;
         let tag: u16 = if extensible { 0xfffe } else { 1 };
         let mut c = Vec::with_capacity(48);
@@ -37,7 +55,7 @@ impl WavSpec {
         c.extend_from_slice(&tag.to_le_bytes());
         c.extend_from_slice(&self.channels.to_le_bytes());
         c.extend_from_slice(&self.sample_rate.to_le_bytes());
-        c.extend_from_slice(&(self.sample_rate * u32::from(block_align)).to_le_bytes());
+        c.extend_from_slice(&byte_rate.to_le_bytes());
         c.extend_from_slice(&block_align.to_le_bytes());
         c.extend_from_slice(&self.format.bits().to_le_bytes());
         if extensible {
@@ -57,7 +75,7 @@ impl WavSpec {
             c.extend_from_slice(&sub.to_le_bytes());
             c.extend_from_slice(&PCM_GUID_TAIL);
         }
-        c
+        Ok(c)
     }
 }
 
@@ -130,7 +148,7 @@ impl<W: Write> WavWriter<W> {
         mut hasher: Option<Sha256>,
     ) -> io::Result<Self> {
         let data_len = frames * spec.channels as u64 * spec.bytes_per_sample() as u64;
-        let fmt = spec.fmt_chunk();
+        let fmt = spec.fmt_chunk()?;
         let odd = !data_len.is_multiple_of(2);
         let riff_len =
             4 + fmt.len() as u64 + extra_chunks.len() as u64 + 8 + data_len + u64::from(odd);
@@ -356,6 +374,27 @@ mod tests {
     }
 
     #[test]
+    fn rates_beyond_the_header_are_errors() {
+        // Found by fuzzing `takebox process`: a file read at 4 GHz overflowed
+        // the byte rate (a panic in debug builds, a wrong header in release).
+        let spec = WavSpec {
+            channels: 2,
+            sample_rate: 0xffff_fff0,
+            format: SampleFormat::F32,
+        };
+        let e = WavWriter::new(Vec::new(), spec, 1, &[])
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("do not fit a WAV header"), "{e}");
+        let spec = WavSpec {
+            channels: 65_535,
+            sample_rate: 48_000,
+            format: SampleFormat::S24,
+        };
+        assert!(WavWriter::new(Vec::new(), spec, 1, &[]).is_err());
+    }
+
+    #[test]
     fn full_scale_clamps_instead_of_wrapping() {
         let spec = WavSpec {
             channels: 1,
@@ -404,6 +443,10 @@ pub struct WavReader<R: io::Read> {
     data_start: u64,
 }
 
+/// Most bytes of chunks other than `data` a file may hold (each and in
+/// all): metadata is kilobytes; more is not a WAV takebox should keep in memory.
+const MAX_CHUNK: u64 = 16 << 20;
+
 fn bad(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
@@ -420,6 +463,8 @@ impl<R: io::Read> WavReader<R> {
         let mut fmt: Option<(u16, u16, u32, u16)> = None;
         let mut other = Vec::new();
         let mut offset = 12u64;
+        // Bytes of the chunks before `data`, all of which are kept in memory.
+        let mut kept = 0u64;
         loop {
             let mut ch = [0u8; 8];
             input
@@ -468,19 +513,28 @@ impl<R: io::Read> WavReader<R> {
                     data_start: offset,
                 });
             }
-            if len > 16 << 20 {
+            if len > MAX_CHUNK {
                 return Err(bad(format!(
                     "WAV chunk {:?} claims {len} bytes",
                     String::from_utf8_lossy(&id)
                 )));
             }
-            let mut payload = vec![0u8; (len + len % 2) as usize];
-            input.read_exact(&mut payload).map_err(|_| {
-                bad(format!(
+            kept += len;
+            if kept > MAX_CHUNK {
+                return Err(bad(format!(
+                    "WAV chunks before the data hold more than {MAX_CHUNK} bytes"
+                )));
+            }
+            // Grown by what arrives, not by what the header claims.
+            let want = len + len % 2;
+            let mut payload = Vec::new();
+            (&mut input).take(want).read_to_end(&mut payload)?;
+            if payload.len() as u64 != want {
+                return Err(bad(format!(
                     "truncated WAV inside chunk {:?}",
                     String::from_utf8_lossy(&id)
-                ))
-            })?;
+                )));
+            }
             offset += payload.len() as u64;
             payload.truncate(len as usize);
             if &id == b"fmt " {
@@ -651,6 +705,21 @@ mod reader_tests {
 
     #[test]
     fn hostile_files_are_errors() {
+        // Metadata chunks are kept in memory: at most 16 MiB of them in all,
+        // however many chunks (each under the limit) a file has.
+        let mut many = b"RIFF\0\0\0\0WAVE".to_vec();
+        for _ in 0..3 {
+            many.extend_from_slice(b"LIST");
+            many.extend_from_slice(&(6u32 << 20).to_le_bytes());
+            many.resize(many.len() + (6 << 20), 0);
+        }
+        let e = WavReader::new(Cursor::new(many)).err().expect("refused");
+        assert!(e.to_string().contains("more than"), "{e}");
+        // A chunk that claims more than the file has.
+        let e = WavReader::new(Cursor::new(b"RIFF\0\0\0\0WAVELIST\0\0\0\x01ab".to_vec()))
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("truncated"), "{e}");
         assert!(WavReader::new(Cursor::new(b"hello".to_vec())).is_err());
         assert!(WavReader::new(Cursor::new(b"RIFF\0\0\0\0WAVEdata\x04\0\0\0".to_vec())).is_err());
         let spec = WavSpec {

@@ -90,7 +90,7 @@ fn reply_response(reply: &TakeReply) -> Response<Body> {
     http::json_response(status, reply)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

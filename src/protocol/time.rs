@@ -54,12 +54,31 @@ impl Timestamp {
 impl fmt::Display for Timestamp {
     /// Microseconds, so that start instants and clock readings can line several
     /// recorders up to well within a millisecond; a whole millisecond keeps the
-    /// short form (`.125Z`, not `.125000Z`).
+    /// short form (`.125Z`, not `.125000Z`). Any instant prints, before 1970
+    /// too (a parsed or received time may lie there); years outside 0000-9999
+    /// print with their sign and digits, which RFC 3339 cannot hold.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = humantime::format_rfc3339_micros(self.0).to_string();
-        match text.strip_suffix("000Z") {
-            Some(ms) => write!(f, "{ms}Z"),
-            None => f.write_str(&text),
+        let (secs, nanos) = match self.0.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(d) => (
+                i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                d.subsec_nanos(),
+            ),
+            Err(e) => {
+                let d = e.duration();
+                let secs = -i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                match d.subsec_nanos() {
+                    0 => (secs, 0),
+                    n => (secs - 1, 1_000_000_000 - n),
+                }
+            }
+        };
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        let s = secs.rem_euclid(86_400);
+        let (hh, mm, ss) = (s / 3600, s / 60 % 60, s % 60);
+        write!(f, "{year:04}-{month:02}-{day:02}T{hh:02}:{mm:02}:{ss:02}")?;
+        match nanos / 1000 {
+            us if us % 1000 == 0 => write!(f, ".{:03}Z", us / 1000),
+            us => write!(f, ".{us:06}Z"),
         }
     }
 }
@@ -166,6 +185,12 @@ fn parse_rfc3339(b: &[u8]) -> Result<SystemTime, TimeError> {
     }
     let days = days_from_civil(i64::from(year), month, day);
     let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_seconds;
+    // An offset can move the instant out of the years RFC 3339 writes (and
+    // that this type prints back as it reads them).
+    if !(days_from_civil(0, 1, 1) * 86_400..days_from_civil(10_000, 1, 1) * 86_400).contains(&secs)
+    {
+        return Err(TimeError("outside the years 0000 to 9999 in UTC"));
+    }
     let whole = Duration::from_secs(secs.unsigned_abs());
     let at = if secs >= 0 {
         SystemTime::UNIX_EPOCH + whole
@@ -195,6 +220,21 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (the inverse
+/// of [`days_from_civil`], also Howard Hinnant's).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 impl Serialize for Timestamp {
@@ -263,6 +303,46 @@ mod tests {
             "",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn every_instant_prints_and_reads_back() {
+        // Before 1970 (humantime's formatter panicked there) and at the ends.
+        for text in [
+            "1969-12-31T23:59:59Z",
+            "1969-12-31T23:59:59.999999Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999Z",
+            "1900-02-28T12:00:00.5Z",
+        ] {
+            let t = parse(text).unwrap();
+            assert_eq!(parse(&t.to_string()).unwrap(), t, "{text}");
+        }
+        assert_eq!(
+            parse("1969-12-31T23:59:59.5Z").unwrap().to_string(),
+            "1969-12-31T23:59:59.500Z"
+        );
+        // Offsets that leave the years RFC 3339 writes are refused.
+        assert!(parse("9999-12-31T23:59:59-23:59").is_err());
+        assert!(parse("0000-01-01T00:00:00+00:01").is_err());
+        let far = Timestamp(SystemTime::UNIX_EPOCH - Duration::from_secs(1 << 40));
+        assert!(far.to_string().starts_with('-'));
+        let _ = Timestamp(SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40)).to_string();
+        // The same text as humantime gave, where it gave one.
+        let mut v = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            v ^= v << 13;
+            v ^= v >> 7;
+            v ^= v << 17;
+            let t = SystemTime::UNIX_EPOCH
+                + Duration::new(v % 253_402_300_800, (v >> 7) as u32 % 1_000_000_000);
+            let old = humantime::format_rfc3339_micros(t).to_string();
+            let old = match old.strip_suffix("000Z") {
+                Some(ms) => format!("{ms}Z"),
+                None => old,
+            };
+            assert_eq!(Timestamp(t).to_string(), old);
         }
     }
 

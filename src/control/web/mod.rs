@@ -303,7 +303,7 @@ async fn login(
     ))
 }
 
-fn session_request(form: &Form) -> SessionRequest {
+pub(crate) fn session_request(form: &Form) -> SessionRequest {
     let rr = form.text("round_robins");
     SessionRequest {
         instrument: form.text("instrument"),
@@ -499,9 +499,9 @@ struct ApiStatus<'a> {
 /// `POST /api/v1/gpio/press`: how long the simulated button is held.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PressBody {
+pub(crate) struct PressBody {
     #[serde(default = "default_press_ms")]
-    ms: u64,
+    pub(crate) ms: u64,
 }
 
 fn default_press_ms() -> u64 {
