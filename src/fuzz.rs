@@ -222,14 +222,12 @@ pub fn form_body(data: &[u8]) {
                     .unwrap_or_else(|e| panic!("saved settings do not validate: {e}"));
             }
         }
-        Err((field, message)) => {
-            assert!(!message.is_empty(), "settings field {field:?}: no words");
-            let view = settings::view(
-                &f.config,
-                &f.instruments,
-                Some(&form),
-                Some((field, message)),
-            );
+        Err(errors) => {
+            assert!(!errors.is_empty(), "settings refused without a reason");
+            for (field, message) in &errors {
+                assert!(!message.is_empty(), "settings field {field:?}: no words");
+            }
+            let view = settings::view(&f.config, &f.instruments, Some(&form), &errors);
             let _ = pages.page("Settings", "settings", &view, "idle", false);
         }
     }
@@ -329,7 +327,7 @@ pub fn config_file(data: &[u8]) {
     let _ = crate::protocol::seconds(effective.control.request_timeout_seconds);
     let _ = crate::protocol::seconds(effective.control.take_timeout_seconds);
     // The settings page shows it and may save it again.
-    let view = settings::view(&c, &fixture().instruments, None, None);
+    let view = settings::view(&c, &fixture().instruments, None, &[]);
     let _ = views::Pages::new().page("Settings", "settings", &view, "idle", false);
     let text = serde_json::to_string_pretty(&c).expect("config serializes");
     let back: Config = config::parse_json(file, &text)
