@@ -11,6 +11,7 @@
 //! `error` (take_id), `session_end` (status). A line that does not parse is
 //! reported as `file:line` and skipped; the rest is read.
 
+use crate::protocol::TakeId;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -243,26 +244,20 @@ pub fn parse<'a>(path: &Path, lines: impl Iterator<Item = &'a [u8]>) -> SessionR
         }
         rec.lines += 1;
     }
-    // A retake names the first recorder's take id; the others carry `-r<n>` after it.
+    // A retake names the first recorder's take id; it supersedes the others' too.
     for t in &mut rec.takes {
-        t.superseded = superseded.iter().any(|old| {
-            t.take_id == *old
-                || t.take_id
-                    .strip_prefix(old.as_str())
-                    .is_some_and(|rest| rest.starts_with("-r"))
-        });
+        let base = TakeId::parse(&t.take_id);
+        t.superseded = superseded
+            .iter()
+            .any(|old| t.take_id == *old || base.base() == old);
     }
     rec
 }
 
-/// A take is settled for its own id and every `-r<n>` sibling.
+/// A take is settled for its own id and every recorder's sibling.
 fn settle(unsettled: &mut BTreeSet<String>, id: &str) {
     unsettled.remove(id);
-    if let Some((base, rest)) = id.rsplit_once("-r")
-        && rest.chars().all(|c| c.is_ascii_digit())
-    {
-        unsettled.remove(base);
-    }
+    unsettled.remove(TakeId::parse(id).base());
 }
 
 /// Every `*.jsonl` file in `dir`, sorted by name.

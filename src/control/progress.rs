@@ -127,7 +127,7 @@ impl Session {
     pub fn new_attempt(&mut self, slot: usize, start_at: Timestamp) -> &TakeRecord {
         let p = &mut self.progress[slot];
         p.attempts += 1;
-        let take_id = format!("{}-{:04}-{}", self.id, slot + 1, p.attempts);
+        let take_id = crate::protocol::TakeId::attempt(&self.id, slot, p.attempts).to_string();
         p.takes.push(TakeRecord {
             take_id,
             attempt: p.attempts,

@@ -4,7 +4,7 @@
 
 use super::health::Health;
 use super::recorder_client::{Answer, Backoff, RecorderClient};
-use crate::protocol::{Confirmation, TakeCommand, Timestamp};
+use crate::protocol::{Confirmation, TakeCommand, TakeId, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -58,7 +58,9 @@ pub async fn run(job: TakeJob) -> TakeResult {
     let mut set = tokio::task::JoinSet::new();
     for (i, client) in job.clients.iter().cloned().enumerate() {
         let mut cmd = job.command.clone();
-        cmd.take_id = recorder_take_id(&cmd.take_id, i, job.clients.len());
+        cmd.take_id = TakeId::parse(&cmd.take_id)
+            .on_recorder(i, job.clients.len())
+            .to_string();
         let at = super::clock::to_recorder_clock(board_start, offsets.get(i).copied().flatten());
         cmd.start_at = Some(Timestamp::from_unix_seconds(at));
         let health = job.health.clone();
@@ -84,16 +86,6 @@ pub async fn run(job: TakeJob) -> TakeResult {
         }
     }
     TakeResult::Confirmed(confirmed.into_iter().flatten().collect())
-}
-
-/// Several recorders write onto one share: each gets its own take id (and so its
-/// own file name); the first keeps the slot's id.
-pub fn recorder_take_id(take_id: &str, index: usize, recorders: usize) -> String {
-    if recorders > 1 && index > 0 {
-        format!("{take_id}-r{}", index + 1)
-    } else {
-        take_id.to_string()
-    }
 }
 
 async fn drive(

@@ -4,10 +4,12 @@
 //! incompatible message shape gets a new prefix instead of changing these.
 
 mod names;
+mod take_id;
 pub mod take_path;
 mod time;
 
 pub use names::{FieldError, MAX_NAME_LEN, check_name};
+pub use take_id::TakeId;
 pub use time::{TimeError, Timestamp, seconds};
 
 use serde::{Deserialize, Serialize};

@@ -63,8 +63,7 @@ pub struct Skipped {
 }
 
 fn mic_of(take_id: &str) -> Option<u32> {
-    let (_, rest) = take_id.rsplit_once("-r")?;
-    rest.parse().ok()
+    crate::protocol::TakeId::parse(take_id).recorder()
 }
 
 fn dynamic_rank(d: &Option<String>) -> (usize, String) {
