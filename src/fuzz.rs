@@ -248,7 +248,7 @@ pub fn url(data: &[u8]) {
             .strip_prefix(TAKES_PATH)
             .and_then(|p| p.strip_prefix('/'))
     {
-        match crate::capture::server::percent_decode(id) {
+        match crate::http::percent_decode(id, false) {
             Some(id) => {
                 if let Err(e) = crate::protocol::check_name("take_id", &id) {
                     field_error(e, "take id in the path");

@@ -6,7 +6,7 @@
 //! watchdog that still pings. Exiting instead gets a fresh process whose spool
 //! recovery and the board's retry by take id pick up where it stopped.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
 
 /// Exit code after a panic (EX_SOFTWARE).
 pub const EXIT_PANIC: i32 = 70;
@@ -27,4 +27,10 @@ pub fn exit_on_panic(program: &'static str) {
 /// tool) the data is used as the panicking thread left it.
 pub fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A copy of what `lock` holds, never a default in its place: the settings
+/// in force stay the settings in force (see [`locked`] on poisoning).
+pub fn current<T: Clone>(lock: &RwLock<T>) -> T {
+    lock.read().unwrap_or_else(PoisonError::into_inner).clone()
 }

@@ -70,7 +70,7 @@ async fn route(
         if req.method() != Method::GET {
             return Err(method_not_allowed("GET"));
         }
-        let id = percent_decode(id)
+        let id = crate::http::percent_decode(id, false)
             .ok_or_else(|| ApiError::bad_field("take_id", "bad percent-encoding"))?;
         crate::protocol::check_name("take_id", &id)?;
         return match recorder.lookup(&id) {
@@ -88,32 +88,4 @@ fn reply_response(reply: &TakeReply) -> Response<Body> {
         _ => StatusCode::OK,
     };
     http::json_response(status, reply)
-}
-
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(super::percent_decode("a%20b").as_deref(), Some("a b"));
-        assert_eq!(super::percent_decode("%2e%2e%2f").as_deref(), Some("../"));
-        assert_eq!(super::percent_decode("%zz"), None);
-        assert_eq!(super::percent_decode("%4"), None);
-    }
 }

@@ -149,11 +149,7 @@ impl Cycle {
     }
 
     fn config(&self) -> Arc<Config> {
-        self.ctx
-            .config
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_default()
+        crate::panics::current(&self.ctx.config)
     }
 
     pub async fn run(

@@ -71,7 +71,7 @@ pub struct GpioState {
 
 impl Control {
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().map(|c| c.clone()).unwrap_or_default()
+        crate::panics::current(&self.config)
     }
 }
 
@@ -239,7 +239,7 @@ pub async fn run(
 /// [`crate::retention`], which logs every path it removes. The first sweep runs
 /// after one interval, at most a minute after the start.
 async fn cleanup_loop(config: Arc<RwLock<Arc<Config>>>, mut shutdown: watch::Receiver<bool>) {
-    let current = || config.read().map(|c| c.clone()).unwrap_or_default();
+    let current = || crate::panics::current(&config);
     let interval =
         |c: &Config| crate::protocol::seconds(c.storage_management.cleanup_interval_minutes * 60.0);
     let mut wait = interval(&current()).min(Duration::from_secs(60));

@@ -3,9 +3,11 @@
 //! bearer-token check, and a small client.
 
 mod admission;
+mod percent;
 mod server;
 mod throttle;
 
+pub use percent::percent_decode;
 pub use server::{ServerLimits, serve};
 pub use throttle::LogThrottle;
 
@@ -210,11 +212,13 @@ pub fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
     };
     let a = Sha256::digest(given.trim().as_bytes());
     let b = Sha256::digest(token.as_bytes());
-    let diff = a
-        .iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    diff == 0 && !token.is_empty()
+    same_secret(&a, &b) && !token.is_empty()
+}
+
+/// Equal in time that does not depend on where they differ (lengths are
+/// not secret: compare digests where they are).
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {

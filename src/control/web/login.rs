@@ -31,7 +31,7 @@ pub fn random_id() -> std::io::Result<String> {
     use std::io::Read;
     let mut key = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
-    Ok(key.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::wav::hex(&key))
 }
 
 fn well_formed(id: &str) -> bool {

@@ -411,9 +411,9 @@ fn save_settings(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError>
             let mut effective = saved.clone();
             effective.apply_env();
             effective.resolve_paths(&ctl.config_path);
-            if let Ok(mut c) = ctl.config.write() {
-                *c = Arc::new(effective);
-            }
+            *ctl.config
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(effective);
             *raw = saved;
             log::info!(target: "takebox::control", "settings saved to {}", ctl.config_path.display());
             Ok(redirect("/settings?saved=1"))
