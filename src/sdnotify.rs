@@ -53,12 +53,40 @@ pub fn notify(state: &str) -> io::Result<bool> {
     }
 }
 
-/// Send and log a failure instead of returning it: a lost notification must
-/// not stop the daemon (systemd will time it out and say so itself).
-fn send(state: &str) {
-    if let Err(e) = notify(state) {
-        log::warn!(target: "takebox::sdnotify", "cannot notify systemd ({state:?}): {e}");
+/// Where notifications go: the socket systemd named, or nowhere.
+#[derive(Debug, Clone, Default)]
+pub struct Notifier {
+    target: Option<String>,
+}
+
+impl Notifier {
+    /// The socket in `NOTIFY_SOCKET`, read once.
+    pub fn from_env() -> Notifier {
+        Notifier {
+            target: std::env::var(NOTIFY_SOCKET).ok().filter(|t| !t.is_empty()),
+        }
     }
+
+    /// A socket given by name (`/path` or `@abstract`).
+    pub fn to(target: &str) -> Notifier {
+        Notifier {
+            target: Some(target.to_string()),
+        }
+    }
+
+    /// Send and log a failure instead of returning it: a lost notification
+    /// must not stop the daemon (systemd will time it out and say so itself).
+    fn send(&self, state: &str) {
+        if let Some(target) = &self.target
+            && let Err(e) = notify_to(target, state)
+        {
+            log::warn!(target: "takebox::sdnotify", "cannot notify systemd ({state:?}): {e}");
+        }
+    }
+}
+
+fn send(state: &str) {
+    Notifier::from_env().send(state);
 }
 
 /// One `STATUS=` line: newlines would start a new assignment.
@@ -75,13 +103,7 @@ pub fn status(status: &str) {
     send(&format!("STATUS={}", status_line(status)));
 }
 
-pub fn stopping() {
-    send("STOPPING=1\nSTATUS=stopping");
-}
-
-pub fn watchdog() {
-    send("WATCHDOG=1");
-}
+const STOPPING: &str = "STOPPING=1\nSTATUS=stopping";
 
 /// How often to ping, from the values of `WATCHDOG_USEC` and `WATCHDOG_PID`:
 /// half the timeout, as sd_watchdog_enabled(3) advises; None when the watchdog is
@@ -114,6 +136,16 @@ pub fn watchdog_interval() -> Option<Duration> {
 pub async fn supervise(
     interval: Option<Duration>,
     healthy: impl Fn() -> Result<(), String>,
+    shutdown: watch::Receiver<bool>,
+) {
+    supervise_with(Notifier::from_env(), interval, healthy, shutdown).await
+}
+
+/// [`supervise`], notifying `notifier`.
+pub async fn supervise_with(
+    notifier: Notifier,
+    interval: Option<Duration>,
+    healthy: impl Fn() -> Result<(), String>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut ticker = interval.map(|i| {
@@ -124,7 +156,7 @@ pub async fn supervise(
     let mut was_healthy = true;
     loop {
         if *shutdown.borrow() {
-            stopping();
+            notifier.send(STOPPING);
             return;
         }
         tokio::select! {
@@ -133,15 +165,15 @@ pub async fn supervise(
                     Ok(()) => {
                         if !was_healthy {
                             log::info!(target: "takebox::sdnotify", "healthy again: watchdog pings resume");
-                            status("running");
+                            notifier.send("STATUS=running");
                         }
                         was_healthy = true;
-                        watchdog();
+                        notifier.send("WATCHDOG=1");
                     }
                     Err(why) => {
                         if was_healthy {
                             log::error!(target: "takebox::sdnotify", "{why}: watchdog pings withheld, systemd will restart the daemon");
-                            status(&why);
+                            notifier.send(&format!("STATUS={}", status_line(&why)));
                         }
                         was_healthy = false;
                     }
@@ -150,7 +182,7 @@ pub async fn supervise(
             changed = shutdown.changed() => {
                 if changed.is_err() {
                     // The sender is gone: the daemon is going down.
-                    stopping();
+                    notifier.send(STOPPING);
                     return;
                 }
             }
@@ -222,9 +254,9 @@ mod tests {
     }
 
     /// The pinging loop against a real socket: pings while healthy, none while
-    /// not, STOPPING=1 at shutdown. The socket is handed over by environment,
-    /// as systemd does; this is the only test in the crate that sets it.
-    #[tokio::test(flavor = "current_thread")]
+    /// not, STOPPING=1 at shutdown. Simulated time: the counts do not depend on
+    /// how busy the machine is.
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn supervise_pings_only_while_healthy() {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicBool, Ordering};
@@ -232,8 +264,6 @@ mod tests {
         let path = dir.path().join("notify");
         let sock = UnixDatagram::bind(&path).unwrap();
         sock.set_nonblocking(true).unwrap();
-        // SAFETY: no other test in this crate reads or writes NOTIFY_SOCKET.
-        unsafe { std::env::set_var(NOTIFY_SOCKET, &path) };
         let ok = Arc::new(AtomicBool::new(true));
         let (tx, rx) = watch::channel(false);
         let healthy = {
@@ -246,7 +276,12 @@ mod tests {
                 }
             }
         };
-        let task = tokio::spawn(supervise(Some(Duration::from_millis(20)), healthy, rx));
+        let task = tokio::spawn(supervise_with(
+            Notifier::to(path.to_str().unwrap()),
+            Some(Duration::from_millis(20)),
+            healthy,
+            rx,
+        ));
         let drain = || {
             let mut got = Vec::new();
             let mut buf = [0u8; 512];
@@ -281,6 +316,5 @@ mod tests {
             last.last().map(String::as_str),
             Some("STOPPING=1\nSTATUS=stopping")
         );
-        unsafe { std::env::remove_var(NOTIFY_SOCKET) };
     }
 }
