@@ -258,6 +258,21 @@ fn each_login_is_its_own_session_and_logout_ends_it_on_the_board() {
     assert_ne!(first, second, "a fresh session for each login");
     assert_eq!(page(a, "/", &first), 200);
     assert_eq!(page(a, "/", &second), 200);
+    // A live status stream opened with the first session.
+    let mut stream = std::net::TcpStream::connect(a).unwrap();
+    {
+        use std::io::{BufRead, Write};
+        write!(
+            stream,
+            "GET /events HTTP/1.1\r\nHost: {a}\r\nCookie: {first}\r\n\r\n"
+        )
+        .unwrap();
+        let mut status = String::new();
+        std::io::BufReader::new(&stream)
+            .read_line(&mut status)
+            .unwrap();
+        assert!(status.contains(" 200 "), "{status}");
+    }
 
     // Logout: the cookie is worth nothing afterwards, even if kept.
     let host = a.to_string();
@@ -278,6 +293,25 @@ fn each_login_is_its_own_session_and_logout_ends_it_on_the_board() {
     );
     assert_eq!(page(a, "/events", &first), 401);
     assert_eq!(page(a, "/settings", &first), 303);
+    // The stream opened before the logout ends with it.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 4096];
+    use std::io::Read;
+    // Read until the last chunk (the connection itself may stay open).
+    while !rest.ends_with(b"0\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => rest.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    assert!(
+        rest.ends_with(b"0\r\n\r\n"),
+        "the stream ends once its session is over: {}",
+        String::from_utf8_lossy(&rest)
+    );
     // The other login is untouched.
     assert_eq!(page(a, "/", &second), 200);
     // A made-up id of the right form is nothing.

@@ -141,6 +141,15 @@ impl Logins {
         }
     }
 
+    /// Is `id` a live session? Looks only: an open live status stream does
+    /// not keep a session alive by itself.
+    pub fn alive(&self, id: &str, now: Instant) -> bool {
+        self.sessions.lock().is_ok_and(|s| {
+            s.get(id)
+                .is_some_and(|last| now.saturating_duration_since(*last) < IDLE)
+        })
+    }
+
     /// Logout: the session is over on the board, whoever still holds its cookie.
     pub fn end(&self, id: &str) {
         if let Ok(mut s) = self.sessions.lock() {

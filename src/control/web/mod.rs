@@ -177,7 +177,12 @@ async fn route(
                 ctl.pages.page("Status", "status", &view, phase, true),
             ))
         }
-        ("/events", Method::GET) => sse::events(ctl),
+        ("/events", Method::GET) => sse::events(
+            ctl,
+            (!ctl.page_password.is_empty())
+                .then(|| guard::cookie(req.headers(), guard::COOKIE).map(String::from))
+                .flatten(),
+        ),
         ("/initiate", Method::GET) => Ok(initiate_page(ctl, None, None, StatusCode::OK)),
         ("/initiate", Method::POST) => {
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;

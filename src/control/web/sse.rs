@@ -9,7 +9,7 @@ use bytes::Bytes;
 use hyper::header::{self, HeaderValue};
 use hyper::{Response, StatusCode};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc};
 
 /// A comment line this often tells a client that vanished silently from one
@@ -22,7 +22,12 @@ pub fn frame(ctl: &Control) -> Bytes {
     Bytes::from(format!("data: {json}\n\n"))
 }
 
-pub fn events(ctl: &Arc<Control>) -> Result<Response<Body>, ApiError> {
+/// How often a stream opened with a login session looks whether that
+/// session still lives: a logout or an expiry ends the stream too.
+const SESSION_CHECK: Duration = Duration::from_secs(1);
+
+/// The stream; `session` is the login session it was opened with, if any.
+pub fn events(ctl: &Arc<Control>, session: Option<String>) -> Result<Response<Body>, ApiError> {
     let permit = ctl.event_slots.clone().try_acquire_owned().map_err(|_| {
         // Closed at once: a refused stream must not hold its connection.
         ApiError::new(
@@ -41,6 +46,7 @@ pub fn events(ctl: &Arc<Control>) -> Result<Response<Body>, ApiError> {
     let ctl = ctl.clone();
     tokio::spawn(async move {
         let _permit = permit;
+        let mut session_check = tokio::time::interval(SESSION_CHECK);
         let mut last = frame(&ctl);
         if tx
             .send(Bytes::from_static(b"retry: 2000\n\n"))
@@ -62,6 +68,12 @@ pub fn events(ctl: &Arc<Control>) -> Result<Response<Body>, ApiError> {
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
                 _ = tokio::time::sleep(KEEPALIVE) => Bytes::from_static(b": keepalive\n\n"),
+                _ = session_check.tick(), if session.is_some() => {
+                    if session.as_deref().is_some_and(|id| !ctl.logins.alive(id, Instant::now())) {
+                        return;
+                    }
+                    continue;
+                }
                 // The connection closed and hyper dropped the body.
                 _ = tx.closed() => return,
                 _ = shutdown.changed() => return,
