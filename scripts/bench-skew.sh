@@ -10,20 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${TAKEBOX_BIN:-target/release}
 takes=${BENCH_SKEW_TAKES:-5}
-work=$(mktemp -d /tmp/takebox-bench-skew.XXXXXX)
-pids=()
-cleanup() {
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null || true
-  scripts/pulse.sh stop "$work/pulse"
-  rm -rf "$work"
-}
-trap cleanup EXIT
-scripts/pulse.sh start "$work/pulse"
-export XDG_RUNTIME_DIR=$work/pulse PULSE_SERVER=unix:$work/pulse/pulse/native
-scripts/pulse.sh tone "$work/pulse" >/dev/null 2>&1 &
-pids+=($!)
-export TAKEBOX_TOKEN=bench
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/bench-rig.sh skew
 
 addrs=()
 for k in 1 2; do
