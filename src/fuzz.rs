@@ -316,7 +316,7 @@ pub fn config_file(data: &[u8]) {
     let mut effective = c.clone();
     effective.resolve_paths(file);
     for url in effective.control.recorder_urls(&effective) {
-        if let Err(e) = config::parse_http_url(url) {
+        if let Err(e) = crate::http::parse_http_url(url) {
             says("recorder url", e);
         }
     }

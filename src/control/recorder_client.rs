@@ -39,7 +39,7 @@ pub struct RecorderClient {
 
 impl RecorderClient {
     pub fn new(url: &str, token: &str, timeout: Duration) -> Result<RecorderClient, String> {
-        let (host, port) = crate::config::parse_http_url(url)?;
+        let (host, port) = crate::http::parse_http_url(url)?;
         Ok(RecorderClient {
             url: url.trim_end_matches('/').to_string(),
             host,

@@ -6,10 +6,12 @@ mod admission;
 mod percent;
 mod server;
 mod throttle;
+mod url;
 
 pub use percent::percent_decode;
 pub use server::{ServerLimits, serve};
 pub use throttle::LogThrottle;
+pub use url::parse_http_url;
 
 use crate::protocol::{ErrorBody, ErrorKind};
 use bytes::Bytes;

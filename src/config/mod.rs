@@ -4,12 +4,20 @@
 //! Parsing is strict (unknown fields are errors that name the field) and is followed
 //! by a semantic check. Every error names the file, the field and what was expected.
 
-use crate::notes::{MiddleC, Note};
-use crate::protocol::SampleFormat;
+mod capture;
+mod control;
+mod instruments;
+mod seed;
+
+pub use capture::*;
+pub use control::*;
+pub use instruments::*;
+pub use seed::*;
+
+use crate::notes::Note;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Environment variable that overrides the shared bearer token.
@@ -206,496 +214,6 @@ pub const MAX_COUNTDOWN_SECONDS: f64 = 60.0;
 
 /// Largest `storage_management.min_free_gb` (an exabyte: "never arm").
 pub const MAX_MIN_FREE_GB: f64 = 1e9;
-
-// ---- config.json: the seed's sections ----
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FileNaming {
-    pub include_session_id: bool,
-    pub include_user_initials: bool,
-}
-
-impl Default for FileNaming {
-    fn default() -> Self {
-        FileNaming {
-            include_session_id: true,
-            include_user_initials: false,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StorageManagement {
-    pub auto_cleanup: bool,
-    pub max_age_days: u32,
-    /// How often takebox-control looks for old sessions (with `auto_cleanup`).
-    pub cleanup_interval_minutes: f64,
-    /// Keep a session until the catalog import has seen its whole log.
-    pub require_imported: bool,
-    /// Below this much free space on the share the board arms no take.
-    pub min_free_gb: f64,
-}
-
-impl Default for StorageManagement {
-    fn default() -> Self {
-        StorageManagement {
-            auto_cleanup: true,
-            max_age_days: 30,
-            cleanup_interval_minutes: 60.0,
-            require_imported: false,
-            min_free_gb: 2.0,
-        }
-    }
-}
-
-/// How a take is normalized when `normalize_audio` is on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum NormalizeTo {
-    /// Sample peak to `peak_target_dbfs`.
-    #[default]
-    Peak,
-    /// True peak (4x oversampled) to `peak_target_dbfs`.
-    TruePeak,
-    /// Integrated loudness to `loudness_target_lufs`, never over the peak target.
-    Loudness,
-}
-
-/// The seed's `post_processing` (`normalize_audio`) and takebox's options beside it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PostProcessing {
-    /// Per take. For velocity layers, leave it off and run
-    /// `takebox process --normalize group` on the session instead.
-    pub normalize_audio: bool,
-    pub normalize_to: NormalizeTo,
-    pub peak_target_dbfs: f64,
-    pub loudness_target_lufs: f64,
-    /// Cut leading and trailing silence (the pre-roll is measured first).
-    pub trim_silence: bool,
-    /// Fixed trim threshold; ignored when `trim_from_noise_floor` is set.
-    pub trim_threshold_dbfs: f64,
-    /// Threshold = the pre-roll's noise peak plus `trim_noise_margin_db`.
-    pub trim_from_noise_floor: bool,
-    pub trim_noise_margin_db: f64,
-    /// Kept before the onset so no attack is cut.
-    pub trim_pad_ms: f64,
-    pub fade_in_ms: f64,
-    pub fade_out_ms: f64,
-    pub remove_dc: bool,
-    /// Check limits: pitch deviation, signal-to-noise, clipping ceiling.
-    pub max_cents: f64,
-    pub min_snr_db: f64,
-    pub clip_ceiling_dbfs: f64,
-}
-
-impl Default for PostProcessing {
-    fn default() -> Self {
-        PostProcessing {
-            normalize_audio: true,
-            normalize_to: NormalizeTo::Peak,
-            peak_target_dbfs: -1.0,
-            loudness_target_lufs: -23.0,
-            trim_silence: true,
-            trim_threshold_dbfs: -60.0,
-            trim_from_noise_floor: false,
-            trim_noise_margin_db: 12.0,
-            trim_pad_ms: 10.0,
-            fade_in_ms: 1.0,
-            fade_out_ms: 10.0,
-            remove_dc: false,
-            max_cents: 15.0,
-            min_snr_db: 40.0,
-            clip_ceiling_dbfs: -0.1,
-        }
-    }
-}
-
-impl PostProcessing {
-    fn check(&self, p: &mut Problems) {
-        for (field, v, lo, hi) in [
-            ("peak_target_dbfs", self.peak_target_dbfs, -60.0, 0.0),
-            (
-                "loudness_target_lufs",
-                self.loudness_target_lufs,
-                -70.0,
-                0.0,
-            ),
-            ("trim_threshold_dbfs", self.trim_threshold_dbfs, -140.0, 0.0),
-            ("trim_noise_margin_db", self.trim_noise_margin_db, 0.0, 60.0),
-            ("trim_pad_ms", self.trim_pad_ms, 0.0, 1000.0),
-            ("fade_in_ms", self.fade_in_ms, 0.0, 1000.0),
-            ("fade_out_ms", self.fade_out_ms, 0.0, 5000.0),
-            ("max_cents", self.max_cents, 0.0, 100.0),
-            ("min_snr_db", self.min_snr_db, 0.0, 140.0),
-            ("clip_ceiling_dbfs", self.clip_ceiling_dbfs, -20.0, 0.0),
-        ] {
-            if !(v.is_finite() && (lo..=hi).contains(&v)) {
-                p.add(
-                    &format!("post_processing.{field}"),
-                    format!("expected {lo} to {hi}, got {v}"),
-                );
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum LogLevel {
-    Debug,
-    #[default]
-    Info,
-    Warning,
-    Error,
-    Critical,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Logging {
-    pub log_directory: PathBuf,
-    pub log_to_file: bool,
-    pub log_level: LogLevel,
-}
-
-impl Default for Logging {
-    fn default() -> Self {
-        Logging {
-            log_directory: PathBuf::from("logs"),
-            log_to_file: true,
-            log_level: LogLevel::Info,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SessionSettings {
-    pub default_instrument: String,
-    pub default_note: String,
-    /// Pitch of A4 in Hz, the tuning reference for every note.
-    pub default_frequency: f64,
-    pub default_articulation: String,
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        SessionSettings {
-            default_instrument: "guitar".into(),
-            default_note: "A4".into(),
-            default_frequency: 440.0,
-            default_articulation: "long".into(),
-        }
-    }
-}
-
-// ---- config.json: takebox's own sections ----
-
-/// How notes are named (see [`crate::notes`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct NoteSettings {
-    pub middle_c: MiddleC,
-}
-
-/// The recording computer's settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CaptureSettings {
-    /// ALSA PCM name, e.g. `hw:CARD=US16x08` or `pulse`.
-    pub device: String,
-    pub sample_rate: u32,
-    pub channels: u16,
-    pub sample_format: SampleFormat,
-    /// Frames per ALSA period: the capture thread wakes once per period.
-    pub period_frames: u32,
-    /// Audio kept from before each take's start.
-    pub pre_roll_seconds: f64,
-    /// Audio kept after the articulation's duration, for the release.
-    pub release_tail_seconds: f64,
-    /// How late a command may arrive after its `start_at` and still get its audio.
-    pub late_start_seconds: f64,
-    /// How far ahead a `start_at` may lie.
-    pub max_start_ahead_seconds: f64,
-    /// Longest accepted note duration.
-    pub max_take_seconds: f64,
-    /// Root of the board's share as mounted on this computer.
-    pub share_path: PathBuf,
-    /// File that must exist at the share root before anything is written there,
-    /// so that a missing mount never fills the bare mount point.
-    pub share_marker: String,
-    /// Local folder that holds takes until the share takes them, and take records.
-    pub spool_path: PathBuf,
-    pub listen: SocketAddr,
-    /// Bearer token; the `TAKEBOX_TOKEN` environment variable overrides it.
-    pub token: String,
-    /// Keep real-time pace by the wall clock, for PCMs that are not clocked
-    /// (alsa-lib's `file` plugin). Real devices pace themselves: leave it off.
-    /// Written out only when on.
-    #[serde(skip_serializing_if = "is_false")]
-    pub pace: bool,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-impl Default for CaptureSettings {
-    fn default() -> Self {
-        CaptureSettings {
-            device: "default".into(),
-            sample_rate: 48_000,
-            channels: 1,
-            sample_format: SampleFormat::S24,
-            period_frames: 4096,
-            pre_roll_seconds: 2.0,
-            release_tail_seconds: 1.0,
-            late_start_seconds: 5.0,
-            max_start_ahead_seconds: 30.0,
-            max_take_seconds: 120.0,
-            share_path: PathBuf::from("/mnt/takebox"),
-            share_marker: ".takebox-share".into(),
-            spool_path: PathBuf::from("/var/spool/takebox"),
-            listen: SocketAddr::from(([0, 0, 0, 0], 5001)),
-            token: String::new(),
-            pace: false,
-        }
-    }
-}
-
-impl CaptureSettings {
-    pub fn frames(&self, seconds: f64) -> u64 {
-        (seconds * f64::from(self.sample_rate)).round() as u64
-    }
-}
-
-/// The board's daemon (`takebox-control`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ControlSettings {
-    pub listen: SocketAddr,
-    /// Recorders' base URLs (`http://host:port`); empty: the seed's `recording_computer_url`.
-    pub recorders: Vec<String>,
-    /// Bearer token for the recorders and the board's JSON API; empty: `capture.token`.
-    /// The `TAKEBOX_TOKEN` environment variable overrides both.
-    pub token: String,
-    pub instruments_file: PathBuf,
-    /// Session progress lives here (`sessions/<id>.json`).
-    pub state_dir: PathBuf,
-    /// Empty: the page needs no password.
-    pub page_password: String,
-    /// Names the board answers to besides its hostname, `hostname.local`,
-    /// `localhost` and its addresses (a DNS alias); any other Host gets 421.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub host_names: Vec<String>,
-    /// Connecting to a recorder and waiting for its status.
-    pub request_timeout_seconds: f64,
-    /// Added to a take's countdown and duration before a take request times out.
-    pub take_timeout_seconds: f64,
-    pub max_connections: usize,
-    /// The start button and the LEDs (`control::gpio`).
-    pub gpio: GpioSettings,
-}
-
-/// A GPIO line: an offset on the chip, or a line name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum LineId {
-    Offset(u32),
-    Name(String),
-}
-
-impl std::fmt::Display for LineId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LineId::Offset(o) => write!(f, "offset {o}"),
-            LineId::Name(n) => write!(f, "{n:?}"),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GpioLine {
-    pub line: LineId,
-    #[serde(default)]
-    pub active_low: bool,
-}
-
-impl GpioLine {
-    fn at(offset: u32, active_low: bool) -> GpioLine {
-        GpioLine {
-            line: LineId::Offset(offset),
-            active_low,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GpioBackend {
-    None,
-    Sim,
-    Chardev,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GpioBias {
-    PullUp,
-    PullDown,
-    Disabled,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PressDuringTake {
-    Ignore,
-    Abort,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CountdownStyle {
-    /// One countdown LED per remaining second.
-    PerSecond,
-    /// The status LED blinks each second, faster in the last one.
-    SingleBlink,
-}
-
-/// `control.gpio`: defaults fit the Khadas VIM3 header (README, Button and LEDs).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GpioSettings {
-    pub backend: GpioBackend,
-    /// A path (`/dev/gpiochip1`) or a chip label (`periphs-banks`).
-    pub chip: String,
-    /// Wired to ground: active low with the pull-up.
-    pub button: GpioLine,
-    pub bias: GpioBias,
-    pub debounce_ms: u32,
-    pub long_press_ms: u32,
-    pub press_during_take: PressDuringTake,
-    pub countdown_style: CountdownStyle,
-    /// Recording, confirmations, warnings, recorder down, heartbeat.
-    pub status_led: GpioLine,
-    /// One per second of the countdown, the first lit longest.
-    pub countdown_leds: Vec<GpioLine>,
-}
-
-impl Default for GpioSettings {
-    fn default() -> Self {
-        GpioSettings {
-            backend: GpioBackend::None,
-            chip: "periphs-banks".into(),
-            button: GpioLine::at(20, true),
-            bias: GpioBias::PullUp,
-            debounce_ms: 20,
-            long_press_ms: 1500,
-            press_during_take: PressDuringTake::Ignore,
-            countdown_style: CountdownStyle::PerSecond,
-            status_led: GpioLine::at(21, false),
-            countdown_leds: vec![
-                GpioLine::at(22, false),
-                GpioLine::at(23, false),
-                GpioLine::at(49, false),
-            ],
-        }
-    }
-}
-
-impl Default for ControlSettings {
-    fn default() -> Self {
-        ControlSettings {
-            listen: SocketAddr::from(([0, 0, 0, 0], 5000)),
-            recorders: Vec::new(),
-            token: String::new(),
-            instruments_file: PathBuf::from("instruments.json"),
-            state_dir: PathBuf::from("/var/lib/takebox"),
-            page_password: String::new(),
-            host_names: Vec::new(),
-            request_timeout_seconds: 2.0,
-            take_timeout_seconds: 30.0,
-            max_connections: 64,
-            gpio: GpioSettings::default(),
-        }
-    }
-}
-
-impl ControlSettings {
-    /// The recorders to drive: `control.recorders`, else the seed's URL.
-    pub fn recorder_urls<'a>(&'a self, config: &'a Config) -> Vec<&'a str> {
-        if self.recorders.is_empty() {
-            vec![config.recording_computer_url.as_str()]
-        } else {
-            self.recorders.iter().map(String::as_str).collect()
-        }
-    }
-
-    /// The token control sends and accepts.
-    pub fn effective_token<'a>(&'a self, config: &'a Config) -> &'a str {
-        if self.token.is_empty() {
-            &config.capture.token
-        } else {
-            &self.token
-        }
-    }
-}
-
-/// A name in `control.host_names`: a DNS name (labels of letters, digits and
-/// `-`, at most 253 characters) or an IP address, without a port.
-pub fn check_host_name(name: &str) -> Result<(), String> {
-    if name.parse::<std::net::IpAddr>().is_ok() {
-        return Ok(());
-    }
-    let bare = name.strip_suffix('.').unwrap_or(name);
-    let label_ok = |l: &str| {
-        (1..=63).contains(&l.len())
-            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if bare.is_empty() || bare.len() > 253 || !bare.split('.').all(label_ok) {
-        return Err(format!(
-            "expected a host name such as \"studio-board.lan\" or an IP address (no port, no scheme), got {name:?}"
-        ));
-    }
-    Ok(())
-}
-
-/// Split `http://host:port[/]` into host and port (80 when absent).
-pub fn parse_http_url(url: &str) -> Result<(String, u16), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("expected http://host:port, got {url:?}"))?;
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.is_empty() || rest.contains('/') || rest.contains('@') {
-        return Err(format!("expected http://host:port, got {url:?}"));
-    }
-    let bad_port = || format!("bad port in {url:?}");
-    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-        let (h, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("unclosed [ in {url:?}"))?;
-        match after.strip_prefix(':') {
-            Some(p) => (h, p.parse::<u16>().map_err(|_| bad_port())?),
-            None if after.is_empty() => (h, 80),
-            None => return Err(bad_port()),
-        }
-    } else {
-        match rest.split_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad_port())?),
-            None => (rest, 80),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("no host in {url:?}"));
-    }
-    Ok((host.to_string(), port))
-}
 
 /// `config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -955,7 +473,7 @@ impl Config {
     fn check_control(&self, p: &mut Problems) {
         let c = &self.control;
         for (i, url) in c.recorders.iter().enumerate() {
-            if let Err(e) = parse_http_url(url) {
+            if let Err(e) = crate::http::parse_http_url(url) {
                 p.add(&format!("control.recorders[{i}]"), e);
             }
         }
@@ -1130,120 +648,10 @@ impl Problems<'_> {
     }
 }
 
-// ---- instruments.json ----
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoteRange {
-    pub lowest_note: String,
-    pub highest_note: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Instrument {
-    pub name: String,
-    /// The seed's `type` (string, wind, percussion, ...).
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub range: NoteRange,
-    pub default_articulations: Vec<String>,
-    /// Whether takes are checked against the planned pitch; off for drums and noises.
-    #[serde(default = "yes")]
-    pub pitch_check: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Instrument {
-    /// Lowest and highest note, parsed.
-    pub fn notes(&self, middle_c: MiddleC) -> Result<(Note, Note), crate::notes::NoteError> {
-        Ok((
-            Note::parse(&self.range.lowest_note, middle_c)?,
-            Note::parse(&self.range.highest_note, middle_c)?,
-        ))
-    }
-}
-
-/// `instruments.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Instruments {
-    pub instruments: Vec<Instrument>,
-}
-
-impl Instruments {
-    pub fn load(file: &Path, config: &Config) -> Result<Instruments, ConfigError> {
-        let list: Instruments = parse_json(file, &read(file)?)?;
-        list.validate(file, config)?;
-        Ok(list)
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Instrument> {
-        self.instruments.iter().find(|i| i.name == name)
-    }
-
-    pub fn validate(&self, file: &Path, config: &Config) -> Result<(), ConfigError> {
-        let mut seen = std::collections::BTreeSet::new();
-        for (i, inst) in self.instruments.iter().enumerate() {
-            let at = |f: &str| format!("instruments[{i}].{f}");
-            crate::protocol::check_name(&at("name"), &inst.name)
-                .map_err(|e| invalid(file, &at("name"), e.message))?;
-            if !seen.insert(inst.name.as_str()) {
-                return Err(invalid(
-                    file,
-                    &at("name"),
-                    format!("{:?} is listed twice", inst.name),
-                ));
-            }
-            let middle_c = config.notes.middle_c;
-            let low = Note::parse(&inst.range.lowest_note, middle_c)
-                .map_err(|e| invalid(file, &at("range.lowest_note"), e.to_string()))?;
-            let high = Note::parse(&inst.range.highest_note, middle_c)
-                .map_err(|e| invalid(file, &at("range.highest_note"), e.to_string()))?;
-            if low > high {
-                return Err(invalid(
-                    file,
-                    &at("range"),
-                    "expected lowest_note at or below highest_note",
-                ));
-            }
-            for (j, art) in inst.default_articulations.iter().enumerate() {
-                if !config.articulation_durations.contains_key(art) {
-                    return Err(invalid(
-                        file,
-                        &at(&format!("default_articulations[{j}]")),
-                        format!("{art:?} has no duration in config.json's articulation_durations"),
-                    ));
-                }
-            }
-            for art in config.articulation_durations.keys() {
-                let naming = &config.file_naming;
-                crate::protocol::take_path::fits_every_session(
-                    &inst.name,
-                    art,
-                    naming.include_session_id,
-                    naming.include_user_initials,
-                )
-                .map_err(|e| {
-                    let field = if e.field == "articulation" {
-                        format!("articulation_durations.{art}")
-                    } else {
-                        at("name")
-                    };
-                    invalid(file, &field, e.message)
-                })?;
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::notes::MiddleC;
 
     fn seed_dir() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/seed")
@@ -1264,7 +672,7 @@ mod tests {
             ["http://recording-computer.local:5001"]
         );
         assert_eq!(
-            parse_http_url(&cfg.recording_computer_url).unwrap(),
+            crate::http::parse_http_url(&cfg.recording_computer_url).unwrap(),
             ("recording-computer.local".to_string(), 5001)
         );
         let inst = Instruments::load(&seed_dir().join("instruments.json"), &cfg).unwrap();
@@ -1362,9 +770,17 @@ mod tests {
 
         let e = parse_err(r#"{"control": {"recorders": ["ftp://x"]}}"#);
         assert_eq!(e.field(), Some("control.recorders[0]"), "{e}");
-        assert_eq!(parse_http_url("http://127.0.0.1:5001/").unwrap().1, 5001);
-        assert_eq!(parse_http_url("http://[::1]:7").unwrap().0, "::1");
-        assert!(parse_http_url("http://h:x").is_err());
+        assert_eq!(
+            crate::http::parse_http_url("http://127.0.0.1:5001/")
+                .unwrap()
+                .1,
+            5001
+        );
+        assert_eq!(
+            crate::http::parse_http_url("http://[::1]:7").unwrap().0,
+            "::1"
+        );
+        assert!(crate::http::parse_http_url("http://h:x").is_err());
 
         let e = parse_err(r#"{"capture": {"channels": 9}}"#);
         assert_eq!(e.field(), Some("capture.channels"));
