@@ -45,14 +45,6 @@ pub fn notify_to(target: &str, state: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Send `state` to systemd. Ok(false) when not started by systemd.
-pub fn notify(state: &str) -> io::Result<bool> {
-    match std::env::var(NOTIFY_SOCKET) {
-        Ok(target) if !target.is_empty() => notify_to(&target, state).map(|()| true),
-        _ => Ok(false),
-    }
-}
-
 /// Where notifications go: the socket systemd named, or nowhere.
 #[derive(Debug, Clone, Default)]
 pub struct Notifier {
@@ -83,6 +75,10 @@ impl Notifier {
             log::warn!(target: "takebox::sdnotify", "cannot notify systemd ({state:?}): {e}");
         }
     }
+
+    fn status(&self, status: &str) {
+        self.send(&format!("STATUS={}", status_line(status)));
+    }
 }
 
 fn send(state: &str) {
@@ -100,7 +96,7 @@ pub fn ready(status: &str) {
 }
 
 pub fn status(status: &str) {
-    send(&format!("STATUS={}", status_line(status)));
+    Notifier::from_env().status(status);
 }
 
 const STOPPING: &str = "STOPPING=1\nSTATUS=stopping";
@@ -165,7 +161,7 @@ pub async fn supervise_with(
                     Ok(()) => {
                         if !was_healthy {
                             log::info!(target: "takebox::sdnotify", "healthy again: watchdog pings resume");
-                            notifier.send("STATUS=running");
+                            notifier.status("running");
                         }
                         was_healthy = true;
                         notifier.send("WATCHDOG=1");
@@ -173,7 +169,7 @@ pub async fn supervise_with(
                     Err(why) => {
                         if was_healthy {
                             log::error!(target: "takebox::sdnotify", "{why}: watchdog pings withheld, systemd will restart the daemon");
-                            notifier.send(&format!("STATUS={}", status_line(&why)));
+                            notifier.status(&why);
                         }
                         was_healthy = false;
                     }

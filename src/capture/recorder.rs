@@ -126,10 +126,10 @@ impl Recorder {
         u64::from(c.channels) * u64::from(c.sample_format.bits() / 8)
     }
 
-    /// Seconds of note the spool has room for now (see [`SpoolStatus::room_seconds`]).
-    fn spool_room_seconds(&self) -> Option<f64> {
+    /// Seconds of note `free` bytes of spool hold (see [`SpoolStatus::room_seconds`]).
+    fn spool_room_seconds(&self, free: Option<u64>) -> Option<f64> {
         let c = &self.config.capture;
-        let free = self.spool.free_bytes()?.saturating_sub(SPOOL_MARGIN_BYTES);
+        let free = free?.saturating_sub(SPOOL_MARGIN_BYTES);
         let per_second = 2.0 * self.bytes_per_frame() as f64 * f64::from(c.sample_rate);
         let seconds = free as f64 / per_second - c.pre_roll_seconds - c.release_tail_seconds;
         Some((seconds.max(0.0) * 10.0).floor() / 10.0)
@@ -157,6 +157,11 @@ impl Recorder {
     /// Why a take starting now would not be accepted with its full pre-roll;
     /// `Ok` exactly when [`RecorderStatus::ready`] is true.
     pub fn readiness(&self) -> Result<(), String> {
+        self.readiness_with(self.spool.free_bytes())
+    }
+
+    /// [`Recorder::readiness`] with the spool's free bytes as just measured.
+    fn readiness_with(&self, spool_free: Option<u64>) -> Result<(), String> {
         let c = &self.config.capture;
         let shared = self.capture();
         if shared.state() != DeviceState::Running {
@@ -179,7 +184,10 @@ impl Recorder {
                 c.pre_roll_seconds
             ));
         }
-        if self.spool_room_seconds().is_some_and(|r| r <= 0.0) {
+        if self
+            .spool_room_seconds(spool_free)
+            .is_some_and(|r| r <= 0.0)
+        {
             return Err(format!("the spool {} is full", self.spool.root().display()));
         }
         Ok(())
@@ -188,7 +196,8 @@ impl Recorder {
     /// The first frame a take's pre-roll may use: the oldest still safe to
     /// read, or the last discontinuity of the stream before `note_start`.
     fn pre_roll_floor(ring: &super::ring::HistoryRing, note_start: u64) -> u64 {
-        (ring.oldest_readable()).max(ring.last_gap_at_or_before(note_start).unwrap_or(0))
+        ring.oldest_readable()
+            .max(ring.last_gap_at_or_before(note_start).unwrap_or(0))
     }
 
     /// Check a command against this recorder's limits and place it on the timeline.
@@ -598,7 +607,9 @@ impl Recorder {
     pub fn status(&self) -> RecorderStatus {
         let c = &self.config.capture;
         let shared = self.capture();
-        let readiness = self.readiness();
+        // One look at the spool's file system for the whole answer.
+        let spool_free = self.spool.free_bytes();
+        let readiness = self.readiness_with(spool_free);
         RecorderStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
             device: c.device.clone(),
@@ -617,8 +628,8 @@ impl Recorder {
             share: self.share.status(),
             spool: SpoolStatus {
                 path: self.spool.root().display().to_string(),
-                free_bytes: self.spool.free_bytes(),
-                room_seconds: self.spool_room_seconds(),
+                free_bytes: spool_free,
+                room_seconds: self.spool_room_seconds(spool_free),
             },
             clock: Timestamp::now(),
         }

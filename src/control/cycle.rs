@@ -212,30 +212,28 @@ impl Cycle {
         }
     }
 
-    /// The disk-free guard: no take is armed with less than
-    /// `storage_management.min_free_gb` free on the share; the reason is shown.
-    /// A share folder this board does not have (it is the recorder's mount) is
-    /// not guarded here: the recorder reports its own free space.
+    /// No take is armed while a recorder that answers cannot record it, or
+    /// with less than `storage_management.min_free_gb` free on the share; the
+    /// reason is shown. A share folder this board does not have (it is the
+    /// recorder's mount) is not guarded here: the recorder reports its own.
     fn disk_guard(&mut self) -> Result<(), Refused> {
-        if let Some(why) = self.recorder_guard() {
-            log::warn!(target: "takebox::control", "take not armed: {why}");
-            self.message = Some(format!("take not armed: {why}"));
-            return Err(Refused(why));
-        }
+        let Some(why) = self.recorder_guard().or_else(|| self.share_guard()) else {
+            return Ok(());
+        };
+        log::warn!(target: "takebox::control", "take not armed: {why}");
+        self.message = Some(format!("take not armed: {why}"));
+        Err(Refused(why))
+    }
+
+    /// Why the share this board exports has too little room for a take.
+    fn share_guard(&self) -> Option<String> {
         let config = self.config();
         let min = (config.storage_management.min_free_gb * 1e9) as u64;
         let share = &config.capture.share_path;
         if min == 0 || !share.is_dir() {
-            return Ok(());
+            return None;
         }
-        match crate::retention::disk_guard(share, min) {
-            Ok(()) => Ok(()),
-            Err(why) => {
-                log::warn!(target: "takebox::control", "take not armed: {why}");
-                self.message = Some(format!("take not armed: {why}"));
-                Err(Refused(why))
-            }
-        }
+        crate::retention::disk_guard(share, min).err()
     }
 
     /// Why the next slot's take cannot be recorded by a recorder that answers

@@ -56,13 +56,6 @@ fn pitched() -> bool {
     true
 }
 
-fn err(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError {
-        field: field.to_string(),
-        message: message.into(),
-    }
-}
-
 /// Check `req` against the configuration and lay out its takes.
 pub fn build(
     req: &SessionRequest,
@@ -76,7 +69,7 @@ pub fn build(
             .iter()
             .map(|i| i.name.as_str())
             .collect();
-        err(
+        FieldError::new(
             "instrument",
             format!(
                 "unknown instrument {:?}; instruments.json has {}",
@@ -87,14 +80,14 @@ pub fn build(
     })?;
     let (inst_low, inst_high) = inst
         .notes(mc)
-        .map_err(|e| err("instrument", e.to_string()))?;
+        .map_err(|e| FieldError::new("instrument", e.to_string()))?;
     let parse = |field: &str, text: &str, default: Note| {
         if text.trim().is_empty() {
             return Ok(default);
         }
-        let n = Note::parse(text, mc).map_err(|e| err(field, e.to_string()))?;
+        let n = Note::parse(text, mc).map_err(|e| FieldError::new(field, e.to_string()))?;
         if n < inst_low || n > inst_high {
-            return Err(err(
+            return Err(FieldError::new(
                 field,
                 format!(
                     "{text} is outside the {}'s range {}..{}",
@@ -107,7 +100,10 @@ pub fn build(
     let low = parse("lowest_note", &req.lowest_note, inst_low)?;
     let high = parse("highest_note", &req.highest_note, inst_high)?;
     if low > high {
-        return Err(err("highest_note", "must not lie below lowest_note"));
+        return Err(FieldError::new(
+            "highest_note",
+            "must not lie below lowest_note",
+        ));
     }
     let articulations = if req.articulations.is_empty() {
         &inst.default_articulations
@@ -115,12 +111,15 @@ pub fn build(
         &req.articulations
     };
     if articulations.is_empty() {
-        return Err(err("articulations", "choose at least one articulation"));
+        return Err(FieldError::new(
+            "articulations",
+            "choose at least one articulation",
+        ));
     }
     let mut durations = Vec::new();
     for (i, a) in articulations.iter().enumerate() {
         let d = config.articulation_durations.get(a).ok_or_else(|| {
-            err(
+            FieldError::new(
                 &format!("articulations[{i}]"),
                 format!("{a:?} has no duration in config.json's articulation_durations"),
             )
@@ -131,7 +130,7 @@ pub fn build(
         let field = format!("dynamics[{i}]");
         check_name(&field, d)?;
         if d.chars().count() > MAX_DYNAMIC_LEN {
-            return Err(err(
+            return Err(FieldError::new(
                 &field,
                 format!("at most {MAX_DYNAMIC_LEN} characters (a dynamic mark such as pp or sfz)"),
             ));
@@ -141,14 +140,17 @@ pub fn build(
         check_name("user_initials", &req.user_initials)?;
         // They become part of the session id and so of every take id.
         if req.user_initials.chars().count() > MAX_INITIALS {
-            return Err(err(
+            return Err(FieldError::new(
                 "user_initials",
                 format!("at most {MAX_INITIALS} characters"),
             ));
         }
     }
     if req.round_robins > MAX_ROUND_ROBINS {
-        return Err(err("round_robins", format!("at most {MAX_ROUND_ROBINS}")));
+        return Err(FieldError::new(
+            "round_robins",
+            format!("at most {MAX_ROUND_ROBINS}"),
+        ));
     }
     let dynamics: Vec<Option<String>> = if req.dynamics.is_empty() {
         vec![None]
@@ -163,7 +165,7 @@ pub fn build(
     let count =
         (usize::from(high.midi() - low.midi()) + 1) * durations.len() * dynamics.len() * rrs.len();
     if count > MAX_SLOTS {
-        return Err(err(
+        return Err(FieldError::new(
             "highest_note",
             format!("{count} takes planned; a session holds at most {MAX_SLOTS}"),
         ));
@@ -231,7 +233,7 @@ pub fn check_file_names(
                 "instrument" => "instrument",
                 _ => "instrument",
             };
-            err(field, e.message)
+            FieldError::new(field, e.message)
         })?;
     }
     Ok(())

@@ -26,6 +26,11 @@ pub const GLOBAL_RATE: f64 = 2.0;
 /// Client addresses remembered by the throttle.
 const MAX_ADDRESSES: usize = 4096;
 
+/// A session last used at `last` has not yet expired at `now`.
+fn fresh(last: Instant, now: Instant) -> bool {
+    now.saturating_duration_since(last) < IDLE
+}
+
 /// 32 random bytes from the kernel, in hex.
 pub fn random_id() -> std::io::Result<String> {
     use std::io::Read;
@@ -109,7 +114,7 @@ impl Logins {
             .sessions
             .lock()
             .map_err(|_| std::io::Error::other("session lock poisoned"))?;
-        s.retain(|_, last| now.saturating_duration_since(*last) < IDLE);
+        s.retain(|_, last| fresh(*last, now));
         while s.len() >= MAX_SESSIONS {
             let Some(oldest) = s.iter().min_by_key(|(_, t)| **t).map(|(k, _)| k.clone()) else {
                 break;
@@ -129,7 +134,7 @@ impl Logins {
             return false;
         };
         match s.get_mut(id) {
-            Some(last) if now.saturating_duration_since(*last) < IDLE => {
+            Some(last) if fresh(*last, now) => {
                 *last = now;
                 true
             }
@@ -144,10 +149,9 @@ impl Logins {
     /// Is `id` a live session? Looks only: an open live status stream does
     /// not keep a session alive by itself.
     pub fn alive(&self, id: &str, now: Instant) -> bool {
-        self.sessions.lock().is_ok_and(|s| {
-            s.get(id)
-                .is_some_and(|last| now.saturating_duration_since(*last) < IDLE)
-        })
+        self.sessions
+            .lock()
+            .is_ok_and(|s| s.get(id).is_some_and(|last| fresh(*last, now)))
     }
 
     /// Logout: the session is over on the board, whoever still holds its cookie.
