@@ -1,9 +1,11 @@
-//! The capture thread: keeps the device open, reads it period by period into
+//! The capture thread: keeps the source open, reads it period by period into
 //! the history ring, recovers xruns, reopens a lost device with backoff, and
 //! publishes meters. It never waits on disk, network or a lock they hold.
 
-use super::device::{Device, Read};
 use super::ring::{HistoryRing, RingWriter};
+use super::source::alsa::AlsaSource;
+use super::source::generator::Generator;
+use super::source::{CaptureDevice, Read, Source, SourceError, Stream};
 use crate::config::CaptureSettings;
 use crate::protocol::DeviceState;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -105,8 +107,27 @@ pub struct CaptureEngine {
 }
 
 impl CaptureEngine {
-    /// Start capturing. The ring keeps `retain_frames` frames of history.
+    /// Start capturing from `settings.device`. The ring keeps `retain_frames`
+    /// frames of history.
     pub fn start(settings: CaptureSettings, retain_frames: u64) -> std::io::Result<CaptureEngine> {
+        match &settings.device {
+            CaptureDevice::Alsa(name) => {
+                let source = AlsaSource { name: name.clone() };
+                Self::start_with(settings, retain_frames, source)
+            }
+            CaptureDevice::Generator { text, spec } => {
+                let source = Generator::new(text, spec.clone());
+                Self::start_with(settings, retain_frames, source)
+            }
+        }
+    }
+
+    /// Start capturing from `source` (a test's generator whose faults it holds).
+    pub fn start_with(
+        settings: CaptureSettings,
+        retain_frames: u64,
+        source: impl Source,
+    ) -> std::io::Result<CaptureEngine> {
         // One read can bring up to a buffer's worth after a stall; keep that as margin.
         let margin = u64::from(settings.period_frames) * 16;
         let (writer, ring) = HistoryRing::new(
@@ -131,7 +152,7 @@ impl CaptureEngine {
             let stop = stop.clone();
             std::thread::Builder::new()
                 .name("capture".into())
-                .spawn(move || supervise(settings, shared, writer, stop))?
+                .spawn(move || supervise(settings, source, shared, writer, stop))?
         };
         Ok(CaptureEngine {
             shared,
@@ -182,7 +203,7 @@ fn set_scheduling(realtime: bool) {
         (
             libc::SCHED_OTHER,
             0,
-            "normally (no sound card behind the device: its server keeps time)",
+            "normally (no sound card behind the device: its server or the clock keeps time)",
         )
     };
     // SAFETY: plain libc call on the current thread with a valid sched_param.
@@ -203,6 +224,7 @@ fn set_scheduling(realtime: bool) {
 /// Open, capture, and reopen with backoff, until asked to stop. Never exits on its own.
 fn supervise(
     settings: CaptureSettings,
+    mut source: impl Source,
     shared: Arc<CaptureShared>,
     mut writer: RingWriter,
     stop: Arc<AtomicBool>,
@@ -212,28 +234,27 @@ fn supervise(
     while !stop.load(Ordering::Acquire) {
         shared.beat();
         shared.set_state(DeviceState::Opening);
-        match Device::open(&settings) {
-            Ok(mut device) => {
+        match source.open(&settings) {
+            Ok(mut stream) => {
                 backoff = Duration::from_millis(250);
                 if let Ok(mut f) = shared.native_format.lock() {
-                    *f = device.native_format;
+                    *f = stream.native_format();
                 }
                 shared.set_error(None);
                 shared.set_state(DeviceState::Running);
                 log::info!(target: "takebox::capture",
                     "capturing from {:?}: {} Hz, {} ch, {} (device format {}), period {} frames",
-                    settings.device, settings.sample_rate, settings.channels,
-                    settings.sample_format.as_str(), device.native_format, device.period());
+                    settings.device.to_string(), settings.sample_rate, settings.channels,
+                    settings.sample_format.as_str(), stream.native_format(), stream.period());
                 if !first {
                     // The timeline continues, but not seamlessly.
                     writer.mark_gap();
                 }
                 first = false;
-                set_scheduling(device.has_card());
-                let err = run(&settings, &shared, &mut writer, &stop, &mut device);
-                if let Some(e) = err {
+                set_scheduling(stream.has_card());
+                if let Err(e) = run(&settings, &shared, &mut writer, &stop, &mut stream) {
                     log::error!(target: "takebox::capture", "{e}; reopening");
-                    shared.set_error(Some(e));
+                    shared.set_error(Some(e.to_string()));
                     shared.set_state(DeviceState::Error);
                     writer.mark_gap();
                 }
@@ -278,7 +299,7 @@ struct ClockFilter {
 }
 
 impl ClockFilter {
-    const WINDOW_FRAMES_SECONDS: u64 = 4;
+    const WINDOW_SECONDS: u64 = 4;
 
     fn new(rate: u32) -> Self {
         ClockFilter {
@@ -291,7 +312,7 @@ impl ClockFilter {
     fn observe(&mut self, frame: u64, now_ns: u64) -> u64 {
         let origin = now_ns as i128 - (frame as i128 * 1_000_000_000 / self.rate as i128);
         while let Some(&(f, _)) = self.window.front() {
-            if f + Self::WINDOW_FRAMES_SECONDS * self.rate < frame || self.window.len() >= 512 {
+            if f + Self::WINDOW_SECONDS * self.rate < frame || self.window.len() >= 512 {
                 self.window.pop_front();
             } else {
                 break;
@@ -303,56 +324,45 @@ impl ClockFilter {
     }
 }
 
-/// The read loop for one open device. Returns why it ended, or None when stopped.
+/// The read loop for one open stream, until stopped (Ok) or the stream fails.
 fn run(
     settings: &CaptureSettings,
     shared: &CaptureShared,
     writer: &mut RingWriter,
     stop: &AtomicBool,
-    device: &mut Device,
-) -> Option<String> {
+    stream: &mut impl Stream,
+) -> Result<(), SourceError> {
     let channels = usize::from(settings.channels);
     let rate = settings.sample_rate;
-    let mut buf = vec![0.0f32; device.period() * channels];
+    let mut buf = vec![0.0f32; stream.period() * channels];
     let mut clock = ClockFilter::new(rate);
     let mut window_peaks = vec![0.0f32; channels];
     let mut window_frames = 0usize;
     let meter_window = (rate / 10) as usize;
     // Several periods without audio means the device is gone.
-    let steady_timeout_ms = ((device.period() as u64 * 8 * 1000) / u64::from(rate)).max(500) as u32;
+    let steady_timeout_ms = ((stream.period() as u64 * 8 * 1000) / u64::from(rate)).max(500) as u32;
     // Sound servers (PulseAudio, PipeWire) take a moment to deliver the first period.
     let mut timeout_ms = steady_timeout_ms.max(3000);
-    let paced_start = Instant::now();
-    let mut paced_frames = 0u64;
     while !stop.load(Ordering::Acquire) {
         shared.beat();
-        if settings.pace {
-            let due = paced_start + Duration::from_secs_f64(paced_frames as f64 / f64::from(rate));
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-        }
-        let frames = match device.read(&mut buf, timeout_ms) {
-            Ok(Read::Frames(n)) => n,
-            Ok(Read::Xrun) => {
+        let frames = match stream.read(&mut buf, timeout_ms)? {
+            Read::Frames(n) => n,
+            Read::Xrun => {
                 let n = shared.xruns.fetch_add(1, Ordering::AcqRel) + 1;
                 writer.mark_gap();
-                log::warn!(target: "takebox::capture", "overrun on {:?} recovered (xrun {n})", settings.device);
+                log::warn!(target: "takebox::capture", "overrun on {:?} recovered (xrun {n})", settings.device.to_string());
                 continue;
             }
-            Err(e) => return Some(e.to_string()),
         };
         if frames == 0 {
             continue;
         }
         timeout_ms = steady_timeout_ms;
-        paced_frames += frames as u64;
         let now = SystemTime::now();
         let samples = &buf[..frames * channels];
         writer.push(samples);
         // The newest captured frame (still in the device buffer) was captured about now.
-        let newest = writer.ring().written() + device.pending();
+        let newest = writer.ring().written() + stream.pending();
         writer.set_anchor(newest, clock.observe(newest, unix_ns(now)));
         for (c, p) in window_peaks.iter_mut().enumerate() {
             *p = samples[c..]
@@ -369,7 +379,7 @@ fn run(
             window_frames = 0;
         }
     }
-    None
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,18 +1,18 @@
 //! `takebox-capture`: the recording computer's daemon.
 //!
-//! A capture thread keeps the ALSA device running into a history ring
-//! ([`engine`], [`ring`], [`device`]); each take is cut from that timeline at its
+//! A capture thread keeps the capture source (an ALSA device, or a generator)
+//! running into a history ring ([`engine`], [`ring`], [`source`]); each take is cut from that timeline at its
 //! start instant and written to the spool ([`take`], [`spool`]), then delivered
 //! to the board's share ([`share`]). [`server`] is the HTTP face.
 
 pub mod batch;
-pub mod device;
 pub mod engine;
 pub mod process;
 pub mod recorder;
 pub mod ring;
 pub mod server;
 pub mod share;
+pub mod source;
 pub mod spool;
 pub mod take;
 pub mod untouched;
@@ -35,7 +35,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let token: Arc<str> = Arc::from(config.capture.token.as_str());
-    let device = config.capture.device.clone();
+    let device = config.capture.device.to_string();
     let recorder = Arc::new(Recorder::start(config)?);
     let delivery = tokio::spawn(delivery_loop(recorder.clone(), shutdown.clone()));
     let watchdog = tokio::spawn(crate::sdnotify::supervise(

@@ -612,7 +612,7 @@ impl Recorder {
         let readiness = self.readiness_with(spool_free);
         RecorderStatus {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            device: c.device.clone(),
+            device: c.device.to_string(),
             sample_rate: c.sample_rate,
             channels: c.channels,
             format: c.sample_format,

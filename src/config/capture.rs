@@ -1,6 +1,7 @@
 //! takebox's own `capture` and `notes` sections: what the recording
 //! computer records, and how notes are named.
 
+use crate::capture::source::CaptureDevice;
 use crate::notes::MiddleC;
 use crate::protocol::SampleFormat;
 use serde::{Deserialize, Serialize};
@@ -18,8 +19,9 @@ pub struct NoteSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CaptureSettings {
-    /// ALSA PCM name, e.g. `hw:CARD=US16x08` or `pulse`.
-    pub device: String,
+    /// An ALSA PCM name (`hw:CARD=US16x08`, `pulse`), or a generated
+    /// signal (`takebox:sine=440`): see [`CaptureDevice`].
+    pub device: CaptureDevice,
     pub sample_rate: u32,
     pub channels: u16,
     pub sample_format: SampleFormat,
@@ -59,7 +61,7 @@ fn is_false(b: &bool) -> bool {
 impl Default for CaptureSettings {
     fn default() -> Self {
         CaptureSettings {
-            device: "default".into(),
+            device: CaptureDevice::default(),
             sample_rate: 48_000,
             channels: 1,
             sample_format: SampleFormat::S24,

@@ -565,12 +565,6 @@ impl Config {
                 "expected more than 0 and at most 3600 seconds",
             );
         }
-        if c.device.is_empty() {
-            p.add(
-                "capture.device",
-                "expected an ALSA PCM name such as \"default\" or \"hw:1\"",
-            );
-        }
         if let Err(e) = crate::protocol::check_name(
             "capture.share_marker",
             &c.share_marker.replacen('.', "", 1),

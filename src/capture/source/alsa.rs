@@ -1,39 +1,15 @@
 //! One ALSA capture PCM: opened with the configured format, read one period at
 //! a time into f32 samples (full scale 1.0), with xrun recovery written out.
 
+use super::{BUFFER_PERIODS, Pacer, Read, Source, SourceError, Stream};
 use crate::config::CaptureSettings;
 use crate::protocol::SampleFormat;
 use alsa::pcm::{Access, Format, HwParams, PCM};
 use alsa::{Direction, ValueOr};
-use std::fmt;
 
-#[derive(Debug)]
-pub enum DeviceError {
-    /// Opening or configuring failed: no such device, format refused, ...
-    Open { device: String, what: String },
-    /// The device stopped delivering (unplugged, server gone): reopen it.
-    Lost { device: String, what: String },
-}
-
-impl fmt::Display for DeviceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DeviceError::Open { device, what } => write!(f, "ALSA device {device:?}: {what}"),
-            DeviceError::Lost { device, what } => {
-                write!(f, "ALSA device {device:?} stopped delivering: {what}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for DeviceError {}
-
-/// What one read brought.
-pub enum Read {
-    /// This many frames were converted into the output buffer.
-    Frames(usize),
-    /// An overrun (or resume from suspend) was recovered: frames were lost.
-    Xrun,
+/// An ALSA PCM by name, e.g. `hw:CARD=US16x08` or `pulse`.
+pub struct AlsaSource {
+    pub name: String,
 }
 
 /// The native sample layout the device agreed to, and a buffer for it.
@@ -49,21 +25,16 @@ enum Raw {
     F32(Vec<f32>),
 }
 
-pub struct Device {
+pub struct AlsaStream {
     name: String,
     pcm: PCM,
     raw: Raw,
     channels: usize,
     period: usize,
     /// What the device actually delivers, e.g. "S24_3LE".
-    pub native_format: &'static str,
-}
-
-fn open_err(device: &str, what: impl fmt::Display) -> DeviceError {
-    DeviceError::Open {
-        device: device.to_string(),
-        what: what.to_string(),
-    }
+    native_format: &'static str,
+    /// Real-time pace by the wall clock for PCMs that keep none (`capture.pace`).
+    pacer: Option<Pacer>,
 }
 
 /// Formats to try for each configured sample format, best first.
@@ -79,14 +50,17 @@ fn candidates(format: SampleFormat) -> &'static [(Format, &'static str)] {
     }
 }
 
-impl Device {
-    pub fn open(settings: &CaptureSettings) -> Result<Device, DeviceError> {
-        let name = settings.device.as_str();
+impl Source for AlsaSource {
+    type Stream = AlsaStream;
+
+    fn open(&mut self, settings: &CaptureSettings) -> Result<AlsaStream, SourceError> {
+        let name = self.name.as_str();
         let channels = usize::from(settings.channels);
         let mut last_err = String::new();
         for &(format, label) in candidates(settings.sample_format) {
             // A fresh handle per attempt: a refused hw_params can leave it unusable.
-            let pcm = PCM::new(name, Direction::Capture, false).map_err(|e| open_err(name, e))?;
+            let pcm = PCM::new(name, Direction::Capture, false)
+                .map_err(|e| SourceError::open(name, e))?;
             match configure(&pcm, settings, format) {
                 Ok(period) => {
                     let len = period * channels;
@@ -105,20 +79,21 @@ impl Device {
                     };
                     pcm.start()
                         .or_else(|e| pcm.try_recover(e, true).and_then(|_| pcm.start()))
-                        .map_err(|e| open_err(name, format!("start: {e}")))?;
-                    return Ok(Device {
+                        .map_err(|e| SourceError::open(name, format!("start: {e}")))?;
+                    return Ok(AlsaStream {
                         name: name.to_string(),
                         pcm,
                         raw,
                         channels,
                         period,
                         native_format: label,
+                        pacer: settings.pace.then(|| Pacer::new(settings.sample_rate)),
                     });
                 }
                 Err(e) => last_err = format!("{label}: {e}"),
             }
         }
-        Err(open_err(
+        Err(SourceError::open(
             name,
             format!(
                 "no usable {} format at {} Hz, {} channels ({last_err})",
@@ -128,33 +103,39 @@ impl Device {
             ),
         ))
     }
+}
 
-    /// Whether a sound card is behind this PCM (hw, plughw, dsnoop...), as
-    /// opposed to a sound server's plugin (pulse, pipewire), which has none.
-    pub fn has_card(&self) -> bool {
+impl Stream for AlsaStream {
+    /// A card is behind hw, plughw, dsnoop...; a sound server's plugin
+    /// (pulse, pipewire) has none.
+    fn has_card(&self) -> bool {
         self.pcm.info().map(|i| i.get_card() >= 0).unwrap_or(true)
     }
 
-    /// Frames per period.
-    pub fn period(&self) -> usize {
+    fn period(&self) -> usize {
         self.period
     }
 
-    /// Frames captured but not read yet (for timestamping what was read).
-    pub fn pending(&self) -> u64 {
+    fn pending(&self) -> u64 {
         self.pcm.avail().map(|f| f.max(0) as u64).unwrap_or(0)
     }
 
-    /// Wait up to `timeout_ms` for a period, read it and convert it into `out`
-    /// (interleaved, at least `period * channels` long).
-    pub fn read(&mut self, out: &mut [f32], timeout_ms: u32) -> Result<Read, DeviceError> {
+    fn native_format(&self) -> &'static str {
+        self.native_format
+    }
+
+    fn read(&mut self, out: &mut [f32], timeout_ms: u32) -> Result<Read, SourceError> {
+        if let Some(pacer) = &self.pacer {
+            // An unclocked PCM hands out frames as fast as they are read.
+            pacer.wait();
+        }
         match self.pcm.wait(Some(timeout_ms)) {
             Ok(true) => {}
             Ok(false) => {
-                return Err(DeviceError::Lost {
-                    device: self.name.clone(),
-                    what: format!("no audio for {timeout_ms} ms"),
-                });
+                return Err(SourceError::lost(
+                    &self.name,
+                    format!("no audio for {timeout_ms} ms"),
+                ));
             }
             Err(e) => return self.recover(e),
         }
@@ -170,32 +151,33 @@ impl Device {
         match result {
             Ok(frames) => {
                 convert(&self.raw, frames * self.channels, out);
+                if let Some(pacer) = &mut self.pacer {
+                    pacer.count(frames as u64);
+                }
                 Ok(Read::Frames(frames))
             }
             Err(e) => self.recover(e),
         }
     }
+}
 
-    fn recover(&mut self, e: alsa::Error) -> Result<Read, DeviceError> {
+impl AlsaStream {
+    fn recover(&mut self, e: alsa::Error) -> Result<Read, SourceError> {
         let errno = e.errno().abs();
         if errno == libc::EPIPE || errno == libc::ESTRPIPE {
             // Overrun or suspend: prepare (or resume) and go on; the caller marks a gap.
             self.pcm
                 .try_recover(e, true)
                 .and_then(|_| self.pcm.start().or(Ok(())))
-                .map_err(|e2| DeviceError::Lost {
-                    device: self.name.clone(),
-                    what: format!("recovery after {e} failed: {e2}"),
+                .map_err(|e2| {
+                    SourceError::lost(&self.name, format!("recovery after {e} failed: {e2}"))
                 })?;
             return Ok(Read::Xrun);
         }
         if errno == libc::EAGAIN || errno == libc::EINTR {
             return Ok(Read::Frames(0));
         }
-        Err(DeviceError::Lost {
-            device: self.name.clone(),
-            what: e.to_string(),
-        })
+        Err(SourceError::lost(&self.name, e))
     }
 }
 
@@ -207,8 +189,7 @@ fn configure(pcm: &PCM, s: &CaptureSettings, format: Format) -> Result<usize, al
     hwp.set_rate(s.sample_rate, ValueOr::Nearest)?;
     let period =
         hwp.set_period_size_near(s.period_frames as alsa::pcm::Frames, ValueOr::Nearest)?;
-    // Several periods of slack so a late wake-up of the capture thread is not an xrun.
-    hwp.set_buffer_size_near(period * 8)?;
+    hwp.set_buffer_size_near(period * BUFFER_PERIODS as alsa::pcm::Frames)?;
     pcm.hw_params(&hwp)?;
     let got = pcm.hw_params_current()?;
     if got.get_rate()? != s.sample_rate {
