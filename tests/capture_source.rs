@@ -1,0 +1,340 @@
+//! The capture engine and the recorder on the generator source
+//! (`capture.device = "takebox:..."`), where sound is not the point: faults a
+//! device has (an overrun, unplugged and back, a driver that hangs) are
+//! injected on command, deterministically, without a sound server. The same
+//! behaviours against a real device are in tests/capture.rs (PulseAudio).
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use takebox::capture::engine::{CaptureEngine, CaptureShared};
+use takebox::capture::source::CaptureDevice;
+use takebox::capture::source::generator::{Fault, Faults, Generator};
+use takebox::config::CaptureSettings;
+use takebox::protocol::DeviceState;
+
+const RATE: u32 = 48_000;
+
+fn settings(device: &str, period_frames: u32) -> CaptureSettings {
+    CaptureSettings {
+        device: device.parse().unwrap(),
+        period_frames,
+        ..CaptureSettings::default()
+    }
+}
+
+/// An engine on a 440 Hz generator whose faults the test holds.
+fn engine(period_frames: u32) -> (CaptureEngine, Arc<Faults>) {
+    let settings = settings("takebox:sine=440", period_frames);
+    let CaptureDevice::Generator { text, spec } = settings.device.clone() else {
+        unreachable!()
+    };
+    let generator = Generator::new(&text, spec);
+    let faults = generator.faults();
+    let engine = CaptureEngine::start_with(settings, u64::from(RATE), generator).unwrap();
+    (engine, faults)
+}
+
+fn wait_running_past(shared: &CaptureShared, frames: u64) {
+    wait_for(
+        &format!("{frames} frames captured"),
+        Duration::from_secs(10),
+        || (shared.state() == DeviceState::Running && shared.ring.written() > frames).then_some(()),
+    );
+}
+
+fn unix_ns(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64
+}
+
+#[test]
+fn an_overrun_is_counted_and_marks_a_gap_where_it_happened() {
+    let (engine, faults) = engine(1024);
+    let shared = engine.shared();
+    wait_running_past(shared, 4096);
+    let before = shared.ring.written();
+    assert_eq!(shared.ring.gaps_in(0, before), 0);
+    faults.inject(Fault::Xrun);
+    wait_for("the overrun", Duration::from_secs(5), || {
+        (shared.xruns() == 1).then_some(())
+    });
+    let after = shared.ring.written();
+    assert_eq!(shared.ring.gaps_in(before, after + 1), 1);
+    assert_eq!(shared.state(), DeviceState::Running);
+    wait_running_past(shared, after + 1024);
+}
+
+#[test]
+fn an_unplugged_source_is_an_error_until_it_is_back_then_reopened_after_a_gap() {
+    let (engine, faults) = engine(1024);
+    let shared = engine.shared();
+    wait_running_past(shared, 2048);
+    faults.inject(Fault::Unplug);
+    let error = wait_for("the error state", Duration::from_secs(5), || {
+        (shared.state() == DeviceState::Error)
+            .then(|| shared.error())
+            .flatten()
+    });
+    assert!(error.contains("unplugged"), "{error}");
+    let lost_at = shared.ring.written();
+    // Reopen attempts fail while it is away: the error stays, no audio arrives.
+    wait_for("a failed reopen", Duration::from_secs(5), || {
+        shared.error().filter(|e| !e.contains("stopped delivering"))
+    });
+    assert_eq!(shared.ring.written(), lost_at);
+    faults.inject(Fault::Replug);
+    wait_running_past(shared, lost_at + 2048);
+    assert_eq!(shared.error(), None);
+    assert_eq!(shared.ring.last_gap_at_or_before(lost_at), Some(lost_at));
+    assert_eq!(shared.xruns(), 0, "a reopen is a gap, not an overrun");
+}
+
+#[test]
+fn a_hung_source_is_reported_stuck_and_its_backlog_is_an_overrun() {
+    let (engine, faults) = engine(1024);
+    let shared = engine.shared();
+    wait_running_past(shared, 2048);
+    assert_eq!(shared.stuck_for_ms(), None);
+    faults.inject(Fault::Hang);
+    let ms = wait_for("the stuck report", Duration::from_secs(15), || {
+        shared.stuck_for_ms()
+    });
+    assert!(ms > 5_000, "{ms}");
+    assert_eq!(shared.state(), DeviceState::Error);
+    let error = shared.error().unwrap();
+    assert!(error.contains("stuck in the audio driver"), "{error}");
+    faults.inject(Fault::Unhang);
+    let at = shared.ring.written();
+    wait_running_past(shared, at + 1024);
+    assert_eq!(shared.stuck_for_ms(), None);
+    assert_eq!(
+        shared.xruns(),
+        1,
+        "seconds behind lose what the buffer held"
+    );
+}
+
+#[test]
+fn frames_are_anchored_to_when_they_were_generated_through_a_late_burst() {
+    let period = 4096;
+    let started = unix_ns(SystemTime::now());
+    let (engine, faults) = engine(period);
+    let shared = engine.shared();
+    wait_running_past(shared, 0);
+    let first_seen = unix_ns(SystemTime::now());
+    let origin = shared.ring.time_of(0, RATE).unwrap();
+    let period_ns = u64::from(period) * 1_000_000_000 / u64::from(RATE);
+    // Frame 0 was generated after the engine started and a period before it was read.
+    assert!(origin + 1_000_000 >= started, "{origin} < {started}");
+    assert!(
+        origin + period_ns <= first_seen + 1_000_000,
+        "{origin} + {period_ns} > {first_seen}"
+    );
+    // The capture thread is held for less than its buffer (8 periods, 680 ms):
+    // the frames of that time then arrive late, in a burst. This pause is
+    // what the test does to the source, not a synchronisation.
+    faults.inject(Fault::Hang);
+    std::thread::sleep(Duration::from_millis(250));
+    faults.inject(Fault::Unhang);
+    let resumed = shared.ring.written();
+    wait_running_past(shared, resumed + 4 * u64::from(period));
+    assert_eq!(shared.xruns(), 0, "the buffer held the late frames");
+    let later = shared.ring.time_of(0, RATE).unwrap();
+    assert!(
+        later.abs_diff(origin) < 1_000_000,
+        "the anchor moved by {} µs",
+        (later as i128 - origin as i128) / 1000
+    );
+}
+
+/// A capture daemon on a sine whose faults are commanded through `dir`.
+fn generator_daemon(ws: &Workspace) -> (Daemon, PathBuf) {
+    let dir = ws.dir.path().join("faults");
+    std::fs::create_dir(&dir).unwrap();
+    ws.mount_share();
+    ws.write_config(json!({"capture": {
+        "device": format!("takebox:sine=440,faults={}", dir.display()),
+        "period_frames": 1024
+    }}));
+    (Daemon::capture(ws, None), dir)
+}
+
+/// Drop a command file into the faults folder and wait until the source took it.
+fn command(dir: &Path, fault: Fault) {
+    let file = dir.join(fault.name());
+    std::fs::write(&file, b"").unwrap();
+    wait_for(
+        &format!("the source to take {fault}"),
+        Duration::from_secs(5),
+        || (!file.exists()).then_some(()),
+    );
+}
+
+/// Start a take of `seconds` in the background; returns once it records.
+fn take_in_background(
+    d: &Daemon,
+    id: &str,
+    seconds: f64,
+) -> std::thread::JoinHandle<(u16, serde_json::Value)> {
+    let addr = d.addr;
+    let body = serde_json::to_vec(&take_cmd(id, json!({"duration": seconds}))).unwrap();
+    let t = std::thread::spawn(move || http(addr, "POST", "/v1/takes", Some(TOKEN), Some(body)));
+    wait_for("the take to start", Duration::from_secs(5), || {
+        (d.get("/v1/status").1["recording"] == id).then_some(())
+    });
+    t
+}
+
+#[test]
+fn an_overrun_during_a_take_fails_it_loudly_and_the_next_take_is_delivered() {
+    let ws = Workspace::new();
+    let (d, faults) = generator_daemon(&ws);
+    let take = take_in_background(&d, "xrun", 3.0);
+    command(&faults, Fault::Xrun);
+    let (code, conf) = take.join().unwrap();
+    assert_eq!(code, 200, "{conf}");
+    assert_eq!(conf["state"], "failed", "{conf}");
+    let error = conf["error"].as_str().unwrap();
+    assert!(error.contains("audio was lost"), "{conf}");
+    let status = d.get("/v1/status").1;
+    assert_eq!(
+        (status["xruns"].as_u64(), status["state"].as_str()),
+        (Some(1), Some("running")),
+        "{status}"
+    );
+    assert!(share_wavs(&ws).is_empty(), "{:?}", ws.tree());
+
+    let (code, ok) = d.post("/v1/takes", &take_cmd("clean", json!({})));
+    assert_eq!(
+        (code, ok["state"].as_str()),
+        (200, Some("delivered")),
+        "{ok}"
+    );
+    assert_eq!(d.get("/v1/takes/xrun").1["state"], "failed");
+}
+
+#[test]
+fn an_unplugged_source_fails_the_take_refuses_new_ones_and_comes_back() {
+    let ws = Workspace::new();
+    let (d, faults) = generator_daemon(&ws);
+    let take = take_in_background(&d, "unplugged", 3.0);
+    command(&faults, Fault::Unplug);
+    let (code, conf) = take.join().unwrap();
+    assert_eq!(code, 200, "{conf}");
+    assert_eq!(conf["state"], "failed", "{conf}");
+    assert!(
+        conf["error"].as_str().unwrap().contains("unplugged"),
+        "{conf}"
+    );
+    let status = d.get("/v1/status").1;
+    assert_eq!(status["state"], "error", "{status}");
+    assert!(
+        status["device_error"]
+            .as_str()
+            .unwrap()
+            .contains("unplugged"),
+        "{status}"
+    );
+    let (code, err) = d.post("/v1/takes", &take_cmd("while-away", json!({})));
+    assert_eq!(
+        (code, err["error"].as_str()),
+        (503, Some("device_unavailable")),
+        "{err}"
+    );
+
+    command(&faults, Fault::Replug);
+    wait_for(
+        "the recorder to be ready again",
+        Duration::from_secs(20),
+        || {
+            let s = d.get("/v1/status").1;
+            (s["ready"] == true).then_some(())
+        },
+    );
+    let (code, ok) = d.post("/v1/takes", &take_cmd("after", json!({})));
+    assert_eq!(
+        (code, ok["state"].as_str()),
+        (200, Some("delivered")),
+        "{ok}"
+    );
+}
+
+#[test]
+fn a_file_source_is_recorded_frame_for_frame() {
+    let ws = Workspace::new();
+    let tone = ws.dir.path().join("tone.wav");
+    // 16-bit, so the 24-bit take holds its samples exactly.
+    write_tone(&tone, 441.0, 0.5, 1.0);
+    let (_, source) = read_wav(&tone);
+    ws.mount_share();
+    ws.write_config(json!({
+        "capture": {"device": format!("takebox:file={}", tone.display())},
+        "post_processing": {"trim_silence": false, "normalize_audio": false}
+    }));
+    let d = Daemon::capture(&ws, None);
+    let (code, conf) = d.post("/v1/takes", &take_cmd("file", json!({"duration": 0.5})));
+    assert_eq!(
+        (code, conf["state"].as_str()),
+        (200, Some("delivered")),
+        "{conf}"
+    );
+    let (_, take) = read_wav(&ws.share().join(conf["path"].as_str().unwrap()));
+    assert!(
+        take.len() > source.len(),
+        "the take is longer than the file: it loops"
+    );
+    // The take starts anywhere in the looped file and follows it sample for sample.
+    let follows = |o: usize| (0..take.len()).all(|k| take[k] == source[(o + k) % source.len()]);
+    assert!(
+        (0..source.len()).any(follows),
+        "the take is not the file's frames in order"
+    );
+}
+
+#[test]
+fn check_refuses_a_malformed_generator_naming_the_field() {
+    let ws = Workspace::new();
+    for (device, words) in [
+        (
+            "takebox:sine=abc",
+            ["capture.device", "sine=abc: expected 1 to 20000 Hz"],
+        ),
+        (
+            "takebox:file=take.wav",
+            ["capture.device", "expected an absolute path"],
+        ),
+    ] {
+        ws.write_config(json!({"capture": {"device": device}}));
+        let out = Command::new(env!("CARGO_BIN_EXE_takebox-capture"))
+            .arg("--check")
+            .arg("--config")
+            .arg(ws.config_path())
+            .env("TAKEBOX_TOKEN", TOKEN)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{device}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{device}: {w:?} missing: {err}");
+        }
+    }
+    ws.write_config(json!({"capture": {"device": "takebox:silence"}}));
+    let out = Command::new(env!("CARGO_BIN_EXE_takebox-capture"))
+        .args(["--check", "--config"])
+        .arg(ws.config_path())
+        .env("TAKEBOX_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
