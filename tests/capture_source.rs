@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use takebox::capture::engine::{CaptureEngine, CaptureShared};
@@ -175,32 +175,39 @@ fn command(dir: &Path, fault: Fault) {
     );
 }
 
-/// Start a take of `seconds` in the background; returns once it records.
-fn take_in_background(
-    d: &Daemon,
-    id: &str,
-    seconds: f64,
-) -> std::thread::JoinHandle<(u16, serde_json::Value)> {
+/// A take of 3 s during which `fault` happens, which must fail saying `why`.
+fn take_failed_by(d: &Daemon, faults: &Path, id: &str, fault: Fault, why: &str) {
     let addr = d.addr;
-    let body = serde_json::to_vec(&take_cmd(id, json!({"duration": seconds}))).unwrap();
-    let t = std::thread::spawn(move || http(addr, "POST", "/v1/takes", Some(TOKEN), Some(body)));
+    let body = serde_json::to_vec(&take_cmd(id, json!({"duration": 3.0}))).unwrap();
+    let take = std::thread::spawn(move || http(addr, "POST", "/v1/takes", Some(TOKEN), Some(body)));
     wait_for("the take to start", Duration::from_secs(5), || {
         (d.get("/v1/status").1["recording"] == id).then_some(())
     });
-    t
+    command(faults, fault);
+    let (code, conf) = take.join().unwrap();
+    assert_eq!(
+        (code, conf["state"].as_str()),
+        (200, Some("failed")),
+        "{conf}"
+    );
+    assert!(conf["error"].as_str().unwrap().contains(why), "{conf}");
+}
+
+/// A short take that must be delivered.
+fn deliver(d: &Daemon, id: &str) {
+    let (code, ok) = d.post("/v1/takes", &take_cmd(id, json!({})));
+    assert_eq!(
+        (code, ok["state"].as_str()),
+        (200, Some("delivered")),
+        "{ok}"
+    );
 }
 
 #[test]
 fn an_overrun_during_a_take_fails_it_loudly_and_the_next_take_is_delivered() {
     let ws = Workspace::new();
     let (d, faults) = generator_daemon(&ws);
-    let take = take_in_background(&d, "xrun", 3.0);
-    command(&faults, Fault::Xrun);
-    let (code, conf) = take.join().unwrap();
-    assert_eq!(code, 200, "{conf}");
-    assert_eq!(conf["state"], "failed", "{conf}");
-    let error = conf["error"].as_str().unwrap();
-    assert!(error.contains("audio was lost"), "{conf}");
+    take_failed_by(&d, &faults, "xrun", Fault::Xrun, "audio was lost");
     let status = d.get("/v1/status").1;
     assert_eq!(
         (status["xruns"].as_u64(), status["state"].as_str()),
@@ -208,13 +215,7 @@ fn an_overrun_during_a_take_fails_it_loudly_and_the_next_take_is_delivered() {
         "{status}"
     );
     assert!(share_wavs(&ws).is_empty(), "{:?}", ws.tree());
-
-    let (code, ok) = d.post("/v1/takes", &take_cmd("clean", json!({})));
-    assert_eq!(
-        (code, ok["state"].as_str()),
-        (200, Some("delivered")),
-        "{ok}"
-    );
+    deliver(&d, "clean");
     assert_eq!(d.get("/v1/takes/xrun").1["state"], "failed");
 }
 
@@ -222,15 +223,7 @@ fn an_overrun_during_a_take_fails_it_loudly_and_the_next_take_is_delivered() {
 fn an_unplugged_source_fails_the_take_refuses_new_ones_and_comes_back() {
     let ws = Workspace::new();
     let (d, faults) = generator_daemon(&ws);
-    let take = take_in_background(&d, "unplugged", 3.0);
-    command(&faults, Fault::Unplug);
-    let (code, conf) = take.join().unwrap();
-    assert_eq!(code, 200, "{conf}");
-    assert_eq!(conf["state"], "failed", "{conf}");
-    assert!(
-        conf["error"].as_str().unwrap().contains("unplugged"),
-        "{conf}"
-    );
+    take_failed_by(&d, &faults, "unplugged", Fault::Unplug, "unplugged");
     let status = d.get("/v1/status").1;
     assert_eq!(status["state"], "error", "{status}");
     assert!(
@@ -246,22 +239,13 @@ fn an_unplugged_source_fails_the_take_refuses_new_ones_and_comes_back() {
         (503, Some("device_unavailable")),
         "{err}"
     );
-
     command(&faults, Fault::Replug);
     wait_for(
         "the recorder to be ready again",
         Duration::from_secs(20),
-        || {
-            let s = d.get("/v1/status").1;
-            (s["ready"] == true).then_some(())
-        },
+        || (d.get("/v1/status").1["ready"] == true).then_some(()),
     );
-    let (code, ok) = d.post("/v1/takes", &take_cmd("after", json!({})));
-    assert_eq!(
-        (code, ok["state"].as_str()),
-        (200, Some("delivered")),
-        "{ok}"
-    );
+    deliver(&d, "after");
 }
 
 #[test]
@@ -296,41 +280,42 @@ fn a_file_source_is_recorded_frame_for_frame() {
     );
 }
 
-#[test]
-fn check_refuses_a_malformed_generator_naming_the_field() {
-    let ws = Workspace::new();
-    for (device, words) in [
-        (
-            "takebox:sine=abc",
-            ["capture.device", "sine=abc: expected 1 to 20000 Hz"],
-        ),
-        (
-            "takebox:file=take.wav",
-            ["capture.device", "expected an absolute path"],
-        ),
-    ] {
-        ws.write_config(json!({"capture": {"device": device}}));
-        let out = Command::new(env!("CARGO_BIN_EXE_takebox-capture"))
-            .arg("--check")
-            .arg("--config")
-            .arg(ws.config_path())
-            .env("TAKEBOX_TOKEN", TOKEN)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{device}: {err}");
-        for w in words {
-            assert!(err.contains(w), "{device}: {w:?} missing: {err}");
-        }
-    }
-    ws.write_config(json!({"capture": {"device": "takebox:silence"}}));
-    let out = Command::new(env!("CARGO_BIN_EXE_takebox-capture"))
+/// `takebox-capture --check` on the workspace's config.
+fn check(ws: &Workspace) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_takebox-capture"))
         .args(["--check", "--config"])
         .arg(ws.config_path())
         .env("TAKEBOX_TOKEN", TOKEN)
+        .stdin(Stdio::null())
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn check_refuses_a_malformed_generator_naming_the_field() {
+    let ws = Workspace::new();
+    for (device, why) in [
+        ("takebox:sine=abc", "sine=abc: expected 1 to 20000 Hz"),
+        (
+            "takebox:file=take.wav",
+            "file=take.wav: expected an absolute path",
+        ),
+        (
+            "takebox:sine=440,level=-6,silence",
+            "\"silence\" is a second signal",
+        ),
+    ] {
+        ws.write_config(json!({"capture": {"device": device}}));
+        let out = check(&ws);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{device}: {err}");
+        assert!(
+            err.contains("field `capture.device`") && err.contains(why),
+            "{device}: {err}"
+        );
+    }
+    ws.write_config(json!({"capture": {"device": "takebox:silence"}}));
+    let out = check(&ws);
     assert_eq!(
         out.status.code(),
         Some(0),
