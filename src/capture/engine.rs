@@ -22,7 +22,7 @@ pub struct CaptureShared {
     /// Latest meter window's peak per channel, as f32 bits.
     peaks: Box<[AtomicU32]>,
     /// Written only when the device fails or recovers, never per period.
-    error: Mutex<Option<String>>,
+    error: Mutex<Option<SourceError>>,
     native_format: Mutex<&'static str>,
     /// Milliseconds since `epoch` when the capture thread last went round its loop.
     heartbeat_ms: AtomicU64,
@@ -64,7 +64,10 @@ impl CaptureShared {
                 ms as f64 / 1000.0
             ));
         }
-        self.error.lock().ok().and_then(|e| e.clone())
+        self.error
+            .lock()
+            .ok()
+            .and_then(|e| e.as_ref().map(SourceError::to_string))
     }
 
     fn beat(&self) {
@@ -81,9 +84,14 @@ impl CaptureShared {
         (silent > STUCK_AFTER_MS).then_some(silent)
     }
 
-    fn set_error(&self, e: Option<String>) {
-        if let Ok(mut slot) = self.error.lock() {
-            *slot = e;
+    /// Stores `e`; returns whether it differs from the error stored before.
+    fn set_error(&self, e: Option<SourceError>) -> bool {
+        match self.error.lock() {
+            Ok(mut slot) if *slot != e => {
+                *slot = e;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -254,17 +262,17 @@ fn supervise(
                 set_scheduling(stream.has_card());
                 if let Err(e) = run(&settings, &shared, &mut writer, &stop, &mut stream) {
                     log::error!(target: "takebox::capture", "{e}; reopening");
-                    shared.set_error(Some(e.to_string()));
+                    shared.set_error(Some(e));
                     shared.set_state(DeviceState::Error);
                     writer.mark_gap();
                 }
             }
             Err(e) => {
-                let msg = e.to_string();
-                if shared.error().as_deref() != Some(msg.as_str()) {
-                    log::error!(target: "takebox::capture", "{msg}; retrying with backoff");
+                let message = e.to_string();
+                // Logged once, not at every retry.
+                if shared.set_error(Some(e)) {
+                    log::error!(target: "takebox::capture", "{message}; retrying with backoff");
                 }
-                shared.set_error(Some(msg));
                 shared.set_state(DeviceState::Error);
             }
         }
