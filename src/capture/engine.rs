@@ -366,11 +366,13 @@ fn run(
             continue;
         }
         timeout_ms = steady_timeout_ms;
+        // The newest captured frame (still in the device buffer) was captured
+        // about now; asked right after the clock, so both describe one instant.
         let now = SystemTime::now();
+        let pending = stream.pending();
         let samples = &buf[..frames * channels];
         writer.push(samples);
-        // The newest captured frame (still in the device buffer) was captured about now.
-        let newest = writer.ring().written() + stream.pending();
+        let newest = writer.ring().written() + pending;
         writer.set_anchor(newest, clock.observe(newest, unix_ns(now)));
         for (c, p) in window_peaks.iter_mut().enumerate() {
             *p = samples[c..]
