@@ -1,9 +1,10 @@
 //! `takebox-capture`: the recording computer's daemon.
 //!
 //! A capture thread keeps the capture source (an ALSA device, or a generator)
-//! running into a history ring ([`engine`], [`ring`], [`source`]); each take is cut from that timeline at its
-//! start instant and written to the spool ([`take`], [`spool`]), then delivered
-//! to the board's share ([`share`]). [`server`] is the HTTP face.
+//! running into a history ring ([`engine`], [`ring`], [`source`]); each take is
+//! cut from that timeline at its start instant and written to the spool
+//! ([`take`], [`spool`]), then delivered to the board's share ([`share`]).
+//! [`server`] is the HTTP face.
 
 pub mod batch;
 pub mod engine;

@@ -9,15 +9,16 @@ pub mod generator;
 mod pacer;
 mod spec;
 
-pub use pacer::Pacer;
 pub use spec::{CaptureDevice, GeneratorSpec, Signal, SpecError};
+
+use pacer::Pacer;
 
 use crate::config::CaptureSettings;
 use std::fmt;
 
 /// Periods a stream buffers: slack so a late wake-up of the capture thread
 /// is not an overrun.
-pub const BUFFER_PERIODS: usize = 8;
+const BUFFER_PERIODS: usize = 8;
 
 /// A capture device that can be opened, and opened again after it was lost.
 pub trait Source: Send + 'static {
