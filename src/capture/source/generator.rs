@@ -417,4 +417,39 @@ mod tests {
         );
         assert!(!dir.path().join("xrun").exists());
     }
+
+    #[test]
+    fn a_file_that_does_not_fit_the_capture_settings_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cd.wav");
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 44_100,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        w.write_sample(0i16).unwrap();
+        w.write_sample(0i16).unwrap();
+        w.finalize().unwrap();
+        let open = |path: &Path| {
+            let spec = GeneratorSpec {
+                signal: Signal::File(path.to_path_buf()),
+                faults: None,
+            };
+            let settings = CaptureSettings::default();
+            Generator::new("takebox:file=...", spec)
+                .open(&settings)
+                .err()
+                .expect("refused")
+                .to_string()
+        };
+        let e = open(&path);
+        assert!(
+            e.contains("44100 Hz, 2 channels; the capture settings want 48000 Hz, 1 channels"),
+            "{e}"
+        );
+        let e = open(&dir.path().join("missing.wav"));
+        assert!(e.contains("missing.wav: No such file"), "{e}");
+    }
 }
