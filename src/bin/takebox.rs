@@ -500,7 +500,9 @@ fn run_button(mut args: Args) -> i32 {
     }
     let ms = ms.unwrap_or(if long { 2000 } else { 200 });
     let url = url.unwrap_or_else(|| "http://127.0.0.1:5000".into());
-    let addr = match takebox::http::parse_http_url(&url).and_then(|(host, port)| {
+    let addr = match takebox::http::parse_http_url(&url)
+        .map_err(|e| e.to_string())
+        .and_then(|(host, port)| {
         std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
             .map_err(|e| format!("{url}: {e}"))?
             .next()

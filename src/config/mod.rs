@@ -474,18 +474,18 @@ impl Config {
         let c = &self.control;
         for (i, url) in c.recorders.iter().enumerate() {
             if let Err(e) = crate::http::parse_http_url(url) {
-                p.add(&format!("control.recorders[{i}]"), e);
+                p.add(&format!("control.recorders[{i}]"), e.to_string());
             }
         }
         if let Err(e) = check_token(&c.token) {
-            p.add("control.token", e);
+            p.add("control.token", e.to_string());
         }
         if c.host_names.len() > 32 {
             p.add("control.host_names", "expected at most 32 names");
         }
         for (i, name) in c.host_names.iter().enumerate() {
             if let Err(e) = check_host_name(name) {
-                p.add(&format!("control.host_names[{i}]"), e);
+                p.add(&format!("control.host_names[{i}]"), e.to_string());
             }
         }
         for (field, v) in [
@@ -578,7 +578,7 @@ impl Config {
             p.add("capture.share_marker", e.message);
         }
         if let Err(e) = check_token(&c.token) {
-            p.add("capture.token", e);
+            p.add("capture.token", e.to_string());
         }
     }
 
@@ -619,19 +619,37 @@ pub enum Daemon {
     Control,
 }
 
+/// Why a token can never match an `Authorization: Bearer` header.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenError {
+    Whitespace,
+    NotPrintable(char),
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::Whitespace => f.write_str(
+                "has leading or trailing whitespace, which no bearer header carries: it could never match",
+            ),
+            TokenError::NotPrintable(c) => write!(
+                f,
+                "contains {c:?}: a bearer token is printable ASCII, or no client can send it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
 /// Why `token` can never match an `Authorization: Bearer` header, if it cannot.
 /// The empty token (none set) is left to the daemons, which say where to set one.
-pub fn check_token(token: &str) -> Result<(), String> {
+pub fn check_token(token: &str) -> Result<(), TokenError> {
     if token.trim() != token {
-        return Err(
-            "has leading or trailing whitespace, which no bearer header carries: it could never match"
-                .into(),
-        );
+        return Err(TokenError::Whitespace);
     }
     if let Some(c) = token.chars().find(|c| !(' '..='~').contains(c)) {
-        return Err(format!(
-            "contains {c:?}: a bearer token is printable ASCII, or no client can send it"
-        ));
+        return Err(TokenError::NotPrintable(c));
     }
     Ok(())
 }

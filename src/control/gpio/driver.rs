@@ -8,13 +8,14 @@ use super::button::{self, Action, Debouncer, Edge, Press};
 use super::patterns::{self, Flash, Inputs, Layout};
 use super::{GpioLines, LedChange};
 use crate::config::GpioSettings;
-use crate::control::cycle::{CycleStatus, Event, Request};
+use crate::control::cycle::{CycleStatus, Event};
+use crate::control::cycle_worker::{CycleError, CycleSender};
 use crate::control::health::Health;
 use crate::control::status::Phase;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 
 /// The last stretch before an LED change, waited on the thread for precision.
@@ -27,7 +28,7 @@ pub struct Driver {
     pub status: watch::Receiver<CycleStatus>,
     pub events: broadcast::Receiver<Event>,
     pub health: Arc<Health>,
-    pub requests: mpsc::Sender<Request>,
+    pub cycle: CycleSender,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -51,21 +52,21 @@ struct Pressed {
 }
 
 /// Log each press in the session log, then send its command.
-async fn presses(mut rx: mpsc::Receiver<Pressed>, requests: mpsc::Sender<Request>) {
+async fn presses(mut rx: mpsc::Receiver<Pressed>, cycle: CycleSender) {
     while let Some(p) = rx.recv().await {
         let held_ms = p.press.held.as_millis() as u64;
         log::info!(target: "takebox::gpio", "button: {} press ({held_ms} ms) during {}: {}", p.kind, p.phase.label(), p.action.name());
         let line = json!({"press": p.kind, "held_ms": held_ms, "phase": p.phase, "action": p.action.name()});
-        if requests.send(Request::Log("button", line)).await.is_err() {
+        if cycle.log("button", line).await.is_err() {
             return;
         }
         if let Action::Command(cmd) = p.action {
-            let (tx, reply) = oneshot::channel();
-            if requests.send(Request::Command(cmd, tx)).await.is_err() {
-                return;
-            }
-            if let Ok(Err(refused)) = reply.await {
-                log::info!(target: "takebox::gpio", "button: {} refused: {}", cmd.name(), refused.0);
+            match cycle.command(cmd).await {
+                Ok(()) => {}
+                Err(CycleError::Stopped) => return,
+                Err(CycleError::Refused(refused)) => {
+                    log::info!(target: "takebox::gpio", "button: {} refused: {}", cmd.name(), refused.0);
+                }
             }
         }
     }
@@ -80,7 +81,7 @@ impl Driver {
         let long = Duration::from_millis(self.settings.long_press_ms.into());
         let mut debounce = Debouncer::new(Duration::from_millis(self.settings.debounce_ms.into()));
         let (press_tx, press_rx) = mpsc::channel(8);
-        let press_task = tokio::spawn(presses(press_rx, self.requests.clone()));
+        let press_task = tokio::spawn(presses(press_rx, self.cycle.clone()));
         let epoch = Instant::now();
         let mut inp = inputs_from(&self.status.borrow_and_update(), Inputs::default());
         inp.recorders_down = recorders_down(&self.health);
@@ -182,7 +183,7 @@ impl Driver {
 mod tests {
     use super::*;
     use crate::config::GpioBackend;
-    use crate::control::cycle::Command;
+    use crate::control::cycle::{Command, Request};
     use crate::control::gpio::{led_names, sim};
     use serde_json::Value;
 
@@ -203,7 +204,7 @@ mod tests {
         };
         let (status_tx, status_rx) = watch::channel(armed.clone());
         let (events_tx, _) = broadcast::channel(16);
-        let (req_tx, mut req_rx) = mpsc::channel(16);
+        let (cycle, mut req_rx) = CycleSender::channel();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let driver = tokio::spawn(
             Driver {
@@ -213,7 +214,7 @@ mod tests {
                 status: status_rx,
                 events: events_tx.subscribe(),
                 health: Arc::new(Health::new(&[])),
-                requests: req_tx,
+                cycle,
                 shutdown: shutdown_rx,
             }
             .run(),

@@ -14,7 +14,8 @@ pub mod sse;
 pub mod views;
 
 use super::Control;
-use super::cycle::{Command, Request};
+use super::cycle::Command;
+use super::cycle_worker::CycleError;
 use super::plan::{self, SessionRequest};
 use super::progress::Session;
 use crate::http::{self, ApiError, Body};
@@ -27,7 +28,6 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::oneshot;
 use views::{ArticulationChoice, Choice, InitiateView, LoginView};
 
 /// Forms and API bodies are small; anything larger is refused (413).
@@ -456,22 +456,16 @@ struct Begun {
     takes: usize,
 }
 
-async fn send(
-    ctl: &Control,
-    make: impl FnOnce(oneshot::Sender<Result<(), super::cycle::Refused>>) -> Request,
-) -> Result<(), ApiError> {
-    let (tx, rx) = oneshot::channel();
-    let stopped = || {
-        ApiError::new(
+/// A request the cycle did not carry out, as the API answers it.
+fn cycle_error(e: CycleError) -> ApiError {
+    match e {
+        CycleError::Stopped => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal,
-            "the take cycle has stopped",
-        )
-    };
-    ctl.requests.send(make(tx)).await.map_err(|_| stopped())?;
-    rx.await
-        .map_err(|_| stopped())?
-        .map_err(|r| ApiError::new(StatusCode::CONFLICT, ErrorKind::Busy, r.0))
+            e.to_string(),
+        ),
+        CycleError::Refused(r) => ApiError::new(StatusCode::CONFLICT, ErrorKind::Busy, r.0),
+    }
 }
 
 async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, ApiError> {
@@ -482,7 +476,7 @@ async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, ApiError
     plan::check_file_names(&plan, &id, &request, &config, recorders)?;
     let takes = plan.len();
     let session = Session::new(id.clone(), request, config.countdown_duration, plan);
-    send(ctl, |tx| Request::Begin(Box::new(session), tx)).await?;
+    ctl.cycle.begin(session).await.map_err(cycle_error)?;
     Ok(Begun {
         session_id: id,
         takes,
@@ -490,7 +484,7 @@ async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, ApiError
 }
 
 async fn command(ctl: &Control, cmd: Command) -> Result<(), ApiError> {
-    send(ctl, |tx| Request::Command(cmd, tx)).await
+    ctl.cycle.command(cmd).await.map_err(cycle_error)
 }
 
 #[derive(Serialize)]
