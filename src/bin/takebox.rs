@@ -503,11 +503,11 @@ fn run_button(mut args: Args) -> i32 {
     let addr = match takebox::http::parse_http_url(&url)
         .map_err(|e| e.to_string())
         .and_then(|(host, port)| {
-        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-            .map_err(|e| format!("{url}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{url}: no address"))
-    }) {
+            std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                .map_err(|e| format!("{url}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{url}: no address"))
+        }) {
         Ok(a) => a,
         Err(e) => return usage_error(format!("--url: {e}")),
     };
