@@ -310,14 +310,10 @@ impl Config {
         }
         let edited = crate::json_edit::rewrite(
             &text,
-            |t| {
-                parse_json::<Config>(file, t)
-                    .map(|c| value(&c))
-                    .map_err(|e| e.to_string())
-            },
+            |t| parse_json::<Config>(file, t).map(|c| value(&c)),
             &target,
         )
-        .map_err(|e| vec![invalid(file, "", e)])?;
+        .map_err(|e| vec![invalid(file, "", e.to_string())])?;
         let out = if bom {
             format!("{BOM}{edited}")
         } else {

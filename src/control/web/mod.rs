@@ -586,7 +586,11 @@ async fn api(
             sim.press(std::time::Duration::from_millis(body.ms))
                 .await
                 .map_err(|e| {
-                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::Internal, e)
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorKind::Internal,
+                        e.to_string(),
+                    )
                 })?;
             Ok(http::json_response(
                 StatusCode::OK,
