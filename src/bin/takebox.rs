@@ -486,7 +486,11 @@ fn run_cleanup(mut args: Args) -> i32 {
 
 fn run_button(mut args: Args) -> i32 {
     let long = args.switch("long");
-    let ms = match args.value("ms").and_then(|v| parse::<u64>(v, "--ms")) {
+    let ms = match args
+        .value("ms")
+        .map_err(String::from)
+        .and_then(|v| parse::<u64>(v, "--ms"))
+    {
         Ok(ms) => ms,
         Err(e) => return usage_error(e),
     };
