@@ -72,7 +72,43 @@ async fn presses(mut rx: mpsc::Receiver<Pressed>, cycle: CycleSender) {
     }
 }
 
+/// What the LEDs show: a frame that changes nothing is not set again, and a
+/// failing chip is logged once, not every frame.
+#[derive(Default)]
+struct Shown {
+    last: Option<(Vec<bool>, &'static str)>,
+    failing: bool,
+}
+
+impl Shown {
+    fn show(&mut self, lines: &mut dyn GpioLines, change: LedChange) {
+        if self.last.as_ref() == Some(&(change.leds.clone(), change.pattern)) {
+            return;
+        }
+        match lines.set_leds(&change) {
+            Ok(()) => self.failing = false,
+            Err(e) if !self.failing => {
+                self.failing = true;
+                log::error!(target: "takebox::gpio", "LEDs: {e}");
+            }
+            Err(_) => {}
+        }
+        self.last = Some((change.leds, change.pattern));
+    }
+}
+
 impl Driver {
+    /// A press, with what it does in the cycle's phase now.
+    fn classify(&self, press: Press, long: Duration) -> Pressed {
+        let phase = self.status.borrow().phase;
+        Pressed {
+            press,
+            kind: button::kind(press.held, long),
+            action: button::classify(press.held, long, phase, self.settings.press_during_take),
+            phase,
+        }
+    }
+
     pub async fn run(mut self) {
         let layout = Layout {
             countdown_leds: self.settings.countdown_leds.len(),
@@ -85,8 +121,7 @@ impl Driver {
         let epoch = Instant::now();
         let mut inp = inputs_from(&self.status.borrow_and_update(), Inputs::default());
         inp.recorders_down = recorders_down(&self.health);
-        let mut shown: Option<(Vec<bool>, &'static str)> = None;
-        let mut failing = false;
+        let mut shown = Shown::default();
         let mut edges_open = true;
         // Set after the precise wait below: the instant the frame is due.
         let mut due: Option<Instant> = None;
@@ -95,23 +130,15 @@ impl Driver {
                 .take()
                 .map_or_else(Instant::now, |d| Instant::now().max(d));
             let f = patterns::frame(&inp, &layout, epoch, now);
-            if shown.as_ref() != Some(&(f.leds.clone(), f.pattern)) {
-                let change = LedChange {
+            shown.show(
+                self.lines.as_mut(),
+                LedChange {
                     at: now,
-                    leds: f.leds.clone(),
+                    leds: f.leds,
                     pattern: f.pattern,
                     start: inp.start,
-                };
-                match self.lines.set_leds(&change) {
-                    Ok(()) => failing = false,
-                    Err(e) if !failing => {
-                        failing = true;
-                        log::error!(target: "takebox::gpio", "LEDs: {e}");
-                    }
-                    Err(_) => {}
-                }
-                shown = Some((f.leds, f.pattern));
-            }
+                },
+            );
             let wake = debounce.deadline().map_or(f.next, |d| d.min(f.next));
             let mut pressed = None;
             // tokio's timer rounds up to whole milliseconds: wake a little early and
@@ -152,19 +179,10 @@ impl Driver {
                 },
                 _ = self.shutdown.changed() => break,
             }
-            if let Some(press) = pressed {
-                let phase = self.status.borrow().phase;
-                let action =
-                    button::classify(press.held, long, phase, self.settings.press_during_take);
-                let p = Pressed {
-                    press,
-                    kind: button::kind(press.held, long),
-                    action,
-                    phase,
-                };
-                if press_tx.try_send(p).is_err() {
-                    log::warn!(target: "takebox::gpio", "button: presses come faster than the cycle takes them; one dropped");
-                }
+            if let Some(press) = pressed
+                && press_tx.try_send(self.classify(press, long)).is_err()
+            {
+                log::warn!(target: "takebox::gpio", "button: presses come faster than the cycle takes them; one dropped");
             }
         }
         let off = LedChange {
