@@ -378,6 +378,13 @@ impl Config {
     }
 
     fn check_seed(&self, p: &mut Problems) {
+        self.check_durations(p);
+        self.check_session_settings(p);
+        self.check_storage(p);
+    }
+
+    /// The countdown and each articulation's note length.
+    fn check_durations(&self, p: &mut Problems) {
         let c = self.countdown_duration;
         if !(c.is_finite() && c <= MAX_COUNTDOWN_SECONDS) {
             p.add(
@@ -413,6 +420,10 @@ impl Config {
                 );
             }
         }
+    }
+
+    /// The Initiate form's defaults.
+    fn check_session_settings(&self, p: &mut Problems) {
         let s = &self.session_settings;
         if !(s.default_frequency.is_finite() && (400.0..=480.0).contains(&s.default_frequency)) {
             p.add(
@@ -443,6 +454,10 @@ impl Config {
                 ),
             );
         }
+    }
+
+    /// Retention, the cleanup's interval and the free-space guard.
+    fn check_storage(&self, p: &mut Problems) {
         let m = &self.storage_management;
         if !(1..=36_500).contains(&m.max_age_days) {
             p.add(
