@@ -298,6 +298,14 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
     let control = Daemon::control(&ws);
     let a = control.addr;
 
+    api_refuses_bad_requests(&control);
+    forms_refuse_cross_site_posts_and_show_errors(a);
+    settings_save_atomically(&ws, a, &before);
+}
+
+/// Malformed, unknown or wrong fields, no token, no session, too large, no such path.
+fn api_refuses_bad_requests(control: &Daemon) {
+    let a = control.addr;
     let (code, e) = http(
         a,
         "POST",
@@ -310,14 +318,14 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
         (400, Some("bad_request")),
         "{e}"
     );
-    let (code, e) = api_post(&control, "/api/v1/session", json!({"instrument": "oboe"}));
+    let (code, e) = api_post(control, "/api/v1/session", json!({"instrument": "oboe"}));
     assert_eq!(
         (code, e["field"].as_str()),
         (400, Some("instrument")),
         "{e}"
     );
     let (code, e) = api_post(
-        &control,
+        control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "C1"}),
     );
@@ -327,14 +335,14 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
         "{e}"
     );
     let (code, e) = api_post(
-        &control,
+        control,
         "/api/v1/session",
         json!({"instrument": "guitar", "tempo": 1}),
     );
     assert_eq!((code, e["field"].as_str()), (400, Some("tempo")), "{e}");
     let (code, _) = http(a, "POST", "/api/v1/start", None, None);
     assert_eq!(code, 401);
-    let (code, e) = api_post(&control, "/api/v1/start", json!({}));
+    let (code, e) = api_post(control, "/api/v1/start", json!({}));
     assert_eq!(
         (code, e["error"].as_str()),
         (409, Some("busy")),
@@ -349,8 +357,11 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
     );
     let (code, e) = http(a, "GET", "/nope", None, None);
     assert_eq!((code, e["error"].as_str()), (404, Some("not_found")));
+}
 
-    // The page's forms: cross-site or origin-less POSTs are refused.
+/// The page's forms: a cross-site or origin-less POST is refused; a bad
+/// field on the Initiate form is shown beside it, escaped.
+fn forms_refuse_cross_site_posts_and_show_errors(a: std::net::SocketAddr) {
     let form = b"command=start";
     let (code, _, body) = raw_http(
         a,
@@ -371,8 +382,11 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
         page.contains("&lt;b&gt;H2") && !page.contains("<b>H2"),
         "{page}"
     );
+}
 
-    // Settings: a bad value is shown beside its field and nothing is saved.
+/// A bad value is shown beside its field and nothing is saved; a good one is
+/// saved whole, as the file had it (no token from the environment), atomically.
+fn settings_save_atomically(ws: &Workspace, a: std::net::SocketAddr, before: &str) {
     let (code, _, page) = post_form(
         a,
         "/settings",
