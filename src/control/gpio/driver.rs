@@ -72,6 +72,20 @@ async fn presses(mut rx: mpsc::Receiver<Pressed>, cycle: CycleSender) {
     }
 }
 
+/// The last stretch to `wake` after tokio's early wake-up, slept on the
+/// thread: the instant the frame is due, or `None` when woken too early for
+/// that (the loop waits again).
+fn sleep_rest(wake: Instant) -> Option<Instant> {
+    let rest = wake.saturating_duration_since(Instant::now());
+    if rest > PRECISE {
+        return None;
+    }
+    if !rest.is_zero() {
+        std::thread::sleep(rest);
+    }
+    Some(wake)
+}
+
 /// What the LEDs show: a frame that changes nothing is not set again, and a
 /// failing chip is logged once, not every frame.
 #[derive(Default)]
@@ -147,13 +161,7 @@ impl Driver {
             let early = wake.checked_sub(PRECISE).unwrap_or(wake).max(now);
             tokio::select! {
                 _ = tokio::time::sleep_until(early) => {
-                    let rest = wake.saturating_duration_since(Instant::now());
-                    if rest <= PRECISE {
-                        if !rest.is_zero() {
-                            std::thread::sleep(rest);
-                        }
-                        due = Some(wake);
-                    }
+                    due = sleep_rest(wake);
                     pressed = debounce.settle(due.unwrap_or_else(Instant::now));
                 }
                 r = self.status.changed() => {
