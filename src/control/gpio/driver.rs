@@ -217,6 +217,44 @@ mod tests {
         Duration::from_millis(n)
     }
 
+    /// 3, 2, then 1 countdown LED lit a second apart, the status LED steady from
+    /// the take's start instant for its second, then the verdict's signal.
+    fn countdown_then_recording_on_time(j: &Value) {
+        let changes = j["changes"].as_array().unwrap();
+        let first = |p: &str| {
+            changes
+                .iter()
+                .position(|c| c["pattern"] == p)
+                .unwrap_or_else(|| panic!("no {p} in {j}"))
+        };
+        let (cd, rec, ok) = (first("countdown"), first("recording"), first("ok"));
+        assert!(cd < rec && rec < ok, "{j}");
+        let start_ms = changes[cd]["start_ms"].as_f64().unwrap();
+        // Per second: 3, 2, then 1 countdown LED lit, then the status LED steady.
+        let lit: Vec<Value> = changes[cd..rec].iter().map(|c| c["leds"].clone()).collect();
+        assert_eq!(
+            lit,
+            vec![
+                serde_json::json!([false, true, true, true]),
+                serde_json::json!([false, true, true, false]),
+                serde_json::json!([false, true, false, false]),
+            ]
+        );
+        let t = |i: usize| changes[i]["t_ms"].as_f64().unwrap();
+        assert!((t(cd + 1) - (start_ms - 2000.0)).abs() <= 1.0, "{j}");
+        assert!(
+            (t(rec) - start_ms).abs() <= 1.0,
+            "recording at {} vs start {start_ms}",
+            t(rec)
+        );
+        assert_eq!(
+            changes[rec]["leds"],
+            serde_json::json!([true, false, false, false])
+        );
+        assert_eq!(t(rec + 1), start_ms + 1000.0, "{j}");
+        assert_eq!(changes[ok]["leds"][0], true);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_press_starts_a_take_whose_countdown_ends_on_its_start_instant() {
         let settings = GpioSettings {
@@ -295,40 +333,7 @@ mod tests {
         tokio::time::sleep(ms(1000)).await;
         assert!(req_rx.try_recv().is_err(), "an ignored press sends nothing");
 
-        let j = handle.leds_json();
-        let changes = j["changes"].as_array().unwrap();
-        let first = |p: &str| {
-            changes
-                .iter()
-                .position(|c| c["pattern"] == p)
-                .unwrap_or_else(|| panic!("no {p} in {j}"))
-        };
-        let (cd, rec, ok) = (first("countdown"), first("recording"), first("ok"));
-        assert!(cd < rec && rec < ok, "{j}");
-        let start_ms = changes[cd]["start_ms"].as_f64().unwrap();
-        // Per second: 3, 2, then 1 countdown LED lit, then the status LED steady.
-        let lit: Vec<Value> = changes[cd..rec].iter().map(|c| c["leds"].clone()).collect();
-        assert_eq!(
-            lit,
-            vec![
-                serde_json::json!([false, true, true, true]),
-                serde_json::json!([false, true, true, false]),
-                serde_json::json!([false, true, false, false]),
-            ]
-        );
-        let t = |i: usize| changes[i]["t_ms"].as_f64().unwrap();
-        assert!((t(cd + 1) - (start_ms - 2000.0)).abs() <= 1.0, "{j}");
-        assert!(
-            (t(rec) - start_ms).abs() <= 1.0,
-            "recording at {} vs start {start_ms}",
-            t(rec)
-        );
-        assert_eq!(
-            changes[rec]["leds"],
-            serde_json::json!([true, false, false, false])
-        );
-        assert_eq!(t(rec + 1), start_ms + 1000.0, "{j}");
-        assert_eq!(changes[ok]["leds"][0], true);
+        countdown_then_recording_on_time(&handle.leds_json());
 
         shutdown_tx.send(true).unwrap();
         driver.await.unwrap();
