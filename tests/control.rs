@@ -462,29 +462,7 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     let _c1 = Daemon::capture(&ws1, Some(&pulse));
     let _c2 = Daemon::capture(&ws2, Some(&pulse));
     let control = Daemon::control(&ws1);
-    // A few status replies from each (one a second) for the offset estimates.
-    let mut replies = [
-        std::collections::BTreeSet::new(),
-        std::collections::BTreeSet::new(),
-    ];
-    let st = wait_for(
-        "four status replies from each recorder",
-        Duration::from_secs(30),
-        || {
-            let s = api_get(&control, "/api/v1/status");
-            for (i, seen) in replies.iter_mut().enumerate() {
-                let r = &s["recorders"][i];
-                if r["up"] == true && r["offset_ms"].is_number() {
-                    seen.insert(r["checked_at"].to_string());
-                }
-            }
-            replies.iter().all(|seen| seen.len() >= 4).then_some(s)
-        },
-    );
-    eprintln!(
-        "offsets {} and {} ms",
-        st["recorders"][0]["offset_ms"], st["recorders"][1]["offset_ms"]
-    );
+    wait_for_offsets(&control);
     let (code, begun) = api_post(
         &control,
         "/api/v1/session",
@@ -515,6 +493,39 @@ fn two_recorders_start_the_same_take_at_one_instant() {
         confs[0]["filename"], confs[1]["filename"],
         "one file per recorder"
     );
+    same_sound_at_the_same_place(&ws1, &ws2, &confs);
+}
+
+/// A few status replies from each of two recorders (one a second), for the
+/// offset estimates.
+fn wait_for_offsets(control: &Daemon) {
+    let mut replies = [
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    ];
+    let st = wait_for(
+        "four status replies from each recorder",
+        Duration::from_secs(30),
+        || {
+            let s = api_get(control, "/api/v1/status");
+            for (i, seen) in replies.iter_mut().enumerate() {
+                let r = &s["recorders"][i];
+                if r["up"] == true && r["offset_ms"].is_number() {
+                    seen.insert(r["checked_at"].to_string());
+                }
+            }
+            replies.iter().all(|seen| seen.len() >= 4).then_some(s)
+        },
+    );
+    eprintln!(
+        "offsets {} and {} ms",
+        st["recorders"][0]["offset_ms"], st["recorders"][1]["offset_ms"]
+    );
+}
+
+/// The two recorders' confirmations: their files hold the one tone's onset at
+/// the same place, so the takes started at one instant.
+fn same_sound_at_the_same_place(ws1: &Workspace, ws2: &Workspace, confs: &[Value]) {
     let at = |c: &Value| {
         c["timestamp"]
             .as_str()
