@@ -619,23 +619,7 @@ fn the_page_password_guards_the_page_and_events_follow_the_session() {
     assert_eq!(post_form(a, "/control", "command=start").0, 401);
     let (code, _, _) = post_form(a, "/login", "password=guess");
     assert_eq!(code, 401);
-    let (code, head, _) = post_form(a, "/login", "password=s3cret");
-    assert_eq!(code, 303);
-    let cookie_line = head
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-        .expect("a session cookie");
-    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
-    let cookie = cookie_line
-        .split_once(':')
-        .unwrap()
-        .1
-        .split(';')
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(!cookie.contains("s3cret"));
+    let cookie = log_in(a, "s3cret");
     let (code, _, page) = raw_http(a, "GET", "/", &[("Cookie", &cookie)], b"");
     assert_eq!(code, 200);
     assert!(page.contains("no session"), "{page}");
@@ -662,16 +646,48 @@ fn the_page_password_guards_the_page_and_events_follow_the_session() {
     // The recorder is down: the page says so.
     assert_eq!(ev["recorders"][0]["state"], "down");
 
-    // Event clients are capped (half the board's 64 connections), and those
-    // that vanish free their place. Eight streams from each of four addresses.
+    event_clients_are_capped(a, &cookie, events);
+}
+
+/// Log in on the page: its session cookie (`name=value`), HttpOnly and
+/// SameSite=Strict, without the password in it.
+fn log_in(a: std::net::SocketAddr, password: &str) -> String {
+    let (code, head, _) = post_form(a, "/login", &format!("password={password}"));
+    assert_eq!(code, 303);
+    let cookie_line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie");
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
+    let cookie = cookie_line
+        .split_once(':')
+        .unwrap()
+        .1
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(!cookie.contains(password));
+    cookie
+}
+
+/// Event clients are capped (half the board's 64 connections), and those
+/// that vanish (`events` among them) free their place.
+fn event_clients_are_capped(
+    a: std::net::SocketAddr,
+    cookie: &str,
+    events: std::io::BufReader<std::net::TcpStream>,
+) {
+    // Eight streams from each of four addresses.
     let mut many: Vec<_> = (1..32)
-        .map(|i| open_events_from(a, [127, 0, 0, 10 + i / 8], &cookie))
+        .map(|i| open_events_from(a, [127, 0, 0, 10 + i / 8], cookie))
         .collect();
     for e in &mut many {
         next_event(e);
     }
     assert_eq!(
-        raw_http(a, "GET", "/events", &[("Cookie", &cookie)], b"").0,
+        raw_http(a, "GET", "/events", &[("Cookie", cookie)], b"").0,
         503
     );
     drop(many);
@@ -754,12 +770,26 @@ fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
     assert_eq!(wavs.len(), 2, "{wavs:?}");
     assert!(wavs.iter().all(|w| w.contains("_B3_short_")), "{wavs:?}");
 
-    let log = session_log(&ws, &id);
+    superseded_and_cancelled_on_record(&ws, &id, &first["last"]["take_id"]);
+    // A new session may begin once the old one is aborted.
+    let (code, _) = api_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "E2"}),
+    );
+    assert_eq!(code, 201);
+}
+
+/// The session log and the progress file say that slot 1's first take
+/// (`superseded`) was superseded by its retake, slot 2's take was cancelled,
+/// and the session aborted.
+fn superseded_and_cancelled_on_record(ws: &Workspace, id: &str, superseded: &Value) {
+    let log = session_log(ws, id);
     let retake = log
         .iter()
         .find(|l| l["event"] == "retake")
         .expect("a retake line");
-    assert_eq!(retake["superseded"], first["last"]["take_id"]);
+    assert_eq!(&retake["superseded"], superseded);
     assert!(log.iter().any(|l| l["event"] == "take_cancelled"));
     assert_eq!(log.last().unwrap()["status"], "aborted");
     let state: Value = serde_json::from_slice(
@@ -774,13 +804,6 @@ fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
         .collect();
     assert_eq!(outcomes, ["superseded", "done"]);
     assert_eq!(state["progress"][1]["takes"][0]["outcome"], "cancelled");
-    // A new session may begin once the old one is aborted.
-    let (code, _) = api_post(
-        &control,
-        "/api/v1/session",
-        json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "E2"}),
-    );
-    assert_eq!(code, 201);
 }
 
 #[test]
