@@ -19,7 +19,7 @@ use super::cycle_worker::CycleError;
 use super::plan::{self, SessionRequest};
 use super::progress::Session;
 use crate::http::{self, ApiError, Body};
-use crate::protocol::{ErrorKind, Timestamp};
+use crate::protocol::{ErrorKind, FieldError, Timestamp};
 use form::Form;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -209,20 +209,15 @@ fn status_page(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
 /// field that stopped it.
 async fn initiate(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError> {
     let request = session_request(form);
-    let (field, message, status) = match begin(ctl, request.clone()).await {
+    let (error, status) = match begin(ctl, request.clone()).await {
         Ok(_) => return Ok(redirect("/")),
-        Err(BeginError::Plan(e)) => (e.field, e.message, StatusCode::BAD_REQUEST),
+        Err(BeginError::Plan(e)) => (e, StatusCode::BAD_REQUEST),
         Err(BeginError::Cycle(e)) => {
             let e = cycle_error(e);
-            (String::new(), e.body.message, e.status)
+            (FieldError::new("", e.body.message), e.status)
         }
     };
-    Ok(initiate_page(
-        ctl,
-        Some(&request),
-        Some((field, message)),
-        status,
-    ))
+    Ok(initiate_page(ctl, Some(&request), Some(error), status))
 }
 
 /// `POST /control`: a command from the page; a refusal is shown on the page.
@@ -342,7 +337,7 @@ pub(crate) fn session_request(form: &Form) -> SessionRequest {
 fn initiate_page(
     ctl: &Control,
     request: Option<&SessionRequest>,
-    error: Option<(String, String)>,
+    error: Option<FieldError>,
     status: StatusCode,
 ) -> Response<Body> {
     let config = ctl.config();
@@ -397,7 +392,7 @@ fn initiate_page(
     } else if let Some(id) = st.session_id {
         view.open_session = id;
     }
-    if let Some((field, message)) = error {
+    if let Some(FieldError { field, message }) = error {
         view.set_error(&field, message);
     }
     html(
@@ -478,7 +473,7 @@ fn cycle_error(e: CycleError) -> ApiError {
 /// Why a session did not begin.
 enum BeginError {
     /// The request itself: a field the person can change.
-    Plan(crate::protocol::FieldError),
+    Plan(FieldError),
     Cycle(CycleError),
 }
 

@@ -10,6 +10,7 @@
 use super::form::Form;
 use super::views::{CheckField, Choice, InputField, SelectField, SettingsView};
 use crate::config::{Config, Instruments};
+use crate::protocol::FieldError;
 use std::path::Path;
 
 const ADD: &str = "add_articulation";
@@ -163,15 +164,12 @@ const FIELDS: &[Field] = &[
     },
 ];
 
-/// A form field's name and what is wrong with it.
-pub type FieldErr = (String, String);
-
 /// The form for `config`; with `form`, the values as submitted (after an error).
 pub fn view(
     config: &Config,
     instruments: &Instruments,
     form: Option<&Form>,
-    errors: &[FieldErr],
+    errors: &[FieldError],
 ) -> SettingsView {
     let value = |name: &str, current: String| {
         form.and_then(|f| f.get(name))
@@ -253,8 +251,8 @@ fn articulation_fields(config: &Config, value: &dyn Fn(&str, String) -> String) 
 /// Each error beside its field (or above the form when it belongs to none), the
 /// first invalid field, in page order, focused (and scrolled to, without
 /// JavaScript), and the summary.
-fn attach_errors(v: &mut SettingsView, errors: &[FieldErr]) {
-    for (field, message) in errors {
+fn attach_errors(v: &mut SettingsView, errors: &[FieldError]) {
+    for FieldError { field, message } in errors {
         let message = message.clone();
         if let Some(f) = v.fields.iter_mut().find(|f| &f.name == field) {
             f.error = message;
@@ -301,15 +299,15 @@ pub fn apply(
     form: &Form,
     file: &Path,
     instruments: &Instruments,
-) -> Result<Config, Vec<FieldErr>> {
-    let mut errs: Vec<FieldErr> = Vec::new();
+) -> Result<Config, Vec<FieldError>> {
+    let mut errs: Vec<FieldError> = Vec::new();
     let mut c = raw.clone();
     let mut added = None;
     for field in FIELDS {
         if let Kind::Articulations = field.kind {
             added = apply_articulations(raw, &mut c, form, &mut errs);
         } else if let Err(e) = apply_field(field, &mut c, form) {
-            errs.push((field.name.to_string(), e));
+            errs.push(e);
         }
     }
     for e in c.problems(file) {
@@ -318,25 +316,28 @@ pub fn apply(
             field = ADD.to_string();
         }
         // A field that did not parse kept its old value: its error is said.
-        if !errs.iter().any(|(f, _)| *f == field) {
-            errs.push((field, message(&e)));
+        if !errs.iter().any(|e| e.field == field) {
+            errs.push(FieldError {
+                field,
+                message: message(&e),
+            });
         }
     }
     if instruments
         .get(&c.session_settings.default_instrument)
         .is_none()
     {
-        errs.push((
-            "session_settings.default_instrument".into(),
-            "not an instrument of instruments.json".into(),
+        errs.push(FieldError::new(
+            "session_settings.default_instrument",
+            "not an instrument of instruments.json",
         ));
     }
     if !errs.is_empty() {
         return Err(errs);
     }
     instruments.validate(file, &c).map_err(|e| {
-        vec![(
-            String::new(),
+        vec![FieldError::new(
+            "",
             format!("instruments.json would no longer load: {e}"),
         )]
     })?;
@@ -345,12 +346,13 @@ pub fn apply(
 
 /// One field's submitted value into `c`; a field the form does not have keeps
 /// its value. The error is the message shown beside the field.
-fn apply_field(field: &Field, c: &mut Config, form: &Form) -> Result<(), String> {
+fn apply_field(field: &Field, c: &mut Config, form: &Form) -> Result<(), FieldError> {
+    let error = |message: String| Err(FieldError::new(field.name, message));
     match &field.kind {
         Kind::Number {
             expected, parse, ..
         } => match form.get(field.name) {
-            Some(text) if !parse(c, text) => Err(format!("expected {expected}, got {text:?}")),
+            Some(text) if !parse(c, text) => error(format!("expected {expected}, got {text:?}")),
             _ => Ok(()),
         },
         Kind::Text { set, .. } | Kind::Select { set, .. } => {
@@ -363,7 +365,7 @@ fn apply_field(field: &Field, c: &mut Config, form: &Form) -> Result<(), String>
             // The form sends a hidden "0", then "1" when the box is ticked.
             let values = form.all(field.name);
             if let Some(bad) = values.iter().find(|v| !matches!(v.as_str(), "0" | "1")) {
-                return Err(format!("expected 0 (off) or 1 (on), got {bad:?}"));
+                return error(format!("expected 0 (off) or 1 (on), got {bad:?}"));
             }
             if let Some(last) = values.last() {
                 set(c, last == "1");
@@ -380,7 +382,7 @@ fn apply_articulations(
     raw: &Config,
     c: &mut Config,
     form: &Form,
-    errs: &mut Vec<FieldErr>,
+    errs: &mut Vec<FieldError>,
 ) -> Option<String> {
     let names: Vec<String> = c.articulation_durations.keys().cloned().collect();
     for name in names {
@@ -393,7 +395,10 @@ fn apply_articulations(
                 if let Some(secs) = c.articulation_durations.get_mut(&name)
                     && !parse_into(secs, text)
                 {
-                    errs.push((field, format!("expected a number of seconds, got {text:?}")));
+                    errs.push(FieldError {
+                        field,
+                        message: format!("expected a number of seconds, got {text:?}"),
+                    });
                 }
             }
             None => {}
@@ -409,38 +414,38 @@ fn apply_articulations(
             Some(format!("articulation_durations.{name}"))
         }
         Err(e) => {
-            errs.push((ADD.to_string(), e));
+            errs.push(e);
             None
         }
     }
 }
 
 /// "legato 1.5": a name not yet listed and its seconds.
-fn new_articulation(raw: &Config, add: &str) -> Result<(String, f64), String> {
+fn new_articulation(raw: &Config, add: &str) -> Result<(String, f64), FieldError> {
+    let error = |message: String| Err(FieldError::new(ADD, message));
     let Some((name, secs)) = add.rsplit_once(' ') else {
-        return Err("expected a name and seconds, e.g. \"legato 1.5\"".to_string());
+        return error("expected a name and seconds, e.g. \"legato 1.5\"".to_string());
     };
     let name = name.trim().to_string();
     let Ok(secs) = secs.parse::<f64>() else {
-        return Err(format!("expected seconds after the name, got {secs:?}"));
+        return error(format!("expected seconds after the name, got {secs:?}"));
     };
     if raw.articulation_durations.contains_key(&name) {
-        return Err(format!(
+        return error(format!(
             "{name:?} is already listed: change its duration above"
         ));
     }
-    match crate::protocol::check_name(ADD, &name) {
-        Ok(()) => Ok((name, secs)),
-        Err(e) => Err(e.message),
-    }
+    crate::protocol::check_name(ADD, &name)?;
+    Ok((name, secs))
 }
+
 /// Config errors (from saving) as form errors.
-pub fn field_errors(errors: &[crate::config::ConfigError]) -> Vec<FieldErr> {
+pub fn field_errors(errors: &[crate::config::ConfigError]) -> Vec<FieldError> {
     errors
         .iter()
         .map(|e| match e.field() {
-            Some(f) if !f.is_empty() => (f.to_string(), message(e)),
-            _ => (String::new(), e.to_string()),
+            Some(f) if !f.is_empty() => FieldError::new(f, message(e)),
+            _ => FieldError::new("", e.to_string()),
         })
         .collect()
 }
@@ -490,7 +495,7 @@ mod tests {
     fn errors_name_the_form_field() {
         let (c, i) = setup();
         let p = Path::new("c.json");
-        let field = |s: &str| apply(&c, &form(s), p, &i).unwrap_err()[0].0.clone();
+        let field = |s: &str| apply(&c, &form(s), p, &i).unwrap_err()[0].field.clone();
         assert_eq!(field("countdown_duration=soon"), "countdown_duration");
         assert_eq!(field("countdown_duration=-1"), "countdown_duration");
         assert_eq!(
@@ -519,7 +524,7 @@ mod tests {
             &c,
             &i,
             Some(&form("countdown_duration=-1")),
-            &[("countdown_duration".into(), "bad".into())],
+            &[FieldError::new("countdown_duration", "bad")],
         );
         assert_eq!(v.fields[0].value, "-1");
         assert_eq!(v.fields[0].error, "bad");
@@ -536,7 +541,7 @@ mod tests {
              &session_settings.default_frequency=loud",
         );
         let errs = apply(&c, &f, p, &i).unwrap_err();
-        let fields: Vec<&str> = errs.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         for want in [
             "countdown_duration",
             "add_articulation",
