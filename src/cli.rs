@@ -1,13 +1,59 @@
 //! Command-line plumbing the three binaries share: flags, config loading,
 //! logging and signals.
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError, TokenError};
+use std::fmt;
 use std::path::PathBuf;
 use tokio::sync::watch;
 
 /// Exit codes: 0 fine, 1 runtime failure, 2 bad configuration or usage.
 pub const EXIT_FAILURE: i32 = 1;
 pub const EXIT_CONFIG: i32 = 2;
+
+/// A flag given without its value (`--name` last on the line).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FlagError {
+    NeedsValue(String),
+}
+
+impl fmt::Display for FlagError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlagError::NeedsValue(flag) => write!(f, "{flag} needs a value"),
+        }
+    }
+}
+
+impl std::error::Error for FlagError {}
+
+/// The binaries' argument parsers say what is wrong as text, next to their usage.
+impl From<FlagError> for String {
+    fn from(e: FlagError) -> String {
+        e.to_string()
+    }
+}
+
+/// Why config.json (or the token from the environment) cannot be used.
+#[derive(Debug)]
+pub enum LoadError {
+    Config(ConfigError),
+    EnvToken(TokenError),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Config(e) => write!(f, "{e}"),
+            LoadError::EnvToken(e) => write!(
+                f,
+                "the environment variable {}: {e}",
+                crate::config::TOKEN_ENV
+            ),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
 
 /// `--name value` / `--name=value` flags and bare switches.
 pub struct Args {
@@ -26,12 +72,12 @@ impl Args {
     }
 
     /// Remove and return the value of `--name`.
-    pub fn value(&mut self, name: &str) -> Result<Option<String>, String> {
+    pub fn value(&mut self, name: &str) -> Result<Option<String>, FlagError> {
         let flag = format!("--{name}");
         let prefix = format!("--{name}=");
         if let Some(i) = self.items.iter().position(|a| a == &flag) {
             if i + 1 >= self.items.len() {
-                return Err(format!("{flag} needs a value"));
+                return Err(FlagError::NeedsValue(flag));
             }
             let v = self.items.remove(i + 1);
             self.items.remove(i);
@@ -64,23 +110,22 @@ impl Args {
 
 /// Load config.json from `--config` (default: `$TAKEBOX_CONFIG` or /etc/takebox/config.json),
 /// with the token from the environment.
-pub fn load_config(path: Option<String>) -> Result<(PathBuf, Config), String> {
+pub fn load_config(path: Option<String>) -> Result<(PathBuf, Config), LoadError> {
     load_config_and_raw(path).map(|(path, config, _)| (path, config))
 }
 
 /// Like [`load_config`], and also the config exactly as the file has it (paths as
 /// written, no token from the environment): what a settings page saves back.
-pub fn load_config_and_raw(path: Option<String>) -> Result<(PathBuf, Config, Config), String> {
+pub fn load_config_and_raw(path: Option<String>) -> Result<(PathBuf, Config, Config), LoadError> {
     let path = PathBuf::from(
         path.or_else(|| std::env::var("TAKEBOX_CONFIG").ok())
             .unwrap_or_else(|| "/etc/takebox/config.json".into()),
     );
-    let raw = Config::load(&path).map_err(|e| e.to_string())?;
+    let raw = Config::load(&path).map_err(LoadError::Config)?;
     if let Ok(token) = std::env::var(crate::config::TOKEN_ENV)
         && !token.is_empty()
     {
-        crate::config::check_token(&token)
-            .map_err(|e| format!("the environment variable {}: {e}", crate::config::TOKEN_ENV))?;
+        crate::config::check_token(&token).map_err(LoadError::EnvToken)?;
     }
     let mut config = raw.clone();
     config.apply_env();
@@ -149,7 +194,7 @@ pub fn daemon_start(program: &str, usage: &str) -> Result<DaemonStart, i32> {
     let listen = listen_arg
         .map(|l| l.parse().map_err(|e| fail(format!("--listen {l:?}: {e}"))))
         .transpose()?;
-    let (path, config, raw) = load_config_and_raw(config_arg).map_err(fail)?;
+    let (path, config, raw) = load_config_and_raw(config_arg).map_err(|e| fail(e.to_string()))?;
     Ok(DaemonStart {
         path,
         config,

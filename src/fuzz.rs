@@ -224,8 +224,12 @@ pub fn form_body(data: &[u8]) {
         }
         Err(errors) => {
             assert!(!errors.is_empty(), "settings refused without a reason");
-            for (field, message) in &errors {
-                assert!(!message.is_empty(), "settings field {field:?}: no words");
+            for e in &errors {
+                assert!(
+                    !e.message.is_empty(),
+                    "settings field {:?}: no words",
+                    e.field
+                );
             }
             let view = settings::view(&f.config, &f.instruments, Some(&form), &errors);
             let _ = pages.page("Settings", "settings", &view, "idle", false);

@@ -8,7 +8,66 @@
 //! exactly the target, or the edit fails.
 
 use serde_json::{Map, Value};
+use std::fmt;
 use std::ops::Range;
+
+/// Why a file's text could not be edited into the target. `E` is the
+/// caller's parser's error.
+#[derive(Debug)]
+pub enum EditError<E> {
+    /// The caller's parser refused the text.
+    Read(E),
+    /// The text is not JSON as this editor reads it.
+    Syntax(SyntaxError),
+    /// No splice brings the text closer to the target.
+    CannotWrite,
+    TooManyChanges,
+}
+
+impl<E: fmt::Display> fmt::Display for EditError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EditError::Read(e) => write!(f, "{e}"),
+            EditError::Syntax(e) => write!(f, "{e}"),
+            EditError::CannotWrite => {
+                f.write_str("the change cannot be written into the file's text")
+            }
+            EditError::TooManyChanges => {
+                f.write_str("too many changes to write into the file's text")
+            }
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for EditError<E> {}
+
+/// Where the text stops being JSON (byte offsets).
+#[derive(Debug)]
+pub enum SyntaxError {
+    UnexpectedText {
+        at: usize,
+    },
+    EndsEarly,
+    Expected {
+        what: &'static str,
+        at: usize,
+    },
+    BadKey {
+        at: usize,
+        source: serde_json::Error,
+    },
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyntaxError::UnexpectedText { at } => write!(f, "unexpected text at byte {at}"),
+            SyntaxError::EndsEarly => f.write_str("the text ends too early"),
+            SyntaxError::Expected { what, at } => write!(f, "expected {what} at byte {at}"),
+            SyntaxError::BadKey { at, source } => write!(f, "bad key at byte {at}: {source}"),
+        }
+    }
+}
 
 /// A path of object keys.
 pub type Path = Vec<String>;
@@ -78,24 +137,24 @@ pub fn patch(value: &mut Value, path: &[String], change: Option<Value>) {
 
 /// Change `text` until `parse(text)` equals `target`, touching only what differs.
 /// `parse` reads the text as the program does (defaults filled in).
-pub fn rewrite(
+pub fn rewrite<E>(
     text: &str,
-    parse: impl Fn(&str) -> Result<Value, String>,
+    parse: impl Fn(&str) -> Result<Value, E>,
     target: &Value,
-) -> Result<String, String> {
+) -> Result<String, EditError<E>> {
     let mut text = text.to_string();
     let unit = indent_unit(&text);
     for _ in 0..10_000 {
-        let current = parse(&text)?;
+        let current = parse(&text).map_err(EditError::Read)?;
         if &current == target {
             return Ok(text);
         }
-        let tree = Parser::new(&text).document()?;
-        let (range, with) = step(&text, &tree, &current, target, &unit)
-            .ok_or("the change cannot be written into the file's text")?;
+        let tree = Parser::new(&text).document().map_err(EditError::Syntax)?;
+        let (range, with) =
+            step(&text, &tree, &current, target, &unit).ok_or(EditError::CannotWrite)?;
         text.replace_range(range, &with);
     }
-    Err("too many changes to write into the file's text".into())
+    Err(EditError::TooManyChanges)
 }
 
 #[derive(Debug)]
@@ -141,11 +200,11 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn document(mut self) -> Result<Node, String> {
+    fn document(mut self) -> Result<Node, SyntaxError> {
         let node = self.value()?;
         self.ws();
         if self.i != self.s.len() {
-            return Err(format!("unexpected text at byte {}", self.i));
+            return Err(SyntaxError::UnexpectedText { at: self.i });
         }
         Ok(node)
     }
@@ -160,24 +219,21 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn peek(&self) -> Result<u8, String> {
-        self.s
-            .get(self.i)
-            .copied()
-            .ok_or_else(|| "the text ends too early".to_string())
+    fn peek(&self) -> Result<u8, SyntaxError> {
+        self.s.get(self.i).copied().ok_or(SyntaxError::EndsEarly)
     }
 
-    fn expect(&mut self, b: u8) -> Result<(), String> {
+    fn expect(&mut self, b: u8, what: &'static str) -> Result<(), SyntaxError> {
         if self.peek()? != b {
-            return Err(format!("expected {:?} at byte {}", b as char, self.i));
+            return Err(SyntaxError::Expected { what, at: self.i });
         }
         self.i += 1;
         Ok(())
     }
 
-    fn string(&mut self) -> Result<Range<usize>, String> {
+    fn string(&mut self) -> Result<Range<usize>, SyntaxError> {
         let start = self.i;
-        self.expect(b'"')?;
+        self.expect(b'"', "'\"'")?;
         loop {
             match self.peek()? {
                 b'\\' => self.i += 2,
@@ -190,7 +246,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self) -> Result<Node, String> {
+    fn value(&mut self) -> Result<Node, SyntaxError> {
         self.ws();
         let start = self.i;
         match self.peek()? {
@@ -209,7 +265,7 @@ impl<'a> Parser<'a> {
                         }
                     }
                 }
-                self.expect(b']')?;
+                self.expect(b']', "']'")?;
                 Ok(Node::Other(start..self.i))
             }
             b'"' => Ok(Node::Other(self.string()?)),
@@ -220,16 +276,19 @@ impl<'a> Parser<'a> {
                     self.i += 1;
                 }
                 if self.i == start {
-                    return Err(format!("expected a value at byte {start}"));
+                    return Err(SyntaxError::Expected {
+                        what: "a value",
+                        at: start,
+                    });
                 }
                 Ok(Node::Other(start..self.i))
             }
         }
     }
 
-    fn object(&mut self) -> Result<Node, String> {
+    fn object(&mut self) -> Result<Node, SyntaxError> {
         let open = self.i;
-        self.expect(b'{')?;
+        self.expect(b'{', "'{'")?;
         let mut members = Vec::new();
         self.ws();
         if self.peek()? == b'}' {
@@ -243,10 +302,15 @@ impl<'a> Parser<'a> {
         loop {
             self.ws();
             let key_span = self.string()?;
-            let key: String = serde_json::from_str(&self.text[key_span.clone()])
-                .map_err(|e| format!("bad key at byte {}: {e}", key_span.start))?;
+            let key: String =
+                serde_json::from_str(&self.text[key_span.clone()]).map_err(|source| {
+                    SyntaxError::BadKey {
+                        at: key_span.start,
+                        source,
+                    }
+                })?;
             self.ws();
-            self.expect(b':')?;
+            self.expect(b':', "':'")?;
             let node = self.value()?;
             members.push(Member {
                 key,
@@ -264,7 +328,12 @@ impl<'a> Parser<'a> {
                         members,
                     });
                 }
-                _ => return Err(format!("expected , or }} at byte {}", self.i)),
+                _ => {
+                    return Err(SyntaxError::Expected {
+                        what: ", or }",
+                        at: self.i,
+                    });
+                }
             }
         }
     }
@@ -451,9 +520,9 @@ mod tests {
     use serde_json::json;
 
     /// Reads text with defaults: `{"a": 1, "s": {"x": 1, "y": 2}, "m": {"k": 1}}`.
-    fn with_defaults(text: &str) -> Result<Value, String> {
+    fn with_defaults(text: &str) -> serde_json::Result<Value> {
         let mut v = json!({"a": 1.0, "s": {"x": 1.0, "y": 2.0}, "m": {"k": 1.0}});
-        let file: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let file: Value = serde_json::from_str(text)?;
         for (k, fv) in file.as_object().unwrap() {
             match (k.as_str(), fv) {
                 ("s", Value::Object(o)) => {

@@ -10,7 +10,7 @@
 use crate::config::{LogLevel, Logging};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 struct Logger {
@@ -112,24 +112,61 @@ impl log::Log for Logger {
     fn flush(&self) {}
 }
 
+/// Why the logger was not installed.
+#[derive(Debug)]
+pub enum LogInitError {
+    CreateDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    OpenFile {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    /// A logger is installed already (once per process).
+    AlreadySet(log::SetLoggerError),
+}
+
+impl std::fmt::Display for LogInitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogInitError::CreateDir { dir, source } => {
+                write!(
+                    f,
+                    "{}: cannot create log directory: {source}",
+                    dir.display()
+                )
+            }
+            LogInitError::OpenFile { file, source } => {
+                write!(f, "{}: cannot open log file: {source}", file.display())
+            }
+            LogInitError::AlreadySet(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for LogInitError {}
+
 /// Install the logger once per process. `program` names the log file
 /// (`<log_directory>/<program>.log`).
-pub fn init(settings: &Logging, log_dir: &Path, program: &str) -> Result<(), String> {
+pub fn init(settings: &Logging, log_dir: &Path, program: &str) -> Result<(), LogInitError> {
     let file = if settings.log_to_file {
-        std::fs::create_dir_all(log_dir)
-            .map_err(|e| format!("{}: cannot create log directory: {e}", log_dir.display()))?;
+        std::fs::create_dir_all(log_dir).map_err(|source| LogInitError::CreateDir {
+            dir: log_dir.to_path_buf(),
+            source,
+        })?;
         let path = log_dir.join(format!("{program}.log"));
         let f = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| format!("{}: cannot open log file: {e}", path.display()))?;
+            .map_err(|source| LogInitError::OpenFile { file: path, source })?;
         Some(Mutex::new(f))
     } else {
         None
     };
     let journal = stderr_is_journal();
-    log::set_boxed_logger(Box::new(Logger { file, journal })).map_err(|e| e.to_string())?;
+    log::set_boxed_logger(Box::new(Logger { file, journal })).map_err(LogInitError::AlreadySet)?;
     log::set_max_level(filter(settings.log_level));
     Ok(())
 }

@@ -129,19 +129,19 @@ pub fn watchdog_interval() -> Option<Duration> {
 /// Ping the watchdog every `interval` while `healthy()` holds; send `STOPPING=1`
 /// when `shutdown` turns true. An unhealthy daemon stops pinging (and says why
 /// in its status) so that systemd kills and restarts it after `WatchdogSec`.
-pub async fn supervise(
+pub async fn supervise<E: std::fmt::Display>(
     interval: Option<Duration>,
-    healthy: impl Fn() -> Result<(), String>,
+    healthy: impl Fn() -> Result<(), E>,
     shutdown: watch::Receiver<bool>,
 ) {
     supervise_with(Notifier::from_env(), interval, healthy, shutdown).await
 }
 
 /// [`supervise`], notifying `notifier`.
-pub async fn supervise_with(
+pub async fn supervise_with<E: std::fmt::Display>(
     notifier: Notifier,
     interval: Option<Duration>,
-    healthy: impl Fn() -> Result<(), String>,
+    healthy: impl Fn() -> Result<(), E>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut ticker = interval.map(|i| {
@@ -169,7 +169,7 @@ pub async fn supervise_with(
                     Err(why) => {
                         if was_healthy {
                             log::error!(target: "takebox::sdnotify", "{why}: watchdog pings withheld, systemd will restart the daemon");
-                            notifier.status(&why);
+                            notifier.status(&why.to_string());
                         }
                         was_healthy = false;
                     }

@@ -288,6 +288,7 @@ fn takebox_request(addr: std::net::SocketAddr, body: &serde_json::Value) -> Resu
         Some(serde_json::to_vec(body).unwrap()),
     ))
     .map(|_| ())
+    .map_err(|e| e.to_string())
 }
 
 #[test]

@@ -298,6 +298,14 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
     let control = Daemon::control(&ws);
     let a = control.addr;
 
+    api_refuses_bad_requests(&control);
+    forms_refuse_cross_site_posts_and_show_errors(a);
+    settings_save_atomically(&ws, a, &before);
+}
+
+/// Malformed, unknown or wrong fields, no token, no session, too large, no such path.
+fn api_refuses_bad_requests(control: &Daemon) {
+    let a = control.addr;
     let (code, e) = http(
         a,
         "POST",
@@ -310,14 +318,14 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
         (400, Some("bad_request")),
         "{e}"
     );
-    let (code, e) = api_post(&control, "/api/v1/session", json!({"instrument": "oboe"}));
+    let (code, e) = api_post(control, "/api/v1/session", json!({"instrument": "oboe"}));
     assert_eq!(
         (code, e["field"].as_str()),
         (400, Some("instrument")),
         "{e}"
     );
     let (code, e) = api_post(
-        &control,
+        control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "C1"}),
     );
@@ -327,14 +335,14 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
         "{e}"
     );
     let (code, e) = api_post(
-        &control,
+        control,
         "/api/v1/session",
         json!({"instrument": "guitar", "tempo": 1}),
     );
     assert_eq!((code, e["field"].as_str()), (400, Some("tempo")), "{e}");
     let (code, _) = http(a, "POST", "/api/v1/start", None, None);
     assert_eq!(code, 401);
-    let (code, e) = api_post(&control, "/api/v1/start", json!({}));
+    let (code, e) = api_post(control, "/api/v1/start", json!({}));
     assert_eq!(
         (code, e["error"].as_str()),
         (409, Some("busy")),
@@ -349,8 +357,11 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
     );
     let (code, e) = http(a, "GET", "/nope", None, None);
     assert_eq!((code, e["error"].as_str()), (404, Some("not_found")));
+}
 
-    // The page's forms: cross-site or origin-less POSTs are refused.
+/// The page's forms: a cross-site or origin-less POST is refused; a bad
+/// field on the Initiate form is shown beside it, escaped.
+fn forms_refuse_cross_site_posts_and_show_errors(a: std::net::SocketAddr) {
     let form = b"command=start";
     let (code, _, body) = raw_http(
         a,
@@ -371,8 +382,11 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
         page.contains("&lt;b&gt;H2") && !page.contains("<b>H2"),
         "{page}"
     );
+}
 
-    // Settings: a bad value is shown beside its field and nothing is saved.
+/// A bad value is shown beside its field and nothing is saved; a good one is
+/// saved whole, as the file had it (no token from the environment), atomically.
+fn settings_save_atomically(ws: &Workspace, a: std::net::SocketAddr, before: &str) {
     let (code, _, page) = post_form(
         a,
         "/settings",
@@ -448,29 +462,7 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     let _c1 = Daemon::capture(&ws1, Some(&pulse));
     let _c2 = Daemon::capture(&ws2, Some(&pulse));
     let control = Daemon::control(&ws1);
-    // A few status replies from each (one a second) for the offset estimates.
-    let mut replies = [
-        std::collections::BTreeSet::new(),
-        std::collections::BTreeSet::new(),
-    ];
-    let st = wait_for(
-        "four status replies from each recorder",
-        Duration::from_secs(30),
-        || {
-            let s = api_get(&control, "/api/v1/status");
-            for (i, seen) in replies.iter_mut().enumerate() {
-                let r = &s["recorders"][i];
-                if r["up"] == true && r["offset_ms"].is_number() {
-                    seen.insert(r["checked_at"].to_string());
-                }
-            }
-            replies.iter().all(|seen| seen.len() >= 4).then_some(s)
-        },
-    );
-    eprintln!(
-        "offsets {} and {} ms",
-        st["recorders"][0]["offset_ms"], st["recorders"][1]["offset_ms"]
-    );
+    wait_for_offsets(&control);
     let (code, begun) = api_post(
         &control,
         "/api/v1/session",
@@ -501,6 +493,39 @@ fn two_recorders_start_the_same_take_at_one_instant() {
         confs[0]["filename"], confs[1]["filename"],
         "one file per recorder"
     );
+    same_sound_at_the_same_place(&ws1, &ws2, &confs);
+}
+
+/// A few status replies from each of two recorders (one a second), for the
+/// offset estimates.
+fn wait_for_offsets(control: &Daemon) {
+    let mut replies = [
+        std::collections::BTreeSet::new(),
+        std::collections::BTreeSet::new(),
+    ];
+    let st = wait_for(
+        "four status replies from each recorder",
+        Duration::from_secs(30),
+        || {
+            let s = api_get(control, "/api/v1/status");
+            for (i, seen) in replies.iter_mut().enumerate() {
+                let r = &s["recorders"][i];
+                if r["up"] == true && r["offset_ms"].is_number() {
+                    seen.insert(r["checked_at"].to_string());
+                }
+            }
+            replies.iter().all(|seen| seen.len() >= 4).then_some(s)
+        },
+    );
+    eprintln!(
+        "offsets {} and {} ms",
+        st["recorders"][0]["offset_ms"], st["recorders"][1]["offset_ms"]
+    );
+}
+
+/// The two recorders' confirmations: their files hold the one tone's onset at
+/// the same place, so the takes started at one instant.
+fn same_sound_at_the_same_place(ws1: &Workspace, ws2: &Workspace, confs: &[Value]) {
     let at = |c: &Value| {
         c["timestamp"]
             .as_str()
@@ -594,23 +619,7 @@ fn the_page_password_guards_the_page_and_events_follow_the_session() {
     assert_eq!(post_form(a, "/control", "command=start").0, 401);
     let (code, _, _) = post_form(a, "/login", "password=guess");
     assert_eq!(code, 401);
-    let (code, head, _) = post_form(a, "/login", "password=s3cret");
-    assert_eq!(code, 303);
-    let cookie_line = head
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-        .expect("a session cookie");
-    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
-    let cookie = cookie_line
-        .split_once(':')
-        .unwrap()
-        .1
-        .split(';')
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
-    assert!(!cookie.contains("s3cret"));
+    let cookie = log_in(a, "s3cret");
     let (code, _, page) = raw_http(a, "GET", "/", &[("Cookie", &cookie)], b"");
     assert_eq!(code, 200);
     assert!(page.contains("no session"), "{page}");
@@ -637,16 +646,48 @@ fn the_page_password_guards_the_page_and_events_follow_the_session() {
     // The recorder is down: the page says so.
     assert_eq!(ev["recorders"][0]["state"], "down");
 
-    // Event clients are capped (half the board's 64 connections), and those
-    // that vanish free their place. Eight streams from each of four addresses.
+    event_clients_are_capped(a, &cookie, events);
+}
+
+/// Log in on the page: its session cookie (`name=value`), HttpOnly and
+/// SameSite=Strict, without the password in it.
+fn log_in(a: std::net::SocketAddr, password: &str) -> String {
+    let (code, head, _) = post_form(a, "/login", &format!("password={password}"));
+    assert_eq!(code, 303);
+    let cookie_line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a session cookie");
+    assert!(cookie_line.contains("HttpOnly") && cookie_line.contains("SameSite=Strict"));
+    let cookie = cookie_line
+        .split_once(':')
+        .unwrap()
+        .1
+        .split(';')
+        .next()
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(!cookie.contains(password));
+    cookie
+}
+
+/// Event clients are capped (half the board's 64 connections), and those
+/// that vanish (`events` among them) free their place.
+fn event_clients_are_capped(
+    a: std::net::SocketAddr,
+    cookie: &str,
+    events: std::io::BufReader<std::net::TcpStream>,
+) {
+    // Eight streams from each of four addresses.
     let mut many: Vec<_> = (1..32)
-        .map(|i| open_events_from(a, [127, 0, 0, 10 + i / 8], &cookie))
+        .map(|i| open_events_from(a, [127, 0, 0, 10 + i / 8], cookie))
         .collect();
     for e in &mut many {
         next_event(e);
     }
     assert_eq!(
-        raw_http(a, "GET", "/events", &[("Cookie", &cookie)], b"").0,
+        raw_http(a, "GET", "/events", &[("Cookie", cookie)], b"").0,
         503
     );
     drop(many);
@@ -729,12 +770,26 @@ fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
     assert_eq!(wavs.len(), 2, "{wavs:?}");
     assert!(wavs.iter().all(|w| w.contains("_B3_short_")), "{wavs:?}");
 
-    let log = session_log(&ws, &id);
+    superseded_and_cancelled_on_record(&ws, &id, &first["last"]["take_id"]);
+    // A new session may begin once the old one is aborted.
+    let (code, _) = api_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "E2"}),
+    );
+    assert_eq!(code, 201);
+}
+
+/// The session log and the progress file say that slot 1's first take
+/// (`superseded`) was superseded by its retake, slot 2's take was cancelled,
+/// and the session aborted.
+fn superseded_and_cancelled_on_record(ws: &Workspace, id: &str, superseded: &Value) {
+    let log = session_log(ws, id);
     let retake = log
         .iter()
         .find(|l| l["event"] == "retake")
         .expect("a retake line");
-    assert_eq!(retake["superseded"], first["last"]["take_id"]);
+    assert_eq!(&retake["superseded"], superseded);
     assert!(log.iter().any(|l| l["event"] == "take_cancelled"));
     assert_eq!(log.last().unwrap()["status"], "aborted");
     let state: Value = serde_json::from_slice(
@@ -749,13 +804,6 @@ fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
         .collect();
     assert_eq!(outcomes, ["superseded", "done"]);
     assert_eq!(state["progress"][1]["takes"][0]["outcome"], "cancelled");
-    // A new session may begin once the old one is aborted.
-    let (code, _) = api_post(
-        &control,
-        "/api/v1/session",
-        json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "E2"}),
-    );
-    assert_eq!(code, 201);
 }
 
 #[test]

@@ -83,9 +83,23 @@ fn a_press_drives_a_whole_take_and_the_leds_show_countdown_recording_and_the_ver
     assert_eq!(wavs.len(), 1, "{wavs:?}");
     assert!(wavs[0].contains("_A4_short_"), "{wavs:?}");
 
-    // The LEDs: the countdown, 2 LEDs then 1, the status LED steady from the
-    // take's start instant, then the verdict's signal.
-    let (code, leds) = api(&control, "GET", "/api/v1/gpio/leds", None);
+    leds_showed_the_take(&control, &verdict);
+
+    // A long press: the confirmed take is recorded again.
+    button(&control, &["--long"]);
+    wait_status(&control, "the retake to be confirmed", 30, |s| {
+        s["phase"] == "armed" && s["last"]["take_id"] != st["last"]["take_id"]
+    });
+    assert_eq!(share_wavs(&ws).len(), 2);
+
+    // Every press is in the session log, before the command it gave.
+    presses_logged_before_their_commands(&session_log(&ws, &id));
+}
+
+/// The LEDs: the countdown, 2 LEDs then 1, the status LED steady from the
+/// take's start instant, then `verdict`'s signal.
+fn leds_showed_the_take(control: &Daemon, verdict: &str) {
+    let (code, leds) = api(control, "GET", "/api/v1/gpio/leds", None);
     assert_eq!(code, 200);
     assert_eq!(
         leds["names"],
@@ -122,16 +136,10 @@ fn a_press_drives_a_whole_take_and_the_leds_show_countdown_recording_and_the_ver
         "recording LED {late} ms after the start"
     );
     assert!(changes[signal]["leds"][0] == true);
+}
 
-    // A long press: the confirmed take is recorded again.
-    button(&control, &["--long"]);
-    wait_status(&control, "the retake to be confirmed", 30, |s| {
-        s["phase"] == "armed" && s["last"]["take_id"] != st["last"]["take_id"]
-    });
-    assert_eq!(share_wavs(&ws).len(), 2);
-
-    // Every press is in the session log, before the command it gave.
-    let log = session_log(&ws, &id);
+/// Both presses (short: start, long: retake), each before the command it gave.
+fn presses_logged_before_their_commands(log: &[Value]) {
     let presses: Vec<&Value> = log.iter().filter(|l| l["event"] == "button").collect();
     assert_eq!(presses.len(), 2, "{log:?}");
     assert_eq!(

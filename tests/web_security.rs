@@ -61,37 +61,7 @@ fn a_rebound_host_is_refused_on_every_route_and_the_boards_names_are_served() {
         "nothing saved"
     );
 
-    // Every route: page, script, events, login, the API with a good token.
-    let bearer = format!("Bearer {TOKEN}");
-    for (method, path) in [
-        ("GET", "/"),
-        ("GET", "/app.js"),
-        ("GET", "/events"),
-        ("GET", "/login"),
-        ("GET", "/settings"),
-        ("GET", "/initiate"),
-        ("GET", "/nope"),
-        ("GET", "/api/v1/status"),
-        ("POST", "/api/v1/start"),
-        ("POST", "/control"),
-    ] {
-        for host in [
-            evil.as_str(),
-            "evil.example",
-            "localhost.evil.example",
-            "[2001:db8::1]:5000",
-        ] {
-            let (code, _, body) = exchange(
-                a,
-                None,
-                method,
-                path,
-                &[("Host", host), ("Authorization", &bearer)],
-                b"",
-            );
-            assert_eq!(code, 421, "{method} {path} Host {host}: {body}");
-        }
-    }
+    refused_on_every_route(a, &evil);
     // No Host at all, or an absolute target naming another host.
     let (code, _, body) = exchange(a, None, "GET", "/", &[], b"");
     assert_eq!(code, 400, "{body}");
@@ -106,34 +76,8 @@ fn a_rebound_host_is_refused_on_every_route_and_the_boards_names_are_served() {
     assert_eq!(code, 421, "{body}");
 
     // The names the board is known by, with and without the port.
-    let name = hostname();
-    let mut known = vec![
-        format!("127.0.0.1:{port}"),
-        "127.0.0.1".to_string(),
-        format!("localhost:{port}"),
-        "LOCALHOST".to_string(),
-        format!("[::1]:{port}"),
-        "[::1]".to_string(),
-        format!("{name}:{port}"),
-        format!("{name}.local:{port}"),
-        name.clone(),
-    ];
-    // An address of one of this machine's own interfaces (only named in the
-    // header: the connection itself stays on loopback).
-    for ifa in nix::ifaddrs::getifaddrs().unwrap() {
-        let Some(addr) = ifa.address else { continue };
-        if let Some(v4) = addr.as_sockaddr_in()
-            && !v4.ip().is_loopback()
-        {
-            known.push(format!("{}:{port}", v4.ip()));
-        } else if let Some(v6) = addr.as_sockaddr_in6()
-            && !v6.ip().is_loopback()
-            && (v6.ip().segments()[0] & 0xffc0) != 0xfe80
-        {
-            known.push(format!("[{}]:{port}", v6.ip()));
-        }
-    }
-    for host in &known {
+    let bearer = format!("Bearer {TOKEN}");
+    for host in &own_host_names(port) {
         let (code, _, body) = exchange(a, None, "GET", "/app.js", &[("Host", host)], b"");
         assert_eq!(code, 200, "Host {host}: {body}");
         let (code, _, body) = exchange(
@@ -151,6 +95,73 @@ fn a_rebound_host_is_refused_on_every_route_and_the_boards_names_are_served() {
     assert_eq!(code, 303, "{head}{body}");
     let saved = takebox::config::Config::load(&ws.config_path()).unwrap();
     assert_eq!(saved.countdown_duration, 2.5);
+}
+
+/// Every route (page, script, events, login, the API with a good token)
+/// answers 421 to a name the board is not known by.
+fn refused_on_every_route(a: std::net::SocketAddr, evil: &str) {
+    let bearer = format!("Bearer {TOKEN}");
+    for (method, path) in [
+        ("GET", "/"),
+        ("GET", "/app.js"),
+        ("GET", "/events"),
+        ("GET", "/login"),
+        ("GET", "/settings"),
+        ("GET", "/initiate"),
+        ("GET", "/nope"),
+        ("GET", "/api/v1/status"),
+        ("POST", "/api/v1/start"),
+        ("POST", "/control"),
+    ] {
+        for host in [
+            evil,
+            "evil.example",
+            "localhost.evil.example",
+            "[2001:db8::1]:5000",
+        ] {
+            let (code, _, body) = exchange(
+                a,
+                None,
+                method,
+                path,
+                &[("Host", host), ("Authorization", &bearer)],
+                b"",
+            );
+            assert_eq!(code, 421, "{method} {path} Host {host}: {body}");
+        }
+    }
+}
+
+/// The names this machine is known by, with and without `port`, and one
+/// address of each of its own interfaces (only named in the Host header: the
+/// connection itself stays on loopback).
+fn own_host_names(port: u16) -> Vec<String> {
+    let name = hostname();
+    let mut known = vec![
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1".to_string(),
+        format!("localhost:{port}"),
+        "LOCALHOST".to_string(),
+        format!("[::1]:{port}"),
+        "[::1]".to_string(),
+        format!("{name}:{port}"),
+        format!("{name}.local:{port}"),
+        name.clone(),
+    ];
+    for ifa in nix::ifaddrs::getifaddrs().unwrap() {
+        let Some(addr) = ifa.address else { continue };
+        if let Some(v4) = addr.as_sockaddr_in()
+            && !v4.ip().is_loopback()
+        {
+            known.push(format!("{}:{port}", v4.ip()));
+        } else if let Some(v6) = addr.as_sockaddr_in6()
+            && !v6.ip().is_loopback()
+            && (v6.ip().segments()[0] & 0xffc0) != 0xfe80
+        {
+            known.push(format!("[{}]:{port}", v6.ip()));
+        }
+    }
+    known
 }
 
 #[test]
@@ -242,6 +253,41 @@ fn page(a: SocketAddr, path: &str, cookie: &str) -> u16 {
     .0
 }
 
+/// `GET /events` with `cookie`, its status line read (200).
+fn open_event_stream(a: std::net::SocketAddr, cookie: &str) -> std::net::TcpStream {
+    use std::io::{BufRead, Write};
+    let mut stream = std::net::TcpStream::connect(a).unwrap();
+    write!(
+        stream,
+        "GET /events HTTP/1.1\r\nHost: {a}\r\nCookie: {cookie}\r\n\r\n"
+    )
+    .unwrap();
+    let mut status = String::new();
+    std::io::BufReader::new(&stream)
+        .read_line(&mut status)
+        .unwrap();
+    assert!(status.contains(" 200 "), "{status}");
+    stream
+}
+
+/// What `stream` sends until its last chunk (the connection itself may stay
+/// open), or until it closes or is silent for 30 s.
+fn read_to_last_chunk(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !rest.ends_with(b"0\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => rest.extend_from_slice(&buf[..n]),
+            _ => break,
+        }
+    }
+    rest
+}
+
 #[test]
 fn each_login_is_its_own_session_and_logout_ends_it_on_the_board() {
     let ws = Workspace::new();
@@ -259,20 +305,7 @@ fn each_login_is_its_own_session_and_logout_ends_it_on_the_board() {
     assert_eq!(page(a, "/", &first), 200);
     assert_eq!(page(a, "/", &second), 200);
     // A live status stream opened with the first session.
-    let mut stream = std::net::TcpStream::connect(a).unwrap();
-    {
-        use std::io::{BufRead, Write};
-        write!(
-            stream,
-            "GET /events HTTP/1.1\r\nHost: {a}\r\nCookie: {first}\r\n\r\n"
-        )
-        .unwrap();
-        let mut status = String::new();
-        std::io::BufReader::new(&stream)
-            .read_line(&mut status)
-            .unwrap();
-        assert!(status.contains(" 200 "), "{status}");
-    }
+    let mut stream = open_event_stream(a, &first);
 
     // Logout: the cookie is worth nothing afterwards, even if kept.
     let host = a.to_string();
@@ -294,19 +327,7 @@ fn each_login_is_its_own_session_and_logout_ends_it_on_the_board() {
     assert_eq!(page(a, "/events", &first), 401);
     assert_eq!(page(a, "/settings", &first), 303);
     // The stream opened before the logout ends with it.
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut rest = Vec::new();
-    let mut buf = [0u8; 4096];
-    use std::io::Read;
-    // Read until the last chunk (the connection itself may stay open).
-    while !rest.ends_with(b"0\r\n\r\n") {
-        match stream.read(&mut buf) {
-            Ok(n) if n > 0 => rest.extend_from_slice(&buf[..n]),
-            _ => break,
-        }
-    }
+    let rest = read_to_last_chunk(&mut stream);
     assert!(
         rest.ends_with(b"0\r\n\r\n"),
         "the stream ends once its session is over: {}",
@@ -425,6 +446,33 @@ impl Drop for Killed {
     }
 }
 
+/// Each log line starts with the syslog priority of its level, then the
+/// timestamp as always.
+fn each_line_has_its_levels_priority(text: &str) {
+    for line in text.lines().filter(|l| l.contains(" level=")) {
+        let level = line
+            .split(" level=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap();
+        let want = match level {
+            "error" => "<3>",
+            "warn" => "<4>",
+            "info" => "<6>",
+            "debug" | "trace" => "<7>",
+            other => panic!("level {other} in {line}"),
+        };
+        assert!(line.starts_with(want), "{want} for {line}");
+        // Otherwise the line is as always: a timestamp first.
+        assert!(
+            line[want.len()..].starts_with(|c: char| c.is_ascii_digit()),
+            "{line}"
+        );
+    }
+}
+
 #[test]
 fn log_lines_carry_syslog_priorities_when_stderr_is_the_journal() {
     use std::os::unix::fs::MetadataExt;
@@ -473,28 +521,7 @@ fn log_lines_carry_syslog_priorities_when_stderr_is_the_journal() {
         (has("<3>") && has("<4>") && has("<6>") && has("<7>")).then_some(text)
     });
     drop(child);
-    for line in text.lines().filter(|l| l.contains(" level=")) {
-        let level = line
-            .split(" level=")
-            .nth(1)
-            .unwrap()
-            .split(' ')
-            .next()
-            .unwrap();
-        let want = match level {
-            "error" => "<3>",
-            "warn" => "<4>",
-            "info" => "<6>",
-            "debug" | "trace" => "<7>",
-            other => panic!("level {other} in {line}"),
-        };
-        assert!(line.starts_with(want), "{want} for {line}");
-        // Otherwise the line is as always: a timestamp first.
-        assert!(
-            line[want.len()..].starts_with(|c: char| c.is_ascii_digit()),
-            "{line}"
-        );
-    }
+    each_line_has_its_levels_priority(&text);
     assert!(
         text.lines()
             .any(|l| l.starts_with("<3>") && l.contains("button and LEDs off")),

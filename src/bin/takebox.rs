@@ -486,7 +486,11 @@ fn run_cleanup(mut args: Args) -> i32 {
 
 fn run_button(mut args: Args) -> i32 {
     let long = args.switch("long");
-    let ms = match args.value("ms").and_then(|v| parse::<u64>(v, "--ms")) {
+    let ms = match args
+        .value("ms")
+        .map_err(String::from)
+        .and_then(|v| parse::<u64>(v, "--ms"))
+    {
         Ok(ms) => ms,
         Err(e) => return usage_error(e),
     };
@@ -500,12 +504,14 @@ fn run_button(mut args: Args) -> i32 {
     }
     let ms = ms.unwrap_or(if long { 2000 } else { 200 });
     let url = url.unwrap_or_else(|| "http://127.0.0.1:5000".into());
-    let addr = match takebox::http::parse_http_url(&url).and_then(|(host, port)| {
-        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-            .map_err(|e| format!("{url}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{url}: no address"))
-    }) {
+    let addr = match takebox::http::parse_http_url(&url)
+        .map_err(|e| e.to_string())
+        .and_then(|(host, port)| {
+            std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+                .map_err(|e| format!("{url}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{url}: no address"))
+        }) {
         Ok(a) => a,
         Err(e) => return usage_error(format!("--url: {e}")),
     };

@@ -181,7 +181,7 @@ impl ControlSettings {
 
 /// A name in `control.host_names`: a DNS name (labels of letters, digits and
 /// `-`, at most 253 characters) or an IP address, without a port.
-pub fn check_host_name(name: &str) -> Result<(), String> {
+pub fn check_host_name(name: &str) -> Result<(), HostNameError> {
     if name.parse::<std::net::IpAddr>().is_ok() {
         return Ok(());
     }
@@ -193,9 +193,23 @@ pub fn check_host_name(name: &str) -> Result<(), String> {
             && !l.ends_with('-')
     };
     if bare.is_empty() || bare.len() > 253 || !bare.split('.').all(label_ok) {
-        return Err(format!(
-            "expected a host name such as \"studio-board.lan\" or an IP address (no port, no scheme), got {name:?}"
-        ));
+        return Err(HostNameError(name.to_string()));
     }
     Ok(())
 }
+
+/// A `control.host_names` entry that is neither a DNS name nor an IP address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostNameError(pub String);
+
+impl std::fmt::Display for HostNameError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "expected a host name such as \"studio-board.lan\" or an IP address (no port, no scheme), got {:?}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for HostNameError {}

@@ -310,14 +310,10 @@ impl Config {
         }
         let edited = crate::json_edit::rewrite(
             &text,
-            |t| {
-                parse_json::<Config>(file, t)
-                    .map(|c| value(&c))
-                    .map_err(|e| e.to_string())
-            },
+            |t| parse_json::<Config>(file, t).map(|c| value(&c)),
             &target,
         )
-        .map_err(|e| vec![invalid(file, "", e)])?;
+        .map_err(|e| vec![invalid(file, "", e.to_string())])?;
         let out = if bom {
             format!("{BOM}{edited}")
         } else {
@@ -382,6 +378,13 @@ impl Config {
     }
 
     fn check_seed(&self, p: &mut Problems) {
+        self.check_durations(p);
+        self.check_session_settings(p);
+        self.check_storage(p);
+    }
+
+    /// The countdown and each articulation's note length.
+    fn check_durations(&self, p: &mut Problems) {
         let c = self.countdown_duration;
         if !(c.is_finite() && c <= MAX_COUNTDOWN_SECONDS) {
             p.add(
@@ -417,6 +420,10 @@ impl Config {
                 );
             }
         }
+    }
+
+    /// The Initiate form's defaults.
+    fn check_session_settings(&self, p: &mut Problems) {
         let s = &self.session_settings;
         if !(s.default_frequency.is_finite() && (400.0..=480.0).contains(&s.default_frequency)) {
             p.add(
@@ -447,6 +454,10 @@ impl Config {
                 ),
             );
         }
+    }
+
+    /// Retention, the cleanup's interval and the free-space guard.
+    fn check_storage(&self, p: &mut Problems) {
         let m = &self.storage_management;
         if !(1..=36_500).contains(&m.max_age_days) {
             p.add(
@@ -474,18 +485,18 @@ impl Config {
         let c = &self.control;
         for (i, url) in c.recorders.iter().enumerate() {
             if let Err(e) = crate::http::parse_http_url(url) {
-                p.add(&format!("control.recorders[{i}]"), e);
+                p.add(&format!("control.recorders[{i}]"), e.to_string());
             }
         }
         if let Err(e) = check_token(&c.token) {
-            p.add("control.token", e);
+            p.add("control.token", e.to_string());
         }
         if c.host_names.len() > 32 {
             p.add("control.host_names", "expected at most 32 names");
         }
         for (i, name) in c.host_names.iter().enumerate() {
             if let Err(e) = check_host_name(name) {
-                p.add(&format!("control.host_names[{i}]"), e);
+                p.add(&format!("control.host_names[{i}]"), e.to_string());
             }
         }
         for (field, v) in [
@@ -572,7 +583,7 @@ impl Config {
             p.add("capture.share_marker", e.message);
         }
         if let Err(e) = check_token(&c.token) {
-            p.add("capture.token", e);
+            p.add("capture.token", e.to_string());
         }
     }
 
@@ -613,19 +624,37 @@ pub enum Daemon {
     Control,
 }
 
+/// Why a token can never match an `Authorization: Bearer` header.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenError {
+    Whitespace,
+    NotPrintable(char),
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenError::Whitespace => f.write_str(
+                "has leading or trailing whitespace, which no bearer header carries: it could never match",
+            ),
+            TokenError::NotPrintable(c) => write!(
+                f,
+                "contains {c:?}: a bearer token is printable ASCII, or no client can send it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
+
 /// Why `token` can never match an `Authorization: Bearer` header, if it cannot.
 /// The empty token (none set) is left to the daemons, which say where to set one.
-pub fn check_token(token: &str) -> Result<(), String> {
+pub fn check_token(token: &str) -> Result<(), TokenError> {
     if token.trim() != token {
-        return Err(
-            "has leading or trailing whitespace, which no bearer header carries: it could never match"
-                .into(),
-        );
+        return Err(TokenError::Whitespace);
     }
     if let Some(c) = token.chars().find(|c| !(' '..='~').contains(c)) {
-        return Err(format!(
-            "contains {c:?}: a bearer token is printable ASCII, or no client can send it"
-        ));
+        return Err(TokenError::NotPrintable(c));
     }
     Ok(())
 }

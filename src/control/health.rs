@@ -2,7 +2,7 @@
 //! (polled once a second) and from how its take requests fare.
 
 use super::clock::OffsetEstimator;
-use super::recorder_client::RecorderClient;
+use super::recorder_client::{RecorderClient, RecorderError};
 use crate::protocol::{DeviceState, Timestamp};
 use serde::Serialize;
 use std::sync::Mutex;
@@ -142,7 +142,7 @@ impl Health {
     fn record(
         &self,
         i: usize,
-        result: Result<(crate::protocol::RecorderStatus, f64, f64), String>,
+        result: Result<(crate::protocol::RecorderStatus, f64, f64), RecorderError>,
     ) -> bool {
         let Ok(mut e) = self.entries.lock() else {
             return false;
@@ -183,7 +183,7 @@ impl Health {
             Err(err) => {
                 h.up = false;
                 h.device = None;
-                h.error = Some(err);
+                h.error = Some(err.to_string());
                 h.meter.clear();
                 h.input_peak_dbfs.clear();
                 h.recording = None;

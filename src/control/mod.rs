@@ -1,6 +1,7 @@
 //! `takebox-control`: the board's daemon. It plans a session ([`plan`]), runs the
 //! take cycle ([`cycle`]) against the recording computers ([`recorder_client`],
-//! [`take_runner`], [`health`], [`clock`]; what it shows is [`status`]), keeps progress across reboots
+//! [`take_runner`], [`health`], [`clock`]; what it shows is [`status`]; requests
+//! reach it through [`cycle_worker`]), keeps progress across reboots
 //! ([`progress`]) and a per-session log ([`session_log`]), and serves the page and
 //! the JSON API ([`web`]). It shares only [`crate::protocol`] with the recorders.
 //! Old sessions are deleted by a periodic job through [`crate::retention`] (shared
@@ -8,6 +9,7 @@
 
 pub mod clock;
 pub mod cycle;
+pub mod cycle_worker;
 pub mod gpio;
 pub mod health;
 pub mod plan;
@@ -20,15 +22,18 @@ pub mod verdict;
 pub mod web;
 
 use crate::config::{Config, Instruments};
-use cycle::{CycleContext, CycleStatus, Event, Request};
+use cycle::{Cycle, CycleContext, CycleStatus, Event};
+use cycle_worker::{CycleError, CycleSender, CycleWorker};
 use health::Health;
 use progress::Store;
 use recorder_client::RecorderClient;
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
+use tokio::task::JoinHandle;
 
 /// What the web layer works with.
 pub struct Control {
@@ -47,7 +52,8 @@ pub struct Control {
     pub health: Arc<Health>,
     pub status: watch::Receiver<CycleStatus>,
     pub events: broadcast::Sender<Event>,
-    pub requests: mpsc::Sender<Request>,
+    /// Where the page's, the API's and the button's requests go.
+    pub cycle: CycleSender,
     pub store: Store,
     /// Live status streams: each holds a connection open, so at most half
     /// of `control.max_connections`; the page and the API keep the rest.
@@ -75,14 +81,53 @@ impl Control {
     }
 }
 
-/// Everything that can stop the daemon from starting, with its context.
-pub fn check_setup(config: &Config) -> Result<(Instruments, Vec<RecorderClient>), String> {
+/// What stops the daemon from starting, with its context.
+#[derive(Debug)]
+pub enum StartError {
+    NoToken,
+    Instruments(crate::config::ConfigError),
+    /// A recorder's URL, under the config field that gave it.
+    RecorderUrl {
+        field: &'static str,
+        error: crate::http::UrlError,
+    },
+    StateDir(std::io::Error),
+    Sessions {
+        dir: PathBuf,
+        error: std::io::Error,
+    },
+    /// Session ids for the page's logins come from /dev/urandom.
+    Random(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::NoToken => f.write_str(
+                "no token: set control.token (or capture.token) or the TAKEBOX_TOKEN environment variable",
+            ),
+            StartError::Instruments(e) => write!(f, "{e}"),
+            StartError::RecorderUrl { field, error } => write!(f, "{field}: {error}"),
+            StartError::StateDir(e) => write!(f, "state_dir: {e}"),
+            StartError::Sessions { dir, error } => {
+                write!(f, "reading sessions in {}: {error}", dir.display())
+            }
+            StartError::Random(e) => write!(f, "/dev/urandom: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Everything in the config that can stop the daemon from starting.
+pub fn check_setup(config: &Config) -> Result<(Instruments, Vec<RecorderClient>), StartError> {
     let c = &config.control;
     let token = c.effective_token(config);
     if token.is_empty() {
-        return Err("no token: set control.token (or capture.token) or the TAKEBOX_TOKEN environment variable".into());
+        return Err(StartError::NoToken);
     }
-    let instruments = Instruments::load(&c.instruments_file, config).map_err(|e| e.to_string())?;
+    let instruments =
+        Instruments::load(&c.instruments_file, config).map_err(StartError::Instruments)?;
     let timeout = crate::protocol::seconds(c.request_timeout_seconds);
     let field = if c.recorders.is_empty() {
         "recording_computer_url"
@@ -92,7 +137,10 @@ pub fn check_setup(config: &Config) -> Result<(Instruments, Vec<RecorderClient>)
     let clients = c
         .recorder_urls(config)
         .into_iter()
-        .map(|u| RecorderClient::new(u, token, timeout).map_err(|e| format!("{field}: {e}")))
+        .map(|u| {
+            RecorderClient::new(u, token, timeout)
+                .map_err(|error| StartError::RecorderUrl { field, error })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok((instruments, clients))
 }
@@ -104,134 +152,194 @@ pub async fn run(
     raw: Config,
     listener: TcpListener,
     shutdown: watch::Receiver<bool>,
-) -> Result<(), String> {
-    let (instruments, clients) = check_setup(&config)?;
-    let store = Store::open(&config.control.state_dir).map_err(|e| format!("state_dir: {e}"))?;
-    let resumed = store.load_open().map_err(|e| {
-        format!(
-            "reading sessions in {}: {e}",
-            config.control.state_dir.display()
-        )
+) -> Result<(), StartError> {
+    let board = Board::start(config_path, config, raw, shutdown)?;
+    crate::sdnotify::ready("serving the page");
+    board.serve(listener).await;
+    log::info!(target: "takebox::control", "stopped");
+    Ok(())
+}
+
+/// The daemon once started: what the page works with, and the tasks behind it.
+/// [`Board::serve`] answers until shutdown and then waits for the tasks that
+/// end by themselves; dropped before (or after), the rest are stopped.
+struct Board {
+    control: Arc<Control>,
+    shutdown: watch::Receiver<bool>,
+    max_connections: usize,
+    cycle: CycleWorker,
+    /// The button and LEDs' driver, the watchdog: they end once shutdown is set.
+    joined: Vec<JoinHandle<()>>,
+    /// The health poller and the cleanup: periodic, stopped where they are.
+    stopped: Vec<JoinHandle<()>>,
+}
+
+impl Board {
+    fn start(
+        config_path: PathBuf,
+        config: Config,
+        raw: Config,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Board, StartError> {
+        let (instruments, clients) = check_setup(&config)?;
+        let (store, resumed) = open_store(&config)?;
+        // Session ids come from here: fail at start, not at the first login.
+        web::login::random_id().map_err(StartError::Random)?;
+        let hosts = web::hosts::KnownHosts::new(&config.control.host_names);
+        let token = config.control.effective_token(&config).to_string();
+        let page_password = config.control.page_password.clone();
+        let max_connections = config.control.max_connections;
+        let gpio_settings = config.control.gpio.clone();
+        let config = Arc::new(RwLock::new(Arc::new(config)));
+        let health = Arc::new(Health::new(&clients));
+        let (events, _) = broadcast::channel(64);
+        let (status_tx, status) = watch::channel(CycleStatus::default());
+
+        let poller = tokio::spawn(health::poll_loop(
+            clients.clone(),
+            health.clone(),
+            events.clone(),
+            shutdown.clone(),
+        ));
+        let cycle = CycleWorker::start(
+            Cycle::new(
+                CycleContext {
+                    config: config.clone(),
+                    clients,
+                    health: health.clone(),
+                    store: store.clone(),
+                    events: events.clone(),
+                    status: status_tx,
+                },
+                resumed,
+            ),
+            shutdown.clone(),
+        );
+        let cleaner = tokio::spawn(cleanup_loop(config.clone(), shutdown.clone()));
+        let (gpio, gpio_task) = start_gpio(
+            gpio_settings,
+            status.clone(),
+            events.subscribe(),
+            health.clone(),
+            cycle.sender(),
+            shutdown.clone(),
+        );
+        let watchdog = tokio::spawn(watchdog(cycle.sender(), shutdown.clone()));
+        let control = Arc::new(Control {
+            config_path,
+            config,
+            raw: Mutex::new(raw),
+            instruments: Arc::new(instruments),
+            token,
+            page_password,
+            logins: web::login::Logins::new(),
+            hosts,
+            health,
+            status,
+            events,
+            cycle: cycle.sender(),
+            store,
+            event_slots: Arc::new(Semaphore::new(max_connections / 2)),
+            event_slots_max: max_connections / 2,
+            shutdown: shutdown.clone(),
+            pages: web::views::Pages::new(),
+            gpio,
+        });
+        Ok(Board {
+            control,
+            shutdown,
+            max_connections,
+            cycle,
+            joined: gpio_task.into_iter().chain([watchdog]).collect(),
+            stopped: vec![poller, cleaner],
+        })
+    }
+
+    /// Answer on `listener` until shutdown, then wait for the cycle, the
+    /// button's driver and the watchdog to end.
+    async fn serve(mut self, listener: TcpListener) {
+        let control = self.control.clone();
+        let handler = move |req, peer| web::handle(control.clone(), req, peer);
+        let limits = crate::http::ServerLimits::with_max(self.max_connections);
+        crate::http::serve(listener, limits, handler, self.shutdown.clone()).await;
+        for task in std::mem::take(&mut self.joined) {
+            let _ = task.await;
+        }
+        self.cycle.join().await;
+    }
+}
+
+impl Drop for Board {
+    fn drop(&mut self) {
+        for task in self.joined.iter().chain(&self.stopped) {
+            task.abort();
+        }
+    }
+}
+
+/// The progress store, and the session left open when the daemon last stopped.
+fn open_store(config: &Config) -> Result<(Store, Option<progress::Session>), StartError> {
+    let dir = &config.control.state_dir;
+    let store = Store::open(dir).map_err(StartError::StateDir)?;
+    let resumed = store.load_open().map_err(|error| StartError::Sessions {
+        dir: dir.clone(),
+        error,
     })?;
-    // Session ids come from here: fail at start, not at the first login.
-    web::login::random_id().map_err(|e| format!("/dev/urandom: {e}"))?;
-    let hosts = web::hosts::KnownHosts::new(&config.control.host_names);
-    let token = config.control.effective_token(&config).to_string();
-    let page_password = config.control.page_password.clone();
-    let max_connections = config.control.max_connections;
-    let config = Arc::new(RwLock::new(Arc::new(config)));
-    let health = Arc::new(Health::new(&clients));
-    let (events, _) = broadcast::channel(64);
-    let (status_tx, status_rx) = watch::channel(CycleStatus::default());
-    let (req_tx, req_rx) = mpsc::channel(16);
+    Ok((store, resumed))
+}
 
-    let poller = tokio::spawn(health::poll_loop(
-        clients.clone(),
-        health.clone(),
-        events.clone(),
-        shutdown.clone(),
-    ));
-    let cycle = cycle::Cycle::new(
-        CycleContext {
-            config: config.clone(),
-            clients,
-            health: health.clone(),
-            store: store.clone(),
-            events: events.clone(),
-            status: status_tx,
-        },
-        resumed,
-    );
-    let cycle_task = tokio::spawn(cycle.run(req_rx, shutdown.clone()));
-    let cleaner = tokio::spawn(cleanup_loop(config.clone(), shutdown.clone()));
-
-    // The button and LEDs: missing hardware costs them alone, never the page.
-    let gpio_settings = config
-        .read()
-        .map(|c| c.control.gpio.clone())
-        .unwrap_or_default();
-    let mut gpio_state = GpioState {
-        backend: gpio_settings.backend,
+/// The button and LEDs' driver, if a backend is configured: missing hardware
+/// costs them alone, never the page (its error is shown on the API instead).
+fn start_gpio(
+    settings: crate::config::GpioSettings,
+    status: watch::Receiver<CycleStatus>,
+    events: broadcast::Receiver<Event>,
+    health: Arc<Health>,
+    cycle: CycleSender,
+    shutdown: watch::Receiver<bool>,
+) -> (GpioState, Option<JoinHandle<()>>) {
+    let mut state = GpioState {
+        backend: settings.backend,
         running: false,
         error: None,
         sim: None,
     };
-    let gpio_task = match gpio::open(&gpio_settings) {
-        Ok(None) => None,
-        Ok(Some(backend)) => {
-            gpio_state.running = true;
-            gpio_state.sim = backend.sim;
-            Some(tokio::spawn(
-                gpio::driver::Driver {
-                    lines: backend.lines,
-                    edges: backend.edges,
-                    settings: gpio_settings,
-                    status: status_rx.clone(),
-                    events: events.subscribe(),
-                    health: health.clone(),
-                    requests: req_tx.clone(),
-                    shutdown: shutdown.clone(),
-                }
-                .run(),
-            ))
-        }
+    let backend = match gpio::open(&settings) {
+        Ok(Some(backend)) => backend,
+        Ok(None) => return (state, None),
         Err(e) => {
             log::error!(target: "takebox::gpio", "button and LEDs off: {e}; the page works without them");
-            gpio_state.error = Some(e);
-            None
+            state.error = Some(e.to_string());
+            return (state, None);
         }
     };
-
-    let control = Arc::new(Control {
-        config_path,
-        config,
-        raw: Mutex::new(raw),
-        instruments: Arc::new(instruments),
-        token,
-        page_password,
-        logins: web::login::Logins::new(),
-        hosts,
-        health,
-        status: status_rx,
+    state.running = true;
+    state.sim = backend.sim;
+    let driver = gpio::driver::Driver {
+        lines: backend.lines,
+        edges: backend.edges,
+        settings,
+        status,
         events,
-        requests: req_tx,
-        store,
-        event_slots: Arc::new(Semaphore::new(max_connections / 2)),
-        event_slots_max: max_connections / 2,
-        shutdown: shutdown.clone(),
-        pages: web::views::Pages::new(),
-        gpio: gpio_state,
-    });
-    // systemd (Type=notify, WatchdogSec): ready once serving; pings only while
-    // the take cycle runs, so a dead cycle gets the daemon restarted.
-    let watchdog = tokio::spawn(crate::sdnotify::supervise(
-        crate::sdnotify::watchdog_interval(),
-        {
-            let control = control.clone();
-            move || {
-                if control.requests.is_closed() {
-                    Err("the take cycle has stopped".to_string())
-                } else {
-                    Ok(())
-                }
-            }
-        },
-        shutdown.clone(),
-    ));
-    crate::sdnotify::ready("serving the page");
-    let handler = move |req, peer| web::handle(control.clone(), req, peer);
-    let limits = crate::http::ServerLimits::with_max(max_connections);
-    crate::http::serve(listener, limits, handler, shutdown).await;
-    if let Some(t) = gpio_task {
-        let _ = t.await;
-    }
-    let _ = cycle_task.await;
-    // It sends STOPPING=1 and ends by itself once shutdown is set.
-    let _ = watchdog.await;
-    poller.abort();
-    cleaner.abort();
-    log::info!(target: "takebox::control", "stopped");
-    Ok(())
+        health,
+        cycle,
+        shutdown,
+    };
+    (state, Some(tokio::spawn(driver.run())))
+}
+
+/// systemd (Type=notify, WatchdogSec): pings only while the take cycle runs,
+/// so a dead cycle gets the daemon restarted. It sends STOPPING=1 and ends by
+/// itself once shutdown is set.
+async fn watchdog(cycle: CycleSender, shutdown: watch::Receiver<bool>) {
+    let healthy = move || {
+        if cycle.stopped() {
+            Err(CycleError::Stopped)
+        } else {
+            Ok(())
+        }
+    };
+    crate::sdnotify::supervise(crate::sdnotify::watchdog_interval(), healthy, shutdown).await
 }
 
 /// The periodic cleanup (`storage_management.auto_cleanup`): every

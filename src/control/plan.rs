@@ -3,8 +3,8 @@
 //! Notes ascend; for each note every articulation, for each articulation every
 //! dynamic, for each dynamic every round robin. A slot is one planned take.
 
-use crate::config::{Config, Instruments};
-use crate::notes::Note;
+use crate::config::{Config, Instrument, Instruments};
+use crate::notes::{MiddleC, Note};
 use crate::protocol::take_path::TakeName;
 pub use crate::protocol::take_path::{MAX_DYNAMIC_LEN, MAX_INITIALS, MAX_ROUND_ROBINS};
 use crate::protocol::{FieldError, check_name};
@@ -63,95 +63,10 @@ pub fn build(
     instruments: &Instruments,
 ) -> Result<Vec<Slot>, FieldError> {
     let mc = config.notes.middle_c;
-    let inst = instruments.get(&req.instrument).ok_or_else(|| {
-        let known: Vec<_> = instruments
-            .instruments
-            .iter()
-            .map(|i| i.name.as_str())
-            .collect();
-        FieldError::new(
-            "instrument",
-            format!(
-                "unknown instrument {:?}; instruments.json has {}",
-                req.instrument,
-                known.join(", ")
-            ),
-        )
-    })?;
-    let (inst_low, inst_high) = inst
-        .notes(mc)
-        .map_err(|e| FieldError::new("instrument", e.to_string()))?;
-    let parse = |field: &str, text: &str, default: Note| {
-        if text.trim().is_empty() {
-            return Ok(default);
-        }
-        let n = Note::parse(text, mc).map_err(|e| FieldError::new(field, e.to_string()))?;
-        if n < inst_low || n > inst_high {
-            return Err(FieldError::new(
-                field,
-                format!(
-                    "{text} is outside the {}'s range {}..{}",
-                    inst.name, inst.range.lowest_note, inst.range.highest_note
-                ),
-            ));
-        }
-        Ok(n)
-    };
-    let low = parse("lowest_note", &req.lowest_note, inst_low)?;
-    let high = parse("highest_note", &req.highest_note, inst_high)?;
-    if low > high {
-        return Err(FieldError::new(
-            "highest_note",
-            "must not lie below lowest_note",
-        ));
-    }
-    let articulations = if req.articulations.is_empty() {
-        &inst.default_articulations
-    } else {
-        &req.articulations
-    };
-    if articulations.is_empty() {
-        return Err(FieldError::new(
-            "articulations",
-            "choose at least one articulation",
-        ));
-    }
-    let mut durations = Vec::new();
-    for (i, a) in articulations.iter().enumerate() {
-        let d = config.articulation_durations.get(a).ok_or_else(|| {
-            FieldError::new(
-                &format!("articulations[{i}]"),
-                format!("{a:?} has no duration in config.json's articulation_durations"),
-            )
-        })?;
-        durations.push((a.clone(), *d));
-    }
-    for (i, d) in req.dynamics.iter().enumerate() {
-        let field = format!("dynamics[{i}]");
-        check_name(&field, d)?;
-        if d.chars().count() > MAX_DYNAMIC_LEN {
-            return Err(FieldError::new(
-                &field,
-                format!("at most {MAX_DYNAMIC_LEN} characters (a dynamic mark such as pp or sfz)"),
-            ));
-        }
-    }
-    if !req.user_initials.is_empty() {
-        check_name("user_initials", &req.user_initials)?;
-        // They become part of the session id and so of every take id.
-        if req.user_initials.chars().count() > MAX_INITIALS {
-            return Err(FieldError::new(
-                "user_initials",
-                format!("at most {MAX_INITIALS} characters"),
-            ));
-        }
-    }
-    if req.round_robins > MAX_ROUND_ROBINS {
-        return Err(FieldError::new(
-            "round_robins",
-            format!("at most {MAX_ROUND_ROBINS}"),
-        ));
-    }
+    let inst = instrument(req, instruments)?;
+    let (low, high) = note_range(req, inst, mc)?;
+    let durations = articulation_durations(req, inst, config)?;
+    check_names(req)?;
     let dynamics: Vec<Option<String>> = if req.dynamics.is_empty() {
         vec![None]
     } else {
@@ -192,6 +107,128 @@ pub fn build(
         }
     }
     Ok(plan)
+}
+
+/// The instrument asked for; the error lists those instruments.json has.
+fn instrument<'a>(
+    req: &SessionRequest,
+    instruments: &'a Instruments,
+) -> Result<&'a Instrument, FieldError> {
+    instruments.get(&req.instrument).ok_or_else(|| {
+        let known: Vec<_> = instruments
+            .instruments
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        FieldError::new(
+            "instrument",
+            format!(
+                "unknown instrument {:?}; instruments.json has {}",
+                req.instrument,
+                known.join(", ")
+            ),
+        )
+    })
+}
+
+/// The lowest and highest note asked for (the instrument's own when empty),
+/// each within the instrument's range.
+fn note_range(
+    req: &SessionRequest,
+    inst: &Instrument,
+    mc: MiddleC,
+) -> Result<(Note, Note), FieldError> {
+    let (inst_low, inst_high) = inst
+        .notes(mc)
+        .map_err(|e| FieldError::new("instrument", e.to_string()))?;
+    let parse = |field: &str, text: &str, default: Note| {
+        if text.trim().is_empty() {
+            return Ok(default);
+        }
+        let n = Note::parse(text, mc).map_err(|e| FieldError::new(field, e.to_string()))?;
+        if n < inst_low || n > inst_high {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "{text} is outside the {}'s range {}..{}",
+                    inst.name, inst.range.lowest_note, inst.range.highest_note
+                ),
+            ));
+        }
+        Ok(n)
+    };
+    let low = parse("lowest_note", &req.lowest_note, inst_low)?;
+    let high = parse("highest_note", &req.highest_note, inst_high)?;
+    if low > high {
+        return Err(FieldError::new(
+            "highest_note",
+            "must not lie below lowest_note",
+        ));
+    }
+    Ok((low, high))
+}
+
+/// Each articulation asked for (the instrument's defaults when none) with its
+/// duration from config.json.
+fn articulation_durations(
+    req: &SessionRequest,
+    inst: &Instrument,
+    config: &Config,
+) -> Result<Vec<(String, f64)>, FieldError> {
+    let articulations = if req.articulations.is_empty() {
+        &inst.default_articulations
+    } else {
+        &req.articulations
+    };
+    if articulations.is_empty() {
+        return Err(FieldError::new(
+            "articulations",
+            "choose at least one articulation",
+        ));
+    }
+    articulations
+        .iter()
+        .enumerate()
+        .map(|(i, a)| match config.articulation_durations.get(a) {
+            Some(d) => Ok((a.clone(), *d)),
+            None => Err(FieldError::new(
+                &format!("articulations[{i}]"),
+                format!("{a:?} has no duration in config.json's articulation_durations"),
+            )),
+        })
+        .collect()
+}
+
+/// The dynamics, the initials and the round-robin count: what goes into take
+/// ids and file names.
+fn check_names(req: &SessionRequest) -> Result<(), FieldError> {
+    for (i, d) in req.dynamics.iter().enumerate() {
+        let field = format!("dynamics[{i}]");
+        check_name(&field, d)?;
+        if d.chars().count() > MAX_DYNAMIC_LEN {
+            return Err(FieldError::new(
+                &field,
+                format!("at most {MAX_DYNAMIC_LEN} characters (a dynamic mark such as pp or sfz)"),
+            ));
+        }
+    }
+    if !req.user_initials.is_empty() {
+        check_name("user_initials", &req.user_initials)?;
+        // They become part of the session id and so of every take id.
+        if req.user_initials.chars().count() > MAX_INITIALS {
+            return Err(FieldError::new(
+                "user_initials",
+                format!("at most {MAX_INITIALS} characters"),
+            ));
+        }
+    }
+    if req.round_robins > MAX_ROUND_ROBINS {
+        return Err(FieldError::new(
+            "round_robins",
+            format!("at most {MAX_ROUND_ROBINS}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuse a session some of whose takes could not be named on the share,

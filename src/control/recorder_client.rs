@@ -11,6 +11,7 @@ use crate::protocol::{
     Timestamp,
 };
 use hyper::{Method, StatusCode};
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -28,6 +29,63 @@ pub enum Answer {
     Rejected(String),
 }
 
+/// Why a recorder gave no usable answer (each names its URL).
+#[derive(Debug)]
+pub enum RecorderError {
+    LookupTimedOut {
+        url: String,
+    },
+    Resolve {
+        url: String,
+        host: String,
+        source: std::io::Error,
+    },
+    NoAddress {
+        url: String,
+        host: String,
+    },
+    Request(http::RequestError),
+    NoAnswer {
+        url: String,
+        path: String,
+        within: Duration,
+    },
+    Status {
+        url: String,
+        path: &'static str,
+        code: StatusCode,
+    },
+    UnexpectedAnswer {
+        url: String,
+        path: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+impl fmt::Display for RecorderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecorderError::LookupTimedOut { url } => write!(f, "{url}: name lookup timed out"),
+            RecorderError::Resolve { url, host, source } => {
+                write!(f, "{url}: cannot resolve {host}: {source}")
+            }
+            RecorderError::NoAddress { url, host } => write!(f, "{url}: {host} has no address"),
+            RecorderError::Request(e) => write!(f, "{e}"),
+            RecorderError::NoAnswer { url, path, within } => write!(
+                f,
+                "{url}{path}: no answer within {:.1} s",
+                within.as_secs_f64()
+            ),
+            RecorderError::Status { url, path, code } => write!(f, "{url}{path}: HTTP {code}"),
+            RecorderError::UnexpectedAnswer { url, path, source } => {
+                write!(f, "{url}{path}: unexpected answer: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RecorderError {}
+
 #[derive(Debug, Clone)]
 pub struct RecorderClient {
     pub url: String,
@@ -38,7 +96,11 @@ pub struct RecorderClient {
 }
 
 impl RecorderClient {
-    pub fn new(url: &str, token: &str, timeout: Duration) -> Result<RecorderClient, String> {
+    pub fn new(
+        url: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<RecorderClient, http::UrlError> {
         let (host, port) = crate::http::parse_http_url(url)?;
         Ok(RecorderClient {
             url: url.trim_end_matches('/').to_string(),
@@ -49,17 +111,24 @@ impl RecorderClient {
         })
     }
 
-    async fn resolve(&self) -> Result<SocketAddr, String> {
+    async fn resolve(&self) -> Result<SocketAddr, RecorderError> {
+        let url = || self.url.clone();
+        let host = || self.host.clone();
         let mut addrs = tokio::time::timeout(
             self.timeout,
             tokio::net::lookup_host((self.host.as_str(), self.port)),
         )
         .await
-        .map_err(|_| format!("{}: name lookup timed out", self.url))?
-        .map_err(|e| format!("{}: cannot resolve {}: {e}", self.url, self.host))?;
-        addrs
-            .next()
-            .ok_or_else(|| format!("{}: {} has no address", self.url, self.host))
+        .map_err(|_| RecorderError::LookupTimedOut { url: url() })?
+        .map_err(|source| RecorderError::Resolve {
+            url: url(),
+            host: host(),
+            source,
+        })?;
+        addrs.next().ok_or_else(|| RecorderError::NoAddress {
+            url: url(),
+            host: host(),
+        })
     }
 
     async fn call(
@@ -68,35 +137,42 @@ impl RecorderClient {
         path: &str,
         body: Option<Vec<u8>>,
         timeout: Duration,
-    ) -> Result<(StatusCode, bytes::Bytes), String> {
+    ) -> Result<(StatusCode, bytes::Bytes), RecorderError> {
         let addr = self.resolve().await?;
         tokio::time::timeout(
             timeout,
             http::request(addr, method, path, Some(&self.token), body),
         )
         .await
-        .map_err(|_| {
-            format!(
-                "{}{path}: no answer within {:.1} s",
-                self.url,
-                timeout.as_secs_f64()
-            )
+        .map_err(|_| RecorderError::NoAnswer {
+            url: self.url.clone(),
+            path: path.to_string(),
+            within: timeout,
         })?
+        .map_err(RecorderError::Request)
     }
 
     /// The recorder's status, and the board's clock (Unix seconds) when the request
     /// went out and when the answer came back.
-    pub async fn status(&self) -> Result<(RecorderStatus, f64, f64), String> {
+    pub async fn status(&self) -> Result<(RecorderStatus, f64, f64), RecorderError> {
         let sent = Timestamp::now().unix_seconds();
         let (code, bytes) = self
             .call(Method::GET, STATUS_PATH, None, self.timeout)
             .await?;
         let received = Timestamp::now().unix_seconds();
         if code != StatusCode::OK {
-            return Err(format!("{}{STATUS_PATH}: HTTP {code}", self.url));
+            return Err(RecorderError::Status {
+                url: self.url.clone(),
+                path: STATUS_PATH,
+                code,
+            });
         }
-        let status: RecorderStatus = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{}{STATUS_PATH}: unexpected answer: {e}", self.url))?;
+        let status: RecorderStatus =
+            serde_json::from_slice(&bytes).map_err(|source| RecorderError::UnexpectedAnswer {
+                url: self.url.clone(),
+                path: STATUS_PATH,
+                source,
+            })?;
         Ok((status, sent, received))
     }
 
@@ -109,7 +185,7 @@ impl RecorderClient {
             .await
         {
             Ok((code, bytes)) => self.classify(code, &bytes),
-            Err(e) => Answer::Retry(e),
+            Err(e) => Answer::Retry(e.to_string()),
         }
     }
 
@@ -124,7 +200,7 @@ impl RecorderClient {
             .await
         {
             Ok((code, bytes)) => self.classify(code, &bytes),
-            Err(e) => Answer::Retry(e),
+            Err(e) => Answer::Retry(e.to_string()),
         }
     }
 

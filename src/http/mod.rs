@@ -11,7 +11,7 @@ mod url;
 pub use percent::percent_decode;
 pub use server::{ServerLimits, serve};
 pub use throttle::LogThrottle;
-pub use url::parse_http_url;
+pub use url::{UrlError, parse_http_url};
 
 use crate::protocol::{ErrorBody, ErrorKind};
 use bytes::Bytes;
@@ -235,6 +235,49 @@ pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> 
     }
 }
 
+/// Why a [`request`] got no answer (each names the address, and the path once sent).
+#[derive(Debug)]
+pub enum RequestError {
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    Handshake {
+        addr: SocketAddr,
+        source: hyper::Error,
+    },
+    /// The request could not be built (a path that is not a URI).
+    Build(hyper::http::Error),
+    Send {
+        addr: SocketAddr,
+        path: String,
+        source: hyper::Error,
+    },
+    ReadAnswer {
+        addr: SocketAddr,
+        path: String,
+        source: hyper::Error,
+    },
+}
+
+impl std::fmt::Display for RequestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestError::Connect { addr, source } => write!(f, "connect {addr}: {source}"),
+            RequestError::Handshake { addr, source } => write!(f, "handshake {addr}: {source}"),
+            RequestError::Build(e) => write!(f, "{e}"),
+            RequestError::Send { addr, path, source } => {
+                write!(f, "request to {addr}{path}: {source}")
+            }
+            RequestError::ReadAnswer { addr, path, source } => {
+                write!(f, "reading answer from {addr}{path}: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
 /// One HTTP/1 request on a fresh connection: enough for the board's calls to its
 /// recorders and for tests. Returns the status and the body.
 pub async fn request(
@@ -243,13 +286,13 @@ pub async fn request(
     path: &str,
     token: Option<&str>,
     body: Option<Vec<u8>>,
-) -> Result<(StatusCode, Bytes), String> {
+) -> Result<(StatusCode, Bytes), RequestError> {
     let stream = TcpStream::connect(addr)
         .await
-        .map_err(|e| format!("connect {addr}: {e}"))?;
+        .map_err(|source| RequestError::Connect { addr, source })?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| format!("handshake {addr}: {e}"))?;
+        .map_err(|source| RequestError::Handshake { addr, source })?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -265,18 +308,17 @@ pub async fn request(
     }
     let req = builder
         .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .map_err(|e| e.to_string())?;
-    let resp = sender
-        .send_request(req)
-        .await
-        .map_err(|e| format!("request to {addr}{path}: {e}"))?;
+        .map_err(RequestError::Build)?;
+    let path = path.to_string();
+    let resp = match sender.send_request(req).await {
+        Ok(resp) => resp,
+        Err(source) => return Err(RequestError::Send { addr, path, source }),
+    };
     let status = resp.status();
-    let bytes = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("reading answer from {addr}{path}: {e}"))?
-        .to_bytes();
+    let bytes = match resp.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(source) => return Err(RequestError::ReadAnswer { addr, path, source }),
+    };
     Ok((status, bytes))
 }
 

@@ -19,7 +19,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 
 /// Bounds for [`serve`].
@@ -151,23 +151,7 @@ pub async fn serve<H, F>(
             },
             _ = shutdown.changed() => break,
         };
-        let admitted = {
-            let mut c = lock(&conns);
-            match c.table.admit(peer.ip(), Instant::now()) {
-                Ok(a) => {
-                    for id in &a.evicted {
-                        if let Some(n) = c.close.remove(id) {
-                            n.notify_one();
-                        }
-                    }
-                    let close = Arc::new(Notify::new());
-                    c.close.insert(a.id, close.clone());
-                    Ok((a.id, close))
-                }
-                Err(r) => Err(r),
-            }
-        };
-        let (id, close) = match admitted {
+        let (id, close) = match admit(&conns, peer) {
             Ok(pair) => pair,
             Err(r) => {
                 if let Some(n) = refusals.admit(Instant::now()) {
@@ -181,65 +165,109 @@ pub async fn serve<H, F>(
                 continue;
             }
         };
-        let service = {
-            let conns = conns.clone();
-            let handler = handler.clone();
-            hyper::service::service_fn(move |req| {
-                lock(&conns).table.set_busy(id, true, Instant::now());
-                let guard = BusyGuard {
-                    conns: conns.clone(),
-                    id,
-                };
-                let answer = handler(req, peer);
-                async move {
-                    let resp = answer.await;
-                    Ok::<_, Infallible>(resp.map(|inner| {
-                        GuardedBody {
-                            inner,
-                            _guard: guard,
-                        }
-                        .boxed()
-                    }))
-                }
-            })
+        let admitted = Admitted {
+            conns: conns.clone(),
+            id,
+            peer,
+            close,
         };
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let conns = conns.clone();
-        tokio::spawn(async move {
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                r = conn.as_mut() => {
-                    if let Err(e) = r {
-                        log::debug!(target: "takebox::http", "connection from {peer}: {e}");
-                    }
-                }
-                _ = close.notified() => {
-                    // Displaced or stopping: an idle connection closes at once;
-                    // a request under way gets a moment (displaced) or the
-                    // shutdown grace (stopping) to finish.
-                    let grace = if lock(&conns).stopping { limits.shutdown_grace } else { CLOSE_GRACE };
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(grace, conn).await;
-                }
-            }
-            let mut c = lock(&conns);
-            c.table.remove(id);
-            c.close.remove(&id);
-        });
+        tokio::spawn(connection(admitted, stream, handler.clone(), limits));
     }
-    // Stopping: every connection is asked to close, then waited for.
+    close_all(&conns, limits.shutdown_grace).await;
+}
+
+/// A connection the table let in: its id, and the signal that closes it.
+struct Admitted {
+    conns: Shared,
+    id: u64,
+    peer: SocketAddr,
+    close: Arc<Notify>,
+}
+
+/// Let `peer` in, closing the idle connections it displaces.
+fn admit(conns: &Shared, peer: SocketAddr) -> Result<(u64, Arc<Notify>), Refusal> {
+    let mut c = lock(conns);
+    let a = c.table.admit(peer.ip(), Instant::now())?;
+    for id in &a.evicted {
+        if let Some(n) = c.close.remove(id) {
+            n.notify_one();
+        }
+    }
+    let close = Arc::new(Notify::new());
+    c.close.insert(a.id, close.clone());
+    Ok((a.id, close))
+}
+
+/// Serve one connection until the client ends it or it is told to close;
+/// then it leaves the table.
+async fn connection<H, F>(a: Admitted, stream: TcpStream, handler: H, limits: ServerLimits)
+where
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let Admitted {
+        conns,
+        id,
+        peer,
+        close,
+    } = a;
+    let service = {
+        let conns = conns.clone();
+        hyper::service::service_fn(move |req| {
+            lock(&conns).table.set_busy(id, true, Instant::now());
+            let guard = BusyGuard {
+                conns: conns.clone(),
+                id,
+            };
+            let answer = handler(req, peer);
+            async move {
+                let resp = answer.await;
+                Ok::<_, Infallible>(resp.map(|inner| {
+                    GuardedBody {
+                        inner,
+                        _guard: guard,
+                    }
+                    .boxed()
+                }))
+            }
+        })
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                log::debug!(target: "takebox::http", "connection from {peer}: {e}");
+            }
+        }
+        _ = close.notified() => {
+            // Displaced or stopping: an idle connection closes at once;
+            // a request under way gets a moment (displaced) or the
+            // shutdown grace (stopping) to finish.
+            let grace = if lock(&conns).stopping { limits.shutdown_grace } else { CLOSE_GRACE };
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(grace, conn).await;
+        }
+    }
+    let mut c = lock(&conns);
+    c.table.remove(id);
+    c.close.remove(&id);
+}
+
+/// Stopping: every connection is asked to close, then waited for (at most `grace`).
+async fn close_all(conns: &Shared, grace: Duration) {
     {
-        let mut c = lock(&conns);
+        let mut c = lock(conns);
         c.stopping = true;
         for n in c.close.values() {
             n.notify_one();
         }
     }
-    let deadline = Instant::now() + limits.shutdown_grace;
-    while !lock(&conns).table.is_empty() {
+    let deadline = Instant::now() + grace;
+    while !lock(conns).table.is_empty() {
         if Instant::now() >= deadline {
             log::warn!(target: "takebox::http", "connections still open after the grace period");
             break;

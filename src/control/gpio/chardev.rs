@@ -3,14 +3,14 @@
 //! into [`Edge`]s. Everything else is in the hardware-free modules.
 
 use super::button::Edge;
-use super::{GpioLines, LedChange};
+use super::{GpioError, GpioLines, LedChange};
 use crate::config::{GpioBias, GpioLine, GpioSettings, LineId};
 use gpiocdev::Request;
 use gpiocdev::chip::Chip;
 use gpiocdev::line::{Bias, EdgeDetection, EdgeKind, Offset, Value, Values};
 use gpiocdev::tokio::AsyncRequest;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -35,12 +35,16 @@ impl GpioLines for ChardevLines {
 }
 
 /// The chip by path, or the one whose label is `name`.
-fn find_chip(name: &str) -> Result<Chip, String> {
+fn find_chip(name: &str) -> Result<Chip, GpioError> {
     if name.starts_with('/') {
-        return Chip::from_path(name).map_err(|e| format!("GPIO chip {name}: {e}"));
+        return Chip::from_path(name).map_err(|source| GpioError::OpenChip {
+            chip: name.to_string(),
+            source,
+        });
     }
-    let paths = gpiocdev::chip::chips().map_err(|e| {
-        format!("GPIO chip labelled {name:?}: no GPIO chips here ({e}); is /dev/gpiochip* present?")
+    let paths = gpiocdev::chip::chips().map_err(|source| GpioError::NoChips {
+        label: name.to_string(),
+        source,
     })?;
     let mut seen = Vec::new();
     for p in paths {
@@ -53,30 +57,34 @@ fn find_chip(name: &str) -> Result<Chip, String> {
             seen.push(format!("{} ({})", p.display(), info.label));
         }
     }
-    Err(format!(
-        "GPIO chip labelled {name:?} not found; chips here: {}",
-        if seen.is_empty() {
-            "none (no /dev/gpiochip* is there, or none can be opened)".to_string()
-        } else {
-            seen.join(", ")
-        }
-    ))
+    Err(GpioError::ChipNotFound {
+        label: name.to_string(),
+        seen,
+    })
 }
 
-fn offset(chip: &Chip, chip_name: &str, what: &str, line: &GpioLine) -> Result<Offset, String> {
-    let info = chip
-        .info()
-        .map_err(|e| format!("GPIO chip {chip_name}: {e}"))?;
+fn offset(chip: &Chip, chip_name: &str, what: &str, line: &GpioLine) -> Result<Offset, GpioError> {
+    let info = chip.info().map_err(|source| GpioError::ChipInfo {
+        chip: chip_name.to_string(),
+        source,
+    })?;
     match &line.line {
         LineId::Offset(o) if *o < info.num_lines => Ok(*o),
-        LineId::Offset(o) => Err(format!(
-            "GPIO chip {chip_name}: {what} line offset {o} does not exist (the chip has {} lines)",
-            info.num_lines
-        )),
-        LineId::Name(n) => chip
-            .find_line_info(n)
-            .map(|i| i.offset)
-            .ok_or_else(|| format!("GPIO chip {chip_name}: no {what} line named {n:?}")),
+        LineId::Offset(o) => Err(GpioError::NoSuchOffset {
+            chip: chip_name.to_string(),
+            what: what.to_string(),
+            offset: *o,
+            lines: info.num_lines,
+        }),
+        LineId::Name(n) => {
+            chip.find_line_info(n)
+                .map(|i| i.offset)
+                .ok_or_else(|| GpioError::NoSuchName {
+                    chip: chip_name.to_string(),
+                    what: what.to_string(),
+                    name: n.clone(),
+                })
+        }
     }
 }
 
@@ -96,17 +104,14 @@ fn instant_of(timestamp_ns: u64) -> Instant {
 }
 
 /// Open the button and the LEDs. Must run inside the tokio runtime.
-pub fn open(s: &GpioSettings) -> Result<(ChardevLines, mpsc::Receiver<Edge>), String> {
-    let chip = find_chip(&s.chip).map_err(|e| {
-        let leds: Vec<String> = std::iter::once(&s.status_led)
+pub fn open(s: &GpioSettings) -> Result<(ChardevLines, mpsc::Receiver<Edge>), GpioError> {
+    let chip = find_chip(&s.chip).map_err(|error| GpioError::ChipWanted {
+        error: Box::new(error),
+        button: s.button.line.to_string(),
+        leds: std::iter::once(&s.status_led)
             .chain(&s.countdown_leds)
             .map(|l| l.line.to_string())
-            .collect();
-        format!(
-            "{e} (wanted for the button on line {} and the LEDs on lines {})",
-            s.button.line,
-            leds.join(", ")
-        )
+            .collect(),
     })?;
     let path: PathBuf = chip.path().to_path_buf();
     let chip_name = format!("{} ({})", s.chip, path.display());
@@ -120,10 +125,31 @@ pub fn open(s: &GpioSettings) -> Result<(ChardevLines, mpsc::Receiver<Edge>), St
             l,
         )?);
     }
+    let input = request_button(s, &path, &chip_name, button)?;
+    let out = request_leds(s, &path, &chip_name, &leds)?;
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(forward_edges(AsyncRequest::new(input), tx));
+    log::info!(target: "takebox::gpio", "{chip_name}: button on line {button}, LEDs on lines {leds:?}");
+    Ok((
+        ChardevLines {
+            request: out,
+            offsets: leds,
+        },
+        rx,
+    ))
+}
 
+/// The button's line: an input with both edges, the kernel's debounce where
+/// the chip has one.
+fn request_button(
+    s: &GpioSettings,
+    path: &Path,
+    chip_name: &str,
+    button: Offset,
+) -> Result<Request, GpioError> {
     let input = |debounce: bool| {
         let mut b = Request::builder();
-        b.on_chip(&path)
+        b.on_chip(path)
             .with_consumer(CONSUMER)
             .with_line(button)
             .as_input()
@@ -141,20 +167,30 @@ pub fn open(s: &GpioSettings) -> Result<(ChardevLines, mpsc::Receiver<Edge>), St
         }
         b.request()
     };
-    let request = match input(true) {
-        Ok(r) => r,
+    match input(true) {
+        Ok(r) => Ok(r),
         Err(e) => {
             // Not every chip debounces in the kernel; the software debounce stays.
-            let r = input(false).map_err(|e| {
-                format!("GPIO chip {chip_name}: button line {}: {e}", s.button.line)
+            let r = input(false).map_err(|source| GpioError::ButtonLine {
+                chip: chip_name.to_string(),
+                line: s.button.line.to_string(),
+                source,
             })?;
             log::warn!(target: "takebox::gpio", "{chip_name}: no kernel debounce ({e}); debouncing in software");
-            r
+            Ok(r)
         }
-    };
+    }
+}
 
+/// The LEDs' lines, outputs starting dark.
+fn request_leds(
+    s: &GpioSettings,
+    path: &Path,
+    chip_name: &str,
+    leds: &[Offset],
+) -> Result<Request, GpioError> {
     let mut out = Request::builder();
-    out.on_chip(&path).with_consumer(CONSUMER);
+    out.on_chip(path).with_consumer(CONSUMER);
     let lines = std::iter::once(&s.status_led).chain(&s.countdown_leds);
     for (o, l) in leds.iter().zip(lines) {
         out.with_line(*o).as_output(Value::Inactive);
@@ -164,39 +200,32 @@ pub fn open(s: &GpioSettings) -> Result<(ChardevLines, mpsc::Receiver<Edge>), St
             out.as_active_high();
         }
     }
-    let out = out
-        .request()
-        .map_err(|e| format!("GPIO chip {chip_name}: LED lines {leds:?}: {e}"))?;
+    out.request().map_err(|source| GpioError::LedLines {
+        chip: chip_name.to_string(),
+        offsets: leds.to_vec(),
+        source,
+    })
+}
 
-    let (tx, rx) = mpsc::channel(64);
-    let events = AsyncRequest::new(request);
-    tokio::spawn(async move {
-        loop {
-            match events.read_edge_event().await {
-                Ok(e) => {
-                    let edge = Edge {
-                        pressed: e.kind == EdgeKind::Rising,
-                        at: instant_of(e.timestamp_ns),
-                    };
-                    if tx.send(edge).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    log::error!(target: "takebox::gpio", "button: reading edge events: {e}; the button is off");
+/// The button's edge events as [`Edge`]s, until the driver stops listening.
+async fn forward_edges(events: AsyncRequest, tx: mpsc::Sender<Edge>) {
+    loop {
+        match events.read_edge_event().await {
+            Ok(e) => {
+                let edge = Edge {
+                    pressed: e.kind == EdgeKind::Rising,
+                    at: instant_of(e.timestamp_ns),
+                };
+                if tx.send(edge).await.is_err() {
                     return;
                 }
             }
+            Err(e) => {
+                log::error!(target: "takebox::gpio", "button: reading edge events: {e}; the button is off");
+                return;
+            }
         }
-    });
-    log::info!(target: "takebox::gpio", "{chip_name}: button on line {button}, LEDs on lines {leds:?}");
-    Ok((
-        ChardevLines {
-            request: out,
-            offsets: leds,
-        },
-        rx,
-    ))
+    }
 }
 
 #[cfg(test)]
@@ -209,7 +238,7 @@ mod tests {
             chip: "/nonexistent/gpiochip9".into(),
             ..GpioSettings::default()
         };
-        let e = open(&s).err().unwrap();
+        let e = open(&s).err().unwrap().to_string();
         assert!(e.contains("/nonexistent/gpiochip9"), "{e}");
         assert!(e.contains("button on line offset 20"), "{e}");
         assert!(
@@ -220,7 +249,7 @@ mod tests {
             chip: "no-such-label".into(),
             ..GpioSettings::default()
         };
-        let e = open(&s).err().unwrap();
+        let e = open(&s).err().unwrap().to_string();
         assert!(e.contains("\"no-such-label\""), "{e}");
     }
 }

@@ -8,13 +8,14 @@ use super::button::{self, Action, Debouncer, Edge, Press};
 use super::patterns::{self, Flash, Inputs, Layout};
 use super::{GpioLines, LedChange};
 use crate::config::GpioSettings;
-use crate::control::cycle::{CycleStatus, Event, Request};
+use crate::control::cycle::{CycleStatus, Event};
+use crate::control::cycle_worker::{CycleError, CycleSender};
 use crate::control::health::Health;
 use crate::control::status::Phase;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::Instant;
 
 /// The last stretch before an LED change, waited on the thread for precision.
@@ -27,7 +28,7 @@ pub struct Driver {
     pub status: watch::Receiver<CycleStatus>,
     pub events: broadcast::Receiver<Event>,
     pub health: Arc<Health>,
-    pub requests: mpsc::Sender<Request>,
+    pub cycle: CycleSender,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -51,27 +52,77 @@ struct Pressed {
 }
 
 /// Log each press in the session log, then send its command.
-async fn presses(mut rx: mpsc::Receiver<Pressed>, requests: mpsc::Sender<Request>) {
+async fn presses(mut rx: mpsc::Receiver<Pressed>, cycle: CycleSender) {
     while let Some(p) = rx.recv().await {
         let held_ms = p.press.held.as_millis() as u64;
         log::info!(target: "takebox::gpio", "button: {} press ({held_ms} ms) during {}: {}", p.kind, p.phase.label(), p.action.name());
         let line = json!({"press": p.kind, "held_ms": held_ms, "phase": p.phase, "action": p.action.name()});
-        if requests.send(Request::Log("button", line)).await.is_err() {
+        if cycle.log("button", line).await.is_err() {
             return;
         }
         if let Action::Command(cmd) = p.action {
-            let (tx, reply) = oneshot::channel();
-            if requests.send(Request::Command(cmd, tx)).await.is_err() {
-                return;
-            }
-            if let Ok(Err(refused)) = reply.await {
-                log::info!(target: "takebox::gpio", "button: {} refused: {}", cmd.name(), refused.0);
+            match cycle.command(cmd).await {
+                Ok(()) => {}
+                Err(CycleError::Stopped) => return,
+                Err(CycleError::Refused(refused)) => {
+                    log::info!(target: "takebox::gpio", "button: {} refused: {}", cmd.name(), refused.0);
+                }
             }
         }
     }
 }
 
+/// The last stretch to `wake` after tokio's early wake-up, slept on the
+/// thread: the instant the frame is due, or `None` when woken too early for
+/// that (the loop waits again).
+fn sleep_rest(wake: Instant) -> Option<Instant> {
+    let rest = wake.saturating_duration_since(Instant::now());
+    if rest > PRECISE {
+        return None;
+    }
+    if !rest.is_zero() {
+        std::thread::sleep(rest);
+    }
+    Some(wake)
+}
+
+/// What the LEDs show: a frame that changes nothing is not set again, and a
+/// failing chip is logged once, not every frame.
+#[derive(Default)]
+struct Shown {
+    last: Option<(Vec<bool>, &'static str)>,
+    failing: bool,
+}
+
+impl Shown {
+    fn show(&mut self, lines: &mut dyn GpioLines, change: LedChange) {
+        if self.last.as_ref() == Some(&(change.leds.clone(), change.pattern)) {
+            return;
+        }
+        match lines.set_leds(&change) {
+            Ok(()) => self.failing = false,
+            Err(e) if !self.failing => {
+                self.failing = true;
+                log::error!(target: "takebox::gpio", "LEDs: {e}");
+            }
+            Err(_) => {}
+        }
+        self.last = Some((change.leds, change.pattern));
+    }
+}
+
 impl Driver {
+    /// A press, with what it does in the cycle's phase now.
+    fn classify(&self, press: Press, long: Duration) -> Pressed {
+        let phase = self.status.borrow().phase;
+        Pressed {
+            press,
+            kind: button::kind(press.held, long),
+            action: button::classify(press.held, long, phase, self.settings.press_during_take),
+            phase,
+        }
+    }
+
     pub async fn run(mut self) {
         let layout = Layout {
             countdown_leds: self.settings.countdown_leds.len(),
@@ -80,12 +131,11 @@ impl Driver {
         let long = Duration::from_millis(self.settings.long_press_ms.into());
         let mut debounce = Debouncer::new(Duration::from_millis(self.settings.debounce_ms.into()));
         let (press_tx, press_rx) = mpsc::channel(8);
-        let press_task = tokio::spawn(presses(press_rx, self.requests.clone()));
+        let press_task = tokio::spawn(presses(press_rx, self.cycle.clone()));
         let epoch = Instant::now();
         let mut inp = inputs_from(&self.status.borrow_and_update(), Inputs::default());
         inp.recorders_down = recorders_down(&self.health);
-        let mut shown: Option<(Vec<bool>, &'static str)> = None;
-        let mut failing = false;
+        let mut shown = Shown::default();
         let mut edges_open = true;
         // Set after the precise wait below: the instant the frame is due.
         let mut due: Option<Instant> = None;
@@ -94,23 +144,15 @@ impl Driver {
                 .take()
                 .map_or_else(Instant::now, |d| Instant::now().max(d));
             let f = patterns::frame(&inp, &layout, epoch, now);
-            if shown.as_ref() != Some(&(f.leds.clone(), f.pattern)) {
-                let change = LedChange {
+            shown.show(
+                self.lines.as_mut(),
+                LedChange {
                     at: now,
-                    leds: f.leds.clone(),
+                    leds: f.leds,
                     pattern: f.pattern,
                     start: inp.start,
-                };
-                match self.lines.set_leds(&change) {
-                    Ok(()) => failing = false,
-                    Err(e) if !failing => {
-                        failing = true;
-                        log::error!(target: "takebox::gpio", "LEDs: {e}");
-                    }
-                    Err(_) => {}
-                }
-                shown = Some((f.leds, f.pattern));
-            }
+                },
+            );
             let wake = debounce.deadline().map_or(f.next, |d| d.min(f.next));
             let mut pressed = None;
             // tokio's timer rounds up to whole milliseconds: wake a little early and
@@ -119,13 +161,7 @@ impl Driver {
             let early = wake.checked_sub(PRECISE).unwrap_or(wake).max(now);
             tokio::select! {
                 _ = tokio::time::sleep_until(early) => {
-                    let rest = wake.saturating_duration_since(Instant::now());
-                    if rest <= PRECISE {
-                        if !rest.is_zero() {
-                            std::thread::sleep(rest);
-                        }
-                        due = Some(wake);
-                    }
+                    due = sleep_rest(wake);
                     pressed = debounce.settle(due.unwrap_or_else(Instant::now));
                 }
                 r = self.status.changed() => {
@@ -151,19 +187,10 @@ impl Driver {
                 },
                 _ = self.shutdown.changed() => break,
             }
-            if let Some(press) = pressed {
-                let phase = self.status.borrow().phase;
-                let action =
-                    button::classify(press.held, long, phase, self.settings.press_during_take);
-                let p = Pressed {
-                    press,
-                    kind: button::kind(press.held, long),
-                    action,
-                    phase,
-                };
-                if press_tx.try_send(p).is_err() {
-                    log::warn!(target: "takebox::gpio", "button: presses come faster than the cycle takes them; one dropped");
-                }
+            if let Some(press) = pressed
+                && press_tx.try_send(self.classify(press, long)).is_err()
+            {
+                log::warn!(target: "takebox::gpio", "button: presses come faster than the cycle takes them; one dropped");
             }
         }
         let off = LedChange {
@@ -182,12 +209,50 @@ impl Driver {
 mod tests {
     use super::*;
     use crate::config::GpioBackend;
-    use crate::control::cycle::Command;
+    use crate::control::cycle::{Command, Request};
     use crate::control::gpio::{led_names, sim};
     use serde_json::Value;
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    /// 3, 2, then 1 countdown LED lit a second apart, the status LED steady from
+    /// the take's start instant for its second, then the verdict's signal.
+    fn countdown_then_recording_on_time(j: &Value) {
+        let changes = j["changes"].as_array().unwrap();
+        let first = |p: &str| {
+            changes
+                .iter()
+                .position(|c| c["pattern"] == p)
+                .unwrap_or_else(|| panic!("no {p} in {j}"))
+        };
+        let (cd, rec, ok) = (first("countdown"), first("recording"), first("ok"));
+        assert!(cd < rec && rec < ok, "{j}");
+        let start_ms = changes[cd]["start_ms"].as_f64().unwrap();
+        // Per second: 3, 2, then 1 countdown LED lit, then the status LED steady.
+        let lit: Vec<Value> = changes[cd..rec].iter().map(|c| c["leds"].clone()).collect();
+        assert_eq!(
+            lit,
+            vec![
+                serde_json::json!([false, true, true, true]),
+                serde_json::json!([false, true, true, false]),
+                serde_json::json!([false, true, false, false]),
+            ]
+        );
+        let t = |i: usize| changes[i]["t_ms"].as_f64().unwrap();
+        assert!((t(cd + 1) - (start_ms - 2000.0)).abs() <= 1.0, "{j}");
+        assert!(
+            (t(rec) - start_ms).abs() <= 1.0,
+            "recording at {} vs start {start_ms}",
+            t(rec)
+        );
+        assert_eq!(
+            changes[rec]["leds"],
+            serde_json::json!([true, false, false, false])
+        );
+        assert_eq!(t(rec + 1), start_ms + 1000.0, "{j}");
+        assert_eq!(changes[ok]["leds"][0], true);
     }
 
     #[tokio::test(start_paused = true)]
@@ -203,7 +268,7 @@ mod tests {
         };
         let (status_tx, status_rx) = watch::channel(armed.clone());
         let (events_tx, _) = broadcast::channel(16);
-        let (req_tx, mut req_rx) = mpsc::channel(16);
+        let (cycle, mut req_rx) = CycleSender::channel();
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let driver = tokio::spawn(
             Driver {
@@ -213,7 +278,7 @@ mod tests {
                 status: status_rx,
                 events: events_tx.subscribe(),
                 health: Arc::new(Health::new(&[])),
-                requests: req_tx,
+                cycle,
                 shutdown: shutdown_rx,
             }
             .run(),
@@ -268,40 +333,7 @@ mod tests {
         tokio::time::sleep(ms(1000)).await;
         assert!(req_rx.try_recv().is_err(), "an ignored press sends nothing");
 
-        let j = handle.leds_json();
-        let changes = j["changes"].as_array().unwrap();
-        let first = |p: &str| {
-            changes
-                .iter()
-                .position(|c| c["pattern"] == p)
-                .unwrap_or_else(|| panic!("no {p} in {j}"))
-        };
-        let (cd, rec, ok) = (first("countdown"), first("recording"), first("ok"));
-        assert!(cd < rec && rec < ok, "{j}");
-        let start_ms = changes[cd]["start_ms"].as_f64().unwrap();
-        // Per second: 3, 2, then 1 countdown LED lit, then the status LED steady.
-        let lit: Vec<Value> = changes[cd..rec].iter().map(|c| c["leds"].clone()).collect();
-        assert_eq!(
-            lit,
-            vec![
-                serde_json::json!([false, true, true, true]),
-                serde_json::json!([false, true, true, false]),
-                serde_json::json!([false, true, false, false]),
-            ]
-        );
-        let t = |i: usize| changes[i]["t_ms"].as_f64().unwrap();
-        assert!((t(cd + 1) - (start_ms - 2000.0)).abs() <= 1.0, "{j}");
-        assert!(
-            (t(rec) - start_ms).abs() <= 1.0,
-            "recording at {} vs start {start_ms}",
-            t(rec)
-        );
-        assert_eq!(
-            changes[rec]["leds"],
-            serde_json::json!([true, false, false, false])
-        );
-        assert_eq!(t(rec + 1), start_ms + 1000.0, "{j}");
-        assert_eq!(changes[ok]["leds"][0], true);
+        countdown_then_recording_on_time(&handle.leds_json());
 
         shutdown_tx.send(true).unwrap();
         driver.await.unwrap();

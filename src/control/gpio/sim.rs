@@ -3,7 +3,7 @@
 //! `takebox button press`).
 
 use super::button::Edge;
-use super::{GpioLines, LedChange};
+use super::{GpioError, GpioLines, LedChange};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::io;
@@ -56,8 +56,8 @@ pub fn backend(names: Vec<String>) -> (SimLines, mpsc::Receiver<Edge>, SimHandle
 
 impl SimHandle {
     /// Press for `held`, then release; returns once released.
-    pub async fn press(&self, held: Duration) -> Result<(), String> {
-        let gone = |_| "the GPIO driver has stopped".to_string();
+    pub async fn press(&self, held: Duration) -> Result<(), GpioError> {
+        let gone = |_| GpioError::DriverStopped;
         let at = Instant::now();
         self.edges
             .send(Edge { pressed: true, at })

@@ -14,11 +14,12 @@ pub mod sse;
 pub mod views;
 
 use super::Control;
-use super::cycle::{Command, Request};
+use super::cycle::Command;
+use super::cycle_worker::CycleError;
 use super::plan::{self, SessionRequest};
 use super::progress::Session;
 use crate::http::{self, ApiError, Body};
-use crate::protocol::{ErrorKind, Timestamp};
+use crate::protocol::{ErrorKind, FieldError, Timestamp};
 use form::Form;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
@@ -27,7 +28,6 @@ use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::oneshot;
 use views::{ArticulationChoice, Choice, InitiateView, LoginView};
 
 /// Forms and API bodies are small; anything larger is refused (413).
@@ -125,20 +125,9 @@ async fn route(
     }
     let method = req.method().clone();
     match (path.as_str(), &method) {
-        ("/app.js", &Method::GET) => {
-            let mut resp = Response::new(http::full(views::APP_JS));
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/javascript; charset=utf-8"),
-            );
-            return Ok(with_headers(resp));
-        }
+        ("/app.js", &Method::GET) => return Ok(app_js()),
         ("/login", &Method::GET) => {
-            return Ok(html(
-                StatusCode::OK,
-                ctl.pages
-                    .page("Password", "login", &LoginView::default(), "idle", false),
-            ));
+            return Ok(login_page(StatusCode::OK, ctl, String::new()));
         }
         ("/login", &Method::POST) => return login(ctl, req, peer).await,
         _ => {}
@@ -163,20 +152,7 @@ async fn route(
         guard::same_origin(req.headers())?;
     }
     match (path.as_str(), method) {
-        ("/", Method::GET) => {
-            let notice = query_param(&req, "notice").unwrap_or_default();
-            let view = views::status_view(
-                &ctl.status.borrow().clone(),
-                &ctl.health.snapshot(),
-                &notice,
-            );
-            let phase = serde_json::to_value(view.phase).ok();
-            let phase = phase.as_ref().and_then(|p| p.as_str()).unwrap_or("idle");
-            Ok(html(
-                StatusCode::OK,
-                ctl.pages.page("Status", "status", &view, phase, true),
-            ))
-        }
+        ("/", Method::GET) => Ok(status_page(ctl, &req)),
         ("/events", Method::GET) => sse::events(
             ctl,
             (!ctl.page_password.is_empty())
@@ -186,71 +162,97 @@ async fn route(
         ("/initiate", Method::GET) => Ok(initiate_page(ctl, None, None, StatusCode::OK)),
         ("/initiate", Method::POST) => {
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
-            let request = session_request(&form);
-            match begin(ctl, request.clone()).await {
-                Ok(_) => Ok(redirect("/")),
-                Err(e) => {
-                    let field = e.body.field.clone().unwrap_or_default();
-                    let message = e.body.message.clone();
-                    let message = message
-                        .strip_prefix(&format!("field `{field}`: "))
-                        .unwrap_or(&message)
-                        .to_string();
-                    Ok(initiate_page(
-                        ctl,
-                        Some(&request),
-                        Some((field, message)),
-                        e.status,
-                    ))
-                }
-            }
+            initiate(ctl, &form).await
         }
         ("/control", Method::POST) => {
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
-            let name = form.text("command");
-            let cmd = Command::parse(&name).ok_or_else(|| {
-                ApiError::bad_field("command", format!("unknown command {name:?}"))
-            })?;
-            match command(ctl, cmd).await {
-                Ok(()) => Ok(redirect("/")),
-                Err(e) if e.status == StatusCode::CONFLICT => Ok(redirect(&format!(
-                    "/?notice={}",
-                    form::encode(&e.body.message)
-                ))),
-                Err(e) => Err(e),
-            }
+            control_form(ctl, &form).await
         }
-        ("/settings", Method::GET) => {
-            let raw = ctl.raw.lock().map(|r| r.clone()).unwrap_or_default();
-            let mut view = settings::view(&raw, &ctl.instruments, None, &[]);
-            view.saved = query_param(&req, "saved").is_some();
-            Ok(html(
-                StatusCode::OK,
-                ctl.pages.page("Settings", "settings", &view, "idle", false),
-            ))
-        }
+        ("/settings", Method::GET) => Ok(settings_page(ctl, &req)),
         ("/settings", Method::POST) => {
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
             save_settings(ctl, &form)
         }
-        ("/logout", Method::POST) => {
-            // Over on the board: the cookie is worth nothing from now on.
-            if let Some(id) = guard::cookie(req.headers(), guard::COOKIE) {
-                ctl.logins.end(id);
-            }
-            let mut resp = redirect("/login");
-            resp.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_static(
-                    "takebox_page=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
-                ),
-            );
-            Ok(resp)
-        }
+        ("/logout", Method::POST) => Ok(logout(ctl, &req)),
         ("/" | "/events" | "/initiate" | "/settings", _) => Err(method_not_allowed("GET or POST")),
         ("/control" | "/logout", _) => Err(method_not_allowed("POST")),
         _ => Err(not_found(&path)),
     }
+}
+
+fn app_js() -> Response<Body> {
+    let mut resp = Response::new(http::full(views::APP_JS));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    with_headers(resp)
+}
+
+/// `GET /`: the cycle, the recorders, and a notice a refused command left.
+fn status_page(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
+    let notice = query_param(req, "notice").unwrap_or_default();
+    let view = views::status_view(
+        &ctl.status.borrow().clone(),
+        &ctl.health.snapshot(),
+        &notice,
+    );
+    let phase = serde_json::to_value(view.phase).ok();
+    let phase = phase.as_ref().and_then(|p| p.as_str()).unwrap_or("idle");
+    html(
+        StatusCode::OK,
+        ctl.pages.page("Status", "status", &view, phase, true),
+    )
+}
+
+/// `POST /initiate`: begin the session, or show the form again with the
+/// field that stopped it.
+async fn initiate(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError> {
+    let request = session_request(form);
+    let (error, status) = match begin(ctl, request.clone()).await {
+        Ok(_) => return Ok(redirect("/")),
+        Err(BeginError::Plan(e)) => (e, StatusCode::BAD_REQUEST),
+        Err(BeginError::Cycle(e)) => {
+            let e = cycle_error(e);
+            (FieldError::new("", e.body.message), e.status)
+        }
+    };
+    Ok(initiate_page(ctl, Some(&request), Some(error), status))
+}
+
+/// `POST /control`: a command from the page; a refusal is shown on the page.
+async fn control_form(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError> {
+    let name = form.text("command");
+    let cmd = Command::parse(&name)
+        .ok_or_else(|| ApiError::bad_field("command", format!("unknown command {name:?}")))?;
+    match ctl.cycle.command(cmd).await {
+        Ok(()) => Ok(redirect("/")),
+        Err(CycleError::Refused(r)) => Ok(redirect(&format!("/?notice={}", form::encode(&r.0)))),
+        Err(e) => Err(cycle_error(e)),
+    }
+}
+
+fn settings_page(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
+    let raw = ctl.raw.lock().map(|r| r.clone()).unwrap_or_default();
+    let mut view = settings::view(&raw, &ctl.instruments, None, &[]);
+    view.saved = query_param(req, "saved").is_some();
+    html(
+        StatusCode::OK,
+        ctl.pages.page("Settings", "settings", &view, "idle", false),
+    )
+}
+
+/// `POST /logout`: over on the board, the cookie is worth nothing from now on.
+fn logout(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
+    if let Some(id) = guard::cookie(req.headers(), guard::COOKIE) {
+        ctl.logins.end(id);
+    }
+    let mut resp = redirect("/login");
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("takebox_page=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    resp
 }
 
 fn login_page(status: StatusCode, ctl: &Control, error: String) -> Response<Body> {
@@ -335,7 +337,7 @@ pub(crate) fn session_request(form: &Form) -> SessionRequest {
 fn initiate_page(
     ctl: &Control,
     request: Option<&SessionRequest>,
-    error: Option<(String, String)>,
+    error: Option<FieldError>,
     status: StatusCode,
 ) -> Response<Body> {
     let config = ctl.config();
@@ -390,7 +392,7 @@ fn initiate_page(
     } else if let Some(id) = st.session_id {
         view.open_session = id;
     }
-    if let Some((field, message)) = error {
+    if let Some(FieldError { field, message }) = error {
         view.set_error(&field, message);
     }
     html(
@@ -456,33 +458,43 @@ struct Begun {
     takes: usize,
 }
 
-async fn send(
-    ctl: &Control,
-    make: impl FnOnce(oneshot::Sender<Result<(), super::cycle::Refused>>) -> Request,
-) -> Result<(), ApiError> {
-    let (tx, rx) = oneshot::channel();
-    let stopped = || {
-        ApiError::new(
+/// A request the cycle did not carry out, as the API answers it.
+fn cycle_error(e: CycleError) -> ApiError {
+    match e {
+        CycleError::Stopped => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal,
-            "the take cycle has stopped",
-        )
-    };
-    ctl.requests.send(make(tx)).await.map_err(|_| stopped())?;
-    rx.await
-        .map_err(|_| stopped())?
-        .map_err(|r| ApiError::new(StatusCode::CONFLICT, ErrorKind::Busy, r.0))
+            e.to_string(),
+        ),
+        CycleError::Refused(r) => ApiError::new(StatusCode::CONFLICT, ErrorKind::Busy, r.0),
+    }
 }
 
-async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, ApiError> {
+/// Why a session did not begin.
+enum BeginError {
+    /// The request itself: a field the person can change.
+    Plan(FieldError),
+    Cycle(CycleError),
+}
+
+impl From<BeginError> for ApiError {
+    fn from(e: BeginError) -> ApiError {
+        match e {
+            BeginError::Plan(e) => e.into(),
+            BeginError::Cycle(e) => cycle_error(e),
+        }
+    }
+}
+
+async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, BeginError> {
     let config = ctl.config();
-    let plan = plan::build(&request, &config, &ctl.instruments)?;
+    let plan = plan::build(&request, &config, &ctl.instruments).map_err(BeginError::Plan)?;
     let id = new_session_id(ctl, &request.user_initials);
     let recorders = config.control.recorder_urls(&config).len();
-    plan::check_file_names(&plan, &id, &request, &config, recorders)?;
+    plan::check_file_names(&plan, &id, &request, &config, recorders).map_err(BeginError::Plan)?;
     let takes = plan.len();
     let session = Session::new(id.clone(), request, config.countdown_duration, plan);
-    send(ctl, |tx| Request::Begin(Box::new(session), tx)).await?;
+    ctl.cycle.begin(session).await.map_err(BeginError::Cycle)?;
     Ok(Begun {
         session_id: id,
         takes,
@@ -490,7 +502,7 @@ async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, ApiError
 }
 
 async fn command(ctl: &Control, cmd: Command) -> Result<(), ApiError> {
-    send(ctl, |tx| Request::Command(cmd, tx)).await
+    ctl.cycle.command(cmd).await.map_err(cycle_error)
 }
 
 #[derive(Serialize)]
@@ -569,7 +581,11 @@ async fn api(
             sim.press(std::time::Duration::from_millis(body.ms))
                 .await
                 .map_err(|e| {
-                    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorKind::Internal, e)
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorKind::Internal,
+                        e.to_string(),
+                    )
                 })?;
             Ok(http::json_response(
                 StatusCode::OK,

@@ -3,176 +3,256 @@
 //! was: [`Config::save_changes`]). Every field is bounded by the same
 //! [`Config::problems`] that `--check` uses; every error is shown beside its
 //! field at once, and the first invalid field gets `autofocus`.
+//!
+//! The form's fields are one table, [`FIELDS`]: each names how its value is
+//! shown and how the submitted text goes back into the config.
 
 use super::form::Form;
 use super::views::{CheckField, Choice, InputField, SelectField, SettingsView};
 use crate::config::{Config, Instruments};
+use crate::protocol::FieldError;
 use std::path::Path;
 
 const ADD: &str = "add_articulation";
 
-const CHECKS: [(&str, &str); 4] = [
-    ("file_naming.include_session_id", "Session id in file names"),
-    (
-        "file_naming.include_user_initials",
-        "Initials in file names",
-    ),
-    (
-        "post_processing.normalize_audio",
-        "Normalize audio after recording",
-    ),
-    (
-        "storage_management.auto_cleanup",
-        "Delete old recordings automatically",
-    ),
-];
-
-fn check_value(c: &Config, name: &str) -> bool {
-    match name {
-        "file_naming.include_session_id" => c.file_naming.include_session_id,
-        "file_naming.include_user_initials" => c.file_naming.include_user_initials,
-        "post_processing.normalize_audio" => c.post_processing.normalize_audio,
-        "post_processing.trim_silence" => c.post_processing.trim_silence,
-        _ => c.storage_management.auto_cleanup,
-    }
+/// One field of the form, in page order within its kind.
+struct Field {
+    name: &'static str,
+    label: &'static str,
+    kind: Kind,
 }
+
+enum Kind {
+    /// A number; `expected` says what a good one is when the text does not parse.
+    Number {
+        expected: &'static str,
+        show: fn(&Config) -> String,
+        /// False when the text is not a number (the config keeps its value).
+        parse: fn(&mut Config, &str) -> bool,
+    },
+    Text {
+        show: fn(&Config) -> String,
+        set: fn(&mut Config, &str),
+    },
+    /// One of a list: the instruments, or the articulations.
+    Select {
+        show: fn(&Config) -> String,
+        set: fn(&mut Config, &str),
+        options: fn(&Config, &Instruments) -> Vec<String>,
+    },
+    Check {
+        show: fn(&Config) -> bool,
+        set: fn(&mut Config, bool),
+    },
+    /// Where the articulations' durations and the "add" field stand on the page.
+    Articulations,
+}
+
+/// Parse `text` (trimmed) into `slot`; false (and `slot` kept) when it does not parse.
+fn parse_into<T: std::str::FromStr>(slot: &mut T, text: &str) -> bool {
+    text.trim().parse().map(|v| *slot = v).is_ok()
+}
+
+const FIELDS: &[Field] = &[
+    Field {
+        name: "countdown_duration",
+        label: "Countdown (seconds)",
+        kind: Kind::Number {
+            expected: "a number of seconds",
+            show: |c| c.countdown_duration.to_string(),
+            parse: |c, t| parse_into(&mut c.countdown_duration, t),
+        },
+    },
+    Field {
+        name: "articulation_durations",
+        label: "",
+        kind: Kind::Articulations,
+    },
+    Field {
+        name: "session_settings.default_note",
+        label: "Default note",
+        kind: Kind::Text {
+            show: |c| c.session_settings.default_note.clone(),
+            set: |c, t| c.session_settings.default_note = t.trim().to_string(),
+        },
+    },
+    Field {
+        name: "session_settings.default_frequency",
+        label: "Pitch of A4 (Hz)",
+        kind: Kind::Number {
+            expected: "a frequency in Hz",
+            show: |c| c.session_settings.default_frequency.to_string(),
+            parse: |c, t| parse_into(&mut c.session_settings.default_frequency, t),
+        },
+    },
+    Field {
+        name: "post_processing.peak_target_dbfs",
+        label: "Normalize to peak (dBFS)",
+        kind: Kind::Number {
+            expected: "a level in dBFS",
+            show: |c| c.post_processing.peak_target_dbfs.to_string(),
+            parse: |c, t| parse_into(&mut c.post_processing.peak_target_dbfs, t),
+        },
+    },
+    Field {
+        name: "storage_management.max_age_days",
+        label: "Keep recordings for (days)",
+        kind: Kind::Number {
+            expected: "a whole number of days",
+            show: |c| c.storage_management.max_age_days.to_string(),
+            parse: |c, t| parse_into(&mut c.storage_management.max_age_days, t),
+        },
+    },
+    Field {
+        name: "storage_management.min_free_gb",
+        label: "Arm no take with less free on the share than (GB)",
+        kind: Kind::Number {
+            expected: "a number of GB",
+            show: |c| c.storage_management.min_free_gb.to_string(),
+            parse: |c, t| parse_into(&mut c.storage_management.min_free_gb, t),
+        },
+    },
+    Field {
+        name: "session_settings.default_instrument",
+        label: "Default instrument",
+        kind: Kind::Select {
+            show: |c| c.session_settings.default_instrument.clone(),
+            set: |c, t| c.session_settings.default_instrument = t.to_string(),
+            options: |_, i| i.instruments.iter().map(|i| i.name.clone()).collect(),
+        },
+    },
+    Field {
+        name: "session_settings.default_articulation",
+        label: "Default articulation",
+        kind: Kind::Select {
+            show: |c| c.session_settings.default_articulation.clone(),
+            set: |c, t| c.session_settings.default_articulation = t.to_string(),
+            options: |c, _| c.articulation_durations.keys().cloned().collect(),
+        },
+    },
+    Field {
+        name: "file_naming.include_session_id",
+        label: "Session id in file names",
+        kind: Kind::Check {
+            show: |c| c.file_naming.include_session_id,
+            set: |c, on| c.file_naming.include_session_id = on,
+        },
+    },
+    Field {
+        name: "file_naming.include_user_initials",
+        label: "Initials in file names",
+        kind: Kind::Check {
+            show: |c| c.file_naming.include_user_initials,
+            set: |c, on| c.file_naming.include_user_initials = on,
+        },
+    },
+    Field {
+        name: "post_processing.normalize_audio",
+        label: "Normalize audio after recording",
+        kind: Kind::Check {
+            show: |c| c.post_processing.normalize_audio,
+            set: |c, on| c.post_processing.normalize_audio = on,
+        },
+    },
+    Field {
+        name: "storage_management.auto_cleanup",
+        label: "Delete old recordings automatically",
+        kind: Kind::Check {
+            show: |c| c.storage_management.auto_cleanup,
+            set: |c, on| c.storage_management.auto_cleanup = on,
+        },
+    },
+];
 
 /// The form for `config`; with `form`, the values as submitted (after an error).
 pub fn view(
     config: &Config,
     instruments: &Instruments,
     form: Option<&Form>,
-    errors: &[FieldErr],
+    errors: &[FieldError],
 ) -> SettingsView {
     let value = |name: &str, current: String| {
         form.and_then(|f| f.get(name))
             .map(str::to_string)
             .unwrap_or(current)
     };
-    let mut fields = vec![InputField {
-        name: "countdown_duration".into(),
-        label: "Countdown (seconds)".into(),
-        value: value("countdown_duration", config.countdown_duration.to_string()),
-        number: true,
-        ..Default::default()
-    }];
-    for (name, secs) in &config.articulation_durations {
-        let field = format!("articulation_durations.{name}");
-        fields.push(InputField {
-            label: format!("Duration of {name} (seconds; empty removes it)"),
-            value: value(&field, secs.to_string()),
-            name: field,
-            number: true,
-            ..Default::default()
-        });
+    let mut v = SettingsView::default();
+    for field in FIELDS {
+        let name = field.name.to_string();
+        let label = field.label.to_string();
+        match &field.kind {
+            Kind::Number { show, .. } | Kind::Text { show, .. } => v.fields.push(InputField {
+                value: value(field.name, show(config)),
+                number: matches!(field.kind, Kind::Number { .. }),
+                name,
+                label,
+                ..Default::default()
+            }),
+            Kind::Select { show, options, .. } => {
+                let selected = value(field.name, show(config));
+                v.selects.push(SelectField {
+                    name,
+                    label,
+                    options: choices(options(config, instruments), &selected),
+                    ..Default::default()
+                })
+            }
+            Kind::Check { show, .. } => v.checks.push(CheckField {
+                checked: form
+                    .map(|f| f.checked(field.name))
+                    .unwrap_or_else(|| show(config)),
+                name,
+                label,
+                ..Default::default()
+            }),
+            Kind::Articulations => v.fields.extend(articulation_fields(config, &value)),
+        }
     }
+    attach_errors(&mut v, errors);
+    v
+}
+
+fn choices(names: Vec<String>, selected: &str) -> Vec<Choice> {
+    names
+        .into_iter()
+        .map(|n| Choice {
+            selected: n == selected,
+            label: n.clone(),
+            name: n,
+        })
+        .collect()
+}
+
+/// A field per articulation's duration, then the field that adds one.
+fn articulation_fields(config: &Config, value: &dyn Fn(&str, String) -> String) -> Vec<InputField> {
+    let mut fields: Vec<InputField> = config
+        .articulation_durations
+        .iter()
+        .map(|(name, secs)| {
+            let field = format!("articulation_durations.{name}");
+            InputField {
+                label: format!("Duration of {name} (seconds; empty removes it)"),
+                value: value(&field, secs.to_string()),
+                name: field,
+                number: true,
+                ..Default::default()
+            }
+        })
+        .collect();
     fields.push(InputField {
         name: ADD.into(),
         label: "Add an articulation (name and seconds, e.g. \"legato 1.5\")".into(),
         value: value(ADD, String::new()),
         ..Default::default()
     });
-    let s = &config.session_settings;
-    for (name, label, current, number) in [
-        (
-            "session_settings.default_note",
-            "Default note",
-            s.default_note.clone(),
-            false,
-        ),
-        (
-            "session_settings.default_frequency",
-            "Pitch of A4 (Hz)",
-            s.default_frequency.to_string(),
-            true,
-        ),
-        (
-            "post_processing.peak_target_dbfs",
-            "Normalize to peak (dBFS)",
-            config.post_processing.peak_target_dbfs.to_string(),
-            true,
-        ),
-        (
-            "storage_management.max_age_days",
-            "Keep recordings for (days)",
-            config.storage_management.max_age_days.to_string(),
-            true,
-        ),
-        (
-            "storage_management.min_free_gb",
-            "Arm no take with less free on the share than (GB)",
-            config.storage_management.min_free_gb.to_string(),
-            true,
-        ),
-    ] {
-        fields.push(InputField {
-            name: name.into(),
-            label: label.into(),
-            value: value(name, current),
-            number,
-            ..Default::default()
-        });
-    }
-    let options = |names: Vec<String>, selected: &str| {
-        names
-            .into_iter()
-            .map(|n| Choice {
-                selected: n == selected,
-                label: n.clone(),
-                name: n,
-            })
-            .collect()
-    };
-    let inst_names = instruments
-        .instruments
-        .iter()
-        .map(|i| i.name.clone())
-        .collect();
-    let selects = vec![
-        SelectField {
-            name: "session_settings.default_instrument".into(),
-            label: "Default instrument".into(),
-            options: options(
-                inst_names,
-                &value(
-                    "session_settings.default_instrument",
-                    s.default_instrument.clone(),
-                ),
-            ),
-            ..Default::default()
-        },
-        SelectField {
-            name: "session_settings.default_articulation".into(),
-            label: "Default articulation".into(),
-            options: options(
-                config.articulation_durations.keys().cloned().collect(),
-                &value(
-                    "session_settings.default_articulation",
-                    s.default_articulation.clone(),
-                ),
-            ),
-            ..Default::default()
-        },
-    ];
-    let checks = CHECKS
-        .iter()
-        .map(|(name, label)| CheckField {
-            name: name.to_string(),
-            label: label.to_string(),
-            checked: form
-                .map(|f| f.checked(name))
-                .unwrap_or_else(|| check_value(config, name)),
-            ..Default::default()
-        })
-        .collect();
-    let mut v = SettingsView {
-        saved: false,
-        fields,
-        selects,
-        checks,
-        ..Default::default()
-    };
-    for (field, message) in errors {
+    fields
+}
+
+/// Each error beside its field (or above the form when it belongs to none), the
+/// first invalid field, in page order, focused (and scrolled to, without
+/// JavaScript), and the summary.
+fn attach_errors(v: &mut SettingsView, errors: &[FieldError]) {
+    for FieldError { field, message } in errors {
         let message = message.clone();
         if let Some(f) = v.fields.iter_mut().find(|f| &f.name == field) {
             f.error = message;
@@ -186,8 +266,6 @@ pub fn view(
             v.errors.push(format!("{field}: {message}"));
         }
     }
-    // The first invalid field, in page order, takes the focus (and the browser
-    // scrolls to it), without JavaScript.
     if let Some(f) = v.fields.iter_mut().find(|f| !f.error.is_empty()) {
         f.autofocus = true;
     } else if let Some(s) = v.selects.iter_mut().find(|s| !s.error.is_empty()) {
@@ -195,34 +273,11 @@ pub fn view(
     } else if let Some(c) = v.checks.iter_mut().find(|c| !c.error.is_empty()) {
         c.autofocus = true;
     }
-    if !errors.is_empty() {
-        v.summary = match errors.len() {
-            1 => "Not saved: 1 value needs a change.".into(),
-            n => format!("Not saved: {n} values need a change."),
-        };
-    }
-    v
-}
-
-/// A form field's name and what is wrong with it.
-pub type FieldErr = (String, String);
-
-/// `name`'s number, `current` when the form does not have it; an error is
-/// recorded and `current` kept.
-fn number<T: std::str::FromStr>(
-    form: &Form,
-    name: &str,
-    current: T,
-    what: &str,
-    errs: &mut Vec<FieldErr>,
-) -> T {
-    match form.get(name) {
-        None => current,
-        Some(text) => text.trim().parse().unwrap_or_else(|_| {
-            errs.push((name.to_string(), format!("expected {what}, got {text:?}")));
-            current
-        }),
-    }
+    v.summary = match errors.len() {
+        0 => String::new(),
+        1 => "Not saved: 1 value needs a change.".into(),
+        n => format!("Not saved: {n} values need a change."),
+    };
 }
 
 /// A config error's message alone: the page shows it beside its field.
@@ -244,119 +299,15 @@ pub fn apply(
     form: &Form,
     file: &Path,
     instruments: &Instruments,
-) -> Result<Config, Vec<FieldErr>> {
-    let mut errs: Vec<FieldErr> = Vec::new();
+) -> Result<Config, Vec<FieldError>> {
+    let mut errs: Vec<FieldError> = Vec::new();
     let mut c = raw.clone();
-    c.countdown_duration = number(
-        form,
-        "countdown_duration",
-        c.countdown_duration,
-        "a number of seconds",
-        &mut errs,
-    );
-    let names: Vec<String> = c.articulation_durations.keys().cloned().collect();
-    for name in names {
-        let field = format!("articulation_durations.{name}");
-        match form.get(&field).map(str::trim) {
-            Some("") => {
-                c.articulation_durations.remove(&name);
-            }
-            _ => {
-                let v = number(
-                    form,
-                    &field,
-                    c.articulation_durations[&name],
-                    "a number of seconds",
-                    &mut errs,
-                );
-                c.articulation_durations.insert(name, v);
-            }
-        }
-    }
-    let add = form.text(ADD);
     let mut added = None;
-    if !add.is_empty() {
-        let parsed = match add.rsplit_once(' ') {
-            None => Err("expected a name and seconds, e.g. \"legato 1.5\"".to_string()),
-            Some((name, secs)) => {
-                let name = name.trim().to_string();
-                match secs.parse::<f64>() {
-                    Err(_) => Err(format!("expected seconds after the name, got {secs:?}")),
-                    Ok(_) if raw.articulation_durations.contains_key(&name) => Err(format!(
-                        "{name:?} is already listed: change its duration above"
-                    )),
-                    Ok(secs) => crate::protocol::check_name(ADD, &name)
-                        .map(|_| (name, secs))
-                        .map_err(|e| e.message),
-                }
-            }
-        };
-        match parsed {
-            Ok((name, secs)) => {
-                c.articulation_durations.insert(name.clone(), secs);
-                added = Some(format!("articulation_durations.{name}"));
-            }
-            Err(e) => errs.push((ADD.to_string(), e)),
-        }
-    }
-    let s = &mut c.session_settings;
-    if let Some(v) = form.get("session_settings.default_note") {
-        s.default_note = v.trim().to_string();
-    }
-    s.default_frequency = number(
-        form,
-        "session_settings.default_frequency",
-        s.default_frequency,
-        "a frequency in Hz",
-        &mut errs,
-    );
-    if let Some(v) = form.get("session_settings.default_instrument") {
-        s.default_instrument = v.to_string();
-    }
-    if let Some(v) = form.get("session_settings.default_articulation") {
-        s.default_articulation = v.to_string();
-    }
-    c.post_processing.peak_target_dbfs = number(
-        form,
-        "post_processing.peak_target_dbfs",
-        c.post_processing.peak_target_dbfs,
-        "a level in dBFS",
-        &mut errs,
-    );
-    c.storage_management.max_age_days = number(
-        form,
-        "storage_management.max_age_days",
-        c.storage_management.max_age_days,
-        "a whole number of days",
-        &mut errs,
-    );
-    c.storage_management.min_free_gb = number(
-        form,
-        "storage_management.min_free_gb",
-        c.storage_management.min_free_gb,
-        "a number of GB",
-        &mut errs,
-    );
-    for (name, _) in CHECKS {
-        // The form sends a hidden "0", then "1" when the box is ticked.
-        let values = form.all(name);
-        if let Some(bad) = values.iter().find(|v| !matches!(v.as_str(), "0" | "1")) {
-            errs.push((
-                name.to_string(),
-                format!("expected 0 (off) or 1 (on), got {bad:?}"),
-            ));
-            continue;
-        }
-        let Some(last) = values.last() else {
-            continue;
-        };
-        let on = last == "1";
-        match name {
-            "file_naming.include_session_id" => c.file_naming.include_session_id = on,
-            "file_naming.include_user_initials" => c.file_naming.include_user_initials = on,
-            "post_processing.normalize_audio" => c.post_processing.normalize_audio = on,
-            "post_processing.trim_silence" => c.post_processing.trim_silence = on,
-            _ => c.storage_management.auto_cleanup = on,
+    for field in FIELDS {
+        if let Kind::Articulations = field.kind {
+            added = apply_articulations(raw, &mut c, form, &mut errs);
+        } else if let Err(e) = apply_field(field, &mut c, form) {
+            errs.push(e);
         }
     }
     for e in c.problems(file) {
@@ -365,38 +316,136 @@ pub fn apply(
             field = ADD.to_string();
         }
         // A field that did not parse kept its old value: its error is said.
-        if !errs.iter().any(|(f, _)| *f == field) {
-            errs.push((field, message(&e)));
+        if !errs.iter().any(|e| e.field == field) {
+            errs.push(FieldError {
+                field,
+                message: message(&e),
+            });
         }
     }
     if instruments
         .get(&c.session_settings.default_instrument)
         .is_none()
     {
-        errs.push((
-            "session_settings.default_instrument".into(),
-            "not an instrument of instruments.json".into(),
+        errs.push(FieldError::new(
+            "session_settings.default_instrument",
+            "not an instrument of instruments.json",
         ));
     }
     if !errs.is_empty() {
         return Err(errs);
     }
     instruments.validate(file, &c).map_err(|e| {
-        vec![(
-            String::new(),
+        vec![FieldError::new(
+            "",
             format!("instruments.json would no longer load: {e}"),
         )]
     })?;
     Ok(c)
 }
 
+/// One field's submitted value into `c`; a field the form does not have keeps
+/// its value. The error is the message shown beside the field.
+fn apply_field(field: &Field, c: &mut Config, form: &Form) -> Result<(), FieldError> {
+    let error = |message: String| Err(FieldError::new(field.name, message));
+    match &field.kind {
+        Kind::Number {
+            expected, parse, ..
+        } => match form.get(field.name) {
+            Some(text) if !parse(c, text) => error(format!("expected {expected}, got {text:?}")),
+            _ => Ok(()),
+        },
+        Kind::Text { set, .. } | Kind::Select { set, .. } => {
+            if let Some(text) = form.get(field.name) {
+                set(c, text);
+            }
+            Ok(())
+        }
+        Kind::Check { set, .. } => {
+            // The form sends a hidden "0", then "1" when the box is ticked.
+            let values = form.all(field.name);
+            if let Some(bad) = values.iter().find(|v| !matches!(v.as_str(), "0" | "1")) {
+                return error(format!("expected 0 (off) or 1 (on), got {bad:?}"));
+            }
+            if let Some(last) = values.last() {
+                set(c, last == "1");
+            }
+            Ok(())
+        }
+        Kind::Articulations => Ok(()),
+    }
+}
+
+/// The articulations' durations (empty removes one) and the one added, into
+/// `c`; returns the added one's config field, which its problems are said under.
+fn apply_articulations(
+    raw: &Config,
+    c: &mut Config,
+    form: &Form,
+    errs: &mut Vec<FieldError>,
+) -> Option<String> {
+    let names: Vec<String> = c.articulation_durations.keys().cloned().collect();
+    for name in names {
+        let field = format!("articulation_durations.{name}");
+        match form.get(&field) {
+            Some(text) if text.trim().is_empty() => {
+                c.articulation_durations.remove(&name);
+            }
+            Some(text) => {
+                if let Some(secs) = c.articulation_durations.get_mut(&name)
+                    && !parse_into(secs, text)
+                {
+                    errs.push(FieldError {
+                        field,
+                        message: format!("expected a number of seconds, got {text:?}"),
+                    });
+                }
+            }
+            None => {}
+        }
+    }
+    let add = form.text(ADD);
+    if add.is_empty() {
+        return None;
+    }
+    match new_articulation(raw, &add) {
+        Ok((name, secs)) => {
+            c.articulation_durations.insert(name.clone(), secs);
+            Some(format!("articulation_durations.{name}"))
+        }
+        Err(e) => {
+            errs.push(e);
+            None
+        }
+    }
+}
+
+/// "legato 1.5": a name not yet listed and its seconds.
+fn new_articulation(raw: &Config, add: &str) -> Result<(String, f64), FieldError> {
+    let error = |message: String| Err(FieldError::new(ADD, message));
+    let Some((name, secs)) = add.rsplit_once(' ') else {
+        return error("expected a name and seconds, e.g. \"legato 1.5\"".to_string());
+    };
+    let name = name.trim().to_string();
+    let Ok(secs) = secs.parse::<f64>() else {
+        return error(format!("expected seconds after the name, got {secs:?}"));
+    };
+    if raw.articulation_durations.contains_key(&name) {
+        return error(format!(
+            "{name:?} is already listed: change its duration above"
+        ));
+    }
+    crate::protocol::check_name(ADD, &name)?;
+    Ok((name, secs))
+}
+
 /// Config errors (from saving) as form errors.
-pub fn field_errors(errors: &[crate::config::ConfigError]) -> Vec<FieldErr> {
+pub fn field_errors(errors: &[crate::config::ConfigError]) -> Vec<FieldError> {
     errors
         .iter()
         .map(|e| match e.field() {
-            Some(f) if !f.is_empty() => (f.to_string(), message(e)),
-            _ => (String::new(), e.to_string()),
+            Some(f) if !f.is_empty() => FieldError::new(f, message(e)),
+            _ => FieldError::new("", e.to_string()),
         })
         .collect()
 }
@@ -446,7 +495,7 @@ mod tests {
     fn errors_name_the_form_field() {
         let (c, i) = setup();
         let p = Path::new("c.json");
-        let field = |s: &str| apply(&c, &form(s), p, &i).unwrap_err()[0].0.clone();
+        let field = |s: &str| apply(&c, &form(s), p, &i).unwrap_err()[0].field.clone();
         assert_eq!(field("countdown_duration=soon"), "countdown_duration");
         assert_eq!(field("countdown_duration=-1"), "countdown_duration");
         assert_eq!(
@@ -475,7 +524,7 @@ mod tests {
             &c,
             &i,
             Some(&form("countdown_duration=-1")),
-            &[("countdown_duration".into(), "bad".into())],
+            &[FieldError::new("countdown_duration", "bad")],
         );
         assert_eq!(v.fields[0].value, "-1");
         assert_eq!(v.fields[0].error, "bad");
@@ -492,7 +541,7 @@ mod tests {
              &session_settings.default_frequency=loud",
         );
         let errs = apply(&c, &f, p, &i).unwrap_err();
-        let fields: Vec<&str> = errs.iter().map(|(f, _)| f.as_str()).collect();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         for want in [
             "countdown_duration",
             "add_articulation",
@@ -531,5 +580,26 @@ mod tests {
         assert!(!n.file_naming.include_session_id);
         let n = apply(&c, &form("countdown_duration=0.5"), p, &i).unwrap();
         assert!(n.file_naming.include_session_id);
+    }
+
+    #[test]
+    fn each_checkbox_sets_its_own_setting_and_no_other() {
+        let (c, i) = setup();
+        let p = Path::new("c.json");
+        let json = |c: &Config| serde_json::to_value(c).unwrap();
+        for field in FIELDS {
+            let Kind::Check { show, set } = field.kind else {
+                continue;
+            };
+            let before = show(&c);
+            let f = form(&format!("{}={}", field.name, u8::from(!before)));
+            let mut n = apply(&c, &f, p, &i).unwrap();
+            assert_eq!(show(&n), !before, "{}", field.name);
+            set(&mut n, before);
+            assert_eq!(json(&n), json(&c), "{} changed another setting", field.name);
+        }
+        // A name the form does not have changes nothing.
+        let n = apply(&c, &form("post_processing.trim_silence=0"), p, &i).unwrap();
+        assert_eq!(json(&n), json(&c));
     }
 }
