@@ -11,6 +11,8 @@ mod time;
 pub use names::{FieldError, MAX_NAME_LEN, check_name};
 pub use take_id::TakeId;
 pub use time::{TimeError, Timestamp, seconds};
+/// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
+pub use crate::dsp::Verdict;
 
 use serde::{Deserialize, Serialize};
 
@@ -249,17 +251,6 @@ impl std::fmt::Display for TakeWarning {
             ),
         }
     }
-}
-
-/// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Ok,
-    OffPitch,
-    Clipped,
-    Silent,
-    Noisy,
 }
 
 /// Figures behind a [`Verdict`], so the board can show why it asks for a retake.
