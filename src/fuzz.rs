@@ -493,8 +493,8 @@ pub fn session_log(data: &[u8]) {
         says("log line", e);
     }
     for t in &rec.takes {
-        let _ = session_log_format::parse_time(&t.timestamp);
         let _ = t.usable();
+        let _ = t.cents();
     }
     if let Some(t) = rec.last_time.as_deref() {
         let _ = session_log_format::parse_time(t);

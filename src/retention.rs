@@ -9,6 +9,7 @@
 //! confirmed file reached the share, its last log line is older than
 //! `max_age_days`, and (with `require_imported`) the catalog import saw every line.
 
+use crate::protocol::TakeState;
 use crate::session_log_format::{self, SessionRecord};
 use std::io;
 use std::path::{Component, Path, PathBuf};
@@ -83,7 +84,7 @@ pub fn facts(rec: &SessionRecord, state_dir: Option<&Path>) -> SessionFacts {
     let spooled = rec
         .takes
         .iter()
-        .filter(|t| t.state.as_deref().is_some_and(|s| s == "spooled"))
+        .filter(|t| t.confirmed.state == Some(TakeState::Spooled))
         .count();
     let open = state_dir.is_some_and(|d| {
         let p = d.join("sessions").join(format!("{}.json", rec.session_id));

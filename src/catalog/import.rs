@@ -3,6 +3,9 @@
 //! row per take. Lines that cannot be read are reported (`file:line`) and skipped.
 
 use super::log_reader::{self, LineError, SessionRecord, TakeLine};
+use crate::protocol::{TakeCheck, TakeState};
+
+use crate::session_log_format::Confirmed;
 use super::schema;
 use std::path::{Path, PathBuf};
 use tokio_postgres::{Client, NoTls};
@@ -143,6 +146,7 @@ pub async fn import_session(
     let request = rec.request.to_string();
     let lines = rec.lines as i32;
     let log_file = rec.path.display().to_string();
+    let end_status = rec.end_status.map(|s| s.as_str());
     tx.execute(
         &session_stmt,
         &[
@@ -151,7 +155,7 @@ pub async fn import_session(
             &rec.user_initials,
             &rec.started,
             &rec.last_time,
-            &rec.end_status,
+            &end_status,
             &settings,
             &request,
             &log_file,
@@ -161,26 +165,31 @@ pub async fn import_session(
     .await?;
     // The reader keeps one entry per take id, so no batch names a take twice.
     for chunk in rec.takes.chunks(BATCH) {
-        let col = |f: &dyn Fn(&TakeLine) -> String| chunk.iter().map(f).collect::<Vec<_>>();
-        let take_id = col(&|t| t.take_id.clone());
+        let col = |f: &dyn Fn(&Confirmed) -> String| {
+            chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+        };
+        let opt = |f: &dyn for<'t> Fn(&'t Confirmed) -> Option<&'t str>| {
+            chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+        };
+        let int = |f: &dyn Fn(&Confirmed) -> Option<i32>| {
+            chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+        };
+        let take_id = col(&|t| t.take_id.to_string());
         let filename = col(&|t| t.filename.clone());
         let note = col(&|t| t.note.clone());
-        let frequency: Vec<f64> = chunk.iter().map(|t| t.frequency).collect();
+        let frequency: Vec<f64> = chunk.iter().map(|t| t.confirmed.frequency).collect();
         let articulation = col(&|t| t.articulation.clone());
         let instrument = col(&|t| t.instrument.clone());
-        let timestamp = col(&|t| t.timestamp.clone());
-        let dynamic: Vec<Option<&str>> = chunk.iter().map(|t| t.dynamic.as_deref()).collect();
-        let round_robin: Vec<Option<i32>> = chunk
-            .iter()
-            .map(|t| t.round_robin.map(|r| r as i32))
-            .collect();
-        let recorder: Vec<Option<&str>> = chunk.iter().map(|t| t.recorder.as_deref()).collect();
-        let verdict = col(&|t| t.verdict.clone());
-        let cents: Vec<Option<f64>> = chunk.iter().map(|t| t.cents).collect();
+        let timestamp = col(&|t| t.timestamp.to_string());
+        let dynamic = opt(&|t| t.dynamic.as_deref());
+        let round_robin = int(&|t| t.round_robin.map(|r| r as i32));
+        let recorder = opt(&|t| t.recorder.as_deref());
+        let verdict = col(&|t| t.judgement.disposition.as_str().to_string());
+        let cents: Vec<Option<f64>> = chunk.iter().map(TakeLine::cents).collect();
         let superseded: Vec<bool> = chunk.iter().map(|t| t.superseded).collect();
-        let state: Vec<Option<&str>> = chunk.iter().map(|t| t.state.as_deref()).collect();
-        let sha256: Vec<Option<&str>> = chunk.iter().map(|t| t.sha256.as_deref()).collect();
-        let slot: Vec<Option<i32>> = chunk.iter().map(|t| t.slot.map(|s| s as i32)).collect();
+        let state = opt(&|t| t.state.map(TakeState::as_str));
+        let sha256 = opt(&|t| t.sha256.as_deref());
+        let slot = int(&|t| t.slot.map(|s| s as i32));
         let line: Vec<i32> = chunk.iter().map(|t| t.line as i32).collect();
         tx.execute(
             &take_stmt,
@@ -206,14 +215,20 @@ pub async fn import_session(
             ],
         )
         .await?;
-        let reason: Vec<Option<&str>> = chunk.iter().map(|t| t.reason.as_deref()).collect();
+        let reason = opt(&|t| t.judgement.reason.as_deref());
+        // A jsonb column: the keys' order does not matter.
         let check: Vec<Option<String>> = chunk
             .iter()
-            .map(|t| t.check.as_ref().map(|c| c.to_string()))
+            .map(|t| t.confirmed.check.as_ref().map(json))
             .collect();
         tx.execute(&verdict_stmt, &[&take_id, &verdict, &reason, &check])
             .await?;
     }
     tx.commit().await?;
     Ok(rec.takes.len())
+}
+
+
+fn json(check: &TakeCheck) -> String {
+    serde_json::to_string(check).expect("a take check serializes")
 }

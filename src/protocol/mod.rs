@@ -155,6 +155,16 @@ pub enum TakeState {
 }
 
 impl TakeState {
+    /// The name on the wire and in the session log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TakeState::InProgress => "in_progress",
+            TakeState::Delivered => "delivered",
+            TakeState::Spooled => "spooled",
+            TakeState::Failed => "failed",
+        }
+    }
+
     pub fn is_final(self) -> bool {
         !matches!(self, TakeState::InProgress)
     }
@@ -457,6 +467,14 @@ mod tests {
         c.frequency = 440.0;
         c.round_robin = Some(0);
         assert_eq!(c.validate().unwrap_err().field, "round_robin");
+    }
+
+    #[test]
+    fn take_state_names_are_its_json() {
+        use TakeState::*;
+        for s in [InProgress, Delivered, Spooled, Failed] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 
     #[test]

@@ -85,14 +85,15 @@ pub fn export(
     let mut result = Exported::default();
     let present: Vec<_> = rec
         .playable()
-        .filter(|t| {
+        .filter(|line| {
+            let t = &line.confirmed;
             let p = share_abs.join(&t.filename);
             let inside = Path::new(&t.filename)
                 .components()
                 .all(|c| matches!(c, Component::Normal(_)));
             if !inside || !p.is_file() {
                 result.skipped.push((
-                    t.take_id.clone(),
+                    t.take_id.to_string(),
                     format!("{} is not on the share", t.filename),
                 ));
                 return false;
