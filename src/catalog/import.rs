@@ -5,8 +5,8 @@
 use super::log_reader::{self, LineError, SessionRecord, TakeLine};
 use crate::protocol::{TakeCheck, TakeState};
 
-use crate::session_log_format::Confirmed;
 use super::schema;
+use crate::session_log_format::Confirmed;
 use std::path::{Path, PathBuf};
 use tokio_postgres::{Client, NoTls};
 
@@ -227,7 +227,6 @@ pub async fn import_session(
     tx.commit().await?;
     Ok(rec.takes.len())
 }
-
 
 fn json(check: &TakeCheck) -> String {
     serde_json::to_string(check).expect("a take check serializes")

@@ -8,11 +8,11 @@ mod take_id;
 pub mod take_path;
 mod time;
 
+/// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
+pub use crate::dsp::Verdict;
 pub use names::{FieldError, MAX_NAME_LEN, check_name};
 pub use take_id::TakeId;
 pub use time::{TimeError, Timestamp, seconds};
-/// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
-pub use crate::dsp::Verdict;
 
 use serde::{Deserialize, Serialize};
 

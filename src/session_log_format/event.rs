@@ -261,6 +261,10 @@ pub fn decode(raw: &[u8]) -> Result<LogLine, String> {
     })
 }
 
+/// The `settings` of a `session_start` line with the default config.
+#[cfg(test)]
+pub(crate) const DEFAULT_SETTINGS: &str = r#"{"articulation_durations":{"long":1.0,"medium":0.5,"short":0.2,"transient":0.05},"countdown_duration":5.0,"default_frequency":440.0,"file_naming":{"include_session_id":true,"include_user_initials":false},"middle_c":"C4","post_processing":{"clip_ceiling_dbfs":-0.1,"fade_in_ms":1.0,"fade_out_ms":10.0,"loudness_target_lufs":-23.0,"max_cents":15.0,"min_snr_db":40.0,"normalize_audio":true,"normalize_to":"peak","peak_target_dbfs":-1.0,"remove_dc":false,"trim_from_noise_floor":false,"trim_noise_margin_db":12.0,"trim_pad_ms":10.0,"trim_silence":true,"trim_threshold_dbfs":-60.0},"storage_management":{"auto_cleanup":true,"cleanup_interval_minutes":60.0,"max_age_days":30,"min_free_gb":2.0,"require_imported":false}}"#;
+
 #[cfg(test)]
 mod tests {
     use super::super::judgement::Disposition;
@@ -268,8 +272,6 @@ mod tests {
     use crate::protocol::Verdict;
 
     const TIME: &str = "2026-11-25T10:00:00.000001Z";
-    /// The `settings` of a `session_start` line with the default config.
-    pub(crate) const SETTINGS: &str = r#"{"articulation_durations":{"long":1.0,"medium":0.5,"short":0.2,"transient":0.05},"countdown_duration":5.0,"default_frequency":440.0,"file_naming":{"include_session_id":true,"include_user_initials":false},"middle_c":"C4","post_processing":{"clip_ceiling_dbfs":-0.1,"fade_in_ms":1.0,"fade_out_ms":10.0,"loudness_target_lufs":-23.0,"max_cents":15.0,"min_snr_db":40.0,"normalize_audio":true,"normalize_to":"peak","peak_target_dbfs":-1.0,"remove_dc":false,"trim_from_noise_floor":false,"trim_noise_margin_db":12.0,"trim_pad_ms":10.0,"trim_silence":true,"trim_threshold_dbfs":-60.0},"storage_management":{"auto_cleanup":true,"cleanup_interval_minutes":60.0,"max_age_days":30,"min_free_gb":2.0,"require_imported":false}}"#;
 
     /// Lines as the board wrote them before these types (one per event kind and
     /// shape), each with the event it reads as.
@@ -284,7 +286,7 @@ mod tests {
                     request: serde_json::json!({"articulations":["long"],"auto_advance":false,"dynamics":[],"highest_note":"","instrument":"guitar","lowest_note":"","round_robins":0,"user_initials":"ab"}),
                     takes: 3,
                     recorders: vec!["http://127.0.0.1:5001".into()],
-                    settings: serde_json::from_str(SETTINGS).unwrap(),
+                    settings: serde_json::from_str(DEFAULT_SETTINGS).unwrap(),
                 },
             ),
             (
@@ -544,7 +546,11 @@ mod tests {
         assert_eq!(read(r#"{"event":"lamp_test","x":1}"#), Ok(LogEvent::Other));
         assert_eq!(read("[1]"), Err("not a JSON object".into()));
         assert_eq!(read(r#"{"time":"t"}"#), Err("no \"event\" field".into()));
-        assert!(read(r#"{"event":"tak"#).unwrap_err().starts_with("truncated line"));
+        assert!(
+            read(r#"{"event":"tak"#)
+                .unwrap_err()
+                .starts_with("truncated line")
+        );
         assert!(read("nope").unwrap_err().starts_with("not JSON"));
         let e = read(r#"{"event":"retake","slot":1}"#).unwrap_err();
         assert!(e.starts_with("retake: ") && e.contains("superseded"), "{e}");

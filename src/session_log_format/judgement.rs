@@ -100,7 +100,8 @@ mod tests {
     fn two_fields_in_json() {
         let text = serde_json::to_string(&Judgement::ok()).unwrap();
         assert_eq!(text, r#"{"verdict":"ok","reason":null}"#);
-        let back: Judgement = serde_json::from_str(r#"{"verdict":"failed","reason":"gone"}"#).unwrap();
+        let back: Judgement =
+            serde_json::from_str(r#"{"verdict":"failed","reason":"gone"}"#).unwrap();
         assert_eq!(back, Judgement::failed("gone"));
         assert!(serde_json::from_str::<Judgement>(r#"{"verdict":"bad"}"#).is_err());
     }

@@ -235,8 +235,8 @@ impl Reading {
     fn finish(mut self) -> SessionRecord {
         for t in &mut self.rec.takes {
             let id = &t.confirmed.take_id;
-            t.superseded = self.superseded.contains(id.base())
-                || self.superseded.contains(&id.to_string());
+            t.superseded =
+                self.superseded.contains(id.base()) || self.superseded.contains(&id.to_string());
         }
         self.rec
     }
