@@ -5,6 +5,7 @@
 //! Everything it does goes into the session log as a [`LogEvent`].
 
 use super::health::Health;
+use super::plan::Slot;
 use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
 use super::recorder_client::RecorderClient;
 use super::session_log::SessionLog;
@@ -15,7 +16,7 @@ use crate::config::{Config, FileNaming, PostProcessing, StorageManagement};
 use crate::dsp::CheckSettings;
 use crate::notes::MiddleC;
 use crate::protocol::{Confirmation, TakeCommand, TakeId, Timestamp};
-use crate::session_log_format::{Confirmed, EndStatus, LogEvent};
+use crate::session_log_format::{Confirmed, EndStatus, LogEvent, PlannedSlot};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -135,7 +136,7 @@ impl fmt::Display for NotLaunchable {
 }
 
 /// Whether a planned slot can be sent to a recorder at all.
-fn launchable(slot: &crate::control::plan::Slot) -> Result<(), NotLaunchable> {
+fn launchable(slot: &Slot) -> Result<(), NotLaunchable> {
     let max = crate::config::MAX_NOTE_SECONDS;
     if !(slot.duration.is_finite() && slot.duration > 0.0 && slot.duration <= max) {
         return Err(NotLaunchable {
@@ -532,13 +533,8 @@ impl Cycle {
                     return refused("nothing left to skip");
                 };
                 session.progress[slot].state = SlotState::Skipped;
-                let s = &session.plan[slot];
                 let skipped = LogEvent::Skip {
-                    slot: slot + 1,
-                    note: s.note.clone(),
-                    articulation: s.articulation.clone(),
-                    dynamic: s.dynamic.clone(),
-                    round_robin: s.round_robin,
+                    slot: planned(slot, &session.plan[slot]),
                 };
                 self.log_event(skipped);
                 self.persist();
@@ -670,11 +666,7 @@ impl Cycle {
         let sent = Arc::new(AtomicBool::new(false));
         let sending = LogEvent::Take {
             take_id: take_id.clone(),
-            slot: slot + 1,
-            note: s.note.clone(),
-            articulation: s.articulation.clone(),
-            dynamic: s.dynamic.clone(),
-            round_robin: s.round_robin,
+            slot: planned(slot, s),
             start_at: Some(start_at),
             offsets_ms: self
                 .ctx
@@ -852,6 +844,17 @@ impl Cycle {
         } else {
             self.set_phase(Phase::Armed);
         }
+    }
+}
+
+/// Slot `index` (from 0) as a `take` or `skip` line has it.
+fn planned(index: usize, s: &Slot) -> PlannedSlot {
+    PlannedSlot {
+        slot: index + 1,
+        note: s.note.clone(),
+        articulation: s.articulation.clone(),
+        dynamic: s.dynamic.clone(),
+        round_robin: s.round_robin,
     }
 }
 

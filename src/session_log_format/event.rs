@@ -70,17 +70,8 @@ pub enum LogEvent {
     /// A take sent to the recorders (every recorder's id derives from `take_id`).
     Take {
         take_id: TakeId,
-        /// From 1.
-        #[serde(default)]
-        slot: usize,
-        #[serde(default)]
-        note: String,
-        #[serde(default)]
-        articulation: String,
-        #[serde(default)]
-        dynamic: Option<String>,
-        #[serde(default)]
-        round_robin: Option<u32>,
+        #[serde(flatten)]
+        slot: PlannedSlot,
         #[serde(default)]
         start_at: Option<Timestamp>,
         /// Each recorder's clock against the board's, ms (`null`: not known).
@@ -105,16 +96,8 @@ pub enum LogEvent {
         reason: String,
     },
     Skip {
-        #[serde(default)]
-        slot: usize,
-        #[serde(default)]
-        note: String,
-        #[serde(default)]
-        articulation: String,
-        #[serde(default)]
-        dynamic: Option<String>,
-        #[serde(default)]
-        round_robin: Option<u32>,
+        #[serde(flatten)]
+        slot: PlannedSlot,
     },
     /// Stopped before its command went out.
     TakeCancelled { take_id: TakeId },
@@ -145,6 +128,18 @@ pub enum LogEvent {
     /// An event this version does not know.
     #[serde(other)]
     Other,
+}
+
+/// The slot a `take` or `skip` line is about.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlannedSlot {
+    /// From 1.
+    pub slot: usize,
+    pub note: String,
+    pub articulation: String,
+    pub dynamic: Option<String>,
+    pub round_robin: Option<u32>,
 }
 
 /// One recorded file, as a `confirmation` line has it: the seed's recordings
@@ -342,11 +337,13 @@ mod tests {
                 r#"{"articulation":"long","dynamic":"ff","event":"take","note":"A4","offsets_ms":[250.0,null],"round_robin":2,"slot":1,"start_at":"2026-11-25T10:00:05.125Z","take_id":"s1-0001-1","time":"2026-11-25T10:00:00.000001Z"}"#,
                 LogEvent::Take {
                     take_id: id("s1-0001-1"),
-                    slot: 1,
-                    note: "A4".into(),
-                    articulation: "long".into(),
-                    dynamic: Some("ff".into()),
-                    round_robin: Some(2),
+                    slot: PlannedSlot {
+                        slot: 1,
+                        note: "A4".into(),
+                        articulation: "long".into(),
+                        dynamic: Some("ff".into()),
+                        round_robin: Some(2),
+                    },
                     start_at: Some(at("2026-11-25T10:00:05.125Z")),
                     offsets_ms: vec![Some(250.0), None],
                 },
@@ -438,11 +435,13 @@ mod tests {
             (
                 r#"{"articulation":"short","dynamic":null,"event":"skip","note":"B4","round_robin":null,"slot":2,"time":"2026-11-25T10:00:00.000001Z"}"#,
                 LogEvent::Skip {
-                    slot: 2,
-                    note: "B4".into(),
-                    articulation: "short".into(),
-                    dynamic: None,
-                    round_robin: None,
+                    slot: PlannedSlot {
+                        slot: 2,
+                        note: "B4".into(),
+                        articulation: "short".into(),
+                        dynamic: None,
+                        round_robin: None,
+                    },
                 },
             ),
             (

@@ -10,7 +10,7 @@
 pub mod event;
 pub mod judgement;
 
-pub use event::{Confirmed, EndStatus, LogEvent, LogLine, decode, encode};
+pub use event::{Confirmed, EndStatus, LogEvent, LogLine, PlannedSlot, decode, encode};
 pub use judgement::{Disposition, Judgement};
 
 use crate::protocol::{TakeId, TakeState};
