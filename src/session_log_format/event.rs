@@ -11,6 +11,7 @@ use super::judgement::Judgement;
 use crate::protocol::{Processing, TakeCheck, TakeId, TakeState, TakeWarning, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -226,28 +227,68 @@ pub fn encode(time: Timestamp, event: &LogEvent) -> Vec<u8> {
     serde_json::to_vec(&Value::Object(fields)).expect("a JSON value serializes")
 }
 
+/// Why a line does not read.
+#[derive(Debug)]
+pub enum BadLine {
+    /// Cut short, as by a power loss while it was written.
+    Truncated(serde_json::Error),
+    NotJson(serde_json::Error),
+    NotAnObject,
+    NoEvent,
+    /// A known event without the fields it needs: the event's name, where in
+    /// the line (`.` for the line itself) and what is wrong.
+    Fields {
+        event: String,
+        path: String,
+        error: serde_json::Error,
+    },
+}
+
+impl fmt::Display for BadLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BadLine::Truncated(e) => write!(f, "truncated line: {e}"),
+            BadLine::NotJson(e) => write!(f, "not JSON: {e}"),
+            BadLine::NotAnObject => f.write_str("not a JSON object"),
+            BadLine::NoEvent => f.write_str("no \"event\" field"),
+            BadLine::Fields { event, path, error } if path == "." => {
+                write!(f, "{event}: {error}")
+            }
+            BadLine::Fields { event, path, error } => write!(f, "{event}: {path}: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for BadLine {}
+
 /// One line (without its newline), or what is wrong with it.
-pub fn decode(raw: &[u8]) -> Result<LogLine, String> {
+pub fn decode(raw: &[u8]) -> Result<LogLine, BadLine> {
     let value: Value = serde_json::from_slice(raw).map_err(|e| {
-        let what = if e.is_eof() {
-            "truncated line"
+        if e.is_eof() {
+            BadLine::Truncated(e)
         } else {
-            "not JSON"
-        };
-        format!("{what}: {e}")
+            BadLine::NotJson(e)
+        }
     })?;
     if !value.is_object() {
-        return Err("not a JSON object".into());
+        return Err(BadLine::NotAnObject);
     }
     let Some(name) = value["event"].as_str() else {
-        return Err("no \"event\" field".into());
+        return Err(BadLine::NoEvent);
     };
     let event = serde_path_to_error::deserialize(&value).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            format!("{name}: {}", e.inner())
-        } else {
-            format!("{name}: {path}: {}", e.inner())
+        // Reading by the tag loses the path within the line; a confirmation,
+        // the line with most fields, is read again alone to find it.
+        let e = match name {
+            "confirmation" => serde_path_to_error::deserialize::<_, Confirmed>(&value)
+                .err()
+                .unwrap_or(e),
+            _ => e,
+        };
+        BadLine::Fields {
+            event: name.to_string(),
+            path: e.path().to_string(),
+            error: e.into_inner(),
         }
     })?;
     Ok(LogLine {
@@ -529,7 +570,11 @@ mod tests {
 
     #[test]
     fn hand_written_lines_read_and_unknown_events_are_other() {
-        let read = |t: &str| decode(t.as_bytes()).map(|l| l.event);
+        let read = |t: &str| {
+            decode(t.as_bytes())
+                .map(|l| l.event)
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(
             read(r#"{"event":"session_end"}"#),
             Ok(LogEvent::SessionEnd {
@@ -555,5 +600,17 @@ mod tests {
         assert!(e.starts_with("retake: ") && e.contains("superseded"), "{e}");
         let e = read(r#"{"event":"confirmation","take_id":"x"}"#).unwrap_err();
         assert!(e.starts_with("confirmation: "), "{e}");
+        // A confirmation's field is named with its path.
+        let conf = |extra: &str| {
+            format!(
+                r#"{{"event":"confirmation","session_id":"s","filename":"f","note":"A4","articulation":"a","instrument":"i","timestamp":"2026-11-25T10:00:00Z","take_id":"x","verdict":"ok",{extra}}}"#
+            )
+        };
+        assert_eq!(
+            read(&conf(r#""frequency":"high""#)),
+            Err(r#"confirmation: frequency: invalid type: string "high", expected f64"#.into())
+        );
+        let e = read(&conf(r#""frequency":1,"check":{"verdict":"fine"}"#)).unwrap_err();
+        assert!(e.starts_with("confirmation: check.verdict: "), "{e}");
     }
 }

@@ -10,7 +10,7 @@
 pub mod event;
 pub mod judgement;
 
-pub use event::{Confirmed, EndStatus, LogEvent, LogLine, PlannedSlot, decode, encode};
+pub use event::{BadLine, Confirmed, EndStatus, LogEvent, LogLine, PlannedSlot, decode, encode};
 pub use judgement::{Disposition, Judgement};
 
 use crate::protocol::{TakeId, TakeState};
@@ -118,10 +118,10 @@ pub fn parse<'a>(path: &Path, lines: impl Iterator<Item = &'a [u8]>) -> SessionR
         }
         match decode(raw) {
             Ok(line) => reading.apply(i + 1, line),
-            Err(message) => reading.rec.errors.push(LineError {
+            Err(bad) => reading.rec.errors.push(LineError {
                 file: path.to_path_buf(),
                 line: i + 1,
-                message,
+                message: bad.to_string(),
             }),
         }
     }
