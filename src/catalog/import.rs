@@ -2,6 +2,7 @@
 //! by its take id (in batches of [`BATCH`] rows, columns sent as arrays), so importing a log twice, or again after it grew, leaves one
 //! row per take. Lines that cannot be read are reported (`file:line`) and skipped.
 
+use super::CatalogError;
 use super::log_reader::{self, LineError, SessionRecord, TakeLine};
 use crate::protocol::{TakeCheck, TakeState};
 
@@ -22,10 +23,10 @@ pub struct ImportReport {
 }
 
 /// Connect (no TLS; a Unix socket is `host=/dir` or `postgres://user@%2Fdir/db`).
-pub async fn connect(url: &str) -> Result<Client, String> {
+pub async fn connect(url: &str) -> Result<Client, CatalogError> {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .map_err(|e| format!("cannot connect to the catalog database: {e}"))?;
+        .map_err(CatalogError::Connect)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             log::error!(target: "takebox::catalog", "database connection: {e}");
@@ -35,25 +36,28 @@ pub async fn connect(url: &str) -> Result<Client, String> {
 }
 
 /// The log files named: files as they are, folders for their `*.jsonl`.
-pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, CatalogError> {
     let mut out = Vec::new();
     for p in inputs {
         if p.is_dir() {
-            out.extend(log_reader::logs_in(p).map_err(|e| e.to_string())?);
+            out.extend(log_reader::logs_in(p).map_err(CatalogError::Read)?);
         } else if p.is_file() {
             out.push(p.clone());
         } else {
-            return Err(format!("{}: no such file or folder", p.display()));
+            return Err(CatalogError::Missing(p.clone()));
         }
     }
     Ok(out)
 }
 
 /// Migrate the schema, then import every log.
-pub async fn import_logs(client: &mut Client, logs: &[PathBuf]) -> Result<ImportReport, String> {
+pub async fn import_logs(
+    client: &mut Client,
+    logs: &[PathBuf],
+) -> Result<ImportReport, CatalogError> {
     schema::migrate(client)
         .await
-        .map_err(|e| format!("migrating the catalog schema: {e}"))?;
+        .map_err(CatalogError::Migrate)?;
     let mut report = ImportReport::default();
     for path in logs {
         let rec = match log_reader::read(path) {
