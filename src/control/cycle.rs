@@ -288,7 +288,9 @@ impl Cycle {
         if min == 0 || !share.is_dir() {
             return None;
         }
-        crate::retention::disk_guard(share, min).err()
+        crate::retention::disk_guard(share, min)
+            .err()
+            .map(|e| e.to_string())
     }
 
     /// Why the next slot's take cannot be recorded by a recorder that answers
