@@ -481,7 +481,7 @@ impl Cycle {
     }
 
     fn command(&mut self, cmd: Command) -> Result<(), Refused> {
-        let Some(session) = &mut self.session else {
+        let Some(session) = &self.session else {
             return refused("no session: initiate one first");
         };
         if session.status != SessionStatus::Open {
@@ -489,66 +489,14 @@ impl Cycle {
         }
         let sent = self.take.as_ref().map(|t| t.sent.load(Ordering::SeqCst));
         match cmd {
-            Command::Start => {
-                if self.take.is_some() {
-                    return refused("a take is already under way");
-                }
-                self.disk_guard()?;
-                let session = self.session.as_mut().expect("checked");
-                session.paused = false;
-                let Some(slot) = session.current() else {
-                    self.finish();
-                    return Ok(());
-                };
-                self.message = None;
-                self.start_take(slot);
-                Ok(())
+            Command::Start => self.start(),
+            Command::Retake => self.retake(),
+            Command::Skip if sent == Some(true) => {
+                refused("the take is being recorded; skip after its confirmation")
             }
-            Command::Retake => {
-                if self.take.is_some() {
-                    return refused("a take is under way; retake once it is confirmed");
-                }
-                let Some(slot) = session.last_done else {
-                    return refused("no confirmed take to record again");
-                };
-                self.disk_guard()?;
-                let session = self.session.as_mut().expect("checked");
-                let Some(old) = session.retake(slot) else {
-                    return refused("the last take was already replaced");
-                };
-                session.paused = false;
-                self.log_event(LogEvent::Retake {
-                    slot: slot + 1,
-                    superseded: old,
-                });
-                self.persist();
-                self.start_take(slot);
-                Ok(())
-            }
-            Command::Skip => {
-                if sent == Some(true) {
-                    return refused("the take is being recorded; skip after its confirmation");
-                }
-                self.cancel_take();
-                let session = self.session.as_mut().expect("checked");
-                let Some(slot) = session.current() else {
-                    return refused("nothing left to skip");
-                };
-                session.progress[slot].state = SlotState::Skipped;
-                let skipped = LogEvent::Skip {
-                    slot: planned(slot, &session.plan[slot]),
-                };
-                self.log_event(skipped);
-                self.persist();
-                if self.session.as_ref().and_then(Session::current).is_none() {
-                    self.finish();
-                } else {
-                    self.set_phase(Phase::Armed);
-                }
-                Ok(())
-            }
+            Command::Skip => self.skip(),
             Command::Pause => {
-                session.paused = true;
+                self.session_mut().paused = true;
                 if sent != Some(true) {
                     self.cancel_take();
                     self.set_phase(Phase::Paused);
@@ -557,40 +505,104 @@ impl Cycle {
                 Ok(())
             }
             Command::Abort => {
-                if let Some(t) = self.take.take() {
-                    t.handle.abort();
-                    let outcome = if t.sent.load(Ordering::SeqCst) {
-                        TakeOutcome::Abandoned
-                    } else {
-                        TakeOutcome::Cancelled
-                    };
-                    if let Some(r) = self
-                        .session
-                        .as_mut()
-                        .and_then(|s| s.take_mut(t.slot, &t.take_id))
-                    {
-                        r.outcome = outcome;
-                    }
-                    let take_id = t.take_id;
-                    self.log_event(if outcome == TakeOutcome::Abandoned {
-                        LogEvent::TakeAbandoned { take_id }
-                    } else {
-                        LogEvent::TakeCancelled { take_id }
-                    });
-                }
-                let session = self.session.as_mut().expect("checked");
-                session.status = SessionStatus::Aborted;
-                let end = LogEvent::SessionEnd {
-                    status: EndStatus::Aborted,
-                    done: session.finished_count(),
-                    total: session.plan.len(),
-                };
-                self.log_event(end);
-                self.persist();
-                self.set_phase(Phase::Aborted);
+                self.abort();
                 Ok(())
             }
         }
+    }
+
+    fn session_mut(&mut self) -> &mut Session {
+        self.session.as_mut().expect("a session")
+    }
+
+    fn start(&mut self) -> Result<(), Refused> {
+        if self.take.is_some() {
+            return refused("a take is already under way");
+        }
+        self.disk_guard()?;
+        let session = self.session_mut();
+        session.paused = false;
+        let Some(slot) = session.current() else {
+            self.finish();
+            return Ok(());
+        };
+        self.message = None;
+        self.start_take(slot);
+        Ok(())
+    }
+
+    fn retake(&mut self) -> Result<(), Refused> {
+        if self.take.is_some() {
+            return refused("a take is under way; retake once it is confirmed");
+        }
+        let Some(slot) = self.session_mut().last_done else {
+            return refused("no confirmed take to record again");
+        };
+        self.disk_guard()?;
+        let session = self.session_mut();
+        let Some(old) = session.retake(slot) else {
+            return refused("the last take was already replaced");
+        };
+        session.paused = false;
+        self.log_event(LogEvent::Retake {
+            slot: slot + 1,
+            superseded: old,
+        });
+        self.persist();
+        self.start_take(slot);
+        Ok(())
+    }
+
+    /// Skip the current slot (a countdown not yet sent is stopped).
+    fn skip(&mut self) -> Result<(), Refused> {
+        self.cancel_take();
+        let session = self.session_mut();
+        let Some(slot) = session.current() else {
+            return refused("nothing left to skip");
+        };
+        session.progress[slot].state = SlotState::Skipped;
+        let skipped = LogEvent::Skip {
+            slot: planned(slot, &session.plan[slot]),
+        };
+        self.log_event(skipped);
+        self.persist();
+        if self.session.as_ref().and_then(Session::current).is_none() {
+            self.finish();
+        } else {
+            self.set_phase(Phase::Armed);
+        }
+        Ok(())
+    }
+
+    /// End the session; a take still out is abandoned, a countdown cancelled.
+    fn abort(&mut self) {
+        if let Some(t) = self.take.take() {
+            t.handle.abort();
+            let outcome = if t.sent.load(Ordering::SeqCst) {
+                TakeOutcome::Abandoned
+            } else {
+                TakeOutcome::Cancelled
+            };
+            if let Some(r) = self.session_mut().take_mut(t.slot, &t.take_id) {
+                r.outcome = outcome;
+            }
+            let take_id = t.take_id;
+            self.log_event(if outcome == TakeOutcome::Abandoned {
+                LogEvent::TakeAbandoned { take_id }
+            } else {
+                LogEvent::TakeCancelled { take_id }
+            });
+        }
+        let session = self.session_mut();
+        session.status = SessionStatus::Aborted;
+        let end = LogEvent::SessionEnd {
+            status: EndStatus::Aborted,
+            done: session.finished_count(),
+            total: session.plan.len(),
+        };
+        self.log_event(end);
+        self.persist();
+        self.set_phase(Phase::Aborted);
     }
 
     /// Stop a countdown whose command has not gone out.

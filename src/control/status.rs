@@ -1,5 +1,5 @@
 //! What the take cycle shows: its phase, the status the page and the API read,
-//! and the events that subscribers (server-sent events, later the LEDs) get.
+//! and the events that subscribers (server-sent events, the LEDs) get.
 
 use super::plan::Slot;
 use super::verdict::{Disposition, Judgement};
