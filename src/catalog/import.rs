@@ -9,7 +9,7 @@ use crate::protocol::{TakeCheck, TakeState};
 use super::schema;
 use crate::session_log_format::Confirmed;
 use std::path::{Path, PathBuf};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -143,16 +143,28 @@ pub async fn import_session(
     rec: &SessionRecord,
 ) -> Result<usize, tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    let session_stmt = tx.prepare(UPSERT_SESSION).await?;
-    let take_stmt = tx.prepare(UPSERT_TAKES).await?;
-    let verdict_stmt = tx.prepare(UPSERT_VERDICTS).await?;
+    upsert_session(&tx, rec).await?;
+    let takes = tx.prepare(UPSERT_TAKES).await?;
+    let verdicts = tx.prepare(UPSERT_VERDICTS).await?;
+    // The reader keeps one entry per take id, so no batch names a take twice.
+    for chunk in rec.takes.chunks(BATCH) {
+        upsert_takes(&tx, [&takes, &verdicts], &rec.session_id, chunk).await?;
+    }
+    tx.commit().await?;
+    Ok(rec.takes.len())
+}
+
+async fn upsert_session(
+    tx: &Transaction<'_>,
+    rec: &SessionRecord,
+) -> Result<(), tokio_postgres::Error> {
     let settings = rec.settings.to_string();
     let request = rec.request.to_string();
     let lines = rec.lines as i32;
     let log_file = rec.path.display().to_string();
     let end_status = rec.end_status.map(|s| s.as_str());
     tx.execute(
-        &session_stmt,
+        UPSERT_SESSION,
         &[
             &rec.session_id,
             &rec.instrument,
@@ -167,69 +179,75 @@ pub async fn import_session(
         ],
     )
     .await?;
-    // The reader keeps one entry per take id, so no batch names a take twice.
-    for chunk in rec.takes.chunks(BATCH) {
-        let col = |f: &dyn Fn(&Confirmed) -> String| {
-            chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
-        };
-        let opt = |f: &dyn for<'t> Fn(&'t Confirmed) -> Option<&'t str>| {
-            chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
-        };
-        let int = |f: &dyn Fn(&Confirmed) -> Option<i32>| {
-            chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
-        };
-        let take_id = col(&|t| t.take_id.to_string());
-        let filename = col(&|t| t.filename.clone());
-        let note = col(&|t| t.note.clone());
-        let frequency: Vec<f64> = chunk.iter().map(|t| t.confirmed.frequency).collect();
-        let articulation = col(&|t| t.articulation.clone());
-        let instrument = col(&|t| t.instrument.clone());
-        let timestamp = col(&|t| t.timestamp.to_string());
-        let dynamic = opt(&|t| t.dynamic.as_deref());
-        let round_robin = int(&|t| t.round_robin.map(|r| r as i32));
-        let recorder = opt(&|t| t.recorder.as_deref());
-        let verdict = col(&|t| t.judgement.disposition.as_str().to_string());
-        let cents: Vec<Option<f64>> = chunk.iter().map(TakeLine::cents).collect();
-        let superseded: Vec<bool> = chunk.iter().map(|t| t.superseded).collect();
-        let state = opt(&|t| t.state.map(TakeState::as_str));
-        let sha256 = opt(&|t| t.sha256.as_deref());
-        let slot = int(&|t| t.slot.map(|s| s as i32));
-        let line: Vec<i32> = chunk.iter().map(|t| t.line as i32).collect();
-        tx.execute(
-            &take_stmt,
-            &[
-                &take_id,
-                &rec.session_id,
-                &filename,
-                &note,
-                &frequency,
-                &articulation,
-                &instrument,
-                &timestamp,
-                &dynamic,
-                &round_robin,
-                &recorder,
-                &verdict,
-                &cents,
-                &superseded,
-                &state,
-                &sha256,
-                &slot,
-                &line,
-            ],
-        )
+    Ok(())
+}
+
+/// One batch of takes, its columns as arrays: into `takes`, then `verdicts`.
+async fn upsert_takes(
+    tx: &Transaction<'_>,
+    [takes, verdicts]: [&Statement; 2],
+    session_id: &String,
+    chunk: &[TakeLine],
+) -> Result<(), tokio_postgres::Error> {
+    let col = |f: &dyn Fn(&Confirmed) -> String| {
+        chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+    };
+    let opt = |f: &dyn for<'t> Fn(&'t Confirmed) -> Option<&'t str>| {
+        chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+    };
+    let int = |f: &dyn Fn(&Confirmed) -> Option<i32>| {
+        chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+    };
+    let take_id = col(&|t| t.take_id.to_string());
+    let filename = col(&|t| t.filename.clone());
+    let note = col(&|t| t.note.clone());
+    let frequency: Vec<f64> = chunk.iter().map(|t| t.confirmed.frequency).collect();
+    let articulation = col(&|t| t.articulation.clone());
+    let instrument = col(&|t| t.instrument.clone());
+    let timestamp = col(&|t| t.timestamp.to_string());
+    let dynamic = opt(&|t| t.dynamic.as_deref());
+    let round_robin = int(&|t| t.round_robin.map(|r| r as i32));
+    let recorder = opt(&|t| t.recorder.as_deref());
+    let verdict = col(&|t| t.judgement.disposition.as_str().to_string());
+    let cents: Vec<Option<f64>> = chunk.iter().map(TakeLine::cents).collect();
+    let superseded: Vec<bool> = chunk.iter().map(|t| t.superseded).collect();
+    let state = opt(&|t| t.state.map(TakeState::as_str));
+    let sha256 = opt(&|t| t.sha256.as_deref());
+    let slot = int(&|t| t.slot.map(|s| s as i32));
+    let line: Vec<i32> = chunk.iter().map(|t| t.line as i32).collect();
+    tx.execute(
+        takes,
+        &[
+            &take_id,
+            session_id,
+            &filename,
+            &note,
+            &frequency,
+            &articulation,
+            &instrument,
+            &timestamp,
+            &dynamic,
+            &round_robin,
+            &recorder,
+            &verdict,
+            &cents,
+            &superseded,
+            &state,
+            &sha256,
+            &slot,
+            &line,
+        ],
+    )
+    .await?;
+    let reason = opt(&|t| t.judgement.reason.as_deref());
+    // A jsonb column: the keys' order does not matter.
+    let check: Vec<Option<String>> = chunk
+        .iter()
+        .map(|t| t.confirmed.check.as_ref().map(json))
+        .collect();
+    tx.execute(verdicts, &[&take_id, &verdict, &reason, &check])
         .await?;
-        let reason = opt(&|t| t.judgement.reason.as_deref());
-        // A jsonb column: the keys' order does not matter.
-        let check: Vec<Option<String>> = chunk
-            .iter()
-            .map(|t| t.confirmed.check.as_ref().map(json))
-            .collect();
-        tx.execute(&verdict_stmt, &[&take_id, &verdict, &reason, &check])
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(rec.takes.len())
+    Ok(())
 }
 
 fn json(check: &TakeCheck) -> String {
