@@ -593,16 +593,21 @@ impl Cycle {
                 LogEvent::TakeCancelled { take_id }
             });
         }
+        self.session_mut().status = SessionStatus::Aborted;
+        self.log_end(EndStatus::Aborted);
+        self.persist();
+        self.set_phase(Phase::Aborted);
+    }
+
+    /// The session's `session_end` line: how it ended and how far it got.
+    fn log_end(&mut self, status: EndStatus) {
         let session = self.session_mut();
-        session.status = SessionStatus::Aborted;
         let end = LogEvent::SessionEnd {
-            status: EndStatus::Aborted,
+            status,
             done: session.finished_count(),
             total: session.plan.len(),
         };
         self.log_event(end);
-        self.persist();
-        self.set_phase(Phase::Aborted);
     }
 
     /// Stop a countdown whose command has not gone out.
@@ -627,12 +632,7 @@ impl Cycle {
         };
         if session.status == SessionStatus::Open {
             session.status = SessionStatus::Finished;
-            let end = LogEvent::SessionEnd {
-                status: EndStatus::Finished,
-                done: session.finished_count(),
-                total: session.plan.len(),
-            };
-            self.log_event(end);
+            self.log_end(EndStatus::Finished);
             self.persist();
         }
         self.set_phase(Phase::Finished);
