@@ -191,8 +191,9 @@ pub fn recorder_answer(data: &[u8]) {
         if let TakeReply::Done(c) = &reply {
             let _ = c.recorded_at.to_string();
             let _ = c.recorded_at.unix_seconds();
-            let v = crate::control::verdict::judge(c);
-            let _ = (v.label(), v.reason());
+            let limits = crate::dsp::CheckSettings::default();
+            let v = crate::control::verdict::judge(c, &limits);
+            let _ = (v.disposition.as_str(), v.reason);
         }
     }
 }
@@ -497,8 +498,8 @@ pub fn session_log(data: &[u8]) {
         says("log line", e);
     }
     for t in &rec.takes {
-        let _ = session_log_format::parse_time(&t.timestamp);
         let _ = t.usable();
+        let _ = t.cents();
     }
     if let Some(t) = rec.last_time.as_deref() {
         let _ = session_log_format::parse_time(t);

@@ -2,9 +2,11 @@
 //!
 //! Dependencies point down: the binaries use `control`, `capture` and `catalog`;
 //! those use `dsp`, `protocol`, `config` and `notes`. `control` and `capture` share
-//! only the protocol; `dsp` does no I/O. `session_log_format` (reading session logs)
-//! and `retention` (what cleanup may delete, and deleting it) sit below `control`
-//! and `catalog`, so both use them without using each other.
+//! only the protocol, which sends `dsp`'s check verdict as it is; `dsp` does no
+//! I/O. `session_log_format` (the session log's typed lines: the board writes
+//! them, the catalog and cleanup read them) and `retention` (what cleanup may
+//! delete, and deleting it) sit below `control` and `catalog`, so both use them
+//! without using each other.
 
 pub mod capture;
 pub mod catalog;

@@ -9,7 +9,9 @@
 //! confirmed file reached the share, its last log line is older than
 //! `max_age_days`, and (with `require_imported`) the catalog import saw every line.
 
+use crate::protocol::TakeState;
 use crate::session_log_format::{self, SessionRecord};
+use std::fmt;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -83,7 +85,7 @@ pub fn facts(rec: &SessionRecord, state_dir: Option<&Path>) -> SessionFacts {
     let spooled = rec
         .takes
         .iter()
-        .filter(|t| t.state.as_deref().is_some_and(|s| s == "spooled"))
+        .filter(|t| t.confirmed.state == Some(TakeState::Spooled))
         .count();
     let open = state_dir.is_some_and(|d| {
         let p = d.join("sessions").join(format!("{}.json", rec.session_id));
@@ -253,13 +255,12 @@ impl Sweep {
     }
 
     /// Decide and delete. Every removed path is logged (target `takebox::cleanup`).
-    pub fn run(&self, now: SystemTime) -> Result<SweepReport, String> {
+    pub fn run(&self, now: SystemTime) -> Result<SweepReport, SweepError> {
         if !self.root.join(&self.marker).is_file() {
-            return Err(format!(
-                "{} has no {}: the share is not mounted, nothing is deleted",
-                self.root.display(),
-                self.marker
-            ));
+            return Err(SweepError::NotMounted {
+                root: self.root.clone(),
+                marker: self.marker.clone(),
+            });
         }
         let mut report = SweepReport::default();
         let mut warnings = Vec::new();
@@ -271,7 +272,7 @@ impl Sweep {
             now,
             &mut |w| warnings.push(w),
         )
-        .map_err(|e| format!("reading the session logs: {e}"))?;
+        .map_err(SweepError::Logs)?;
         report.warnings = warnings;
         for p in planned {
             match p.decision {
@@ -303,6 +304,63 @@ impl Sweep {
     }
 }
 
+/// Why a sweep deleted nothing at all.
+#[derive(Debug)]
+pub enum SweepError {
+    /// The recordings root lacks its marker file.
+    NotMounted { root: PathBuf, marker: String },
+    /// The log folder could not be listed (the error names it).
+    Logs(io::Error),
+}
+
+impl fmt::Display for SweepError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SweepError::NotMounted { root, marker } => write!(
+                f,
+                "{} has no {marker}: the share is not mounted, nothing is deleted",
+                root.display()
+            ),
+            SweepError::Logs(e) => write!(f, "reading the session logs: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SweepError {}
+
+/// Why no take may be armed: the share is (nearly) full.
+#[derive(Debug)]
+pub enum NoRoom {
+    Short {
+        share: PathBuf,
+        free_bytes: u64,
+        min_free_bytes: u64,
+    },
+    /// Its free space could not be read.
+    Unknown(io::Error),
+}
+
+impl fmt::Display for NoRoom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NoRoom::Short {
+                share,
+                free_bytes,
+                min_free_bytes,
+            } => write!(
+                f,
+                "only {:.2} GB free on the share {} (at least {:.2} GB needed): free space or lower storage_management.min_free_gb",
+                *free_bytes as f64 / 1e9,
+                share.display(),
+                *min_free_bytes as f64 / 1e9
+            ),
+            NoRoom::Unknown(e) => write!(f, "cannot read the share's free space: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for NoRoom {}
+
 /// Free space on the file system holding `path`, for an unprivileged writer.
 pub fn free_bytes(path: &Path) -> io::Result<u64> {
     let st = nix::sys::statvfs::statvfs(path).map_err(|e| ctx(io::Error::from(e), path))?;
@@ -310,16 +368,15 @@ pub fn free_bytes(path: &Path) -> io::Result<u64> {
 }
 
 /// Why a take may not be armed: less than `min_free_bytes` free on the share.
-pub fn disk_guard(share: &Path, min_free_bytes: u64) -> Result<(), String> {
+pub fn disk_guard(share: &Path, min_free_bytes: u64) -> Result<(), NoRoom> {
     match free_bytes(share) {
         Ok(free) if free >= min_free_bytes => Ok(()),
-        Ok(free) => Err(format!(
-            "only {:.2} GB free on the share {} (at least {:.2} GB needed): free space or lower storage_management.min_free_gb",
-            free as f64 / 1e9,
-            share.display(),
-            min_free_bytes as f64 / 1e9
-        )),
-        Err(e) => Err(format!("cannot read the share's free space: {e}")),
+        Ok(free) => Err(NoRoom::Short {
+            share: share.to_path_buf(),
+            free_bytes: free,
+            min_free_bytes,
+        }),
+        Err(e) => Err(NoRoom::Unknown(e)),
     }
 }
 

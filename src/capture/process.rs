@@ -14,7 +14,7 @@ use crate::dsp::{
     SmplPitch, TakeLevels, Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer,
     TruePeakMeter,
 };
-use crate::protocol::{self, SampleFormat, TakeCheck};
+use crate::protocol::{SampleFormat, TakeCheck};
 use crate::wav::{WavInfo, WavReader, WavSpec, WavWriter};
 use std::fmt;
 use std::fs::File;
@@ -131,12 +131,7 @@ impl ProcessOptions {
             remove_dc: pp.remove_dc,
             fade_in_ms: pp.fade_in_ms,
             fade_out_ms: pp.fade_out_ms,
-            check: CheckSettings {
-                clip_ceiling_dbfs: pp.clip_ceiling_dbfs,
-                max_cents: pp.max_cents,
-                min_snr_db: pp.min_snr_db,
-                ..CheckSettings::default()
-            },
+            check: CheckSettings::from_post_processing(pp),
             planned_hz: None,
             planned_midi: None,
             output_format: None,
@@ -340,17 +335,10 @@ pub fn check(analysis: &Analysis, opts: &ProcessOptions) -> Check {
 
 /// The protocol's form of a check.
 pub fn to_protocol(check: &Check) -> TakeCheck {
-    let v = |v: dsp::Verdict| match v {
-        dsp::Verdict::Ok => protocol::Verdict::Ok,
-        dsp::Verdict::OffPitch => protocol::Verdict::OffPitch,
-        dsp::Verdict::Clipped => protocol::Verdict::Clipped,
-        dsp::Verdict::Silent => protocol::Verdict::Silent,
-        dsp::Verdict::Noisy => protocol::Verdict::Noisy,
-    };
     let round = |x: f64| (x * 100.0).round() / 100.0;
     TakeCheck {
-        verdict: v(check.verdict),
-        issues: check.issues.iter().map(|&i| v(i)).collect(),
+        verdict: check.verdict,
+        issues: check.issues.clone(),
         measured_hz: check.measured_hz.map(|x| (x * 1000.0).round() / 1000.0),
         cents: check.cents.map(round),
         noise_floor_dbfs: check.noise_floor_dbfs.filter(|x| x.is_finite()).map(round),

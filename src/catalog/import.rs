@@ -2,10 +2,14 @@
 //! by its take id (in batches of [`BATCH`] rows, columns sent as arrays), so importing a log twice, or again after it grew, leaves one
 //! row per take. Lines that cannot be read are reported (`file:line`) and skipped.
 
+use super::CatalogError;
 use super::log_reader::{self, LineError, SessionRecord, TakeLine};
+use crate::protocol::{TakeCheck, TakeState};
+
 use super::schema;
+use crate::session_log_format::Confirmed;
 use std::path::{Path, PathBuf};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Statement, Transaction};
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -19,10 +23,10 @@ pub struct ImportReport {
 }
 
 /// Connect (no TLS; a Unix socket is `host=/dir` or `postgres://user@%2Fdir/db`).
-pub async fn connect(url: &str) -> Result<Client, String> {
+pub async fn connect(url: &str) -> Result<Client, CatalogError> {
     let (client, connection) = tokio_postgres::connect(url, NoTls)
         .await
-        .map_err(|e| format!("cannot connect to the catalog database: {e}"))?;
+        .map_err(CatalogError::Connect)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             log::error!(target: "takebox::catalog", "database connection: {e}");
@@ -32,25 +36,28 @@ pub async fn connect(url: &str) -> Result<Client, String> {
 }
 
 /// The log files named: files as they are, folders for their `*.jsonl`.
-pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, CatalogError> {
     let mut out = Vec::new();
     for p in inputs {
         if p.is_dir() {
-            out.extend(log_reader::logs_in(p).map_err(|e| e.to_string())?);
+            out.extend(log_reader::logs_in(p).map_err(CatalogError::Read)?);
         } else if p.is_file() {
             out.push(p.clone());
         } else {
-            return Err(format!("{}: no such file or folder", p.display()));
+            return Err(CatalogError::Missing(p.clone()));
         }
     }
     Ok(out)
 }
 
 /// Migrate the schema, then import every log.
-pub async fn import_logs(client: &mut Client, logs: &[PathBuf]) -> Result<ImportReport, String> {
+pub async fn import_logs(
+    client: &mut Client,
+    logs: &[PathBuf],
+) -> Result<ImportReport, CatalogError> {
     schema::migrate(client)
         .await
-        .map_err(|e| format!("migrating the catalog schema: {e}"))?;
+        .map_err(CatalogError::Migrate)?;
     let mut report = ImportReport::default();
     for path in logs {
         let rec = match log_reader::read(path) {
@@ -136,22 +143,35 @@ pub async fn import_session(
     rec: &SessionRecord,
 ) -> Result<usize, tokio_postgres::Error> {
     let tx = client.transaction().await?;
-    let session_stmt = tx.prepare(UPSERT_SESSION).await?;
-    let take_stmt = tx.prepare(UPSERT_TAKES).await?;
-    let verdict_stmt = tx.prepare(UPSERT_VERDICTS).await?;
+    upsert_session(&tx, rec).await?;
+    let takes = tx.prepare(UPSERT_TAKES).await?;
+    let verdicts = tx.prepare(UPSERT_VERDICTS).await?;
+    // The reader keeps one entry per take id, so no batch names a take twice.
+    for chunk in rec.takes.chunks(BATCH) {
+        upsert_takes(&tx, [&takes, &verdicts], &rec.session_id, chunk).await?;
+    }
+    tx.commit().await?;
+    Ok(rec.takes.len())
+}
+
+async fn upsert_session(
+    tx: &Transaction<'_>,
+    rec: &SessionRecord,
+) -> Result<(), tokio_postgres::Error> {
     let settings = rec.settings.to_string();
     let request = rec.request.to_string();
     let lines = rec.lines as i32;
     let log_file = rec.path.display().to_string();
+    let end_status = rec.end_status.map(|s| s.as_str());
     tx.execute(
-        &session_stmt,
+        UPSERT_SESSION,
         &[
             &rec.session_id,
             &rec.instrument,
             &rec.user_initials,
             &rec.started,
             &rec.last_time,
-            &rec.end_status,
+            &end_status,
             &settings,
             &request,
             &log_file,
@@ -159,61 +179,77 @@ pub async fn import_session(
         ],
     )
     .await?;
-    // The reader keeps one entry per take id, so no batch names a take twice.
-    for chunk in rec.takes.chunks(BATCH) {
-        let col = |f: &dyn Fn(&TakeLine) -> String| chunk.iter().map(f).collect::<Vec<_>>();
-        let take_id = col(&|t| t.take_id.clone());
-        let filename = col(&|t| t.filename.clone());
-        let note = col(&|t| t.note.clone());
-        let frequency: Vec<f64> = chunk.iter().map(|t| t.frequency).collect();
-        let articulation = col(&|t| t.articulation.clone());
-        let instrument = col(&|t| t.instrument.clone());
-        let timestamp = col(&|t| t.timestamp.clone());
-        let dynamic: Vec<Option<&str>> = chunk.iter().map(|t| t.dynamic.as_deref()).collect();
-        let round_robin: Vec<Option<i32>> = chunk
-            .iter()
-            .map(|t| t.round_robin.map(|r| r as i32))
-            .collect();
-        let recorder: Vec<Option<&str>> = chunk.iter().map(|t| t.recorder.as_deref()).collect();
-        let verdict = col(&|t| t.verdict.clone());
-        let cents: Vec<Option<f64>> = chunk.iter().map(|t| t.cents).collect();
-        let superseded: Vec<bool> = chunk.iter().map(|t| t.superseded).collect();
-        let state: Vec<Option<&str>> = chunk.iter().map(|t| t.state.as_deref()).collect();
-        let sha256: Vec<Option<&str>> = chunk.iter().map(|t| t.sha256.as_deref()).collect();
-        let slot: Vec<Option<i32>> = chunk.iter().map(|t| t.slot.map(|s| s as i32)).collect();
-        let line: Vec<i32> = chunk.iter().map(|t| t.line as i32).collect();
-        tx.execute(
-            &take_stmt,
-            &[
-                &take_id,
-                &rec.session_id,
-                &filename,
-                &note,
-                &frequency,
-                &articulation,
-                &instrument,
-                &timestamp,
-                &dynamic,
-                &round_robin,
-                &recorder,
-                &verdict,
-                &cents,
-                &superseded,
-                &state,
-                &sha256,
-                &slot,
-                &line,
-            ],
-        )
+    Ok(())
+}
+
+/// One batch of takes, its columns as arrays: into `takes`, then `verdicts`.
+async fn upsert_takes(
+    tx: &Transaction<'_>,
+    [takes, verdicts]: [&Statement; 2],
+    session_id: &String,
+    chunk: &[TakeLine],
+) -> Result<(), tokio_postgres::Error> {
+    let col = |f: &dyn Fn(&Confirmed) -> String| {
+        chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+    };
+    let opt = |f: &dyn for<'t> Fn(&'t Confirmed) -> Option<&'t str>| {
+        chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+    };
+    let int = |f: &dyn Fn(&Confirmed) -> Option<i32>| {
+        chunk.iter().map(|t| f(&t.confirmed)).collect::<Vec<_>>()
+    };
+    let take_id = col(&|t| t.take_id.to_string());
+    let filename = col(&|t| t.filename.clone());
+    let note = col(&|t| t.note.clone());
+    let frequency: Vec<f64> = chunk.iter().map(|t| t.confirmed.frequency).collect();
+    let articulation = col(&|t| t.articulation.clone());
+    let instrument = col(&|t| t.instrument.clone());
+    let timestamp = col(&|t| t.timestamp.to_string());
+    let dynamic = opt(&|t| t.dynamic.as_deref());
+    let round_robin = int(&|t| t.round_robin.map(|r| r as i32));
+    let recorder = opt(&|t| t.recorder.as_deref());
+    let verdict = col(&|t| t.judgement.disposition.as_str().to_string());
+    let cents: Vec<Option<f64>> = chunk.iter().map(TakeLine::cents).collect();
+    let superseded: Vec<bool> = chunk.iter().map(|t| t.superseded).collect();
+    let state = opt(&|t| t.state.map(TakeState::as_str));
+    let sha256 = opt(&|t| t.sha256.as_deref());
+    let slot = int(&|t| t.slot.map(|s| s as i32));
+    let line: Vec<i32> = chunk.iter().map(|t| t.line as i32).collect();
+    tx.execute(
+        takes,
+        &[
+            &take_id,
+            session_id,
+            &filename,
+            &note,
+            &frequency,
+            &articulation,
+            &instrument,
+            &timestamp,
+            &dynamic,
+            &round_robin,
+            &recorder,
+            &verdict,
+            &cents,
+            &superseded,
+            &state,
+            &sha256,
+            &slot,
+            &line,
+        ],
+    )
+    .await?;
+    let reason = opt(&|t| t.judgement.reason.as_deref());
+    // A jsonb column: the keys' order does not matter.
+    let check: Vec<Option<String>> = chunk
+        .iter()
+        .map(|t| t.confirmed.check.as_ref().map(json))
+        .collect();
+    tx.execute(verdicts, &[&take_id, &verdict, &reason, &check])
         .await?;
-        let reason: Vec<Option<&str>> = chunk.iter().map(|t| t.reason.as_deref()).collect();
-        let check: Vec<Option<String>> = chunk
-            .iter()
-            .map(|t| t.check.as_ref().map(|c| c.to_string()))
-            .collect();
-        tx.execute(&verdict_stmt, &[&take_id, &verdict, &reason, &check])
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(rec.takes.len())
+    Ok(())
+}
+
+fn json(check: &TakeCheck) -> String {
+    serde_json::to_string(check).expect("a take check serializes")
 }

@@ -3,7 +3,10 @@
 //! ([`export`]). It reads logs through [`crate::session_log_format`] and never
 //! uses `control` or `capture`.
 
+mod error;
 pub mod export;
 pub mod import;
 pub mod log_reader;
 pub mod schema;
+
+pub use error::CatalogError;

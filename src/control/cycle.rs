@@ -1,19 +1,25 @@
 //! The take cycle: armed -> countdown -> recording -> waiting for confirmation ->
-//! done (or recorded again), driven by commands from the page, the API and later
-//! a GPIO button. One task owns the session; everyone else sends [`Command`]s and
+//! done (or recorded again), driven by commands from the page, the API and the
+//! GPIO button. One task owns the session; everyone else sends [`Command`]s and
 //! watches [`CycleStatus`] or subscribes to [`Event`]s (SSE clients, LEDs).
+//! Everything it does goes into the session log as a [`LogEvent`].
 
 use super::health::Health;
+use super::plan::Slot;
 use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
 use super::recorder_client::RecorderClient;
 use super::session_log::SessionLog;
 pub use super::status::{CycleStatus, Event, LastTake, Phase};
 use super::take_runner::{self, Progress, TakeJob, TakeResult};
-use super::verdict::{self, Verdict};
-use crate::config::Config;
-use crate::protocol::{TakeCommand, Timestamp};
+use super::verdict::{self, Judgement};
+use crate::config::{Config, FileNaming, PostProcessing, StorageManagement};
+use crate::dsp::CheckSettings;
+use crate::notes::MiddleC;
+use crate::protocol::{Confirmation, TakeCommand, TakeId, Timestamp};
+use crate::session_log_format::{Confirmed, EndStatus, LogEvent, PlannedSlot};
 use serde::Serialize;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -62,7 +68,7 @@ pub enum Request {
     Command(Command, oneshot::Sender<Result<(), Refused>>),
     Begin(Box<Session>, oneshot::Sender<Result<(), Refused>>),
     /// A line for the open session's log (a button press, say).
-    Log(&'static str, Value),
+    Log(LogEvent),
 }
 
 /// What the cycle needs from the daemon around it.
@@ -77,7 +83,7 @@ pub struct CycleContext {
 
 struct ActiveTake {
     slot: usize,
-    take_id: String,
+    take_id: TakeId,
     start: Instant,
     start_at: Timestamp,
     duration: Duration,
@@ -111,16 +117,59 @@ enum Wake {
     Tick,
 }
 
+/// A planned slot no recorder can be sent: its duration is out of range (it
+/// was planned under limits that no longer hold).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct NotLaunchable {
+    duration: f64,
+}
+
+impl fmt::Display for NotLaunchable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "its duration of {} s is not between 0 and {} s; skip the slot or abort the session",
+            self.duration,
+            crate::config::MAX_NOTE_SECONDS
+        )
+    }
+}
+
 /// Whether a planned slot can be sent to a recorder at all.
-fn launchable(slot: &crate::control::plan::Slot) -> Result<(), String> {
+fn launchable(slot: &Slot) -> Result<(), NotLaunchable> {
     let max = crate::config::MAX_NOTE_SECONDS;
     if !(slot.duration.is_finite() && slot.duration > 0.0 && slot.duration <= max) {
-        return Err(format!(
-            "its duration of {} s is not between 0 and {max} s; skip the slot or abort the session",
-            slot.duration
-        ));
+        return Err(NotLaunchable {
+            duration: slot.duration,
+        });
     }
     Ok(())
+}
+
+/// The settings in force that a `session_start` line records.
+#[derive(Serialize)]
+struct LoggedSettings<'a> {
+    countdown_duration: f64,
+    articulation_durations: &'a BTreeMap<String, f64>,
+    default_frequency: f64,
+    middle_c: MiddleC,
+    file_naming: &'a FileNaming,
+    post_processing: &'a PostProcessing,
+    storage_management: &'a StorageManagement,
+}
+
+impl<'a> LoggedSettings<'a> {
+    fn of(config: &'a Config) -> LoggedSettings<'a> {
+        LoggedSettings {
+            countdown_duration: config.countdown_duration,
+            articulation_durations: &config.articulation_durations,
+            default_frequency: config.session_settings.default_frequency,
+            middle_c: config.notes.middle_c,
+            file_naming: &config.file_naming,
+            post_processing: &config.post_processing,
+            storage_management: &config.storage_management,
+        }
+    }
 }
 
 fn refused<T>(msg: impl Into<String>) -> Result<T, Refused> {
@@ -171,15 +220,21 @@ impl Cycle {
                 Wake::Request(None) => break,
                 Wake::Request(Some(Request::Command(cmd, reply))) => {
                     // The command first, then what it caused.
-                    self.log_event("command", json!({"command": cmd.name()}));
+                    self.log_event(LogEvent::Command {
+                        command: cmd.name().into(),
+                    });
                     let r = self.command(cmd);
                     if let Err(e) = &r {
-                        self.log_event("refused", json!({"command": cmd.name(), "reason": e.0}));
+                        self.log_event(LogEvent::Refused {
+                            command: Some(cmd.name().into()),
+                            take_id: None,
+                            reason: e.0.clone(),
+                        });
                     }
                     let _ = reply.send(r);
                     self.publish(Event::Changed);
                 }
-                Wake::Request(Some(Request::Log(event, fields))) => self.log_event(event, fields),
+                Wake::Request(Some(Request::Log(event))) => self.log_event(event),
                 Wake::Request(Some(Request::Begin(session, reply))) => {
                     let r = self.begin(*session);
                     let _ = reply.send(r);
@@ -203,9 +258,9 @@ impl Cycle {
         }
     }
 
-    fn log_event(&mut self, event: &str, fields: Value) {
+    fn log_event(&mut self, event: LogEvent) {
         if let Some(log) = &mut self.log
-            && let Err(e) = log.append(event, fields)
+            && let Err(e) = log.append(&event)
         {
             log::error!(target: "takebox::control", "session log: {e}");
             self.message = Some(format!("session log: {e}"));
@@ -233,7 +288,9 @@ impl Cycle {
         if min == 0 || !share.is_dir() {
             return None;
         }
-        crate::retention::disk_guard(share, min).err()
+        crate::retention::disk_guard(share, min)
+            .err()
+            .map(|e| e.to_string())
     }
 
     /// Why the next slot's take cannot be recorded by a recorder that answers
@@ -288,7 +345,7 @@ impl Cycle {
             st.slot = slot.map(|i| s.plan[i].clone());
         }
         if let Some(t) = &self.take {
-            st.take_id = Some(t.take_id.clone());
+            st.take_id = Some(t.take_id.to_string());
             st.start_at = Some(t.start_at);
             st.start_instant = Some(t.start);
             st.end_instant = Some(t.start + t.duration);
@@ -346,11 +403,15 @@ impl Cycle {
         match p {
             Progress::Trouble { recorder, error } => {
                 log::warn!(target: "takebox::control", "{recorder}: {error}; the take waits for it");
-                self.log_event("error", json!({"recorder": recorder, "error": error, "take_id": self.take.as_ref().map(|t| &t.take_id)}));
+                self.log_event(LogEvent::Error {
+                    recorder: Some(recorder.clone()),
+                    error: error.clone(),
+                    take_id: self.take.as_ref().map(|t| t.take_id.clone()),
+                });
                 self.message = Some(format!("waiting for {recorder}: {error}"));
             }
             Progress::Recovered { recorder } => {
-                self.log_event("recorder_back", json!({"recorder": recorder}));
+                self.log_event(LogEvent::RecorderBack { recorder });
                 self.message = None;
             }
         }
@@ -369,11 +430,12 @@ impl Cycle {
         let id = session.id.clone();
         let current = session.current();
         let in_flight = current.and_then(|c| session.in_flight(c).cloned());
-        self.log_event(
-            "session_resumed",
-            json!({"session_id": id, "done": session.finished_count(), "total": session.plan.len(),
-                   "in_flight": in_flight.as_ref().map(|t| &t.take_id)}),
-        );
+        self.log_event(LogEvent::SessionResumed {
+            session_id: id.clone(),
+            done: session.finished_count(),
+            total: session.plan.len(),
+            in_flight: in_flight.as_ref().map(|t| t.take_id.clone()),
+        });
         log::info!(target: "takebox::control", "resuming session {id} at slot {:?}", current.map(|c| c + 1));
         let paused = session.paused;
         self.session = Some(session);
@@ -402,25 +464,14 @@ impl Cycle {
             .save(&session)
             .map_err(|e| Refused(format!("cannot save the session: {e}")))?;
         self.log = Some(log);
-        let recorders: Vec<&str> = self.ctx.clients.iter().map(|c| c.url.as_str()).collect();
-        self.log_event(
-            "session_start",
-            json!({
-                "session_id": session.id,
-                "request": session.request,
-                "takes": session.plan.len(),
-                "recorders": recorders,
-                "settings": {
-                    "countdown_duration": config.countdown_duration,
-                    "articulation_durations": config.articulation_durations,
-                    "default_frequency": config.session_settings.default_frequency,
-                    "middle_c": config.notes.middle_c,
-                    "file_naming": config.file_naming,
-                    "post_processing": config.post_processing,
-                    "storage_management": config.storage_management,
-                },
-            }),
-        );
+        self.log_event(LogEvent::SessionStart {
+            session_id: session.id.clone(),
+            request: serde_json::to_value(&session.request).expect("a request serializes"),
+            takes: session.plan.len(),
+            recorders: self.ctx.clients.iter().map(|c| c.url.clone()).collect(),
+            settings: serde_json::to_value(LoggedSettings::of(&config))
+                .expect("settings serialize"),
+        });
         log::info!(target: "takebox::control", "session {} begins: {} takes", session.id, session.plan.len());
         self.session = Some(session);
         self.last = None;
@@ -430,7 +481,7 @@ impl Cycle {
     }
 
     fn command(&mut self, cmd: Command) -> Result<(), Refused> {
-        let Some(session) = &mut self.session else {
+        let Some(session) = &self.session else {
             return refused("no session: initiate one first");
         };
         if session.status != SessionStatus::Open {
@@ -438,63 +489,14 @@ impl Cycle {
         }
         let sent = self.take.as_ref().map(|t| t.sent.load(Ordering::SeqCst));
         match cmd {
-            Command::Start => {
-                if self.take.is_some() {
-                    return refused("a take is already under way");
-                }
-                self.disk_guard()?;
-                let session = self.session.as_mut().expect("checked");
-                session.paused = false;
-                let Some(slot) = session.current() else {
-                    self.finish();
-                    return Ok(());
-                };
-                self.message = None;
-                self.start_take(slot);
-                Ok(())
+            Command::Start => self.start(),
+            Command::Retake => self.retake(),
+            Command::Skip if sent == Some(true) => {
+                refused("the take is being recorded; skip after its confirmation")
             }
-            Command::Retake => {
-                if self.take.is_some() {
-                    return refused("a take is under way; retake once it is confirmed");
-                }
-                let Some(slot) = session.last_done else {
-                    return refused("no confirmed take to record again");
-                };
-                self.disk_guard()?;
-                let session = self.session.as_mut().expect("checked");
-                let Some(old) = session.retake(slot) else {
-                    return refused("the last take was already replaced");
-                };
-                session.paused = false;
-                self.log_event("retake", json!({"slot": slot + 1, "superseded": old}));
-                self.persist();
-                self.start_take(slot);
-                Ok(())
-            }
-            Command::Skip => {
-                if sent == Some(true) {
-                    return refused("the take is being recorded; skip after its confirmation");
-                }
-                self.cancel_take();
-                let session = self.session.as_mut().expect("checked");
-                let Some(slot) = session.current() else {
-                    return refused("nothing left to skip");
-                };
-                session.progress[slot].state = SlotState::Skipped;
-                let s = &session.plan[slot];
-                let fields = json!({"slot": slot + 1, "note": s.note, "articulation": s.articulation,
-                                    "dynamic": s.dynamic, "round_robin": s.round_robin});
-                self.log_event("skip", fields);
-                self.persist();
-                if self.session.as_ref().and_then(Session::current).is_none() {
-                    self.finish();
-                } else {
-                    self.set_phase(Phase::Armed);
-                }
-                Ok(())
-            }
+            Command::Skip => self.skip(),
             Command::Pause => {
-                session.paused = true;
+                self.session_mut().paused = true;
                 if sent != Some(true) {
                     self.cancel_take();
                     self.set_phase(Phase::Paused);
@@ -503,39 +505,109 @@ impl Cycle {
                 Ok(())
             }
             Command::Abort => {
-                if let Some(t) = self.take.take() {
-                    t.handle.abort();
-                    let outcome = if t.sent.load(Ordering::SeqCst) {
-                        TakeOutcome::Abandoned
-                    } else {
-                        TakeOutcome::Cancelled
-                    };
-                    if let Some(r) = self
-                        .session
-                        .as_mut()
-                        .and_then(|s| s.take_mut(t.slot, &t.take_id))
-                    {
-                        r.outcome = outcome;
-                    }
-                    let event = if outcome == TakeOutcome::Abandoned {
-                        "take_abandoned"
-                    } else {
-                        "take_cancelled"
-                    };
-                    self.log_event(event, json!({"take_id": t.take_id}));
-                }
-                let session = self.session.as_mut().expect("checked");
-                session.status = SessionStatus::Aborted;
-                let (done, total) = (session.finished_count(), session.plan.len());
-                self.log_event(
-                    "session_end",
-                    json!({"status": "aborted", "done": done, "total": total}),
-                );
-                self.persist();
-                self.set_phase(Phase::Aborted);
+                self.abort();
                 Ok(())
             }
         }
+    }
+
+    fn session_mut(&mut self) -> &mut Session {
+        self.session.as_mut().expect("a session")
+    }
+
+    fn start(&mut self) -> Result<(), Refused> {
+        if self.take.is_some() {
+            return refused("a take is already under way");
+        }
+        self.disk_guard()?;
+        let session = self.session_mut();
+        session.paused = false;
+        let Some(slot) = session.current() else {
+            self.finish();
+            return Ok(());
+        };
+        self.message = None;
+        self.start_take(slot);
+        Ok(())
+    }
+
+    fn retake(&mut self) -> Result<(), Refused> {
+        if self.take.is_some() {
+            return refused("a take is under way; retake once it is confirmed");
+        }
+        let Some(slot) = self.session_mut().last_done else {
+            return refused("no confirmed take to record again");
+        };
+        self.disk_guard()?;
+        let session = self.session_mut();
+        let Some(old) = session.retake(slot) else {
+            return refused("the last take was already replaced");
+        };
+        session.paused = false;
+        self.log_event(LogEvent::Retake {
+            slot: slot + 1,
+            superseded: old,
+        });
+        self.persist();
+        self.start_take(slot);
+        Ok(())
+    }
+
+    /// Skip the current slot (a countdown not yet sent is stopped).
+    fn skip(&mut self) -> Result<(), Refused> {
+        self.cancel_take();
+        let session = self.session_mut();
+        let Some(slot) = session.current() else {
+            return refused("nothing left to skip");
+        };
+        session.progress[slot].state = SlotState::Skipped;
+        let skipped = LogEvent::Skip {
+            slot: planned(slot, &session.plan[slot]),
+        };
+        self.log_event(skipped);
+        self.persist();
+        if self.session.as_ref().and_then(Session::current).is_none() {
+            self.finish();
+        } else {
+            self.set_phase(Phase::Armed);
+        }
+        Ok(())
+    }
+
+    /// End the session; a take still out is abandoned, a countdown cancelled.
+    fn abort(&mut self) {
+        if let Some(t) = self.take.take() {
+            t.handle.abort();
+            let outcome = if t.sent.load(Ordering::SeqCst) {
+                TakeOutcome::Abandoned
+            } else {
+                TakeOutcome::Cancelled
+            };
+            if let Some(r) = self.session_mut().take_mut(t.slot, &t.take_id) {
+                r.outcome = outcome;
+            }
+            let take_id = t.take_id;
+            self.log_event(if outcome == TakeOutcome::Abandoned {
+                LogEvent::TakeAbandoned { take_id }
+            } else {
+                LogEvent::TakeCancelled { take_id }
+            });
+        }
+        self.session_mut().status = SessionStatus::Aborted;
+        self.log_end(EndStatus::Aborted);
+        self.persist();
+        self.set_phase(Phase::Aborted);
+    }
+
+    /// The session's `session_end` line: how it ended and how far it got.
+    fn log_end(&mut self, status: EndStatus) {
+        let session = self.session_mut();
+        let end = LogEvent::SessionEnd {
+            status,
+            done: session.finished_count(),
+            total: session.plan.len(),
+        };
+        self.log_event(end);
     }
 
     /// Stop a countdown whose command has not gone out.
@@ -549,7 +621,7 @@ impl Cycle {
             {
                 r.outcome = TakeOutcome::Cancelled;
             }
-            self.log_event("take_cancelled", json!({"take_id": t.take_id}));
+            self.log_event(LogEvent::TakeCancelled { take_id: t.take_id });
             self.persist();
         }
     }
@@ -560,11 +632,7 @@ impl Cycle {
         };
         if session.status == SessionStatus::Open {
             session.status = SessionStatus::Finished;
-            let (done, total) = (session.finished_count(), session.plan.len());
-            self.log_event(
-                "session_end",
-                json!({"status": "finished", "done": done, "total": total}),
-            );
+            self.log_end(EndStatus::Finished);
             self.persist();
         }
         self.set_phase(Phase::Finished);
@@ -581,7 +649,7 @@ impl Cycle {
     }
 
     /// Send (or send again) the take `take_id` for the note starting at `start_at`.
-    fn launch(&mut self, slot: usize, take_id: String, start_at: Timestamp) {
+    fn launch(&mut self, slot: usize, take_id: TakeId, start_at: Timestamp) {
         let config = self.config();
         let session = self.session.as_ref().expect("a session");
         let s = &session.plan[slot];
@@ -590,7 +658,7 @@ impl Cycle {
             return;
         }
         let command = TakeCommand {
-            take_id: take_id.clone(),
+            take_id: take_id.to_string(),
             session_id: session.id.clone(),
             instrument: session.request.instrument.clone(),
             note: s.note.clone(),
@@ -610,9 +678,18 @@ impl Cycle {
             .unwrap_or_default();
         let start = Instant::now() + until;
         let sent = Arc::new(AtomicBool::new(false));
-        let fields = json!({"take_id": take_id, "slot": slot + 1, "note": s.note, "articulation": s.articulation,
-                            "dynamic": s.dynamic, "round_robin": s.round_robin, "start_at": start_at,
-                            "offsets_ms": self.ctx.health.offsets().iter().map(|o| o.map(|o| o * 1000.0)).collect::<Vec<_>>()});
+        let sending = LogEvent::Take {
+            take_id: take_id.clone(),
+            slot: planned(slot, s),
+            start_at: Some(start_at),
+            offsets_ms: self
+                .ctx
+                .health
+                .offsets()
+                .iter()
+                .map(|o| o.map(|o| o * 1000.0))
+                .collect(),
+        };
         let duration = crate::protocol::seconds(s.duration);
         let job = TakeJob {
             clients: self.ctx.clients.clone(),
@@ -623,7 +700,7 @@ impl Cycle {
             sent: sent.clone(),
             progress: self.progress_tx.clone(),
         };
-        self.log_event("take", fields);
+        self.log_event(sending);
         self.take = Some(ActiveTake {
             slot,
             take_id,
@@ -640,7 +717,7 @@ impl Cycle {
     /// A take that cannot go out (its slot was planned under limits that no
     /// longer hold): the session pauses and says why, so the person can skip
     /// the slot or abort; the board never crashes over it, at resume either.
-    fn refuse_launch(&mut self, slot: usize, take_id: &str, why: String) {
+    fn refuse_launch(&mut self, slot: usize, take_id: &TakeId, why: NotLaunchable) {
         let why = format!(
             "take {take_id} (slot {}) cannot be recorded: {why}",
             slot + 1
@@ -652,85 +729,21 @@ impl Cycle {
             }
             session.paused = true;
         }
-        self.log_event("refused", json!({"take_id": take_id, "reason": why}));
+        self.log_event(LogEvent::Refused {
+            command: None,
+            take_id: Some(take_id.clone()),
+            reason: why.clone(),
+        });
         self.message = Some(why);
         self.persist();
         self.set_phase(Phase::Paused);
     }
 
     fn take_ended(&mut self, take: ActiveTake, result: TakeResult) {
-        let session = self.session.as_mut().expect("a session");
         let slot = take.slot;
-        let plan = session.plan[slot].clone();
-        let (instrument, session_id) = (session.request.instrument.clone(), session.id.clone());
+        let session = self.session.as_mut().expect("a session");
         let rearm = match result {
-            TakeResult::Confirmed(confs) => {
-                let verdict = confs
-                    .iter()
-                    .map(|(_, c)| verdict::judge(c))
-                    .fold(Verdict::Ok, Verdict::worst);
-                let failed = matches!(verdict, Verdict::Failed(_));
-                let paths: Vec<String> = confs.iter().map(|(_, c)| c.path.clone()).collect();
-                let multi = confs.len() > 1;
-                if let Some(r) = session.take_mut(slot, &take.take_id) {
-                    r.outcome = if failed {
-                        TakeOutcome::Failed
-                    } else {
-                        TakeOutcome::Done
-                    };
-                    r.paths = paths.clone();
-                    r.verdict = Some(verdict.label().into());
-                    r.detail = verdict.reason().map(String::from);
-                }
-                if !failed {
-                    session.progress[slot].state = SlotState::Done;
-                    session.last_done = Some(slot);
-                }
-                for (url, c) in &confs {
-                    let v = verdict::judge(c);
-                    let line = json!({
-                        "session_id": session_id, "filename": c.path, "note": plan.note,
-                        "frequency": plan.frequency, "articulation": plan.articulation,
-                        "instrument": instrument, "timestamp": c.recorded_at,
-                        "take_id": c.take_id, "dynamic": plan.dynamic, "round_robin": plan.round_robin,
-                        "recorder": url, "verdict": v.label(), "reason": v.reason(),
-                        "state": c.state, "sha256": c.sha256, "peak_dbfs": c.peak_dbfs,
-                        "check": c.check, "processing": c.processing, "warnings": c.warnings,
-                        "slot": slot + 1, "start_at": take.start_at,
-                    });
-                    self.log_event("confirmation", line);
-                }
-                self.last = Some(LastTake {
-                    take_id: take.take_id.clone(),
-                    slot,
-                    note: plan.note.clone(),
-                    articulation: plan.articulation.clone(),
-                    dynamic: plan.dynamic.clone(),
-                    round_robin: plan.round_robin,
-                    paths,
-                    verdict: verdict.label().into(),
-                    reason: verdict.reason().map(String::from),
-                    warnings: confs
-                        .iter()
-                        .flat_map(|(url, c)| {
-                            c.warnings.iter().map(move |w| {
-                                if multi {
-                                    format!("{url}: {w}")
-                                } else {
-                                    w.to_string()
-                                }
-                            })
-                        })
-                        .collect(),
-                    recorded_at: confs.first().map(|(_, c)| c.recorded_at),
-                });
-                let _ = self.ctx.events.send(Event::Confirmed {
-                    take_id: take.take_id.clone(),
-                    verdict: verdict.label().into(),
-                });
-                self.message = None;
-                failed.then(|| verdict.reason().unwrap_or("failed").to_string())
-            }
+            TakeResult::Confirmed(confs) => self.confirmed(&take, &confs),
             TakeResult::Lost(why) => {
                 if let Some(r) = session.take_mut(slot, &take.take_id) {
                     r.outcome = TakeOutcome::Lost;
@@ -744,22 +757,91 @@ impl Cycle {
                     r.detail = Some(why.clone());
                 }
                 session.paused = true;
-                self.log_event("error", json!({"take_id": take.take_id, "error": why}));
+                self.log_event(LogEvent::Error {
+                    recorder: None,
+                    error: why.clone(),
+                    take_id: Some(take.take_id),
+                });
                 self.message = Some(format!("take refused: {why}"));
                 self.persist();
                 self.set_phase(Phase::Paused);
                 return;
             }
         };
-        if let Some(why) = &rearm {
+        if let Some(why) = rearm {
             log::warn!(target: "takebox::control", "take {} not usable ({why}); slot {} is recorded again", take.take_id, slot + 1);
-            self.log_event(
-                "rearm",
-                json!({"take_id": take.take_id, "slot": slot + 1, "reason": why}),
-            );
             self.message = Some(format!("slot {} is recorded again: {why}", slot + 1));
+            self.log_event(LogEvent::Rearm {
+                take_id: take.take_id,
+                slot: slot + 1,
+                reason: why,
+            });
         }
         self.persist();
+        self.arm_next();
+    }
+
+    /// Every recorder confirmed `take`: judge it, log each file and show it.
+    /// Returns why the slot is recorded again, when no usable audio came back.
+    fn confirmed(&mut self, take: &ActiveTake, confs: &[(String, Confirmation)]) -> Option<String> {
+        let limits = CheckSettings::from_post_processing(&self.config().post_processing);
+        let judged: Vec<Judgement> = confs
+            .iter()
+            .map(|(_, c)| verdict::judge(c, &limits))
+            .collect();
+        let overall = judged
+            .iter()
+            .cloned()
+            .fold(Judgement::ok(), Judgement::worst);
+        let failed = overall.is_failed();
+        let paths: Vec<String> = confs.iter().map(|(_, c)| c.path.clone()).collect();
+        let slot = take.slot;
+        let session = self.session.as_mut().expect("a session");
+        if let Some(r) = session.take_mut(slot, &take.take_id) {
+            r.outcome = if failed {
+                TakeOutcome::Failed
+            } else {
+                TakeOutcome::Done
+            };
+            r.paths = paths.clone();
+            r.verdict = Some(overall.disposition);
+            r.detail = overall.reason.clone();
+        }
+        if !failed {
+            session.progress[slot].state = SlotState::Done;
+            session.last_done = Some(slot);
+        }
+        let lines: Vec<Confirmed> = confs
+            .iter()
+            .zip(judged)
+            .map(|((url, c), judgement)| confirmation_line(session, take, url, c, judgement))
+            .collect();
+        let plan = &session.plan[slot];
+        self.last = Some(LastTake {
+            take_id: take.take_id.to_string(),
+            slot,
+            note: plan.note.clone(),
+            articulation: plan.articulation.clone(),
+            dynamic: plan.dynamic.clone(),
+            round_robin: plan.round_robin,
+            paths,
+            judgement: overall.clone(),
+            warnings: take_warnings(confs),
+            recorded_at: confs.first().map(|(_, c)| c.recorded_at),
+        });
+        for line in lines {
+            self.log_event(LogEvent::Confirmation(Box::new(line)));
+        }
+        let _ = self.ctx.events.send(Event::Confirmed {
+            take_id: take.take_id.to_string(),
+            verdict: overall.disposition,
+        });
+        self.message = None;
+        failed.then(|| overall.reason.unwrap_or_else(|| "failed".into()))
+    }
+
+    /// After a take: the next slot's countdown starts (auto advance) or waits.
+    fn arm_next(&mut self) {
         let session = self.session.as_ref().expect("a session");
         let Some(next) = session.current() else {
             self.finish();
@@ -776,5 +858,94 @@ impl Cycle {
         } else {
             self.set_phase(Phase::Armed);
         }
+    }
+}
+
+/// Slot `index` (from 0) as a `take` or `skip` line has it.
+fn planned(index: usize, s: &Slot) -> PlannedSlot {
+    PlannedSlot {
+        slot: index + 1,
+        note: s.note.clone(),
+        articulation: s.articulation.clone(),
+        dynamic: s.dynamic.clone(),
+        round_robin: s.round_robin,
+    }
+}
+
+/// A recorder's file of `take` as its `confirmation` line has it.
+fn confirmation_line(
+    session: &Session,
+    take: &ActiveTake,
+    recorder: &str,
+    c: &Confirmation,
+    judgement: Judgement,
+) -> Confirmed {
+    let plan = &session.plan[take.slot];
+    Confirmed {
+        session_id: session.id.clone(),
+        filename: c.path.clone(),
+        note: plan.note.clone(),
+        frequency: plan.frequency,
+        articulation: plan.articulation.clone(),
+        instrument: session.request.instrument.clone(),
+        timestamp: c.recorded_at,
+        take_id: TakeId::parse(&c.take_id),
+        dynamic: plan.dynamic.clone(),
+        round_robin: plan.round_robin,
+        recorder: Some(recorder.to_string()),
+        judgement,
+        state: Some(c.state),
+        sha256: Some(c.sha256.clone()),
+        peak_dbfs: c.peak_dbfs.clone(),
+        check: c.check.clone(),
+        processing: c.processing.clone(),
+        warnings: c.warnings.clone(),
+        slot: Some(take.slot + 1),
+        start_at: Some(take.start_at),
+    }
+}
+
+/// What the recorders said about a take recorded all the same, each named by
+/// its recorder when there are several.
+fn take_warnings(confs: &[(String, Confirmation)]) -> Vec<String> {
+    let multi = confs.len() > 1;
+    confs
+        .iter()
+        .flat_map(|(url, c)| {
+            c.warnings.iter().map(move |w| {
+                if multi {
+                    format!("{url}: {w}")
+                } else {
+                    w.to_string()
+                }
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_start_records_the_settings_as_before() {
+        let config = Config::default();
+        let settings = serde_json::to_value(LoggedSettings::of(&config)).unwrap();
+        assert_eq!(
+            settings.to_string(),
+            crate::session_log_format::event::DEFAULT_SETTINGS
+        );
+    }
+
+    #[test]
+    fn an_unlaunchable_slot_says_why() {
+        let why = NotLaunchable { duration: -1.0 };
+        assert_eq!(
+            why.to_string(),
+            format!(
+                "its duration of -1 s is not between 0 and {} s; skip the slot or abort the session",
+                crate::config::MAX_NOTE_SECONDS
+            )
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use super::cycle::{Command, Cycle, Refused, Request};
 use super::progress::Session;
-use serde_json::Value;
+use crate::session_log_format::LogEvent;
 use std::fmt;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -56,9 +56,9 @@ impl CycleSender {
     }
 
     /// A line for the open session's log (a button press, say).
-    pub async fn log(&self, event: &'static str, fields: Value) -> Result<(), CycleError> {
+    pub async fn log(&self, event: LogEvent) -> Result<(), CycleError> {
         self.requests
-            .send(Request::Log(event, fields))
+            .send(Request::Log(event))
             .await
             .map_err(|_| CycleError::Stopped)
     }

@@ -4,7 +4,8 @@
 //! One file per session, `<state_dir>/sessions/<id>.json`, replaced atomically.
 
 use super::plan::{SessionRequest, Slot};
-use crate::protocol::Timestamp;
+use super::verdict::Disposition;
+use crate::protocol::{TakeId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -39,7 +40,7 @@ pub enum TakeOutcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TakeRecord {
-    pub take_id: String,
+    pub take_id: TakeId,
     pub attempt: u32,
     /// The note's start on the board's clock.
     pub start_at: Timestamp,
@@ -48,7 +49,7 @@ pub struct TakeRecord {
     #[serde(default)]
     pub paths: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verdict: Option<String>,
+    pub verdict: Option<Disposition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -127,7 +128,7 @@ impl Session {
     pub fn new_attempt(&mut self, slot: usize, start_at: Timestamp) -> &TakeRecord {
         let p = &mut self.progress[slot];
         p.attempts += 1;
-        let take_id = crate::protocol::TakeId::attempt(&self.id, slot, p.attempts).to_string();
+        let take_id = TakeId::attempt(&self.id, slot, p.attempts);
         p.takes.push(TakeRecord {
             take_id,
             attempt: p.attempts,
@@ -149,16 +150,16 @@ impl Session {
             .find(|t| t.outcome == TakeOutcome::InFlight)
     }
 
-    pub fn take_mut(&mut self, slot: usize, take_id: &str) -> Option<&mut TakeRecord> {
+    pub fn take_mut(&mut self, slot: usize, take_id: &TakeId) -> Option<&mut TakeRecord> {
         self.progress[slot]
             .takes
             .iter_mut()
-            .find(|t| t.take_id == take_id)
+            .find(|t| t.take_id == *take_id)
     }
 
     /// Mark the confirmed take of `slot` superseded and make the slot pending again.
     /// Returns the superseded take id.
-    pub fn retake(&mut self, slot: usize) -> Option<String> {
+    pub fn retake(&mut self, slot: usize) -> Option<TakeId> {
         let p = &mut self.progress[slot];
         if p.state != SlotState::Done {
             return None;
@@ -265,15 +266,18 @@ mod tests {
         let mut s = session();
         assert_eq!(s.current(), Some(0));
         let id1 = s.new_attempt(0, Timestamp::now()).take_id.clone();
-        assert_eq!(id1, "s1-0001-1");
-        crate::protocol::check_name("take_id", &id1).unwrap();
+        assert_eq!(id1.to_string(), "s1-0001-1");
+        crate::protocol::check_name("take_id", &id1.to_string()).unwrap();
         assert_eq!(s.in_flight(0).unwrap().take_id, id1);
         s.take_mut(0, &id1).unwrap().outcome = TakeOutcome::Done;
         s.progress[0].state = SlotState::Done;
         assert_eq!(s.current(), Some(1));
-        assert_eq!(s.retake(0).as_deref(), Some(id1.as_str()));
+        assert_eq!(s.retake(0), Some(id1));
         assert_eq!(s.current(), Some(0));
-        assert_eq!(s.new_attempt(0, Timestamp::now()).take_id, "s1-0001-2");
+        assert_eq!(
+            s.new_attempt(0, Timestamp::now()).take_id.to_string(),
+            "s1-0001-2"
+        );
         assert_eq!(s.retake(1), None, "a pending slot has nothing to retake");
     }
 
@@ -291,7 +295,7 @@ mod tests {
         std::fs::write(store.path("junk"), b"{").unwrap();
         let back = store.load_open().unwrap().unwrap();
         assert_eq!(back.id, s.id);
-        assert_eq!(back.progress[0].takes[0].take_id, "s1-0001-1");
+        assert_eq!(back.progress[0].takes[0].take_id.to_string(), "s1-0001-1");
         assert_eq!(back.in_flight(0).unwrap().attempt, 1);
         assert_eq!(back.plan, s.plan);
     }

@@ -4,7 +4,7 @@
 //! every earlier line still parses.
 
 use crate::protocol::Timestamp;
-use serde_json::{Map, Value};
+use crate::session_log_format::{LogEvent, encode};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -51,15 +51,9 @@ impl SessionLog {
         &self.path
     }
 
-    /// Append `{"time": ..., "event": event, ...fields}` and fsync it.
-    pub fn append(&mut self, event: &str, fields: Value) -> std::io::Result<()> {
-        let mut line = Map::new();
-        line.insert("time".into(), Value::String(Timestamp::now().to_string()));
-        line.insert("event".into(), Value::String(event.into()));
-        if let Value::Object(extra) = fields {
-            line.extend(extra);
-        }
-        let mut bytes = serde_json::to_vec(&Value::Object(line)).expect("log line serializes");
+    /// Append `event` as a line stamped with the time now, and fsync it.
+    pub fn append(&mut self, event: &LogEvent) -> std::io::Result<()> {
+        let mut bytes = encode(Timestamp::now(), event);
         bytes.push(b'\n');
         // One write call: with O_APPEND the line lands whole at the end.
         self.file
@@ -72,14 +66,20 @@ impl SessionLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::Value;
 
     #[test]
     fn lines_parse_and_a_torn_line_is_closed_off() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = SessionLog::open(dir.path(), "s1").unwrap();
-        log.append("session_start", json!({"instrument": "guitar"}))
-            .unwrap();
+        let start = LogEvent::SessionStart {
+            session_id: "s1".into(),
+            request: serde_json::json!({"instrument": "guitar"}),
+            takes: 1,
+            recorders: vec![],
+            settings: Value::Null,
+        };
+        log.append(&start).unwrap();
         drop(log);
         // A power cut in the middle of the second line.
         let path = dir.path().join("s1.jsonl");
@@ -87,13 +87,16 @@ mod tests {
         f.write_all(br#"{"time":"2026-11-25T1"#).unwrap();
         drop(f);
         let mut log = SessionLog::open(dir.path(), "s1").unwrap();
-        log.append("command", json!({"command": "start"})).unwrap();
+        let command = LogEvent::Command {
+            command: "start".into(),
+        };
+        log.append(&command).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);
         let first: Value = serde_json::from_str(lines[0]).unwrap();
         assert_eq!(first["event"], "session_start");
-        assert_eq!(first["instrument"], "guitar");
+        assert_eq!(first["request"]["instrument"], "guitar");
         assert!(serde_json::from_str::<Value>(lines[1]).is_err());
         let last: Value = serde_json::from_str(lines[2]).unwrap();
         assert_eq!(last["command"], "start");

@@ -1,7 +1,8 @@
 //! What the take cycle shows: its phase, the status the page and the API read,
-//! and the events that subscribers (server-sent events, later the LEDs) get.
+//! and the events that subscribers (server-sent events, the LEDs) get.
 
 use super::plan::Slot;
+use super::verdict::{Disposition, Judgement};
 use crate::protocol::Timestamp;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -23,6 +24,20 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The name in JSON (the status, the events, the session log).
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Armed => "armed",
+            Phase::Countdown => "countdown",
+            Phase::Recording => "recording",
+            Phase::Waiting => "waiting",
+            Phase::Paused => "paused",
+            Phase::Finished => "finished",
+            Phase::Aborted => "aborted",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Phase::Idle => "no session",
@@ -50,7 +65,7 @@ pub enum Event {
     },
     Confirmed {
         take_id: String,
-        verdict: String,
+        verdict: Disposition,
     },
     /// Recorder health or meters changed.
     Recorders,
@@ -67,8 +82,9 @@ pub struct LastTake {
     pub dynamic: Option<String>,
     pub round_robin: Option<u32>,
     pub paths: Vec<String>,
-    pub verdict: String,
-    pub reason: Option<String>,
+    /// `verdict` and `reason` in JSON.
+    #[serde(flatten)]
+    pub judgement: Judgement,
     /// What the recorders said about a take recorded all the same (a short pre-roll).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -125,5 +141,40 @@ impl Default for CycleStatus {
             last: None,
             message: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_names_are_their_json() {
+        use Phase::*;
+        for p in [
+            Idle, Armed, Countdown, Recording, Waiting, Paused, Finished, Aborted,
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.name());
+        }
+    }
+
+    #[test]
+    fn the_last_take_keeps_its_verdict_and_reason_fields() {
+        let last = LastTake {
+            take_id: "t".into(),
+            slot: 0,
+            note: "A4".into(),
+            articulation: "long".into(),
+            dynamic: None,
+            round_robin: None,
+            paths: vec![],
+            judgement: Judgement::ok(),
+            warnings: vec![],
+            recorded_at: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&last).unwrap(),
+            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"recorded_at":null}"#
+        );
     }
 }

@@ -1,57 +1,16 @@
-//! The board's verdict on a confirmed take, from what the recorder reported.
+//! The board's judgement of a confirmed take, from what the recorder reported
+//! and by the check's own limits (the seed's `post_processing`).
 
-use crate::protocol::{Confirmation, TakeState};
-use serde::Serialize;
+use crate::dsp::CheckSettings;
+use crate::protocol::{Confirmation, TakeCheck, TakeState, Verdict};
+pub use crate::session_log_format::{Disposition, Judgement};
 
-/// A peak at or above this is taken as clipped.
-pub const CLIP_DBFS: f64 = -0.1;
-/// A peak below this on every channel is taken as nothing played.
-pub const QUIET_DBFS: f64 = -60.0;
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "verdict", content = "reason", rename_all = "snake_case")]
-pub enum Verdict {
-    Ok,
-    /// Usable but worth a listen (clipped, silent, not on the share yet).
-    Warn(String),
-    /// No usable audio: the slot is recorded again.
-    Failed(String),
-}
-
-impl Verdict {
-    pub fn label(&self) -> &'static str {
-        match self {
-            Verdict::Ok => "ok",
-            Verdict::Warn(_) => "warn",
-            Verdict::Failed(_) => "failed",
-        }
-    }
-
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            Verdict::Ok => None,
-            Verdict::Warn(r) | Verdict::Failed(r) => Some(r),
-        }
-    }
-
-    /// The worse of two verdicts (several recorders, one take).
-    pub fn worst(self, other: Verdict) -> Verdict {
-        let rank = |v: &Verdict| match v {
-            Verdict::Ok => 0,
-            Verdict::Warn(_) => 1,
-            Verdict::Failed(_) => 2,
-        };
-        if rank(&other) > rank(&self) {
-            other
-        } else {
-            self
-        }
-    }
-}
-
-pub fn judge(c: &Confirmation) -> Verdict {
+/// Failed when no usable audio came back; a warning when the recorder's check
+/// found an issue, the file's peak is over the clip ceiling or under the
+/// silence threshold, or the file is still in the recorder's spool.
+pub fn judge(c: &Confirmation, limits: &CheckSettings) -> Judgement {
     if c.state == TakeState::Failed || c.frames_lost > 0 {
-        return Verdict::Failed(
+        return Judgement::failed(
             c.error
                 .clone()
                 .unwrap_or_else(|| format!("{} frames lost", c.frames_lost)),
@@ -59,28 +18,27 @@ pub fn judge(c: &Confirmation) -> Verdict {
     }
     // The recorder's own check (pitch, clipping before gain, noise) comes first.
     if let Some(check) = &c.check
-        && check.verdict != crate::protocol::Verdict::Ok
+        && check.verdict != Verdict::Ok
     {
-        return Verdict::Warn(describe(check));
+        return Judgement::warn(describe(check));
     }
-    let peaks: Vec<f64> = c
+    let loudest = c
         .peak_dbfs
         .iter()
         .map(|p| p.unwrap_or(f64::NEG_INFINITY))
-        .collect();
-    let loudest = peaks.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    if loudest >= CLIP_DBFS {
-        return Verdict::Warn(format!("clipped (peak {loudest:.1} dBFS)"));
+        .fold(f64::NEG_INFINITY, f64::max);
+    if loudest >= limits.clip_ceiling_dbfs {
+        return Judgement::warn(format!("clipped (peak {loudest:.1} dBFS)"));
     }
-    if loudest < QUIET_DBFS {
-        return Verdict::Warn(if loudest.is_finite() {
+    if loudest < limits.silence_dbfs {
+        return Judgement::warn(if loudest.is_finite() {
             format!("nearly silent (peak {loudest:.1} dBFS)")
         } else {
             "silent".into()
         });
     }
     if c.state == TakeState::Spooled {
-        return Verdict::Warn(format!(
+        return Judgement::warn(format!(
             "kept in the recorder's spool, not on the share yet{}",
             c.error
                 .as_deref()
@@ -88,24 +46,23 @@ pub fn judge(c: &Confirmation) -> Verdict {
                 .unwrap_or_default()
         ));
     }
-    Verdict::Ok
+    Judgement::ok()
 }
 
 /// "off pitch: +46.6 cents (452.0 Hz)", "noisy: SNR 18.6 dB", ...
-fn describe(check: &crate::protocol::TakeCheck) -> String {
-    use crate::protocol::Verdict as V;
+fn describe(check: &TakeCheck) -> String {
     match check.verdict {
-        V::OffPitch => match (check.cents, check.measured_hz) {
+        Verdict::OffPitch => match (check.cents, check.measured_hz) {
             (Some(c), Some(hz)) => format!("off pitch: {c:+.1} cents ({hz:.1} Hz)"),
             _ => "off pitch: no stable pitch found".into(),
         },
-        V::Clipped => format!("clipped: {} samples at full scale", check.clipped_samples),
-        V::Silent => "silent: nothing above the threshold".into(),
-        V::Noisy => match check.snr_db {
+        Verdict::Clipped => format!("clipped: {} samples at full scale", check.clipped_samples),
+        Verdict::Silent => "silent: nothing above the threshold".into(),
+        Verdict::Noisy => match check.snr_db {
             Some(snr) => format!("noisy: SNR {snr:.1} dB"),
             None => "noisy".into(),
         },
-        V::Ok => "ok".into(),
+        Verdict::Ok => "ok".into(),
     }
 }
 
@@ -117,12 +74,16 @@ mod tests {
         Confirmation::for_tests("t", state, peaks)
     }
 
+    fn judged(c: &Confirmation) -> Judgement {
+        judge(c, &CheckSettings::default())
+    }
+
     #[test]
     fn the_recorders_check_comes_first() {
         let mut c = conf(TakeState::Delivered, vec![Some(-1.0)]);
-        c.check = Some(crate::protocol::TakeCheck {
-            verdict: crate::protocol::Verdict::OffPitch,
-            issues: vec![crate::protocol::Verdict::OffPitch],
+        c.check = Some(TakeCheck {
+            verdict: Verdict::OffPitch,
+            issues: vec![Verdict::OffPitch],
             measured_hz: Some(452.0),
             cents: Some(46.6),
             noise_floor_dbfs: None,
@@ -131,36 +92,56 @@ mod tests {
             notes: vec![],
         });
         assert_eq!(
-            judge(&c),
-            Verdict::Warn("off pitch: +46.6 cents (452.0 Hz)".into())
+            judged(&c),
+            Judgement::warn("off pitch: +46.6 cents (452.0 Hz)")
         );
     }
 
     #[test]
-    fn verdicts() {
+    fn judgements() {
+        let disposition = |c: &Confirmation| judged(c).disposition;
         assert_eq!(
-            judge(&conf(TakeState::Delivered, vec![Some(-12.0)])),
-            Verdict::Ok
+            judged(&conf(TakeState::Delivered, vec![Some(-12.0)])),
+            Judgement::ok()
         );
         assert_eq!(
-            judge(&conf(TakeState::Delivered, vec![Some(-40.0), Some(0.0)])).label(),
-            "warn"
+            disposition(&conf(TakeState::Delivered, vec![Some(-40.0), Some(0.0)])),
+            Disposition::Warn
         );
         assert_eq!(
-            judge(&conf(TakeState::Delivered, vec![None])),
-            Verdict::Warn("silent".into())
+            judged(&conf(TakeState::Delivered, vec![None])),
+            Judgement::warn("silent")
         );
         assert_eq!(
-            judge(&conf(TakeState::Spooled, vec![Some(-6.0)])).label(),
-            "warn"
+            disposition(&conf(TakeState::Spooled, vec![Some(-6.0)])),
+            Disposition::Warn
         );
         let mut lost = conf(TakeState::Delivered, vec![Some(-6.0)]);
         lost.frames_lost = 10;
-        assert_eq!(judge(&lost).label(), "failed");
-        assert_eq!(Verdict::Ok.worst(Verdict::Warn("x".into())).label(), "warn");
+        assert_eq!(judged(&lost), Judgement::failed("10 frames lost"));
+    }
+
+    #[test]
+    fn the_limits_are_the_checks() {
+        let hot = conf(TakeState::Delivered, vec![Some(-0.5)]);
+        let quiet = conf(TakeState::Delivered, vec![Some(-55.0)]);
+        assert_eq!(judged(&hot), Judgement::ok());
+        assert_eq!(judged(&quiet), Judgement::ok());
+        let pp = crate::config::PostProcessing {
+            clip_ceiling_dbfs: -1.0,
+            ..Default::default()
+        };
+        let strict = CheckSettings {
+            silence_dbfs: -50.0,
+            ..CheckSettings::from_post_processing(&pp)
+        };
         assert_eq!(
-            Verdict::Failed("x".into()).worst(Verdict::Ok).label(),
-            "failed"
+            judge(&hot, &strict),
+            Judgement::warn("clipped (peak -0.5 dBFS)")
+        );
+        assert_eq!(
+            judge(&quiet, &strict),
+            Judgement::warn("nearly silent (peak -55.0 dBFS)")
         );
     }
 }

@@ -14,13 +14,16 @@
 //! minimum SNR 40 dB (signal = RMS of the loudest 50 ms, noise = RMS of
 //! the pre-roll); silence under -60 dBFS peak, the trim default.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 use super::pitch::{PitchEstimate, cents_between};
 use super::trim::TrimPoints;
 
-/// The verdict on a take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The verdict on a take; the recorder sends it to the board as it is
+/// (`crate::protocol::TakeCheck`), by the names [`Verdict::as_str`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Ok,
     OffPitch,
@@ -72,6 +75,19 @@ impl Default for CheckSettings {
             max_cents: 15.0,
             min_snr_db: 40.0,
             silence_dbfs: -60.0,
+        }
+    }
+}
+
+impl CheckSettings {
+    /// The limits the seed's `post_processing` sets, the defaults for the rest:
+    /// what the recorder checks a take by and the board judges it by.
+    pub fn from_post_processing(pp: &crate::config::PostProcessing) -> CheckSettings {
+        CheckSettings {
+            clip_ceiling_dbfs: pp.clip_ceiling_dbfs,
+            max_cents: pp.max_cents,
+            min_snr_db: pp.min_snr_db,
+            ..CheckSettings::default()
         }
     }
 }
@@ -235,6 +251,8 @@ mod tests {
         for (v, name) in all {
             assert_eq!(v.as_str(), name);
             assert_eq!(v.to_string(), name);
+            assert_eq!(serde_json::to_value(v).unwrap(), name);
+            assert_eq!(serde_json::from_value::<Verdict>(name.into()).unwrap(), v);
         }
     }
 

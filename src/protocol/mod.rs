@@ -8,6 +8,8 @@ mod take_id;
 pub mod take_path;
 mod time;
 
+/// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
+pub use crate::dsp::Verdict;
 pub use names::{FieldError, MAX_NAME_LEN, check_name};
 pub use take_id::TakeId;
 pub use time::{TimeError, Timestamp, seconds};
@@ -153,6 +155,16 @@ pub enum TakeState {
 }
 
 impl TakeState {
+    /// The name on the wire and in the session log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TakeState::InProgress => "in_progress",
+            TakeState::Delivered => "delivered",
+            TakeState::Spooled => "spooled",
+            TakeState::Failed => "failed",
+        }
+    }
+
     pub fn is_final(self) -> bool {
         !matches!(self, TakeState::InProgress)
     }
@@ -249,17 +261,6 @@ impl std::fmt::Display for TakeWarning {
             ),
         }
     }
-}
-
-/// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Ok,
-    OffPitch,
-    Clipped,
-    Silent,
-    Noisy,
 }
 
 /// Figures behind a [`Verdict`], so the board can show why it asks for a retake.
@@ -466,6 +467,14 @@ mod tests {
         c.frequency = 440.0;
         c.round_robin = Some(0);
         assert_eq!(c.validate().unwrap_err().field, "round_robin");
+    }
+
+    #[test]
+    fn take_state_names_are_its_json() {
+        use TakeState::*;
+        for s in [InProgress, Delivered, Spooled, Failed] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! `<session_id>-<slot>-<attempt>` (slot from 1, four digits at least), and
 //! `-r<n>` after it for the n-th recorder (n from 2) of a take recorded on
 //! several; the first recorder keeps the bare id, which is also the one a
-//! retake names.
+//! retake names. In JSON (the session log) a take id is its text.
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -31,14 +32,21 @@ impl TakeId {
         }
     }
 
-    /// Any take id; a trailing `-r<digits>` names its recorder.
+    /// Any take id; a trailing `-r<n>` (n as [`TakeId::on_recorder`] writes it:
+    /// digits without a leading zero) names its recorder. Any other text is a
+    /// whole id, so an id prints back exactly as it was read.
     pub fn parse(text: &str) -> TakeId {
-        match text.rsplit_once("-r") {
-            Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => TakeId {
+        let suffix = text.rsplit_once("-r").and_then(|(base, n)| {
+            let canonical = !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit());
+            let n: u32 = n.parse().ok().filter(|_| canonical)?;
+            Some((base, n))
+        });
+        match suffix {
+            Some((base, n)) => TakeId {
                 base: base.to_string(),
-                recorder: n.parse().ok(),
+                recorder: Some(n),
             },
-            _ => TakeId {
+            None => TakeId {
                 base: text.to_string(),
                 recorder: None,
             },
@@ -63,6 +71,18 @@ impl fmt::Display for TakeId {
             Some(n) => write!(f, "-r{n}"),
             None => Ok(()),
         }
+    }
+}
+
+impl Serialize for TakeId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for TakeId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(TakeId::parse(&String::deserialize(d)?))
     }
 }
 
@@ -92,11 +112,30 @@ mod tests {
 
     #[test]
     fn other_ids_are_whole() {
-        for text in ["t1", "x-r", "x-rr2", "x-r2a", "session-r2-0001-1", "-r"] {
+        let whole = [
+            "t1",
+            "x-r",
+            "x-rr2",
+            "x-r2a",
+            "session-r2-0001-1",
+            "-r",
+            "x-r0",
+            "x-r007",
+            "x-r99999999999",
+        ];
+        for text in whole {
             let id = TakeId::parse(text);
             assert_eq!(id.to_string(), text);
             assert_eq!(id.recorder(), None, "{text}");
         }
         assert_eq!(TakeId::parse("tone-r12").recorder(), Some(12));
+    }
+
+    #[test]
+    fn json_is_the_text() {
+        let id = TakeId::parse("s-0001-1-r2");
+        assert_eq!(serde_json::to_string(&id).unwrap(), r#""s-0001-1-r2""#);
+        let back: TakeId = serde_json::from_str(r#""s-0001-1-r2""#).unwrap();
+        assert_eq!(back, id);
     }
 }

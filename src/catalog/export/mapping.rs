@@ -62,10 +62,6 @@ pub struct Skipped {
     pub reason: String,
 }
 
-fn mic_of(take_id: &str) -> Option<u32> {
-    crate::protocol::TakeId::parse(take_id).recorder()
-}
-
 fn dynamic_rank(d: &Option<String>) -> (usize, String) {
     match d {
         None => (0, String::new()),
@@ -119,20 +115,21 @@ pub fn map<'a>(
     // (articulation, mic) -> (midi, dynamic rank) -> round robin -> take (the latest wins)
     type Cells<'t> = BTreeMap<(u8, (usize, String)), BTreeMap<u32, (&'t TakeLine, u8)>>;
     let mut sets: BTreeMap<(String, Option<u32>), Cells<'a>> = BTreeMap::new();
-    for t in takes {
+    for line in takes {
+        let t = &line.confirmed;
         let Some((note, _)) = Note::nearest(t.frequency, a4) else {
             skipped.push(Skipped {
-                take_id: t.take_id.clone(),
+                take_id: t.take_id.to_string(),
                 reason: format!("frequency {} is not a note", t.frequency),
             });
             continue;
         };
         let midi = note.midi();
-        sets.entry((t.articulation.clone(), mic_of(&t.take_id)))
+        sets.entry((t.articulation.clone(), t.take_id.recorder()))
             .or_default()
             .entry((midi, dynamic_rank(&t.dynamic)))
             .or_default()
-            .insert(t.round_robin.unwrap_or(1), (t, midi));
+            .insert(t.round_robin.unwrap_or(1), (line, midi));
     }
     let mut layers = Vec::new();
     for ((articulation, mic), cells) in sets {
@@ -152,10 +149,10 @@ pub fn map<'a>(
             let k = dynamics.binary_search(&dynrank).expect("a dynamic");
             let (lovel, hivel) = velocity_range(k, dynamics.len());
             let seq_length = rrs.len() as u32;
-            for (pos, (rr, (t, _))) in rrs.iter().enumerate() {
-                let cents = t.cents;
+            for (pos, (rr, (line, _))) in rrs.iter().enumerate() {
+                let (t, cents) = (&line.confirmed, line.cents());
                 regions.push(Region {
-                    take_id: t.take_id.clone(),
+                    take_id: t.take_id.to_string(),
                     filename: t.filename.clone(),
                     note: t.note.clone(),
                     frequency: t.frequency,
@@ -187,6 +184,8 @@ pub fn map<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{TakeCheck, TakeId, TakeState, Verdict};
+    use crate::session_log_format::{Confirmed, Judgement};
 
     fn take(
         id: &str,
@@ -196,25 +195,40 @@ mod tests {
         rr: Option<u32>,
         cents: Option<f64>,
     ) -> TakeLine {
-        TakeLine {
+        let check = TakeCheck {
+            verdict: Verdict::Ok,
+            issues: vec![],
+            measured_hz: None,
+            cents,
+            noise_floor_dbfs: None,
+            snr_db: None,
+            clipped_samples: 0,
+            notes: vec![],
+        };
+        let confirmed = Confirmed {
             session_id: "s".into(),
             filename: format!("s/{id}.wav"),
             note: String::new(),
             frequency: hz,
             articulation: art.into(),
             instrument: "g".into(),
-            timestamp: "2026-11-25T10:00:00Z".into(),
-            take_id: id.into(),
+            timestamp: "2026-11-25T10:00:00Z".parse().unwrap(),
+            take_id: TakeId::parse(id),
             dynamic: dynamic.map(String::from),
             round_robin: rr,
             recorder: None,
-            verdict: "ok".into(),
-            reason: None,
-            state: Some("delivered".into()),
+            judgement: Judgement::ok(),
+            state: Some(TakeState::Delivered),
             sha256: None,
+            peak_dbfs: vec![],
+            check: Some(check),
+            processing: None,
+            warnings: vec![],
             slot: None,
-            check: None,
-            cents,
+            start_at: None,
+        };
+        TakeLine {
+            confirmed,
             superseded: false,
             line: 0,
         }

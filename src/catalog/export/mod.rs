@@ -8,6 +8,7 @@ pub mod dspreset;
 pub mod mapping;
 pub mod sfz;
 
+use super::CatalogError;
 use crate::session_log_format::SessionRecord;
 use std::path::{Component, Path, PathBuf};
 
@@ -73,26 +74,30 @@ pub fn export(
     format: Format,
     share: &Path,
     out: &Path,
-) -> Result<Exported, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let out_abs = out
-        .canonicalize()
-        .map_err(|e| format!("{}: {e}", out.display()))?;
-    let share_abs = share
-        .canonicalize()
-        .map_err(|e| format!("share {}: {e}", share.display()))?;
+) -> Result<Exported, CatalogError> {
+    let written = |path: &Path| {
+        let path = path.to_path_buf();
+        move |error| CatalogError::Write { path, error }
+    };
+    std::fs::create_dir_all(out).map_err(written(out))?;
+    let out_abs = out.canonicalize().map_err(written(out))?;
+    let share_abs = share.canonicalize().map_err(|error| CatalogError::Share {
+        path: share.to_path_buf(),
+        error,
+    })?;
     let a4 = rec.settings["default_frequency"].as_f64().unwrap_or(440.0);
     let mut result = Exported::default();
     let present: Vec<_> = rec
         .playable()
-        .filter(|t| {
+        .filter(|line| {
+            let t = &line.confirmed;
             let p = share_abs.join(&t.filename);
             let inside = Path::new(&t.filename)
                 .components()
                 .all(|c| matches!(c, Component::Normal(_)));
             if !inside || !p.is_file() {
                 result.skipped.push((
-                    t.take_id.clone(),
+                    t.take_id.to_string(),
                     format!("{} is not on the share", t.filename),
                 ));
                 return false;
@@ -105,10 +110,9 @@ pub fn export(
         .skipped
         .extend(skipped.into_iter().map(|s| (s.take_id, s.reason)));
     if layers.is_empty() {
-        return Err(format!(
-            "session {}: no confirmed takes to export",
-            rec.session_id
-        ));
+        return Err(CatalogError::NothingToExport {
+            session: rec.session_id.clone(),
+        });
     }
     // Sample paths relative to the export, `/`-separated for every sampler.
     for l in &mut layers {
@@ -127,10 +131,9 @@ pub fn export(
         .clone()
         .unwrap_or_else(|| "instrument".into());
     let stem = format!("{}_{}", safe_name(&rec.session_id), safe_name(&instrument));
-    let mut write = |name: String, text: String| -> Result<(), String> {
+    let mut write = |name: String, text: String| -> Result<(), CatalogError> {
         let path = out.join(name);
-        crate::durable::write_atomic(&path, text.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        crate::durable::write_atomic(&path, text.as_bytes()).map_err(written(&path))?;
         result.files.push(path);
         Ok(())
     };

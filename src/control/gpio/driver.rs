@@ -5,14 +5,14 @@
 //! cycle, the network or the disk.
 
 use super::button::{self, Action, Debouncer, Edge, Press};
-use super::patterns::{self, Flash, Inputs, Layout};
+use super::patterns::{self, Inputs, Layout};
 use super::{GpioLines, LedChange};
 use crate::config::GpioSettings;
 use crate::control::cycle::{CycleStatus, Event};
 use crate::control::cycle_worker::{CycleError, CycleSender};
 use crate::control::health::Health;
 use crate::control::status::Phase;
-use serde_json::json;
+use crate::session_log_format::LogEvent;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -56,8 +56,13 @@ async fn presses(mut rx: mpsc::Receiver<Pressed>, cycle: CycleSender) {
     while let Some(p) = rx.recv().await {
         let held_ms = p.press.held.as_millis() as u64;
         log::info!(target: "takebox::gpio", "button: {} press ({held_ms} ms) during {}: {}", p.kind, p.phase.label(), p.action.name());
-        let line = json!({"press": p.kind, "held_ms": held_ms, "phase": p.phase, "action": p.action.name()});
-        if cycle.log("button", line).await.is_err() {
+        let line = LogEvent::Button {
+            press: p.kind.into(),
+            held_ms,
+            phase: p.phase.name().into(),
+            action: p.action.name().into(),
+        };
+        if cycle.log(line).await.is_err() {
             return;
         }
         if let Action::Command(cmd) = p.action {
@@ -170,7 +175,7 @@ impl Driver {
                 }
                 r = self.events.recv() => match r {
                     Ok(Event::Confirmed { verdict, .. }) => {
-                        inp.flash = Some((Flash::from_verdict(&verdict), Instant::now()));
+                        inp.flash = Some((verdict, Instant::now()));
                     }
                     Ok(Event::Recorders) | Err(broadcast::error::RecvError::Lagged(_)) => {
                         inp.recorders_down = recorders_down(&self.health);
@@ -286,13 +291,16 @@ mod tests {
 
         // A short press: its log line, then Start.
         handle.press(ms(200)).await.unwrap();
-        let Some(Request::Log("button", line)) = req_rx.recv().await else {
+        let Some(Request::Log(line)) = req_rx.recv().await else {
             panic!("expected the press's log line first");
         };
-        assert_eq!(line["press"], "short");
-        assert_eq!(line["held_ms"], 200);
-        assert_eq!(line["action"], "start");
-        assert_eq!(line["phase"], "armed");
+        let press = |press: &str, held_ms, phase: &str, action: &str| LogEvent::Button {
+            press: press.into(),
+            held_ms,
+            phase: phase.into(),
+            action: action.into(),
+        };
+        assert_eq!(line, press("short", 200, "armed", "start"));
         let Some(Request::Command(Command::Start, reply)) = req_rx.recv().await else {
             panic!("expected Start");
         };
@@ -310,11 +318,10 @@ mod tests {
         // A press during the countdown is logged and ignored (the default policy).
         tokio::time::sleep(ms(500)).await;
         handle.press(ms(100)).await.unwrap();
-        let Some(Request::Log("button", line)) = req_rx.recv().await else {
+        let Some(Request::Log(line)) = req_rx.recv().await else {
             panic!("expected the second press's log line");
         };
-        assert_eq!(line["action"], "ignored");
-        assert_eq!(line["phase"], "countdown");
+        assert_eq!(line, press("short", 100, "countdown", "ignored"));
         tokio::time::sleep_until(end + ms(50)).await;
         status_tx.send_replace(CycleStatus {
             phase: Phase::Waiting,
@@ -326,7 +333,7 @@ mod tests {
         events_tx
             .send(Event::Confirmed {
                 take_id: "t".into(),
-                verdict: "ok".into(),
+                verdict: crate::control::verdict::Disposition::Ok,
             })
             .unwrap();
         status_tx.send_replace(armed);

@@ -7,6 +7,7 @@
 
 use crate::config::CountdownStyle;
 use crate::control::status::Phase;
+use crate::control::verdict::Disposition;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -15,44 +16,26 @@ const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-/// The signal after a confirmation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flash {
-    Ok,
-    Warning,
-    Failed,
-}
-
-impl Flash {
-    pub fn from_verdict(label: &str) -> Flash {
-        match label {
-            "ok" => Flash::Ok,
-            "warn" => Flash::Warning,
-            _ => Flash::Failed,
-        }
-    }
-
-    /// Period, the on-spans within it, and the whole length.
-    fn shape(self) -> (Duration, &'static [(Duration, Duration)], Duration) {
-        const OK: &[(Duration, Duration)] = &[(ms(0), ms(300))];
-        const WARN: &[(Duration, Duration)] = &[(ms(0), ms(150))];
-        const FAIL: &[(Duration, Duration)] = &[(ms(0), ms(80))];
-        match self {
-            // One short light.
-            Flash::Ok => (ms(300), OK, ms(300)),
-            // Three even blinks.
-            Flash::Warning => (ms(300), WARN, ms(900)),
-            // Five rapid blinks.
-            Flash::Failed => (ms(160), FAIL, ms(800)),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Flash::Ok => "ok",
-            Flash::Warning => "warning",
-            Flash::Failed => "failed",
-        }
+/// The signal after a confirmation, by the board's judgement: period, the
+/// on-spans within it, the whole length, and the pattern's name.
+fn flash(
+    d: Disposition,
+) -> (
+    Duration,
+    &'static [(Duration, Duration)],
+    Duration,
+    &'static str,
+) {
+    const OK: &[(Duration, Duration)] = &[(ms(0), ms(300))];
+    const WARN: &[(Duration, Duration)] = &[(ms(0), ms(150))];
+    const FAIL: &[(Duration, Duration)] = &[(ms(0), ms(80))];
+    match d {
+        // One short light.
+        Disposition::Ok => (ms(300), OK, ms(300), "ok"),
+        // Three even blinks.
+        Disposition::Warn => (ms(300), WARN, ms(900), "warning"),
+        // Five rapid blinks.
+        Disposition::Failed => (ms(160), FAIL, ms(800), "failed"),
     }
 }
 
@@ -63,8 +46,8 @@ pub struct Inputs {
     /// The take's start (end of the countdown) and the end of its note.
     pub start: Option<Instant>,
     pub end: Option<Instant>,
-    /// The last confirmation's signal and when it came.
-    pub flash: Option<(Flash, Instant)>,
+    /// The last confirmation's judgement and when it came.
+    pub flash: Option<(Disposition, Instant)>,
     pub recorders_down: bool,
 }
 
@@ -179,17 +162,17 @@ pub fn frame(inp: &Inputs, layout: &Layout, epoch: Instant, now: Instant) -> Fra
         || (pattern == "countdown"
             && !(layout.style == CountdownStyle::PerSecond && layout.countdown_leds > 0));
     let mut pattern = pattern;
-    if let Some((flash, at)) = inp.flash
+    if let Some((judged, at)) = inp.flash
         && !status_busy
         && now >= at
     {
-        let (period, ons, length) = flash.shape();
+        let (period, ons, length, name) = flash(judged);
         if now < at + length {
             let (on, n) = blink(at, now, period, ons);
             leds[0] = on;
             next = next.min(n).min(at + length);
             if pattern != "countdown" {
-                pattern = flash.name();
+                pattern = name;
             }
         }
     }
@@ -327,15 +310,15 @@ mod tests {
                 .collect();
             (ons, tl)
         };
-        let (ok, tl) = count_blinks(Flash::Ok);
+        let (ok, tl) = count_blinks(Disposition::Ok);
         assert_eq!(ok, vec![(0, "ok"), (500, "armed"), (700, "armed")]);
         assert_eq!(tl[1], (300, vec![false; 4], "armed"));
-        let (warn, _) = count_blinks(Flash::Warning);
+        let (warn, _) = count_blinks(Disposition::Warn);
         assert_eq!(
             warn,
             vec![(0, "warning"), (300, "warning"), (600, "warning")]
         );
-        let (failed, _) = count_blinks(Flash::Failed);
+        let (failed, _) = count_blinks(Disposition::Failed);
         assert_eq!(
             failed.iter().map(|x| x.0).collect::<Vec<_>>(),
             vec![0, 160, 320, 480, 640]
@@ -346,7 +329,7 @@ mod tests {
     fn an_ok_during_the_next_per_second_countdown_shows_on_the_status_led() {
         let t0 = Instant::now();
         let mut inp = take(t0, 2000, 100);
-        inp.flash = Some((Flash::Ok, t0));
+        inp.flash = Some((Disposition::Ok, t0));
         let f = frame(&inp, &per_second(3), t0, t0 + ms(100));
         assert_eq!(f.leds, vec![true, true, true, false]);
         assert_eq!(f.next, t0 + ms(300));

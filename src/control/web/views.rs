@@ -250,10 +250,12 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
         last_text: last
             .map(|l| format!("{} {} ({})", l.note, l.articulation, l.take_id))
             .unwrap_or_else(|| "none yet".into()),
-        last_verdict: last.map(|l| l.verdict.clone()).unwrap_or_default(),
+        last_verdict: last
+            .map(|l| l.judgement.disposition.as_str().to_string())
+            .unwrap_or_default(),
         last_reason: last
             .map(|l| {
-                let mut parts: Vec<String> = l.reason.iter().cloned().collect();
+                let mut parts: Vec<String> = l.judgement.reason.iter().cloned().collect();
                 parts.extend(l.warnings.iter().cloned());
                 parts.join("; ")
             })

@@ -1,18 +1,19 @@
-//! Reading a session log (`<log_directory>/<session>.jsonl`, written by the
-//! board's `control::session_log`) back into what the catalog, the exports and
-//! the retention job need. It sits below `control` and `catalog` so that both
-//! read one format without depending on each other.
+//! The session log (`<log_directory>/<session>.jsonl`): its lines as types
+//! ([`event`]), the board's judgement they carry ([`judgement`]), and reading a
+//! log back into what the catalog, the exports and the retention job need
+//! ([`SessionRecord`]). It sits below `control` and `catalog` so that the board
+//! writes and both read one format without depending on each other.
 //!
-//! Every line is a JSON object with `time` and `event`. The lines that matter
-//! here: `session_start` (session_id, request, settings), `take` (take_id, slot,
-//! note, ...), `confirmation` (the seed's recordings columns plus take_id, dynamic,
-//! round_robin, recorder, verdict, state, check with the measured cents), `retake`
-//! (slot, superseded take id), `rearm`, `take_cancelled`, `take_abandoned`,
-//! `error` (take_id), `session_end` (status). A line that does not parse is
-//! reported as `file:line` and skipped; the rest is read.
+//! A line that does not read is reported as `file:line` and skipped; the rest
+//! is read.
 
-use crate::protocol::TakeId;
-use serde::Deserialize;
+pub mod event;
+pub mod judgement;
+
+pub use event::{BadLine, Confirmed, EndStatus, LogEvent, LogLine, PlannedSlot, decode, encode};
+pub use judgement::{Disposition, Judgement};
+
+use crate::protocol::{TakeId, TakeState};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -34,53 +35,28 @@ impl fmt::Display for LineError {
     }
 }
 
-/// One recorded file, from a `confirmation` line.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// One recorded file: its `confirmation` line and what the rest of the log
+/// says about it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TakeLine {
-    pub session_id: String,
-    /// Path of the WAV relative to the share root.
-    pub filename: String,
-    pub note: String,
-    pub frequency: f64,
-    pub articulation: String,
-    pub instrument: String,
-    /// RFC 3339: when the file's first frame was recorded.
-    pub timestamp: String,
-    pub take_id: String,
-    #[serde(default)]
-    pub dynamic: Option<String>,
-    #[serde(default)]
-    pub round_robin: Option<u32>,
-    #[serde(default)]
-    pub recorder: Option<String>,
-    /// `ok`, `warn` or `failed`.
-    pub verdict: String,
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// `delivered`, `spooled` or `failed`.
-    #[serde(default)]
-    pub state: Option<String>,
-    #[serde(default)]
-    pub sha256: Option<String>,
-    #[serde(default)]
-    pub slot: Option<u32>,
-    #[serde(default)]
-    pub check: Option<Value>,
-    /// Filled in by the reader: the measured pitch against the plan, in cents.
-    #[serde(skip)]
-    pub cents: Option<f64>,
-    /// Filled in by the reader: a later retake replaced this take.
-    #[serde(skip)]
+    pub confirmed: Confirmed,
+    /// A later retake replaced this take.
     pub superseded: bool,
-    /// Filled in by the reader: the line number in the log.
-    #[serde(skip)]
+    /// The line number in the log.
     pub line: usize,
 }
 
 impl TakeLine {
     /// Recorded, on the share and not judged unusable.
     pub fn usable(&self) -> bool {
-        self.verdict != "failed" && self.state.as_deref().unwrap_or("delivered") == "delivered"
+        !self.confirmed.judgement.is_failed()
+            && self.confirmed.state.unwrap_or(TakeState::Delivered) == TakeState::Delivered
+    }
+
+    /// The measured pitch against the plan, in cents.
+    pub fn cents(&self) -> Option<f64> {
+        let check = self.confirmed.check.as_ref()?;
+        check.cents.filter(|c| c.is_finite())
     }
 }
 
@@ -99,8 +75,8 @@ pub struct SessionRecord {
     pub settings: Value,
     /// The `session_start` line's `request` object.
     pub request: Value,
-    /// `finished` or `aborted` once a `session_end` line was written.
-    pub end_status: Option<String>,
+    /// Set once a `session_end` line was written.
+    pub end_status: Option<EndStatus>,
     /// One per confirmation line, in log order; a later line for the same take id
     /// replaces the earlier one.
     pub takes: Vec<TakeLine>,
@@ -135,129 +111,135 @@ pub fn read(path: &Path) -> std::io::Result<SessionRecord> {
 
 /// Parse the lines of a log (without their newlines); `path` names it in errors.
 pub fn parse<'a>(path: &Path, lines: impl Iterator<Item = &'a [u8]>) -> SessionRecord {
-    let mut rec = SessionRecord {
-        path: path.to_path_buf(),
-        session_id: path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        ..SessionRecord::default()
-    };
-    let mut by_id: BTreeMap<String, usize> = BTreeMap::new();
-    let mut superseded: BTreeSet<String> = BTreeSet::new();
+    let mut reading = Reading::new(path);
     for (i, raw) in lines.enumerate() {
-        let n = i + 1;
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let err = |message: String| LineError {
-            file: path.to_path_buf(),
-            line: n,
-            message,
-        };
-        let v: Value = match serde_json::from_slice(raw) {
-            Ok(Value::Object(m)) => Value::Object(m),
-            Ok(_) => {
-                rec.errors.push(err("not a JSON object".into()));
-                continue;
-            }
-            Err(e) => {
-                let what = if e.is_eof() {
-                    "truncated line"
-                } else {
-                    "not JSON"
-                };
-                rec.errors.push(err(format!("{what}: {e}")));
-                continue;
-            }
-        };
-        let Some(event) = v["event"].as_str() else {
-            rec.errors.push(err("no \"event\" field".into()));
-            continue;
-        };
-        let take_id = v["take_id"].as_str().map(String::from);
-        match event {
-            "session_start" => {
-                if let Some(id) = v["session_id"].as_str() {
-                    rec.session_id = id.to_string();
-                }
-                rec.started = v["time"].as_str().map(String::from);
-                rec.request = v["request"].clone();
-                rec.settings = v["settings"].clone();
-                rec.instrument = v["request"]["instrument"].as_str().map(String::from);
-                rec.user_initials = v["request"]["user_initials"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .map(String::from);
-            }
-            "take" => {
-                if let Some(id) = take_id {
-                    rec.unsettled.insert(id);
-                }
-            }
-            "confirmation" => {
-                let mut t: TakeLine = match serde_path_to_error::deserialize(&v) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        rec.errors
-                            .push(err(format!("confirmation: {}: {}", e.path(), e.inner())));
-                        continue;
-                    }
-                };
-                t.line = n;
-                t.cents = t
-                    .check
-                    .as_ref()
-                    .and_then(|c| c["cents"].as_f64())
-                    .filter(|c| c.is_finite());
-                settle(&mut rec.unsettled, &t.take_id);
-                match by_id.get(&t.take_id) {
-                    Some(&k) => rec.takes[k] = t,
-                    None => {
-                        by_id.insert(t.take_id.clone(), rec.takes.len());
-                        rec.takes.push(t);
-                    }
-                }
-            }
-            "retake" => match v["superseded"].as_str() {
-                Some(old) => {
-                    superseded.insert(old.to_string());
-                }
-                None => {
-                    rec.errors
-                        .push(err("retake without a \"superseded\" take id".into()));
-                    continue;
-                }
-            },
-            "rearm" | "take_cancelled" | "take_abandoned" | "error" => {
-                if let Some(id) = take_id {
-                    settle(&mut rec.unsettled, &id);
-                }
-            }
-            "session_end" => {
-                rec.end_status = Some(v["status"].as_str().unwrap_or("ended").to_string());
-            }
-            _ => {}
+        match decode(raw) {
+            Ok(line) => reading.apply(i + 1, line),
+            Err(bad) => reading.rec.errors.push(LineError {
+                file: path.to_path_buf(),
+                line: i + 1,
+                message: bad.to_string(),
+            }),
         }
-        if let Some(t) = v["time"].as_str() {
-            rec.last_time = Some(t.to_string());
-        }
-        rec.lines += 1;
     }
-    // A retake names the first recorder's take id; it supersedes the others' too.
-    for t in &mut rec.takes {
-        let base = TakeId::parse(&t.take_id);
-        t.superseded = superseded
-            .iter()
-            .any(|old| t.take_id == *old || base.base() == old);
-    }
-    rec
+    reading.finish()
 }
 
-/// A take is settled for its own id and every recorder's sibling.
-fn settle(unsettled: &mut BTreeSet<String>, id: &str) {
-    unsettled.remove(id);
-    unsettled.remove(TakeId::parse(id).base());
+/// A log being read: the record so far, and what settles only at the end.
+struct Reading {
+    rec: SessionRecord,
+    /// Index in `rec.takes` by take id.
+    by_id: BTreeMap<String, usize>,
+    /// Take ids a retake replaced.
+    superseded: BTreeSet<String>,
+}
+
+impl Reading {
+    fn new(path: &Path) -> Reading {
+        let session_id = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Reading {
+            rec: SessionRecord {
+                path: path.to_path_buf(),
+                session_id,
+                ..SessionRecord::default()
+            },
+            by_id: BTreeMap::new(),
+            superseded: BTreeSet::new(),
+        }
+    }
+
+    /// Line `n`, readable.
+    fn apply(&mut self, n: usize, line: LogLine) {
+        match line.event {
+            LogEvent::SessionStart {
+                session_id,
+                request,
+                settings,
+                ..
+            } => self.session_start(session_id, line.time.clone(), request, settings),
+            LogEvent::Take { take_id, .. } => {
+                self.rec.unsettled.insert(take_id.to_string());
+            }
+            LogEvent::Confirmation(confirmed) => self.confirmed(n, *confirmed),
+            LogEvent::Retake { superseded, .. } => {
+                self.superseded.insert(superseded.to_string());
+            }
+            LogEvent::Rearm { take_id, .. }
+            | LogEvent::TakeCancelled { take_id }
+            | LogEvent::TakeAbandoned { take_id }
+            | LogEvent::Error {
+                take_id: Some(take_id),
+                ..
+            } => self.settle(&take_id),
+            LogEvent::SessionEnd { status, .. } => self.rec.end_status = Some(status),
+            _ => {}
+        }
+        if line.time.is_some() {
+            self.rec.last_time = line.time;
+        }
+        self.rec.lines += 1;
+    }
+
+    fn session_start(
+        &mut self,
+        session_id: String,
+        time: Option<String>,
+        request: Value,
+        settings: Value,
+    ) {
+        let rec = &mut self.rec;
+        if !session_id.is_empty() {
+            rec.session_id = session_id;
+        }
+        rec.started = time;
+        rec.instrument = request["instrument"].as_str().map(String::from);
+        rec.user_initials = request["user_initials"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(String::from);
+        rec.request = request;
+        rec.settings = settings;
+    }
+
+    /// A confirmation replaces an earlier one for the same take id.
+    fn confirmed(&mut self, n: usize, confirmed: Confirmed) {
+        self.settle(&confirmed.take_id);
+        let take = TakeLine {
+            confirmed,
+            superseded: false,
+            line: n,
+        };
+        let id = take.confirmed.take_id.to_string();
+        match self.by_id.get(&id) {
+            Some(&k) => self.rec.takes[k] = take,
+            None => {
+                self.by_id.insert(id, self.rec.takes.len());
+                self.rec.takes.push(take);
+            }
+        }
+    }
+
+    /// A take is settled for its own id and every recorder's sibling.
+    fn settle(&mut self, id: &TakeId) {
+        self.rec.unsettled.remove(&id.to_string());
+        self.rec.unsettled.remove(id.base());
+    }
+
+    /// A retake names the first recorder's take id; it supersedes the others' too.
+    fn finish(mut self) -> SessionRecord {
+        for t in &mut self.rec.takes {
+            let id = &t.confirmed.take_id;
+            t.superseded =
+                self.superseded.contains(id.base()) || self.superseded.contains(&id.to_string());
+        }
+        self.rec
+    }
 }
 
 /// Every `*.jsonl` file in `dir`, sorted by name.
@@ -319,7 +301,7 @@ mod tests {
         assert_eq!(r.instrument.as_deref(), Some("guitar"));
         assert_eq!(r.takes.len(), 2);
         assert!(r.takes[0].superseded && !r.takes[1].superseded);
-        assert_eq!(r.takes[0].cents, Some(3.5));
+        assert_eq!(r.takes[0].cents(), Some(3.5));
         assert_eq!(r.playable().count(), 1);
         assert_eq!(
             r.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
