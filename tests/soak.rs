@@ -11,9 +11,9 @@
 //! `SOAK_TAKES=N` (default 50: every fault kind at least once), `SOAK_SEED=S`
 //! to replay a run; `make soak` runs 1,000 takes.
 
-mod common;
 #[path = "soak/check.rs"]
 mod check;
+mod common;
 #[path = "soak/faults.rs"]
 mod faults;
 #[path = "soak/hosts.rs"]
@@ -70,7 +70,9 @@ struct Injected {
 
 /// Where a take stands, from the board's phase and the recorder's state.
 fn moment(board: Option<&Value>, recorder: Option<&Value>) -> String {
-    let phase = board.and_then(|b| b["phase"].as_str()).unwrap_or("board down");
+    let phase = board
+        .and_then(|b| b["phase"].as_str())
+        .unwrap_or("board down");
     let recording = recorder.is_some_and(|r| r["recording"].is_string());
     match phase {
         "countdown" => "before the command".into(),
@@ -217,7 +219,10 @@ fn soak_nothing_lost_nothing_twice() {
         }
 
         // Aim the next fault at a take as it begins, at a random moment of its life.
-        let phase = board.as_ref().and_then(|b| b["phase"].as_str()).unwrap_or("");
+        let phase = board
+            .as_ref()
+            .and_then(|b| b["phase"].as_str())
+            .unwrap_or("");
         if let Some(b) = &board
             && let Some(id) = b["take_id"].as_str()
             && phase == "countdown"
@@ -257,10 +262,7 @@ fn soak_nothing_lost_nothing_twice() {
                 kind.label(),
                 lasts.as_secs_f64()
             );
-            let restarts = matches!(
-                kind,
-                Kind::KillCapture | Kind::KillControl | Kind::KillSmbd
-            );
+            let restarts = matches!(kind, Kind::KillCapture | Kind::KillControl | Kind::KillSmbd);
             injected.push(Injected {
                 kind,
                 detail,
@@ -295,10 +297,14 @@ fn soak_nothing_lost_nothing_twice() {
 
     // After the last fault: both ready within 10 s, and the spool drains.
     let last_heal = Instant::now();
-    common::wait_for("both daemons ready after the last fault", READY_WITHIN, || {
-        hosts.supervise();
-        hosts.all_ready().then_some(())
-    });
+    common::wait_for(
+        "both daemons ready after the last fault",
+        READY_WITHIN,
+        || {
+            hosts.supervise();
+            hosts.all_ready().then_some(())
+        },
+    );
     common::wait_for("the spool to drain", Duration::from_secs(60), || {
         hosts.supervise();
         hosts
@@ -325,7 +331,9 @@ fn soak_nothing_lost_nothing_twice() {
     let evidence = check::Evidence {
         session_id: &session_id,
         log: dir.join("logs").join(format!("{session_id}.jsonl")),
-        session_file: dir.join("state/sessions").join(format!("{session_id}.json")),
+        session_file: dir
+            .join("state/sessions")
+            .join(format!("{session_id}.json")),
         drive: &rig.drive(),
         spool: &rig.spool(),
         capture_logs: capture_logs.clone(),
@@ -363,7 +371,9 @@ fn soak_nothing_lost_nothing_twice() {
 
     // Neither daemon panicked (a failpoint's panic is asked for).
     for s in [&hosts.capture, &hosts.control, &hosts.smbd] {
-        findings.violations.extend(s.unexpected_exits.iter().cloned());
+        findings
+            .violations
+            .extend(s.unexpected_exits.iter().cloned());
     }
     for l in capture_logs.iter().chain(hosts.control.all_logs().iter()) {
         if l.contains("panic") && !l.contains("failpoint") {

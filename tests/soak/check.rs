@@ -78,7 +78,9 @@ pub fn check(e: &Evidence) -> Findings {
         match sha256_file(&file) {
             Err(err) => {
                 f.lost += 1;
-                f.violation(format!("take {id}: confirmed as {path}, not on the share: {err}"));
+                f.violation(format!(
+                    "take {id}: confirmed as {path}, not on the share: {err}"
+                ));
             }
             Ok(sum) if c["sha256"].as_str() != Some(sum.as_str()) => {
                 f.overwritten += 1;
@@ -91,7 +93,8 @@ pub fn check(e: &Evidence) -> Findings {
         }
         match (e.recorder_answer)(id) {
             Some((200, a))
-                if a["state"] == "delivered" && a["sha256"] == c["sha256"] && a["path"] == path => {}
+                if a["state"] == "delivered" && a["sha256"] == c["sha256"] && a["path"] == path => {
+            }
             other => f.violation(format!(
                 "take {id}: the recorder answers {other:?}, the board confirmed {path} {}",
                 c["sha256"]
@@ -115,7 +118,10 @@ pub fn check(e: &Evidence) -> Findings {
         }
         let folder = rel.split('/').next().unwrap_or_default();
         let id = takebox::protocol::take_path::take_id_of(folder, name);
-        match id.as_deref().and_then(|id| by_take.get(id).map(|c| (id, c))) {
+        match id
+            .as_deref()
+            .and_then(|id| by_take.get(id).map(|c| (id, c)))
+        {
             Some((id, c)) if c["filename"].as_str() == Some(rel.as_str()) => {
                 on_share.entry(id.to_string()).or_default().push(rel);
             }
@@ -211,8 +217,8 @@ pub fn check(e: &Evidence) -> Findings {
 
 /// The session log's lines: each whole, JSON, in time order.
 fn log_lines(e: &Evidence, f: &mut Findings) -> Vec<Value> {
-    let text = std::fs::read_to_string(&e.log)
-        .unwrap_or_else(|err| panic!("{}: {err}", e.log.display()));
+    let text =
+        std::fs::read_to_string(&e.log).unwrap_or_else(|err| panic!("{}: {err}", e.log.display()));
     if !text.ends_with('\n') {
         f.violation(format!("{}: the last line is torn", e.log.display()));
     }

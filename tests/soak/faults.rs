@@ -111,8 +111,8 @@ pub fn inject(
         }
         Kind::CaptureFailpoint => {
             // The recorder dies at that point of the next take it handles.
-            let point = ["capture.recorded", "capture.processed", "capture.deliver"]
-                [rng.below(3) as usize];
+            let point =
+                ["capture.recorded", "capture.processed", "capture.deliver"][rng.below(3) as usize];
             let action = ["panic", "exit"][rng.below(2) as usize];
             let spec = format!("{point}={action}");
             hosts.capture.kill9();
@@ -150,7 +150,9 @@ pub fn heal(undo: Undo, rig: &mut Rig, proxy: &Controls) {
         Undo::Mount => rig.mount_share(),
         Undo::Marker => std::fs::write(rig.drive().join(".takebox-share"), b"").unwrap(),
         Undo::ReadOnly => rig.share_read_only(false),
-        Undo::Filler(f) => std::fs::remove_file(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())),
+        Undo::Filler(f) => {
+            std::fs::remove_file(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+        }
         Undo::Clock => proxy.clock_shift.store(0, Ordering::SeqCst),
     }
 }

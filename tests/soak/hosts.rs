@@ -264,7 +264,6 @@ impl Hosts {
 
     /// Both takebox daemons answer and the recorder says ready.
     pub fn all_ready(&self) -> bool {
-        self.board_status().is_some()
-            && self.recorder_status().is_some_and(|s| s["ready"] == true)
+        self.board_status().is_some() && self.recorder_status().is_some_and(|s| s["ready"] == true)
     }
 }

@@ -30,8 +30,7 @@ impl Proxy {
     /// Listen on the board's loopback, forward to `upstream` (over the veth).
     pub fn start(board: &Netns, upstream: SocketAddr) -> Proxy {
         let controls = Arc::new(Controls::default());
-        let listener =
-            board.within(|| TcpListener::bind("127.0.0.1:0").expect("proxy listener"));
+        let listener = board.within(|| TcpListener::bind("127.0.0.1:0").expect("proxy listener"));
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let c = controls.clone();
@@ -148,5 +147,9 @@ fn a_status_clock_moves_by_whole_seconds_in_place() {
         r#"{"ready":true,"clock":"2027-01-01T00:00:01.125Z","x":1}"#
     );
     assert!(shift_clock(&mut body, -2));
-    assert!(String::from_utf8(body).unwrap().contains("2026-12-31T23:59:59.125Z"));
+    assert!(
+        String::from_utf8(body)
+            .unwrap()
+            .contains("2026-12-31T23:59:59.125Z")
+    );
 }

@@ -97,7 +97,11 @@ pub fn http_in(
     token: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> Option<(u16, serde_json::Value)> {
-    let (method, path, token) = (method.to_string(), path.to_string(), token.map(String::from));
+    let (method, path, token) = (
+        method.to_string(),
+        path.to_string(),
+        token.map(String::from),
+    );
     ns.within(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -145,7 +149,10 @@ fn mount_ext4(image: &Path, dir: &Path, mib: u64) {
             &format!("{mib}M"),
         ],
     );
-    run("mount", &["-o", "loop", &image_s, &dir.display().to_string()]);
+    run(
+        "mount",
+        &["-o", "loop", &image_s, &dir.display().to_string()],
+    );
     // A fresh ext4 root holds lost+found; nothing of takebox's.
     let _ = std::fs::remove_dir(dir.join("lost+found"));
 }
@@ -202,7 +209,15 @@ impl Rig {
         );
         run(
             "ip",
-            &["-n", r, "addr", "add", &format!("{RECORDER_IP}/30"), "dev", r],
+            &[
+                "-n",
+                r,
+                "addr",
+                "add",
+                &format!("{RECORDER_IP}/30"),
+                "dev",
+                r,
+            ],
         );
         run("ip", &["-n", b, "link", "set", b, "up"]);
         run("ip", &["-n", r, "link", "set", r, "up"]);
@@ -256,11 +271,12 @@ impl Rig {
     }
 
     pub fn share_read_only(&self, ro: bool) {
-        let flag = if ro { "remount,bind,ro" } else { "remount,bind,rw" };
-        run(
-            "mount",
-            &["-o", flag, &self.share().display().to_string()],
-        );
+        let flag = if ro {
+            "remount,bind,ro"
+        } else {
+            "remount,bind,rw"
+        };
+        run("mount", &["-o", flag, &self.share().display().to_string()]);
     }
 
     pub fn set_link(&self, up: bool) {

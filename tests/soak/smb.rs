@@ -43,10 +43,9 @@ pub fn prepare(dir: &Path, drive: &Path) {
     ] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
-    let shipped = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("samba/smb.conf"),
-    )
-    .unwrap();
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("samba/smb.conf"))
+            .unwrap();
     let (global, rest) = shipped
         .split_once("\n[takebox]\n")
         .expect("smb.conf has a [takebox] section");
@@ -77,7 +76,11 @@ pub fn prepare(dir: &Path, drive: &Path) {
         .collect::<Vec<_>>()
         .join("\n");
     let conf = dir.join("smb.conf");
-    std::fs::write(&conf, format!("{global}\n{overrides}\n[takebox]\n{share}\n")).unwrap();
+    std::fs::write(
+        &conf,
+        format!("{global}\n{overrides}\n[takebox]\n{share}\n"),
+    )
+    .unwrap();
     std::fs::write(
         dir.join("passwd"),
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
