@@ -100,6 +100,35 @@ pub struct Hosts {
     pub smbd: Service,
     /// `TAKEBOX_FAILPOINTS` for the next start of takebox-capture only.
     pub next_failpoint: Option<String>,
+    /// The stand-in player of `make run` (scripts/player.py): it plays each
+    /// planned note into the null sink when the board's countdown ends.
+    player: Child,
+}
+
+/// The player stands by the board: it reads the board's status there.
+fn spawn_player(rig: &Rig, pulse: &Pulse) -> Child {
+    let work = rig.dir.path().join("player");
+    std::fs::create_dir_all(&work).unwrap();
+    rig.board
+        .command("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/player.py"))
+        .arg(format!("http://127.0.0.1:{CONTROL_PORT}"))
+        .arg(format!("http://{RECORDER_IP}:{CAPTURE_PORT}"))
+        .arg(TOKEN)
+        .arg(&work)
+        .envs(pulse.env())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("python3")
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        let _ = self.player.kill();
+        let _ = self.player.wait();
+    }
 }
 
 impl Hosts {
@@ -115,6 +144,7 @@ impl Hosts {
             control: Service::new("takebox-control"),
             smbd: Service::new("smbd"),
             next_failpoint: None,
+            player: spawn_player(rig, pulse),
         };
         super::smb::prepare(&h.smb_dir, &rig.drive());
         h.start_capture();
