@@ -140,8 +140,8 @@ fn soak_nothing_lost_nothing_twice() {
     });
 
     // The plan: guitar E2 upwards, two dynamics, round robins to reach `wanted`.
-    let notes = wanted.div_ceil(2).min(49) as u32;
-    let round_robins = wanted.div_ceil(2 * notes as u64);
+    let round_robins = wanted.div_ceil(2 * 49);
+    let notes = wanted.div_ceil(2 * round_robins) as u32;
     let (code, begun) = rig::http_in(
         &rig.board,
         hosts.control_addr(),
@@ -192,13 +192,25 @@ fn soak_nothing_lost_nothing_twice() {
             if let Some(id) = b["last"]["take_id"].as_str()
                 && seen_confirmed.insert(id.to_string())
             {
-                for f in injected.iter_mut() {
+                for f in injected.iter_mut().filter(|f| f.kind != Kind::KillSmbd) {
                     if f.recovery.is_none() && f.healed.is_some_and(|h| h <= now) {
                         f.recovery = Some(now - f.healed.unwrap());
                     }
                 }
             }
             last_board = Some(b.clone());
+        }
+        // smbd is back when it answers on the board's address again.
+        if injected
+            .iter()
+            .any(|f| f.kind == Kind::KillSmbd && f.recovery.is_none())
+            && hosts.smbd_up()
+        {
+            for f in injected.iter_mut().filter(|f| f.kind == Kind::KillSmbd) {
+                if f.recovery.is_none() && f.healed.is_some_and(|h| h <= now) {
+                    f.recovery = Some(now - f.healed.unwrap());
+                }
+            }
         }
         if hosts.all_ready() {
             for f in injected.iter_mut() {
@@ -230,6 +242,7 @@ fn soak_nothing_lost_nothing_twice() {
             && active.is_none()
             && aimed.is_none()
             && seen_confirmed.len() as u64 >= next_fault_at
+            && seen_confirmed.len() as u64 + 2 < total
         {
             if order.is_empty() {
                 order = faults::ALL.to_vec();
@@ -357,6 +370,11 @@ fn soak_nothing_lost_nothing_twice() {
         recorder_answer: &answer,
     };
     let mut findings = check::check(&evidence);
+    // Kept for a look after the run (the rig's folder goes with it).
+    let _ = std::fs::copy(
+        &evidence.log,
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("soak-session.jsonl"),
+    );
     if let Some(status) = stuck {
         let pending = status
             .as_ref()
@@ -404,7 +422,7 @@ fn soak_nothing_lost_nothing_twice() {
             .extend(s.unexpected_exits.iter().cloned());
     }
     for l in capture_logs.iter().chain(hosts.control.all_logs().iter()) {
-        if l.contains("panic") && !l.contains("failpoint") {
+        if l.contains("target=takebox::panic") && !l.contains("failpoint") {
             findings.violations.push(format!("a daemon panicked: {l}"));
         }
     }
@@ -477,6 +495,15 @@ fn table(
         t,
         "takes planned {total}: confirmed ok {}, with a warning {}, skipped {}, still open {}",
         f.confirmed_ok, f.confirmed_warn, f.skipped, f.open
+    );
+    let _ = writeln!(
+        t,
+        "warnings: {}",
+        f.warnings
+            .iter()
+            .map(|(w, n)| format!("{w} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let _ = writeln!(
         t,

@@ -29,6 +29,8 @@ pub struct Findings {
     pub skipped: usize,
     pub open: usize,
     pub rearmed: usize,
+    /// Confirmed takes with a warning, by the reason's first words.
+    pub warnings: BTreeMap<String, usize>,
     pub lost: usize,
     pub duplicated: usize,
     pub overwritten: usize,
@@ -168,7 +170,18 @@ pub fn check(e: &Evidence) -> Findings {
                 let id = t["take_id"].as_str().unwrap_or_default();
                 match by_take.get(id).map(|c| c["verdict"].as_str()) {
                     Some(Some("ok")) => f.confirmed_ok += 1,
-                    Some(Some("warn")) => f.confirmed_warn += 1,
+                    Some(Some("warn")) => {
+                        f.confirmed_warn += 1;
+                        let reason = by_take[id]["reason"].as_str().unwrap_or("?");
+                        // "off pitch (+12.3 cents)": the kind, not the figures.
+                        let kind: String = reason
+                            .split(|c: char| c == '(' || c == ':' || c.is_ascii_digit())
+                            .next()
+                            .unwrap_or(reason)
+                            .trim()
+                            .to_string();
+                        *f.warnings.entry(kind).or_default() += 1;
+                    }
                     other => {
                         f.lost += 1;
                         f.violation(format!(

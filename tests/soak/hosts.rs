@@ -163,6 +163,8 @@ impl Hosts {
 
     pub fn start_capture(&mut self) {
         let mut env = self.pulse_env.clone();
+        // As under systemd: a panic's message, no backtrace.
+        env.push(("RUST_BACKTRACE".into(), "0".into()));
         if let Some(fp) = self.next_failpoint.take() {
             env.push(("TAKEBOX_FAILPOINTS".into(), fp));
             self.capture.expect_exit = true;
@@ -200,7 +202,7 @@ impl Hosts {
                 "--config",
                 &config,
             ],
-            &[],
+            &[("RUST_BACKTRACE".into(), "0".into())],
         );
         self.control.logs.push(d.logs.clone());
         self.control.daemon = Some(d);
