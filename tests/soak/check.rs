@@ -59,9 +59,14 @@ pub fn check(e: &Evidence) -> Findings {
     for c in lines.iter().filter(|l| l["event"] == "confirmation") {
         let id = c["take_id"].as_str().unwrap_or_default().to_string();
         let path = c["filename"].as_str().unwrap_or_default().to_string();
-        if by_take.insert(id.clone(), c.clone()).is_some() {
-            f.duplicated += 1;
+        if let Some(before) = by_take.insert(id.clone(), c.clone()) {
+            // The same file confirmed again is a repeated line; anything else
+            // is a second recording under one id.
+            if before["sha256"] != c["sha256"] || before["filename"] != c["filename"] {
+                f.duplicated += 1;
+            }
             f.violation(format!("take {id} confirmed twice in the log"));
+            continue;
         }
         if let Some(other) = by_path.insert(path.clone(), id.clone()) {
             f.duplicated += 1;
@@ -283,4 +288,117 @@ fn walk(root: &Path) -> Vec<(String, SystemTime)> {
     go(root, root, &mut out);
     out.sort();
     out
+}
+
+/// The defects filed before the soak, put back by hand: each is caught.
+/// Colliding file names (two takes, one path), a spool name reachable from
+/// another take id (a file with other contents), an undeliverable long name
+/// (confirmed, never on the share), a stray file, a torn and a late line, a
+/// take recorded twice.
+#[test]
+fn each_known_defect_breaks_an_invariant() {
+    let dir = tempfile::tempdir().unwrap();
+    let drive = dir.path().join("drive");
+    let spool = dir.path().join("spool");
+    std::fs::create_dir_all(drive.join("s")).unwrap();
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(drive.join("s/g_A4_s_0001-1.wav"), b"take one").unwrap();
+    std::fs::write(drive.join("s/g_B4_s_0003-1.wav"), b"someone else's audio").unwrap();
+    std::fs::write(drive.join("s/g_C5_s_0009-1.wav"), b"named by nobody").unwrap();
+    let sum = |b: &[u8]| {
+        use sha2::Digest;
+        hex(&sha2::Sha256::digest(b))
+    };
+    let conf = |slot: u32, id: &str, path: &str, sha: &str, time: &str| {
+        serde_json::json!({"time": time, "event": "confirmation", "take_id": id,
+            "filename": path, "sha256": sha, "verdict": "ok", "state": "delivered", "slot": slot})
+        .to_string()
+    };
+    let log = [
+        conf(
+            1,
+            "s-0001-1",
+            "s/g_A4_s_0001-1.wav",
+            &sum(b"take one"),
+            "2026-12-01T10:00:01Z",
+        ),
+        // Colliding names: take 2 confirmed under take 1's path.
+        conf(
+            2,
+            "s-0002-1",
+            "s/g_A4_s_0001-1.wav",
+            &sum(b"take two"),
+            "2026-12-01T10:00:02Z",
+        ),
+        // Overwritten: the file holds other audio.
+        conf(
+            3,
+            "s-0003-1",
+            "s/g_B4_s_0003-1.wav",
+            &sum(b"take three"),
+            "2026-12-01T10:00:03Z",
+        ),
+        // Never delivered.
+        conf(
+            4,
+            "s-0004-1",
+            "s/g_B4_long_0004-1.wav",
+            &sum(b"take four"),
+            "2026-12-01T10:00:04Z",
+        ),
+        // Out of order.
+        conf(
+            5,
+            "s-0005-1",
+            "s/g_D5_s_0005-1.wav",
+            "",
+            "2026-12-01T09:00:00Z",
+        ),
+    ]
+    .join("\n")
+        + "\n{\"time\": \"2026-12-01T10:00:06Z\", \"ev";
+    let log_path = dir.path().join("s.jsonl");
+    std::fs::write(&log_path, log).unwrap();
+    let done = |id: &str| serde_json::json!({"state": "done", "attempts": 1, "takes": [{"take_id": id, "outcome": "done"}]});
+    let session = serde_json::json!({"status": "finished", "plan": [{}, {}, {}, {}, {}, {}],
+        "progress": [done("s-0001-1"), done("s-0002-1"), done("s-0003-1"), done("s-0004-1"),
+                     done("s-0005-1"), {"state": "pending", "attempts": 0, "takes": []}]});
+    let session_path = dir.path().join("s.json");
+    std::fs::write(&session_path, session.to_string()).unwrap();
+    let answer = |_: &str| None;
+    let f = check(&Evidence {
+        session_id: "s",
+        log: log_path,
+        session_file: session_path,
+        drive: &drive,
+        spool: &spool,
+        capture_logs: vec![
+            r#"t level=info target=takebox::capture msg="take s-0001-1: recording 10 frames""#
+                .into(),
+            r#"t level=info target=takebox::capture msg="take s-0001-1: recording 10 frames""#
+                .into(),
+        ],
+        recorder_answer: &answer,
+    });
+    let all = f.violations.join("\n");
+    for expected in [
+        "both confirmed as s/g_A4_s_0001-1.wav",
+        "s-0003-1: s/g_B4_s_0003-1.wav holds sha256",
+        "s-0004-1: confirmed as s/g_B4_long_0004-1.wav, not on the share",
+        "s/g_C5_s_0009-1.wav is on the share under a final name no confirmation names",
+        "out of order",
+        "the last line is torn",
+        "take s-0001-1 was recorded 2 times",
+        "slot 6 is Some(\"pending\") in a session that is \"finished\"",
+    ] {
+        assert!(all.contains(expected), "{expected:?} not in:\n{all}");
+    }
+    assert!(
+        f.lost >= 2 && f.duplicated >= 3 && f.overwritten >= 1,
+        "{all}"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
