@@ -169,6 +169,7 @@ pub struct Rig {
 
 impl Rig {
     pub fn new(share_mib: u64, spool_mib: u64) -> Rig {
+        // SAFETY: geteuid has no preconditions and cannot fail.
         assert!(
             unsafe { libc::geteuid() } == 0,
             "the soak needs root (network namespaces, loop mounts); CI and make test run as root"
@@ -176,7 +177,7 @@ impl Rig {
         remove_stale();
         let id = std::process::id();
         let dir = tempfile::Builder::new()
-            .prefix("takebox-soak-")
+            .prefix(&format!("takebox-soak-{id}-"))
             .tempdir()
             .unwrap();
         let board = Netns {
@@ -305,8 +306,28 @@ impl Drop for Rig {
     }
 }
 
-/// Namespaces left by a soak run that was killed (its process is gone).
+/// Namespaces and mounts left by a soak run that was killed (its process is gone).
 fn remove_stale() {
+    let gone = |pid: &str| !Path::new(&format!("/proc/{pid}")).exists();
+    for e in std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("takebox-soak-")
+            .and_then(|r| r.split('-').next())
+        else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && gone(pid) {
+            for m in ["share", "drive", "spool"] {
+                try_run("umount", &["-l", &e.path().join(m).display().to_string()]);
+            }
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
     let Ok(rd) = std::fs::read_dir("/run/netns") else {
         return;
     };
@@ -319,7 +340,7 @@ fn remove_stale() {
         else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
+        if gone(&pid.to_string()) {
             try_run("ip", &["netns", "del", &name]);
         }
     }
