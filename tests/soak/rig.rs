@@ -271,13 +271,21 @@ impl Rig {
         self.mounts.retain(|m| m != &share);
     }
 
+    /// The kernel refuses to make a mount read-only while a file on it is
+    /// open for writing (a delivery under way): try again until it is closed.
     pub fn share_read_only(&self, ro: bool) {
         let flag = if ro {
             "remount,bind,ro"
         } else {
             "remount,bind,rw"
         };
-        run("mount", &["-o", flag, &self.share().display().to_string()]);
+        let share = self.share().display().to_string();
+        let args = ["-o", flag, share.as_str()];
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while !try_run("mount", &args) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        run("mount", &args);
     }
 
     pub fn set_link(&self, up: bool) {
