@@ -282,10 +282,13 @@ impl Rig {
         let share = self.share().display().to_string();
         let args = ["-o", flag, share.as_str()];
         let until = std::time::Instant::now() + Duration::from_secs(5);
-        while !try_run("mount", &args) && std::time::Instant::now() < until {
+        while !try_run("mount", &args) {
+            if std::time::Instant::now() > until {
+                // Once more, to fail with the command's own words.
+                run("mount", &args);
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        run("mount", &args);
     }
 
     pub fn set_link(&self, up: bool) {
