@@ -85,7 +85,9 @@ fn moment(board: Option<&Value>, recorder: Option<&Value>) -> String {
 
 fn percentile(v: &mut [Duration], p: f64) -> Option<Duration> {
     v.sort();
-    (!v.is_empty()).then(|| v[((v.len() - 1) as f64 * p).round() as usize])
+    // Nearest rank: the smallest value with at least p of them at or below it.
+    let rank = ((p * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1));
+    (!v.is_empty()).then(|| v[rank - 1])
 }
 
 #[test]
