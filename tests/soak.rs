@@ -229,7 +229,6 @@ fn soak_nothing_lost_nothing_twice() {
             let (undo, _, i) = active.take().unwrap();
             faults::heal(undo, &mut rig, &proxy.controls);
             injected[i].healed = Some(Instant::now());
-            next_fault_at = seen_confirmed.len() as u64 + spacing;
         }
 
         // Aim the next fault at a take as it begins, at a random moment of its life.
@@ -293,12 +292,12 @@ fn soak_nothing_lost_nothing_twice() {
                 recovery: None,
                 ready: None,
             });
-            if restarts || kind == Kind::CaptureFailpoint {
-                if kind == Kind::CaptureFailpoint {
-                    injected.last_mut().unwrap().healed = Some(Instant::now());
-                }
-                next_fault_at = seen_confirmed.len() as u64 + spacing;
-            } else {
+            // The next fault `spacing` confirmations after this one struck.
+            next_fault_at = seen_confirmed.len() as u64 + spacing;
+            if kind == Kind::CaptureFailpoint {
+                injected.last_mut().unwrap().healed = Some(Instant::now());
+            }
+            if !restarts && kind != Kind::CaptureFailpoint {
                 active = Some((undo, Instant::now() + lasts, injected.len() - 1));
             }
         }
