@@ -561,7 +561,11 @@ fn table(
             }
         );
     }
-    let _ = writeln!(t, "status answers with the clock stepped: {clocks_moved}");
+    let _ = writeln!(
+        t,
+        "status answers with the clock stepped: {clocks_moved}; confirmations logged again after a restart: {}",
+        f.repeated_lines
+    );
     let _ = writeln!(
         t,
         "{} faults in {:.1} min: {:.0} takes per hour",

@@ -29,6 +29,8 @@ pub struct Findings {
     pub skipped: usize,
     pub open: usize,
     pub rearmed: usize,
+    /// Confirmations of one take's one file logged again after a restart.
+    pub repeated_lines: usize,
     /// Confirmed takes with a warning, by the reason's first words.
     pub warnings: BTreeMap<String, usize>,
     pub lost: usize,
@@ -60,12 +62,16 @@ pub fn check(e: &Evidence) -> Findings {
         let id = c["take_id"].as_str().unwrap_or_default().to_string();
         let path = c["filename"].as_str().unwrap_or_default().to_string();
         if let Some(before) = by_take.insert(id.clone(), c.clone()) {
-            // The same file confirmed again is a repeated line; anything else
-            // is a second recording under one id.
+            // The same file confirmed again is a repeated line (the board was
+            // killed between the line and its session file, and asked again by
+            // id); the catalog keeps one row per take id. Anything else is a
+            // second recording under one id.
             if before["sha256"] != c["sha256"] || before["filename"] != c["filename"] {
                 f.duplicated += 1;
+                f.violation(format!("take {id} confirmed twice with different files"));
+            } else {
+                f.repeated_lines += 1;
             }
-            f.violation(format!("take {id} confirmed twice in the log"));
             continue;
         }
         if let Some(other) = by_path.insert(path.clone(), id.clone()) {
