@@ -13,12 +13,13 @@ CROSS_BIN := target/aarch64-unknown-linux-gnu/release
 NATIVE ?= -C target-cpu=native
 RELEASE_BUILD = RUSTFLAGS="$$RUSTFLAGS $(NATIVE)" $(CARGO) build --locked --release
 
-.PHONY: run test lint unit bench fuzz build release clean help install uninstall \
+.PHONY: run test lint unit bench fuzz soak build release clean help install uninstall \
 	image image-test image-amd64 image-test-amd64 cross gpio-cross-check
 
 help:
 	@echo "make run    build and start takebox on loopback (control :5000, capture :5001)"
 	@echo "make test   install what the tests need, then lint and run every test"
+	@echo "make soak   $(SOAK_TAKES) takes under injected faults on two namespaced hosts (SOAK_TAKES=, SOAK_SEED=)"
 	@echo "make bench  speed and memory against peers (arecord, sox, librosa, Flask, psql \\copy)"
 	@echo "make fuzz   every parser under afl, FUZZ_SECONDS=$(FUZZ_SECONDS) each (FUZZ_TARGETS= to choose)"
 	@echo "make install    on the recording computer: release build, binary, unit, config, user"
@@ -47,13 +48,21 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 test:
-	scripts/deps.sh build test
+	scripts/deps.sh build test soak
 	$(MAKE) lint
 	mkdir -p artifacts
 	set -o pipefail; $(CARGO) test --locked 2>&1 | tee artifacts/cargo-test.log
 	$(MAKE) gpio-cross-check
 	$(MAKE) image-test-amd64
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo tests: %d passed, %d failed\n", p, f }' artifacts/cargo-test.log
+
+# Issue 15: a session under faults on two hosts (network namespaces, root).
+# `make test` runs the short pass (50 takes) with every other test.
+SOAK_TAKES ?= 1000
+SOAK_SEED ?= $(shell date +%s)
+soak:
+	scripts/deps.sh build test soak
+	SOAK_TAKES=$(SOAK_TAKES) SOAK_SEED=$(SOAK_SEED) $(CARGO) test --locked --test soak -- --nocapture
 
 # Coverage-guided fuzzing (cargo-afl); `make test` runs the short property pass.
 FUZZ_SECONDS ?= 60

@@ -15,6 +15,9 @@ declare -A PACKAGES=(
   # PostgreSQL 15 for the catalog test (started by the test on a Unix socket),
   # python3-venv for sfzlint (from PyPI) in a venv the test makes.
   [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv"
+  # make soak (and its short pass in make test): namespaces and veth (ip),
+  # nsenter and fallocate, small ext4 file systems for the share and the spool.
+  [soak]="iproute2 util-linux e2fsprogs mount"
   # make image / image-test: a Debian root file system (mmdebstrap, foreign
   # architectures through qemu-user), partitions without loop mounts, qemu to
   # boot it, the clients the boot test talks to it with, and systemctl/

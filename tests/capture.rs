@@ -270,8 +270,16 @@ fn kill_9_mid_take_leaves_no_file_under_a_final_name() {
         "leftovers: {:?}",
         ws.tree()
     );
-    // The board's retry records it for real.
-    let (code, c) = d.post("/v1/takes", &take_cmd("cut", json!({"duration": 0.5})));
+    // The board's retry by the same id is refused: a take id never records
+    // twice (the board records the slot again under a new id).
+    let (code, e) = d.post("/v1/takes", &take_cmd("cut", json!({"duration": 0.5})));
+    assert_eq!(
+        (code, e["error"].as_str()),
+        (422, Some("interrupted")),
+        "{e}"
+    );
+    assert!(!d.log_contains("take cut: recording"), "recorded again");
+    let (code, c) = d.post("/v1/takes", &take_cmd("cut-2", json!({"duration": 0.5})));
     assert_eq!((code, c["state"].as_str()), (200, Some("delivered")), "{c}");
 }
 

@@ -305,6 +305,16 @@ impl Recorder {
             if let Some(done) = self.spool.load(&cmd.take_id) {
                 return Ok(TakeReply::Done(Box::new(done)));
             }
+            if self.spool.was_interrupted(&cmd.take_id) {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorKind::Interrupted,
+                    format!(
+                        "take {:?} was cut short by a restart of the recorder; a take id never records twice",
+                        cmd.take_id
+                    ),
+                ));
+            }
             if let Some(other) = active.as_deref() {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,

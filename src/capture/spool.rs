@@ -6,12 +6,15 @@
 //! - `takes/<take_id>.json`: the confirmation of every finished take (the commit
 //!   point: a take exists once its record is renamed into place);
 //! - `pending/<take_id>.wav`: processed audio not yet on the share;
-//! - `recording/<take_id>.wav`: the unprocessed recording of the take under way.
+//! - `recording/<take_id>.wav`: the unprocessed recording of the take under way;
+//! - `interrupted/<take_id>`: an empty file for each take a crash or kill cut
+//!   short, so that the id is refused from then on, never recorded twice.
 //!
 //! Temporary files start with a dot (see [`durable::temp_path_for`]); take ids
 //! never do. At start, `recording/` is emptied (those takes were never
-//! confirmed: the board records them again) and a WAV in `pending/` without a
-//! spooled record is removed.
+//! confirmed: the board records their slots again under new ids) and a WAV in
+//! `pending/` without a spooled record is removed; either take id is kept in
+//! `interrupted/`.
 
 use crate::durable;
 use crate::panics::locked;
@@ -23,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The folders under `spool_path`, made at start.
-pub const SUBDIRS: [&str; 3] = ["takes", "pending", "recording"];
+pub const SUBDIRS: [&str; 4] = ["takes", "pending", "recording", "interrupted"];
 
 pub struct Spool {
     root: PathBuf,
@@ -45,6 +48,7 @@ impl Spool {
             spool.takes_dir(),
             spool.pending_dir(),
             spool.recording_dir(),
+            spool.interrupted_dir(),
         ] {
             fs::create_dir_all(&dir).map_err(|e| ctx(&dir, e))?;
         }
@@ -66,6 +70,27 @@ impl Spool {
 
     fn recording_dir(&self) -> PathBuf {
         self.root.join(SUBDIRS[2])
+    }
+
+    fn interrupted_dir(&self) -> PathBuf {
+        self.root.join(SUBDIRS[3])
+    }
+
+    /// A take that was cut short by a crash: its id must never record again
+    /// (the board asks again by id after a restart, possibly still in time).
+    pub fn was_interrupted(&self, take_id: &str) -> bool {
+        self.interrupted_dir().join(take_id).exists()
+    }
+
+    /// Remove an interrupted take's file, remembering its id first.
+    fn forget_interrupted(&self, take_id: Option<&str>, file: &Path) -> io::Result<()> {
+        log::warn!(target: "takebox::capture",
+            "removing {}: its take was interrupted before it was recorded", file.display());
+        if let Some(id) = take_id {
+            let mark = self.interrupted_dir().join(id);
+            durable::write_atomic(&mark, b"").map_err(|e| ctx(&mark, e))?;
+        }
+        fs::remove_file(file).map_err(|e| ctx(file, e))
     }
 
     fn record_path(&self, take_id: &str) -> PathBuf {
@@ -96,10 +121,12 @@ impl Spool {
             }
         }
         for entry in read_dir(&self.recording_dir())? {
-            // Processing was interrupted: the take was never confirmed.
-            log::warn!(target: "takebox::capture",
-                "removing {}: its take was interrupted before it was recorded", entry.path().display());
-            remove(&entry.path())?;
+            // Recording or processing was interrupted: the take was never confirmed.
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let id = name
+                .strip_suffix(".wav")
+                .filter(|_| !durable::is_temp_name(&name));
+            self.forget_interrupted(id, &entry.path())?;
         }
         let mut pending = locked(&self.pending);
         for entry in read_dir(&self.pending_dir())? {
@@ -119,11 +146,7 @@ impl Spool {
                     // Delivered (or failed) before the crash; only the cleanup was missed.
                     remove(&entry.path())?;
                 }
-                None => {
-                    log::warn!(target: "takebox::capture",
-                        "removing {}: its take was interrupted before it was recorded", entry.path().display());
-                    remove(&entry.path())?;
-                }
+                None => self.forget_interrupted(Some(id), &entry.path())?,
             }
         }
         Ok(())
@@ -201,5 +224,31 @@ mod tests {
         );
         assert_eq!(fs::read(spool.wav_path("rc")).unwrap(), b"audio of rc");
         assert!(!dir.path().join("recording/x.wav").exists());
+    }
+
+    /// A take killed mid-recording was recorded again when the board asked
+    /// for it by the same id after the restart. Its id is now kept, across
+    /// later restarts too; a take that finished is not marked.
+    #[test]
+    fn an_interrupted_take_id_is_remembered_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        fs::write(spool.raw_path("cut"), b"half a recording").unwrap();
+        fs::write(spool.wav_path("unsaved"), b"processed, no record").unwrap();
+        fs::write(spool.wav_path("kept"), b"audio").unwrap();
+        spool.save(&record("kept", TakeState::Spooled)).unwrap();
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert!(spool.was_interrupted("cut"));
+        assert!(spool.was_interrupted("unsaved"));
+        assert!(!spool.was_interrupted("kept"));
+        assert!(!spool.raw_path("cut").exists());
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert!(
+            spool.was_interrupted("cut"),
+            "forgotten at the next restart"
+        );
+        assert_eq!(spool.pending(), ["kept"]);
     }
 }

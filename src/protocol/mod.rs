@@ -335,6 +335,9 @@ pub enum ErrorKind {
     SpoolFull,
     /// The recorder is not ready yet (see [`RecorderStatus::ready`]).
     NotReady,
+    /// The take id was cut short by a restart of the recorder: the board
+    /// records the slot again under a new id.
+    Interrupted,
     Internal,
 }
 
