@@ -115,6 +115,21 @@ fn quantize(s: f32, scale: f32) -> i32 {
     t + i32::from(d >= 0.5) - i32::from(d <= -0.5)
 }
 
+/// Round `samples` to the values a file of `format` holds: what
+/// [`WavWriter::write`] stores and [`WavReader`] reads back. Measuring the
+/// snapped samples measures the file. Float samples are stored as they are.
+pub fn snap_to_format(format: SampleFormat, samples: &mut [f32]) {
+    let scale = match format {
+        SampleFormat::S16 => 32_768.0,
+        SampleFormat::S24 => 8_388_608.0,
+        SampleFormat::F32 => return,
+    };
+    let step = 1.0 / scale;
+    for s in samples {
+        *s = quantize(*s, scale) as f32 * step;
+    }
+}
+
 /// The header [`WavWriter::new`] writes for these arguments.
 pub fn header_bytes(spec: WavSpec, frames: u64, extra_chunks: &[u8]) -> io::Result<Vec<u8>> {
     let mut head = Vec::new();
@@ -259,6 +274,31 @@ mod tests {
         let mut w = WavWriter::new(Vec::new(), spec, frames, extra).unwrap();
         w.write(samples).unwrap();
         w.finish().unwrap()
+    }
+
+    #[test]
+    fn snapped_samples_are_what_the_file_reads_back_and_write_the_same_bytes() {
+        // Off the grid, over full scale, and not a number.
+        let mut samples: Vec<f32> = (0..4_000)
+            .map(|i| ((i as f32) * 0.000_731).sin() * 1.2 + 1e-7)
+            .collect();
+        samples.extend([f32::NAN, 1.0, -1.0, -1.5]);
+        for format in [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32] {
+            let spec = WavSpec {
+                channels: 2,
+                sample_rate: 48_000,
+                format,
+            };
+            let mut snapped = samples.clone();
+            snap_to_format(format, &mut snapped);
+            let (bytes, _) = write(spec, &samples, &[]);
+            assert_eq!(write(spec, &snapped, &[]).0, bytes, "{format:?}");
+            let mut r = WavReader::new(Cursor::new(bytes)).unwrap();
+            let mut back = vec![0.0f32; samples.len()];
+            assert_eq!(r.read(&mut back).unwrap(), samples.len() / 2);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&back), bits(&snapped), "{format:?}");
+        }
     }
 
     #[test]
@@ -421,6 +461,18 @@ pub struct WavInfo {
 }
 
 impl WavInfo {
+    /// What a file of `spec` with `frames` frames and no other chunks says.
+    pub fn of(spec: WavSpec, frames: u64) -> WavInfo {
+        WavInfo {
+            channels: spec.channels,
+            sample_rate: spec.sample_rate,
+            bits: spec.format.bits(),
+            float: spec.format == SampleFormat::F32,
+            frames,
+            other_chunks: Vec::new(),
+        }
+    }
+
     /// The takebox sample format this file maps onto, if any.
     pub fn format(&self) -> Option<SampleFormat> {
         match (self.float, self.bits) {

@@ -8,14 +8,15 @@
 pub mod batch;
 pub mod device;
 pub mod engine;
+pub mod finish;
 pub mod process;
 pub mod recorder;
+pub mod refused;
 pub mod ring;
 pub mod server;
 pub mod share;
 pub mod spool;
 pub mod take;
-pub mod untouched;
 
 use crate::config::Config;
 use crate::protocol::DeviceState;
@@ -99,6 +100,7 @@ async fn announce_ready(
                 return;
             }
             Err(why) => {
+                let why = why.to_string();
                 if why != last_status {
                     crate::sdnotify::status(&why);
                     last_status = why;

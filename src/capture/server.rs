@@ -1,6 +1,7 @@
 //! The recorder's HTTP API: `POST /v1/takes`, `GET /v1/takes/{id}`, `GET /v1/status`.
 
 use super::recorder::Recorder;
+use super::refused::{NotReady, TakeRefused};
 use crate::http::{self, ApiError, Body};
 use crate::protocol::{ErrorKind, STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply, TakeState};
 use hyper::body::Incoming;
@@ -60,7 +61,7 @@ async fn route(
         http::require_bearer(req.headers(), token)?;
         let bytes = http::read_body(req, MAX_BODY).await?;
         let cmd: TakeCommand = http::parse_json_body(&bytes)?;
-        let reply = recorder.take(cmd).await?;
+        let reply = recorder.take(cmd).await.map_err(refusal)?;
         return Ok(reply_response(&reply));
     }
     if let Some(id) = path
@@ -79,6 +80,39 @@ async fn route(
         };
     }
     Err(not_found(format!("no such endpoint: {path}")))
+}
+
+/// The answer to a refused take: its status, kind and message.
+fn refusal(e: TakeRefused) -> ApiError {
+    let message = e.to_string();
+    let (status, kind) = match e {
+        TakeRefused::BadField(f) => return ApiError::bad_field(f.field, f.message),
+        TakeRefused::StartTooFarAhead { .. } | TakeRefused::StartTooLate { .. } => {
+            let mut e = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::StartOutOfRange,
+                message,
+            );
+            e.body.field = Some("start_at".into());
+            return e;
+        }
+        TakeRefused::Busy { .. } => (StatusCode::CONFLICT, ErrorKind::Busy),
+        TakeRefused::SpoolFull { .. } | TakeRefused::NotReady(NotReady::SpoolFull { .. }) => {
+            (StatusCode::INSUFFICIENT_STORAGE, ErrorKind::SpoolFull)
+        }
+        TakeRefused::NotReady(NotReady::DeviceNotRunning { .. }) | TakeRefused::ShuttingDown => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::DeviceUnavailable,
+        ),
+        TakeRefused::NotReady(NotReady::ClockNotEstablished | NotReady::FillingPreRoll { .. }) => {
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorKind::NotReady)
+        }
+        TakeRefused::NotStored { .. } => {
+            (StatusCode::INSUFFICIENT_STORAGE, ErrorKind::StorageFailed)
+        }
+        TakeRefused::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal),
+    };
+    ApiError::new(status, kind, message)
 }
 
 /// 200 for a finished take, 202 while it is still being recorded.
