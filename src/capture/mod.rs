@@ -2,8 +2,10 @@
 //!
 //! A capture thread keeps the ALSA device running into a history ring
 //! ([`engine`], [`ring`], [`device`]); each take is cut from that timeline at its
-//! start instant and written to the spool ([`take`], [`spool`]), then delivered
-//! to the board's share ([`share`]). [`server`] is the HTTP face.
+//! start instant and written to the spool while it is analysed ([`take`],
+//! [`process`]), finished there once ([`finish`], [`spool`]), then delivered
+//! to the board's share ([`share`]). [`server`] is the HTTP face; the
+//! recorder's refusals are [`refused`].
 
 pub mod batch;
 pub mod device;

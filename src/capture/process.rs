@@ -1,10 +1,12 @@
-//! Processing a recorded take file with the pure DSP of [`crate::dsp`]:
-//! an analysis pass (levels, loudness, trim points, noise floor), a short read
-//! of the sustained part for the pitch, the check, the gain, then a render pass
-//! that writes the trimmed, normalized WAV with `bext`, `iXML` and `smpl`.
+//! Processing a take with the pure DSP of [`crate::dsp`]: an analysis pass
+//! ([`Analyzer`]: levels, loudness, trim points, noise floor, and the pitch of
+//! the sustained part), the check, the gain, then a render pass that writes
+//! the trimmed, normalized WAV with `bext`, `iXML` and `smpl`.
 //!
-//! Used by takebox-capture after every take and by `takebox process|check`
-//! for whole folders. Memory stays bounded whatever the file length.
+//! takebox-capture analyses a take while recording it ([`super::take::record`])
+//! and renders it from its raw file ([`super::finish`]); `takebox process|check`
+//! analyse and render whole folders of files. Memory stays bounded whatever the
+//! file length.
 
 use crate::config::{NormalizeTo, PostProcessing};
 use crate::dsp::{
