@@ -1,8 +1,8 @@
 //! Cutting one take out of the capture timeline and writing it as a WAV file.
 //!
 //! Runs on a worker thread, never on the capture thread: it copies frames out
-//! of the ring as they arrive and streams them to disk, so memory stays flat
-//! whatever the take's length.
+//! of the ring as they arrive, hands them to the take's analysis and streams
+//! them to disk, so memory stays flat whatever the take's length.
 
 use super::engine::CaptureShared;
 use super::ring::ReadError;
