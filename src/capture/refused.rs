@@ -136,3 +136,36 @@ impl fmt::Display for TakeRefused {
 }
 
 impl std::error::Error for TakeRefused {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_ready_says_why_as_the_status_shows_it() {
+        let cases = [
+            (
+                NotReady::DeviceNotRunning {
+                    error: Some("no such device".into()),
+                },
+                "capture device is not running: no such device",
+            ),
+            (
+                NotReady::FillingPreRoll {
+                    held_seconds: 0.456,
+                    want_seconds: 2.0,
+                },
+                "filling the pre-roll: 0.46 of 2 s captured",
+            ),
+            (
+                NotReady::SpoolFull {
+                    spool: "/var/spool/takebox".into(),
+                },
+                "the spool /var/spool/takebox is full",
+            ),
+        ];
+        for (why, text) in cases {
+            assert_eq!(why.to_string(), text);
+        }
+    }
+}
