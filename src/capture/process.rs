@@ -748,3 +748,75 @@ pub fn render_with(
         peaks,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NormalizeTo;
+
+    /// Near silence, then a decaying two-channel note that starts inside a
+    /// piece, as the ring hands it out.
+    fn take(frames: usize) -> Vec<f32> {
+        (0..frames * 2)
+            .map(|i| {
+                let n = (i / 2) as f64;
+                let v = if n < 7_000.0 {
+                    ((i * 7919) % 13) as f64 / 1e5
+                } else {
+                    let t = (n - 7_000.0) / 48_000.0;
+                    0.6 * (2.0 * std::f64::consts::PI * 330.0 * t).sin() * (-t * 2.0).exp()
+                };
+                ((v * 8_388_608.0).round() / 8_388_608.0) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_take_fed_in_pieces_of_any_size_measures_as_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.wav");
+        let spec = WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            format: SampleFormat::S24,
+        };
+        let samples = take(70_001);
+        let mut w = WavWriter::new(File::create(&path).unwrap(), spec, 70_001, &[]).unwrap();
+        w.write(&samples).unwrap();
+        w.finish().unwrap();
+        for to in [
+            NormalizeTo::Peak,
+            NormalizeTo::TruePeak,
+            NormalizeTo::Loudness,
+        ] {
+            for floor in [false, true] {
+                let pp = PostProcessing {
+                    normalize_to: to,
+                    trim_from_noise_floor: floor,
+                    ..PostProcessing::default()
+                };
+                let mut opts = ProcessOptions::from_config(&pp, 4_800);
+                opts.planned_hz = Some(330.0);
+                let from_file = analyze(&path, &opts).unwrap();
+                assert!(from_file.pitch.is_some());
+                let mut analyzer = Analyzer::new(WavInfo::of(spec, 0), &opts, &path).unwrap();
+                // Pieces of 1 frame, odd sizes, and more than a block.
+                let mut rest = &samples[..];
+                for frames in [1usize, 777, 5_000, 20_001, 3, 16_384].iter().cycle() {
+                    let n = (frames * 2).min(rest.len());
+                    analyzer.feed(&rest[..n]);
+                    rest = &rest[n..];
+                    if rest.is_empty() {
+                        break;
+                    }
+                }
+                let streamed = analyzer.finish(&path).unwrap();
+                assert_eq!(
+                    format!("{streamed:?}"),
+                    format!("{from_file:?}"),
+                    "{to:?}, noise floor {floor}"
+                );
+            }
+        }
+    }
+}
