@@ -201,9 +201,8 @@ mod tests {
             WavWriter::new_unhashed(File::create(path).unwrap(), spec, frames, room).unwrap();
         for piece in samples.chunks(24_000 * ch) {
             let mut piece = piece.to_vec();
-            wav::snap_to_format(spec.format, &mut piece);
+            w.write_snapped(&mut piece).unwrap();
             analyzer.feed(&piece);
-            w.write(&piece).unwrap();
         }
         w.finish().unwrap();
         analyzer.finish(path).unwrap()

@@ -306,13 +306,14 @@ impl Analyzer {
     /// The next frames (interleaved, whole frames).
     pub fn feed(&mut self, mut frames: &[f32]) {
         let block = BLOCK_FRAMES * usize::from(self.info.channels);
-        if self.pending.is_empty() {
-            while frames.len() >= block {
+        while !frames.is_empty() {
+            // Whole blocks are measured where they lie; only a block split
+            // between two pieces is gathered first.
+            if self.pending.is_empty() && frames.len() >= block {
                 self.measure(&frames[..block]);
                 frames = &frames[block..];
+                continue;
             }
-        }
-        while !frames.is_empty() {
             let n = (block - self.pending.len()).min(frames.len());
             self.pending.extend_from_slice(&frames[..n]);
             frames = &frames[n..];

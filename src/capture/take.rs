@@ -86,8 +86,8 @@ const MAX_NAP: Duration = Duration::from_millis(500);
 
 /// Record `span` from the timeline into a WAV at `path`, with `extra_chunks`
 /// (complete chunks) between `fmt ` and `data`. Every piece copied out of the
-/// ring is rounded to `format` and handed to `analyse` before it is written,
-/// so the frames analysed are the frames in the file. The file is neither
+/// ring is written, then handed to `analyse` as the file holds it (rounded to
+/// `format`), so the frames analysed are the frames in the file. The file is neither
 /// hashed nor fsynced here: its header may still be rewritten (see
 /// [`super::finish`]). `cancel` is polled between pieces.
 ///
@@ -168,9 +168,8 @@ pub fn record(
             }
             Err(ReadError::NotYet) => continue,
         }
-        crate::wav::snap_to_format(format, out);
+        wav.write_snapped(out).map_err(|e| write_err(path, e))?;
         analyse(out);
-        wav.write(out).map_err(|e| write_err(path, e))?;
         pos += n;
     }
     let gaps = ring.gaps_in(span.first + 1, span.end);
