@@ -8,7 +8,8 @@
 # BENCH_ARECORD=0 skips the arecord half. BENCH_MATCHED=1 also runs arecord with
 # takebox-capture's period and buffer (period x 8), for comparison: the sound
 # server's work grows with the number of periods. BENCH_THREADS=1 also lists the
-# daemon's CPU per thread.
+# daemon's CPU per thread. BENCH_TRIM=true and BENCH_NORMALIZE=true switch
+# post-processing on (the take is then rendered, not kept as recorded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-60}
@@ -24,7 +25,7 @@ mkdir -p "$work/share" "$work/spool"
 touch "$work/share/.takebox-share"
 cat >"$work/config.json" <<JSON
 {"logging": {"log_to_file": false, "log_level": "INFO"},
- "post_processing": {"normalize_audio": false, "trim_silence": false},
+ "post_processing": {"normalize_audio": ${BENCH_NORMALIZE:-false}, "trim_silence": ${BENCH_TRIM:-false}},
  "capture": {"device": "pulse", "sample_rate": $rate, "channels": $channels, "sample_format": "s24",
    "listen": "127.0.0.1:0", "share_path": "share", "spool_path": "spool",
    "pre_roll_seconds": 2.0, "release_tail_seconds": 0.0, "period_frames": ${BENCH_PERIOD:-4096}}}
@@ -60,9 +61,16 @@ wait "$tb_pid" || true
 state=$(python3 -c "import json; print(json.load(open('$work/take.json'))['state'])")
 
 cp "$work/takebox.log" "${BENCH_LOG:-/dev/null}" 2>/dev/null || true
+# The daemon's threads: the capture thread and the sound server's client
+# thread record (arecord does that, plus writing its file); the runtime's
+# workers are almost all the take's work (writing, analysing, checking,
+# hashing and copying it to the share), plus the few HTTP requests.
+by_thread=$(awk '{ k = ($1 == "capture" || $1 == "threaded-ml") ? "recording" : ($1 == "tokio-rt-worker") ? "take work" : "other"; s[k] += $2 }
+  END { printf "takebox-capture by thread: other %.3f s, recording %.3f s, take work %.3f s", s["other"], s["recording"], s["take work"] }' "$work/threads.txt")
 if [[ ${BENCH_ARECORD:-1} == 0 ]]; then
   read -r u s m <"$work/takebox.time"
   echo "takebox-capture: CPU $(python3 -c "print($u + $s)") s, peak RSS $((m / 1024)) MB, take $state, xruns $xruns"
+  echo "$by_thread"
   exit 0
 fi
 # arecord: the same device, format and length.
@@ -76,7 +84,7 @@ if [[ ${BENCH_MATCHED:-0} == 1 ]]; then
     --period-size="$period" --buffer-size=$((period * 8)) "$work/arecord.wav"
 fi
 
-python3 - "$work" "$secs" "$xruns" "$state" "$rate" "$channels" "$period" <<'PY'
+python3 - "$work" "$secs" "$xruns" "$state" "$rate" "$channels" "$period" "$by_thread" <<'PY'
 import os, sys
 work, secs, xruns, state, rate, ch = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
 period = int(sys.argv[7])
@@ -92,16 +100,7 @@ print(f"{'takebox-capture':22}{tb_cpu:8.2f}{tb_rss:13.1f}   take {state}, xruns 
 print(f"{'arecord':22}{ar_cpu:8.2f}{ar_rss:13.1f}")
 ratio = tb_cpu / ar_cpu if ar_cpu > 0 else float('inf')
 print(f"{'ratio':22}{ratio:8.2f}x{tb_rss / ar_rss:12.2f}x")
-# The daemon's threads: the capture thread and the sound server's client
-# thread record (arecord does that, plus writing its file); the runtime's
-# workers are almost all the take's work (writing, analysing, checking,
-# hashing and copying it to the share), plus the few HTTP requests.
-split = {}
-for line in open(f"{work}/threads.txt"):
-    name, secs_cpu = line.rsplit(None, 1)
-    kind = {"capture": "recording", "threaded-ml": "recording", "tokio-rt-worker": "take work"}.get(name, "other")
-    split[kind] = split.get(kind, 0.0) + float(secs_cpu)
-print("takebox-capture by thread: " + ", ".join(f"{k} {v:.2f} s" for k, v in sorted(split.items())))
+print(sys.argv[8])
 if os.path.exists(f"{work}/arecord-matched.time"):
     am_cpu, am_rss = read("arecord-matched")
     print(f"{'arecord, period ' + str(period):22}{am_cpu:8.2f}{am_rss:13.1f}")

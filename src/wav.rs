@@ -211,6 +211,27 @@ impl<W: Write> WavWriter<W> {
         hash_write(&mut self.out, &mut self.hasher, &self.block)
     }
 
+    /// [`write`](Self::write), then `interleaved` holds what the file holds:
+    /// each sample rounded as stored, as [`WavReader`] reads it back. Measuring
+    /// the frames afterwards measures the file.
+    pub fn write_snapped(&mut self, interleaved: &mut [f32]) -> io::Result<()> {
+        self.write(interleaved)?;
+        let step = match self.spec.format {
+            SampleFormat::S16 => 1.0 / 32_768.0,
+            SampleFormat::S24 => 1.0 / 8_388_608.0,
+            SampleFormat::F32 => return Ok(()),
+        };
+        let width = self.spec.bytes_per_sample();
+        for (s, b) in interleaved.iter_mut().zip(self.block.chunks_exact(width)) {
+            let v = match width {
+                2 => i32::from(i16::from_le_bytes([b[0], b[1]])),
+                _ => i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8,
+            };
+            *s = v as f32 * step;
+        }
+        Ok(())
+    }
+
     /// Append already-encoded sample bytes (e.g. dithered integers from the DSP).
     pub fn write_encoded(&mut self, bytes: &[u8]) -> io::Result<()> {
         let frame_bytes = usize::from(self.spec.channels) * self.spec.bytes_per_sample();
@@ -259,6 +280,33 @@ mod tests {
         let mut w = WavWriter::new(Vec::new(), spec, frames, extra).unwrap();
         w.write(samples).unwrap();
         w.finish().unwrap()
+    }
+
+    #[test]
+    fn snapped_samples_are_what_the_file_reads_back() {
+        // Off the grid, over full scale, and not a number.
+        let mut samples: Vec<f32> = (0..4_000)
+            .map(|i| ((i as f32) * 0.000_731).sin() * 1.2 + 1e-7)
+            .collect();
+        samples.extend([f32::NAN, 1.0, -1.0, -1.5]);
+        for format in [SampleFormat::S16, SampleFormat::S24, SampleFormat::F32] {
+            let spec = WavSpec {
+                channels: 2,
+                sample_rate: 48_000,
+                format,
+            };
+            let (bytes, _) = write(spec, &samples, &[]);
+            let mut snapped = samples.clone();
+            let mut w = WavWriter::new(Vec::new(), spec, samples.len() as u64 / 2, &[]).unwrap();
+            w.write_snapped(&mut snapped).unwrap();
+            assert_eq!(w.finish().unwrap().0, bytes, "{format:?}");
+            assert_eq!(write(spec, &snapped, &[]).0, bytes, "{format:?}");
+            let mut r = WavReader::new(Cursor::new(bytes)).unwrap();
+            let mut back = vec![0.0f32; samples.len()];
+            assert_eq!(r.read(&mut back).unwrap(), samples.len() / 2);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&back), bits(&snapped), "{format:?}");
+        }
     }
 
     #[test]
@@ -421,6 +469,18 @@ pub struct WavInfo {
 }
 
 impl WavInfo {
+    /// What a file of `spec` with `frames` frames and no other chunks says.
+    pub fn of(spec: WavSpec, frames: u64) -> WavInfo {
+        WavInfo {
+            channels: spec.channels,
+            sample_rate: spec.sample_rate,
+            bits: spec.format.bits(),
+            float: spec.format == SampleFormat::F32,
+            frames,
+            other_chunks: Vec::new(),
+        }
+    }
+
     /// The takebox sample format this file maps onto, if any.
     pub fn format(&self) -> Option<SampleFormat> {
         match (self.float, self.bits) {

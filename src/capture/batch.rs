@@ -249,8 +249,34 @@ pub fn check_files(
     )
 }
 
+/// A `--normalize` mode that is none of takebox's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownNormalizeMode(pub String);
+
+impl std::fmt::Display for UnknownNormalizeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--normalize {:?}: expected peak, true-peak, loudness or group",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownNormalizeMode {}
+
+/// The command line's usage errors are text shown to the user.
+impl From<UnknownNormalizeMode> for String {
+    fn from(e: UnknownNormalizeMode) -> String {
+        e.to_string()
+    }
+}
+
 /// Normalize settings from a mode name and an optional target.
-pub fn normalize_settings(mode: &str, target: Option<f64>) -> Result<NormalizeSettings, String> {
+pub fn normalize_settings(
+    mode: &str,
+    target: Option<f64>,
+) -> Result<NormalizeSettings, UnknownNormalizeMode> {
     let peak = |kind| NormalizeSettings {
         mode: NormalizeMode::Peak,
         peak_target_dbfs: target.unwrap_or(-1.0),
@@ -266,8 +292,6 @@ pub fn normalize_settings(mode: &str, target: Option<f64>) -> Result<NormalizeSe
             peak_target_dbfs: -1.0,
             peak_kind: dsp::PeakKind::True,
         }),
-        other => Err(format!(
-            "--normalize {other:?}: expected peak, true-peak, loudness or group"
-        )),
+        other => Err(UnknownNormalizeMode(other.to_string())),
     }
 }

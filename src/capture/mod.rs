@@ -2,21 +2,23 @@
 //!
 //! A capture thread keeps the capture source (an ALSA device, or a generator)
 //! running into a history ring ([`engine`], [`ring`], [`source`]); each take is
-//! cut from that timeline at its start instant and written to the spool
-//! ([`take`], [`spool`]), then delivered to the board's share ([`share`]).
-//! [`server`] is the HTTP face.
+//! cut from that timeline at its start instant and written to the spool while
+//! it is analysed ([`take`], [`process`]), finished there once ([`finish`],
+//! [`spool`]), then delivered to the board's share ([`share`]). [`server`] is
+//! the HTTP face; the recorder's refusals are [`refused`].
 
 pub mod batch;
 pub mod engine;
+pub mod finish;
 pub mod process;
 pub mod recorder;
+pub mod refused;
 pub mod ring;
 pub mod server;
 pub mod share;
 pub mod source;
 pub mod spool;
 pub mod take;
-pub mod untouched;
 
 use crate::config::Config;
 use crate::protocol::DeviceState;
@@ -100,6 +102,7 @@ async fn announce_ready(
                 return;
             }
             Err(why) => {
+                let why = why.to_string();
                 if why != last_status {
                     crate::sdnotify::status(&why);
                     last_status = why;

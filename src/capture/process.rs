@@ -1,10 +1,12 @@
-//! Processing a recorded take file with the pure DSP of [`crate::dsp`]:
-//! an analysis pass (levels, loudness, trim points, noise floor), a short read
-//! of the sustained part for the pitch, the check, the gain, then a render pass
-//! that writes the trimmed, normalized WAV with `bext`, `iXML` and `smpl`.
+//! Processing a take with the pure DSP of [`crate::dsp`]: an analysis pass
+//! ([`Analyzer`]: levels, loudness, trim points, noise floor, and the pitch of
+//! the sustained part), the check, the gain, then a render pass that writes
+//! the trimmed, normalized WAV with `bext`, `iXML` and `smpl`.
 //!
-//! Used by takebox-capture after every take and by `takebox process|check`
-//! for whole folders. Memory stays bounded whatever the file length.
+//! takebox-capture analyses a take while recording it ([`super::take::record`])
+//! and renders it from its raw file ([`super::finish`]); `takebox process|check`
+//! analyse and render whole folders of files. Memory stays bounded whatever the
+//! file length.
 
 use crate::config::{NormalizeTo, PostProcessing};
 use crate::dsp::{
@@ -214,26 +216,8 @@ pub fn analyze_keeping(
         ));
     }
     let ch = usize::from(info.channels);
-    let rate = info.sample_rate;
-    let e = |x| dsp_err(path, x);
-    let mut peak = PeakMeter::new(ch, opts.check.clip_ceiling_dbfs).map_err(e)?;
-    let mut rms = RmsMeter::new(ch, rate).map_err(e)?;
-    let mut trim_settings = opts.trim_settings;
-    if let Some(secs) = opts.preroll_seconds {
-        trim_settings.preroll_frames = (secs * f64::from(rate)).round() as u64;
-    }
-    let mut trimmer = Trimmer::new(ch, rate, trim_settings).map_err(e)?;
-    let mut true_peak = if opts.wants_true_peak() {
-        Some(TruePeakMeter::new(ch).map_err(e)?)
-    } else {
-        None
-    };
-    let mut loudness = if opts.wants_loudness() && rate >= 8_000 {
-        Some(LoudnessMeter::new(ch, rate).map_err(e)?)
-    } else {
-        None
-    };
     let total = info.frames.saturating_mul(ch as u64);
+    let mut analyzer = Analyzer::new(info, opts, path)?;
     let mut kept: Option<Vec<f32>> =
         (keep && total <= KEEP_MAX_SAMPLES).then(|| Vec::with_capacity(total as usize));
     let mut buf = vec![0.0f32; BLOCK_FRAMES * ch];
@@ -254,56 +238,173 @@ pub fn analyze_keeping(
         if block.is_empty() {
             break;
         }
-        peak.feed(block);
-        rms.feed(block);
-        trimmer.feed(block);
-        if let Some(m) = true_peak.as_mut() {
-            m.feed(block);
+        analyzer.feed(block);
+    }
+    Ok((analyzer.finish(path)?, kept))
+}
+
+/// The analysis pass as a stream: blocks of interleaved frames in order,
+/// read from a file ([`analyze`]) or copied out of the capture ring while a
+/// take is written, so a take is never read back to be measured.
+pub struct Analyzer {
+    info: WavInfo,
+    peak: PeakMeter,
+    rms: RmsMeter,
+    trimmer: Trimmer,
+    true_peak: Option<TruePeakMeter>,
+    loudness: Option<LoudnessMeter>,
+    /// The pitch window after the onset, opened as soon as the trimmer
+    /// sees the onset: (onset it was opened for, window, whether every
+    /// frame of it passed by after it was opened).
+    pitch: Option<(u64, PitchWindow, bool)>,
+    planned_hz: Option<f64>,
+    /// Frames measured so far.
+    frames: u64,
+    /// Frames fed but not measured yet: the meters take whole blocks of
+    /// [`BLOCK_FRAMES`] (the last may be shorter), however the frames come,
+    /// so a take measures the same read from a file or copied out of the
+    /// ring in pieces of any size.
+    pending: Vec<f32>,
+}
+
+impl Analyzer {
+    /// `info` describes the frames to come (its `frames` is replaced by the
+    /// count fed); `path` names them in errors.
+    pub fn new(info: WavInfo, opts: &ProcessOptions, path: &Path) -> Result<Self, ProcessError> {
+        let ch = usize::from(info.channels);
+        let rate = info.sample_rate;
+        let e = |x| dsp_err(path, x);
+        let mut trim_settings = opts.trim_settings;
+        if let Some(secs) = opts.preroll_seconds {
+            trim_settings.preroll_frames = (secs * f64::from(rate)).round() as u64;
         }
-        if let Some(m) = loudness.as_mut() {
-            m.feed(block);
+        Ok(Analyzer {
+            peak: PeakMeter::new(ch, opts.check.clip_ceiling_dbfs).map_err(e)?,
+            rms: RmsMeter::new(ch, rate).map_err(e)?,
+            trimmer: Trimmer::new(ch, rate, trim_settings).map_err(e)?,
+            true_peak: match opts.wants_true_peak() {
+                true => Some(TruePeakMeter::new(ch).map_err(e)?),
+                false => None,
+            },
+            loudness: match opts.wants_loudness() && rate >= 8_000 {
+                true => Some(LoudnessMeter::new(ch, rate).map_err(e)?),
+                false => None,
+            },
+            pitch: None,
+            planned_hz: opts.planned_hz,
+            frames: 0,
+            pending: Vec::new(),
+            info,
+        })
+    }
+
+    /// The next frames (interleaved, whole frames).
+    pub fn feed(&mut self, mut frames: &[f32]) {
+        let block = BLOCK_FRAMES * usize::from(self.info.channels);
+        while !frames.is_empty() {
+            // Whole blocks are measured where they lie; only a block split
+            // between two pieces is gathered first.
+            if self.pending.is_empty() && frames.len() >= block {
+                self.measure(&frames[..block]);
+                frames = &frames[block..];
+                continue;
+            }
+            let n = (block - self.pending.len()).min(frames.len());
+            self.pending.extend_from_slice(&frames[..n]);
+            frames = &frames[n..];
+            if self.pending.len() == block {
+                let pending = std::mem::take(&mut self.pending);
+                self.measure(&pending);
+                self.pending = pending;
+                self.pending.clear();
+            }
         }
     }
-    let trim = trimmer.finish();
-    // Measured even with the pitch check off: the figure goes into smpl and the report.
-    let pitch = match (trim.onset_frame, &kept) {
-        (Some(onset), Some(all)) => {
-            let mut window = PitchWindow::after_onset(ch, rate, onset).map_err(e)?;
-            window.feed(0, all);
-            window.estimate(rate, &pitch_settings(opts.planned_hz))
+
+    /// One block through every meter.
+    fn measure(&mut self, block: &[f32]) {
+        let ch = usize::from(self.info.channels);
+        let first = self.frames;
+        self.peak.feed(block);
+        self.rms.feed(block);
+        self.trimmer.feed(block);
+        if let Some(m) = self.true_peak.as_mut() {
+            m.feed(block);
         }
-        (Some(onset), None) => {
-            let mut window = PitchWindow::after_onset(ch, rate, onset).map_err(e)?;
-            reader
-                .seek_frame(window.start_frame())
-                .map_err(|x| err(path, x))?;
-            let want = dsp::pitch::default_window_frames(rate);
-            let mut got = 0;
-            let mut pos = window.start_frame();
-            let mut wbuf = vec![0.0f32; want.min(BLOCK_FRAMES) * ch];
-            while got < want {
-                let n = reader.read(&mut wbuf).map_err(|x| err(path, x))?;
-                if n == 0 {
-                    break;
-                }
-                window.feed(pos, &wbuf[..n * ch]);
-                pos += n as u64;
-                got += n;
+        if let Some(m) = self.loudness.as_mut() {
+            m.feed(block);
+        }
+        if self.pitch.is_none()
+            && let Some(onset) = self.trimmer.onset_frame()
+            && let Ok(window) = PitchWindow::after_onset(ch, self.info.sample_rate, onset)
+        {
+            let whole = window.start_frame() >= first;
+            self.pitch = Some((onset, window, whole));
+        }
+        if let Some((_, window, _)) = self.pitch.as_mut() {
+            window.feed(first, block);
+        }
+        self.frames += (block.len() / ch) as u64;
+    }
+
+    /// The analysis. The pitch window comes from the stream when the onset
+    /// was seen in time; otherwise (the trimmer settled on another onset, or
+    /// saw it only after the window began) it is read from `path`, a file
+    /// holding the frames fed.
+    pub fn finish(mut self, path: &Path) -> Result<Analysis, ProcessError> {
+        let pending = std::mem::take(&mut self.pending);
+        if !pending.is_empty() {
+            self.measure(&pending);
+        }
+        let mut info = self.info;
+        info.frames = self.frames;
+        let trim = self.trimmer.finish();
+        let settings = pitch_settings(self.planned_hz);
+        // Measured even with the pitch check off: the figure goes into smpl and the report.
+        let pitch = match (trim.onset_frame, self.pitch) {
+            (Some(onset), Some((seen, window, true))) if seen == onset => {
+                window.estimate(info.sample_rate, &settings)
             }
-            window.estimate(rate, &pitch_settings(opts.planned_hz))
+            (Some(onset), _) => {
+                read_pitch_window(path, &info, onset)?.estimate(info.sample_rate, &settings)
+            }
+            (None, _) => None,
+        };
+        Ok(Analysis {
+            info,
+            peak: self.peak.finish(),
+            true_peak_dbtp: self.true_peak.map(|m| m.finish().max_dbtp()),
+            loudness: self.loudness.map(|m| m.finish()),
+            rms: self.rms.finish(),
+            trim,
+            pitch,
+        })
+    }
+}
+
+/// The pitch window after `onset`, read from the file at `path`.
+fn read_pitch_window(path: &Path, info: &WavInfo, onset: u64) -> Result<PitchWindow, ProcessError> {
+    let ch = usize::from(info.channels);
+    let mut window =
+        PitchWindow::after_onset(ch, info.sample_rate, onset).map_err(|e| dsp_err(path, e))?;
+    let mut reader = open(path)?;
+    reader
+        .seek_frame(window.start_frame())
+        .map_err(|x| err(path, x))?;
+    let want = dsp::pitch::default_window_frames(info.sample_rate);
+    let mut got = 0;
+    let mut pos = window.start_frame();
+    let mut wbuf = vec![0.0f32; want.min(BLOCK_FRAMES) * ch];
+    while got < want {
+        let n = reader.read(&mut wbuf).map_err(|x| err(path, x))?;
+        if n == 0 {
+            break;
         }
-        (None, _) => None,
-    };
-    let analysis = Analysis {
-        info,
-        peak: peak.finish(),
-        true_peak_dbtp: true_peak.map(|m| m.finish().max_dbtp()),
-        loudness: loudness.map(|m| m.finish()),
-        rms: rms.finish(),
-        trim,
-        pitch,
-    };
-    Ok((analysis, kept))
+        window.feed(pos, &wbuf[..n * ch]);
+        pos += n as u64;
+        got += n;
+    }
+    Ok(window)
 }
 
 /// Search around the planned note when there is one: fewer octave traps.
@@ -386,25 +487,26 @@ pub struct Rendered {
 }
 
 /// The chunks [`render`] writes between `fmt ` and `data` (`smpl`, the
-/// input's other chunks if carried, `bext`, `iXML`), complete and padded;
-/// `path` names the file in errors.
+/// input's other chunks if carried, `bext`, `iXML`), complete and padded, for
+/// a take of `info` whose measured pitch is `pitch`; `path` names the file in
+/// errors.
 pub fn metadata_chunks(
-    analysis: &Analysis,
+    info: &WavInfo,
+    pitch: Option<PitchEstimate>,
     kept: TrimPoints,
     opts: &ProcessOptions,
     path: &Path,
 ) -> Result<Vec<u8>, ProcessError> {
-    let rate = analysis.info.sample_rate;
+    let rate = info.sample_rate;
     let mut chunks = Vec::new();
-    let smpl = analysis
-        .pitch
+    let smpl = pitch
         .and_then(|p| SmplPitch::from_hz(p.hz))
         .or_else(|| opts.planned_midi.map(|m| SmplPitch::from_cents(m, 0.0)));
     if let Some(pitch) = smpl {
         chunks.extend(dsp::smpl_chunk(rate, pitch).map_err(|e| dsp_err(path, e))?);
     }
     if opts.carry_chunks {
-        for (id, payload) in &analysis.info.other_chunks {
+        for (id, payload) in &info.other_chunks {
             let replaced = (id == b"smpl" && smpl.is_some())
                 || (opts.metadata.is_some() && (id == b"bext" || id == b"iXML"));
             if !replaced {
@@ -438,14 +540,11 @@ pub fn metadata_chunks(
         "{} {} {} {} take {}",
         meta.instrument, meta.note_name, meta.articulation, meta.dynamic, meta.take_id
     );
-    let fmt = opts
-        .output_format
-        .or(analysis.info.format())
-        .unwrap_or_default();
+    let fmt = opts.output_format.or(info.format()).unwrap_or_default();
     let history = format!(
         "A=PCM,F={rate},W={},M={},T=takebox {}\r\n",
         fmt.bits(),
-        match analysis.info.channels {
+        match info.channels {
             1 => "mono".to_string(),
             2 => "stereo".to_string(),
             n => format!("{n}ch"),
@@ -551,7 +650,7 @@ pub fn render_with(
     let changed = gain.gain_db != 0.0 || opts.remove_dc || trimmed || info.format() != Some(format);
     let renderer = Renderer::new(ch, rate, kept, &settings).map_err(|e| dsp_err(input, e))?;
     let frames = renderer.output_frames();
-    let chunks = metadata_chunks(analysis, kept, opts, input)?;
+    let chunks = metadata_chunks(info, analysis.pitch, kept, opts, input)?;
     let file = File::create(output).map_err(|e| err(output, e))?;
     let spec = WavSpec {
         channels: info.channels,
@@ -637,4 +736,76 @@ pub fn render_with(
         format,
         peaks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::NormalizeTo;
+
+    /// Near silence, then a decaying two-channel note that starts inside a
+    /// piece, as the ring hands it out.
+    fn take(frames: usize) -> Vec<f32> {
+        (0..frames * 2)
+            .map(|i| {
+                let n = (i / 2) as f64;
+                let v = if n < 7_000.0 {
+                    ((i * 7919) % 13) as f64 / 1e5
+                } else {
+                    let t = (n - 7_000.0) / 48_000.0;
+                    0.6 * (2.0 * std::f64::consts::PI * 330.0 * t).sin() * (-t * 2.0).exp()
+                };
+                ((v * 8_388_608.0).round() / 8_388_608.0) as f32
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_take_fed_in_pieces_of_any_size_measures_as_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.wav");
+        let spec = WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            format: SampleFormat::S24,
+        };
+        let samples = take(70_001);
+        let mut w = WavWriter::new(File::create(&path).unwrap(), spec, 70_001, &[]).unwrap();
+        w.write(&samples).unwrap();
+        w.finish().unwrap();
+        for to in [
+            NormalizeTo::Peak,
+            NormalizeTo::TruePeak,
+            NormalizeTo::Loudness,
+        ] {
+            for floor in [false, true] {
+                let pp = PostProcessing {
+                    normalize_to: to,
+                    trim_from_noise_floor: floor,
+                    ..PostProcessing::default()
+                };
+                let mut opts = ProcessOptions::from_config(&pp, 4_800);
+                opts.planned_hz = Some(330.0);
+                let from_file = analyze(&path, &opts).unwrap();
+                assert!(from_file.pitch.is_some());
+                let mut analyzer = Analyzer::new(WavInfo::of(spec, 0), &opts, &path).unwrap();
+                // Pieces of 1 frame, odd sizes, and more than a block.
+                let mut rest = &samples[..];
+                for frames in [1usize, 777, 5_000, 20_001, 3, 16_384].iter().cycle() {
+                    let n = (frames * 2).min(rest.len());
+                    analyzer.feed(&rest[..n]);
+                    rest = &rest[n..];
+                    if rest.is_empty() {
+                        break;
+                    }
+                }
+                let streamed = analyzer.finish(&path).unwrap();
+                assert_eq!(
+                    format!("{streamed:?}"),
+                    format!("{from_file:?}"),
+                    "{to:?}, noise floor {floor}"
+                );
+            }
+        }
+    }
 }

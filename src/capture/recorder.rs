@@ -2,22 +2,20 @@
 //! take id, and reports its state.
 
 use super::engine::{CaptureEngine, CaptureShared};
-use super::process::{self, ProcessError, ProcessOptions, Rendered, TakeMetadata};
+use super::finish;
+use super::process::{self, Analysis, Analyzer, ProcessError, ProcessOptions, TakeMetadata};
+use super::refused::{NotReady, TakeRefused};
 use super::share::{DeliveryError, Share};
 use super::spool::Spool;
-use super::take::{self, RecordOptions, TakeError, TakeSpan};
-use super::untouched;
+use super::take::{self, TakeError, TakeSpan};
 use crate::config::Config;
-use crate::durable;
-use crate::http::ApiError;
 use crate::notes::Note;
 use crate::panics::locked;
 use crate::protocol::{
-    Confirmation, DeviceState, ErrorKind, InProgress, Processing, RecorderStatus, SpoolStatus,
-    TakeCheck, TakeCommand, TakeReply, TakeState, TakeWarning, Timestamp, peak_to_dbfs,
+    Confirmation, DeviceState, FieldError, InProgress, Processing, RecorderStatus, SpoolStatus,
+    TakeCommand, TakeReply, TakeState, TakeWarning, Timestamp, peak_to_dbfs,
 };
-use crate::wav::WavSpec;
-use hyper::StatusCode;
+use crate::wav::{WavInfo, WavSpec};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -60,16 +58,6 @@ fn unix_ns(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
-}
-
-fn start_error(message: String) -> ApiError {
-    let mut e = ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorKind::StartOutOfRange,
-        message,
-    );
-    e.body.field = Some("start_at".into());
-    e
 }
 
 impl Recorder {
@@ -136,61 +124,61 @@ impl Recorder {
     }
 
     /// Refuse a take the spool cannot hold, before a note is played.
-    fn check_spool_room(&self, cmd: &TakeCommand) -> Result<(), ApiError> {
+    fn check_spool_room(&self, cmd: &TakeCommand) -> Result<(), TakeRefused> {
         let need = self.spool_bytes_for(cmd.duration);
         match self.spool.free_bytes() {
-            Some(free) if free < need => Err(ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                ErrorKind::SpoolFull,
-                format!(
-                    "the spool {} has {:.1} MB free; take {} can need up to {:.1} MB",
-                    self.spool.root().display(),
-                    free as f64 / 1e6,
-                    cmd.take_id,
-                    need as f64 / 1e6
-                ),
-            )),
+            Some(free) if free < need => Err(TakeRefused::SpoolFull {
+                spool: self.spool.root().to_path_buf(),
+                free_bytes: free,
+                take_id: cmd.take_id.clone(),
+                need_bytes: need,
+            }),
             _ => Ok(()),
         }
     }
 
     /// Why a take starting now would not be accepted with its full pre-roll;
     /// `Ok` exactly when [`RecorderStatus::ready`] is true.
-    pub fn readiness(&self) -> Result<(), String> {
+    pub fn readiness(&self) -> Result<(), NotReady> {
         self.readiness_with(self.spool.free_bytes())
     }
 
     /// [`Recorder::readiness`] with the spool's free bytes as just measured.
-    fn readiness_with(&self, spool_free: Option<u64>) -> Result<(), String> {
+    fn readiness_with(&self, spool_free: Option<u64>) -> Result<(), NotReady> {
         let c = &self.config.capture;
-        let shared = self.capture();
-        if shared.state() != DeviceState::Running {
-            return Err(format!(
-                "capture device is not running: {}",
-                shared.error().unwrap_or_else(|| "still opening".into())
-            ));
-        }
-        let ring = &shared.ring;
+        self.device_running()?;
+        let ring = &self.capture().ring;
         let Some(now) = ring.frame_at(unix_ns(SystemTime::now()), c.sample_rate) else {
-            return Err("capture clock not established yet".into());
+            return Err(NotReady::ClockNotEstablished);
         };
         let now = now.max(0) as u64;
         let held = now.saturating_sub(Self::pre_roll_floor(ring, now));
         let want = c.frames(c.pre_roll_seconds);
         if held < want {
-            return Err(format!(
-                "filling the pre-roll: {:.2} of {} s captured",
-                held as f64 / f64::from(c.sample_rate),
-                c.pre_roll_seconds
-            ));
+            return Err(NotReady::FillingPreRoll {
+                held_seconds: held as f64 / f64::from(c.sample_rate),
+                want_seconds: c.pre_roll_seconds,
+            });
         }
         if self
             .spool_room_seconds(spool_free)
             .is_some_and(|r| r <= 0.0)
         {
-            return Err(format!("the spool {} is full", self.spool.root().display()));
+            return Err(NotReady::SpoolFull {
+                spool: self.spool.root().to_path_buf(),
+            });
         }
         Ok(())
+    }
+
+    fn device_running(&self) -> Result<(), NotReady> {
+        let shared = self.capture();
+        match shared.state() {
+            DeviceState::Running => Ok(()),
+            _ => Err(NotReady::DeviceNotRunning {
+                error: shared.error(),
+            }),
+        }
     }
 
     /// The first frame a take's pre-roll may use: the oldest still safe to
@@ -201,18 +189,19 @@ impl Recorder {
     }
 
     /// Check a command against this recorder's limits and place it on the timeline.
-    fn plan(&self, cmd: &TakeCommand) -> Result<Planned, ApiError> {
+    fn plan(&self, cmd: &TakeCommand) -> Result<Planned, TakeRefused> {
         let c = &self.config.capture;
         let note = Note::parse(&cmd.note, self.config.notes.middle_c)
-            .map_err(|e| ApiError::bad_field("note", e.to_string()))?;
+            .map_err(|e| FieldError::new("note", e.to_string()))?;
         if cmd.duration > c.max_take_seconds {
-            return Err(ApiError::bad_field(
+            return Err(FieldError::new(
                 "duration",
                 format!(
                     "longer than this recorder's max_take_seconds ({})",
                     c.max_take_seconds
                 ),
-            ));
+            )
+            .into());
         }
         let name = note.name(self.config.notes.middle_c);
         let naming = &self.config.file_naming;
@@ -222,47 +211,29 @@ impl Recorder {
                 naming.include_session_id,
                 naming.include_user_initials,
             )
-            .path()
-            .map_err(|e| ApiError::bad_field(e.field, e.message))?;
+            .path()?;
         self.check_spool_room(cmd)?;
-        let shared = self.capture();
-        if shared.state() != DeviceState::Running {
-            return Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorKind::DeviceUnavailable,
-                format!(
-                    "capture device is not running: {}",
-                    shared.error().unwrap_or_else(|| "still opening".into())
-                ),
-            ));
-        }
+        self.device_running()?;
         let now = SystemTime::now();
         let at = cmd.start_at.map(|t| t.0).unwrap_or(now);
         if let Ok(ahead) = at.duration_since(now)
             && ahead.as_secs_f64() > c.max_start_ahead_seconds
         {
-            return Err(start_error(format!(
-                "start_at lies {:.1} s ahead; this recorder accepts at most {} s",
-                ahead.as_secs_f64(),
-                c.max_start_ahead_seconds
-            )));
+            return Err(TakeRefused::StartTooFarAhead {
+                ahead_seconds: ahead.as_secs_f64(),
+                max_seconds: c.max_start_ahead_seconds,
+            });
         }
-        let ring = &shared.ring;
-        let note_start = ring.frame_at(unix_ns(at), c.sample_rate).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                ErrorKind::NotReady,
-                "capture clock not established yet",
-            )
-        })?;
+        let ring = &self.capture().ring;
+        let note_start = ring
+            .frame_at(unix_ns(at), c.sample_rate)
+            .ok_or(NotReady::ClockNotEstablished)?;
         let oldest = ring.oldest_readable() as i64;
         if note_start < oldest {
-            let late = now.duration_since(at).unwrap_or_default();
-            return Err(start_error(format!(
-                "start_at lies {:.1} s in the past; this recorder keeps {} s of late start",
-                late.as_secs_f64(),
-                c.late_start_seconds
-            )));
+            return Err(TakeRefused::StartTooLate {
+                late_seconds: now.duration_since(at).unwrap_or_default().as_secs_f64(),
+                keeps_seconds: c.late_start_seconds,
+            });
         }
         let note_start = note_start as u64;
         // Pre-roll reaches back at most to the oldest safe frame or the last discontinuity.
@@ -291,7 +262,7 @@ impl Recorder {
     }
 
     /// Record a take, or answer from its record if this id was seen before.
-    pub async fn take(self: &Arc<Self>, cmd: TakeCommand) -> Result<TakeReply, ApiError> {
+    pub async fn take(self: &Arc<Self>, cmd: TakeCommand) -> Result<TakeReply, TakeRefused> {
         // Before anything touches the spool: the take id becomes a file name there.
         cmd.validate()?;
         {
@@ -306,21 +277,14 @@ impl Recorder {
                 return Ok(TakeReply::Done(Box::new(done)));
             }
             if self.spool.was_interrupted(&cmd.take_id) {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorKind::Interrupted,
-                    format!(
-                        "take {:?} was cut short by a restart of the recorder; a take id never records twice",
-                        cmd.take_id
-                    ),
-                ));
+                return Err(TakeRefused::Interrupted {
+                    take_id: cmd.take_id,
+                });
             }
             if let Some(other) = active.as_deref() {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    ErrorKind::Busy,
-                    format!("take {other:?} is recording; one take at a time"),
-                ));
+                return Err(TakeRefused::Busy {
+                    recording: other.to_string(),
+                });
             }
             *active = Some(cmd.take_id.clone());
         }
@@ -331,117 +295,77 @@ impl Recorder {
             this.record_and_deliver(&cmd, planned)
         })
         .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorKind::Internal,
-                e.to_string(),
-            )
-        })?
+        .map_err(|e| TakeRefused::Internal(e.to_string()))?
     }
 
+    /// Record a planned take into the spool, commit its record, and try to
+    /// deliver it to the share.
     fn record_and_deliver(
         &self,
         cmd: &TakeCommand,
         planned: Planned,
-    ) -> Result<TakeReply, ApiError> {
-        let Planned {
-            span,
-            path: rel,
-            warnings,
-        } = planned;
-        let c = &self.config.capture;
+    ) -> Result<TakeReply, TakeRefused> {
+        let conf = self.spool_take(cmd, planned)?;
+        crate::failpoint::hit("capture.processed");
+        // The record is the commit point: without it the take did not happen.
+        self.spool.save(&conf).map_err(|e| {
+            let _ = std::fs::remove_file(self.spool.wav_path(&cmd.take_id));
+            TakeRefused::NotStored {
+                take_id: cmd.take_id.clone(),
+                error: e.to_string(),
+            }
+        })?;
+        let conf = match conf.state {
+            TakeState::Spooled => self
+                .deliver(&cmd.take_id)
+                .or_else(|| self.spool.load(&cmd.take_id))
+                .unwrap_or(conf),
+            _ => conf,
+        };
+        log::info!(target: "takebox::capture", "take {}: {:?} {}", conf.take_id, conf.state, conf.path);
+        Ok(TakeReply::Done(Box::new(conf)))
+    }
+
+    /// Record, analyse and finish a take into the spool WAV; its record (not
+    /// saved yet) says `spooled` or `failed`, and why.
+    fn spool_take(&self, cmd: &TakeCommand, planned: Planned) -> Result<Confirmation, TakeRefused> {
+        let span = planned.span;
         let shared = self.capture();
-        let wav = self.spool.wav_path(&cmd.take_id);
         let raw = self.spool.raw_path(&cmd.take_id);
+        let wav = self.spool.wav_path(&cmd.take_id);
         let xruns_before = shared.xruns();
-        let recorded_at = || {
-            shared
-                .ring
-                .time_of(span.first, c.sample_rate)
-                .map(|ns| Timestamp(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)))
-                .unwrap_or_else(Timestamp::now)
-        };
-        // A take processing will not change is recorded with room for its
-        // final header and becomes the spool file as it is (see `untouched`).
-        let mut opts = self.process_options(cmd, span, recorded_at());
-        let reserved = if untouched::applies(&opts, c.sample_format) {
-            let spec = WavSpec {
-                channels: c.channels,
-                sample_rate: c.sample_rate,
-                format: c.sample_format,
-            };
-            untouched::reserve(&raw, spec, &opts).unwrap_or_else(|e| {
-                log::warn!(target: "takebox::capture", "take {}: {e}; rendering it instead", cmd.take_id);
-                None
-            })
-        } else {
-            None
-        };
+        let mut opts = self.process_options(cmd, span, self.recorded_at(span));
+        let room = finish::header_room(&raw, self.spec(), &opts).unwrap_or_else(|e| {
+            log::warn!(target: "takebox::capture", "take {}: {e}; rendering it instead", cmd.take_id);
+            Vec::new()
+        });
         log::info!(target: "takebox::capture",
-            "take {}: recording {} frames ({} pre-roll) to {rel}", cmd.take_id, span.frames(), span.pre_roll());
-        let record_opts = RecordOptions {
-            extra_chunks: reserved.as_deref().unwrap_or_default(),
-            // The raw file is read once more and replaced (or finished in place).
-            finished: false,
-        };
-        let result = take::record_with(
-            shared,
-            span,
-            c.sample_format,
-            &raw,
-            &|| self.cancel.load(Ordering::Acquire),
-            record_opts,
-        );
-        let recorded_at = recorded_at();
+            "take {}: recording {} frames ({} pre-roll) to {}", cmd.take_id, span.frames(), span.pre_roll(), planned.path);
+        let recorded = self.record_analysed(span, &raw, &room, &opts);
+        let recorded_at = self.recorded_at(span);
         if let Some(meta) = opts.metadata.as_mut() {
             meta.recorded_at = Some(recorded_at.0);
         }
-        let mut conf = Confirmation {
-            take_id: cmd.take_id.clone(),
-            session_id: cmd.session_id.clone(),
-            state: TakeState::Spooled,
-            path: rel,
-            frames: span.frames(),
-            sample_rate: c.sample_rate,
-            channels: c.channels,
-            format: c.sample_format,
-            peak_dbfs: Vec::new(),
-            sha256: String::new(),
-            recorded_at,
-            pre_roll_frames: span.pre_roll(),
-            frames_lost: 0,
-            xruns: shared.xruns() - xruns_before,
-            error: None,
-            warnings,
-            check: None,
-            processing: None,
-        };
+        let mut conf = self.spooled_record(cmd, planned, recorded_at);
+        conf.xruns = shared.xruns() - xruns_before;
         crate::failpoint::hit("capture.recorded");
-        let result = result.and_then(|_| {
-            self.process(&opts, &raw, &wav, reserved.as_ref().map(Vec::len))
-                .map_err(|e| TakeError::Write {
-                    path: e.file.display().to_string(),
-                    what: e.what,
-                })
+        let finished = recorded.and_then(|analysis| {
+            self.finish_spool_file(&opts, &analysis, &raw, &wav, room.len())
+                .map_err(TakeError::from)
         });
         let _ = std::fs::remove_file(&raw);
-        match result {
-            Ok((rendered, check, processing)) => {
+        match finished {
+            Ok((rendered, processing, check)) => {
                 conf.frames = rendered.frames;
                 conf.pre_roll_frames = span.pre_roll().saturating_sub(rendered.kept.start_frame);
                 conf.peak_dbfs = rendered.peaks.iter().map(|&p| peak_to_dbfs(p)).collect();
                 conf.sha256 = rendered.sha256;
-                conf.check = Some(check);
+                conf.check = Some(process::to_protocol(&check));
                 conf.processing = Some(processing);
             }
             Err(TakeError::Cancelled) => {
                 let _ = std::fs::remove_file(&wav);
-                return Err(ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorKind::DeviceUnavailable,
-                    "the recorder is shutting down; send the take again",
-                ));
+                return Err(TakeRefused::ShuttingDown);
             }
             Err(e) => {
                 log::error!(target: "takebox::capture", "take {} failed: {e}", cmd.take_id);
@@ -453,25 +377,80 @@ impl Recorder {
                 conf.error = Some(e.to_string());
             }
         }
-        crate::failpoint::hit("capture.processed");
-        // The record is the commit point: without it the take did not happen.
-        self.spool.save(&conf).map_err(|e| {
-            let _ = std::fs::remove_file(&wav);
-            ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
-                ErrorKind::StorageFailed,
-                format!("take {} could not be stored: {e}", cmd.take_id),
-            )
-        })?;
-        if conf.state == TakeState::Spooled {
-            if let Some(delivered) = self.deliver(&cmd.take_id) {
-                conf = delivered;
-            } else {
-                conf = self.spool.load(&cmd.take_id).unwrap_or(conf);
-            }
+        Ok(conf)
+    }
+
+    /// The spool files' format: the capture's.
+    fn spec(&self) -> WavSpec {
+        let c = &self.config.capture;
+        WavSpec {
+            channels: c.channels,
+            sample_rate: c.sample_rate,
+            format: c.sample_format,
         }
-        log::info!(target: "takebox::capture", "take {}: {:?} {}", conf.take_id, conf.state, conf.path);
-        Ok(TakeReply::Done(Box::new(conf)))
+    }
+
+    /// The wall-clock time of the take's first frame, as the capture clock
+    /// knows it now.
+    fn recorded_at(&self, span: TakeSpan) -> Timestamp {
+        self.capture()
+            .ring
+            .time_of(span.first, self.config.capture.sample_rate)
+            .map(|ns| Timestamp(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)))
+            .unwrap_or_else(Timestamp::now)
+    }
+
+    /// A take's record as recorded, before processing fills in its file.
+    fn spooled_record(
+        &self,
+        cmd: &TakeCommand,
+        planned: Planned,
+        recorded_at: Timestamp,
+    ) -> Confirmation {
+        let c = &self.config.capture;
+        Confirmation {
+            take_id: cmd.take_id.clone(),
+            session_id: cmd.session_id.clone(),
+            state: TakeState::Spooled,
+            path: planned.path,
+            frames: planned.span.frames(),
+            sample_rate: c.sample_rate,
+            channels: c.channels,
+            format: c.sample_format,
+            peak_dbfs: Vec::new(),
+            sha256: String::new(),
+            recorded_at,
+            pre_roll_frames: planned.span.pre_roll(),
+            frames_lost: 0,
+            xruns: 0,
+            error: None,
+            warnings: planned.warnings,
+            check: None,
+            processing: None,
+        }
+    }
+
+    /// Record `span` to `raw` (with `room` before the audio), analysing the
+    /// frames as they are written.
+    fn record_analysed(
+        &self,
+        span: TakeSpan,
+        raw: &Path,
+        room: &[u8],
+        opts: &ProcessOptions,
+    ) -> Result<Analysis, TakeError> {
+        let spec = self.spec();
+        let mut analyzer = Analyzer::new(WavInfo::of(spec, 0), opts, raw)?;
+        take::record(
+            self.capture(),
+            span,
+            spec.format,
+            raw,
+            room,
+            &|| self.cancel.load(Ordering::Acquire),
+            &mut |frames| analyzer.feed(frames),
+        )?;
+        Ok(analyzer.finish(raw)?)
     }
 
     /// What processing does to this take: the configured post-processing,
@@ -502,45 +481,19 @@ impl Recorder {
         opts
     }
 
-    /// Trim, normalize and check the raw recording into the spool WAV.
-    /// `untouched`: the raw file was recorded with room for the final header
-    /// (this many bytes); if processing leaves the audio as it is, the raw
-    /// file is finished in place and becomes the spool WAV.
-    fn process(
+    /// Check the analysed take, decide its gain and make its spool WAV from
+    /// the raw recording (see [`finish::finish_take`]).
+    fn finish_spool_file(
         &self,
         opts: &ProcessOptions,
+        analysis: &Analysis,
         raw: &Path,
         wav: &Path,
-        untouched: Option<usize>,
-    ) -> Result<(Rendered, TakeCheck, Processing), ProcessError> {
-        let analysis = process::analyze(raw, opts)?;
-        let check = process::check(&analysis, opts);
-        let gain = process::decide_gain(&analysis, opts);
-        let finished = match untouched {
-            Some(reserved) => untouched::finish(raw, &analysis, gain, opts, reserved)?,
-            None => None,
-        };
-        let rendered = match finished {
-            Some(rendered) => {
-                durable::publish(raw, wav).map_err(|e| ProcessError {
-                    file: wav.to_path_buf(),
-                    what: e.to_string(),
-                })?;
-                rendered
-            }
-            None => {
-                let tmp = durable::temp_path_for(wav);
-                let rendered =
-                    process::render(raw, &tmp, &analysis, gain, opts).inspect_err(|_| {
-                        let _ = std::fs::remove_file(&tmp);
-                    })?;
-                durable::publish(&tmp, wav).map_err(|e| ProcessError {
-                    file: wav.to_path_buf(),
-                    what: e.to_string(),
-                })?;
-                rendered
-            }
-        };
+        room: usize,
+    ) -> Result<(process::Rendered, Processing, crate::dsp::Check), ProcessError> {
+        let check = process::check(analysis, opts);
+        let gain = process::decide_gain(analysis, opts);
+        let rendered = finish::finish_take(raw, wav, analysis, gain, opts, room)?;
         let processing = Processing {
             kept_from_frame: rendered.kept.start_frame,
             kept_to_frame: rendered.kept.end_frame,
@@ -549,7 +502,7 @@ impl Recorder {
             integrated_lufs: analysis.loudness.as_ref().and_then(|l| l.integrated_lufs),
             true_peak_dbtp: analysis.true_peak_dbtp,
         };
-        Ok((rendered, process::to_protocol(&check), processing))
+        Ok((rendered, processing, check))
     }
 
     /// Try to move one spooled take onto the share. Returns its new record on success.
@@ -628,7 +581,7 @@ impl Recorder {
             format: c.sample_format,
             state: shared.state(),
             ready: readiness.is_ok(),
-            not_ready: readiness.err(),
+            not_ready: readiness.err().map(|e| e.to_string()),
             device_error: shared.error(),
             xruns: shared.xruns(),
             frames_captured: shared.ring.written(),

@@ -1,6 +1,7 @@
 //! The recorder's HTTP API: `POST /v1/takes`, `GET /v1/takes/{id}`, `GET /v1/status`.
 
 use super::recorder::Recorder;
+use super::refused::{NotReady, TakeRefused};
 use crate::http::{self, ApiError, Body};
 use crate::protocol::{ErrorKind, STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply, TakeState};
 use hyper::body::Incoming;
@@ -60,7 +61,7 @@ async fn route(
         http::require_bearer(req.headers(), token)?;
         let bytes = http::read_body(req, MAX_BODY).await?;
         let cmd: TakeCommand = http::parse_json_body(&bytes)?;
-        let reply = recorder.take(cmd).await?;
+        let reply = recorder.take(cmd).await.map_err(refusal)?;
         return Ok(reply_response(&reply));
     }
     if let Some(id) = path
@@ -81,6 +82,42 @@ async fn route(
     Err(not_found(format!("no such endpoint: {path}")))
 }
 
+/// The answer to a refused take: its status, kind and message.
+fn refusal(e: TakeRefused) -> ApiError {
+    let message = e.to_string();
+    let (status, kind) = match e {
+        TakeRefused::BadField(f) => return ApiError::bad_field(f.field, f.message),
+        TakeRefused::StartTooFarAhead { .. } | TakeRefused::StartTooLate { .. } => {
+            let mut e = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::StartOutOfRange,
+                message,
+            );
+            e.body.field = Some("start_at".into());
+            return e;
+        }
+        TakeRefused::Busy { .. } => (StatusCode::CONFLICT, ErrorKind::Busy),
+        TakeRefused::Interrupted { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, ErrorKind::Interrupted)
+        }
+        TakeRefused::SpoolFull { .. } | TakeRefused::NotReady(NotReady::SpoolFull { .. }) => {
+            (StatusCode::INSUFFICIENT_STORAGE, ErrorKind::SpoolFull)
+        }
+        TakeRefused::NotReady(NotReady::DeviceNotRunning { .. }) | TakeRefused::ShuttingDown => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::DeviceUnavailable,
+        ),
+        TakeRefused::NotReady(NotReady::ClockNotEstablished | NotReady::FillingPreRoll { .. }) => {
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorKind::NotReady)
+        }
+        TakeRefused::NotStored { .. } => {
+            (StatusCode::INSUFFICIENT_STORAGE, ErrorKind::StorageFailed)
+        }
+        TakeRefused::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorKind::Internal),
+    };
+    ApiError::new(status, kind, message)
+}
+
 /// 200 for a finished take, 202 while it is still being recorded.
 fn reply_response(reply: &TakeReply) -> Response<Body> {
     let status = match reply {
@@ -88,4 +125,96 @@ fn reply_response(reply: &TakeReply) -> Response<Body> {
         _ => StatusCode::OK,
     };
     http::json_response(status, reply)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::FieldError;
+
+    #[test]
+    fn each_refusal_has_its_status_kind_field_and_message() {
+        let not_running = NotReady::DeviceNotRunning { error: None };
+        let cases = [
+            (
+                TakeRefused::BadField(FieldError::new("note", "not a note")),
+                400,
+                r#"{"error":"bad_request","message":"field `note`: not a note","field":"note"}"#,
+            ),
+            (
+                TakeRefused::Busy {
+                    recording: "t1".into(),
+                },
+                409,
+                r#"{"error":"busy","message":"take \"t1\" is recording; one take at a time"}"#,
+            ),
+            (
+                TakeRefused::SpoolFull {
+                    spool: "/var/spool/takebox".into(),
+                    free_bytes: 1_250_000,
+                    take_id: "t1".into(),
+                    need_bytes: 35_000_000,
+                },
+                507,
+                r#"{"error":"spool_full","message":"the spool /var/spool/takebox has 1.2 MB free; take t1 can need up to 35.0 MB"}"#,
+            ),
+            (
+                TakeRefused::NotReady(not_running),
+                503,
+                r#"{"error":"device_unavailable","message":"capture device is not running: still opening"}"#,
+            ),
+            (
+                TakeRefused::NotReady(NotReady::ClockNotEstablished),
+                503,
+                r#"{"error":"not_ready","message":"capture clock not established yet"}"#,
+            ),
+            (
+                TakeRefused::StartTooFarAhead {
+                    ahead_seconds: 12.34,
+                    max_seconds: 10.0,
+                },
+                422,
+                r#"{"error":"start_out_of_range","message":"start_at lies 12.3 s ahead; this recorder accepts at most 10 s","field":"start_at"}"#,
+            ),
+            (
+                TakeRefused::StartTooLate {
+                    late_seconds: 7.0,
+                    keeps_seconds: 5.5,
+                },
+                422,
+                r#"{"error":"start_out_of_range","message":"start_at lies 7.0 s in the past; this recorder keeps 5.5 s of late start","field":"start_at"}"#,
+            ),
+            (
+                TakeRefused::Interrupted {
+                    take_id: "0043-1".into(),
+                },
+                422,
+                r#"{"error":"interrupted","message":"take \"0043-1\" was cut short by a restart of the recorder; a take id never records twice"}"#,
+            ),
+            (
+                TakeRefused::ShuttingDown,
+                503,
+                r#"{"error":"device_unavailable","message":"the recorder is shutting down; send the take again"}"#,
+            ),
+            (
+                TakeRefused::NotStored {
+                    take_id: "t1".into(),
+                    error: "disk full".into(),
+                },
+                507,
+                r#"{"error":"storage_failed","message":"take t1 could not be stored: disk full"}"#,
+            ),
+            (
+                TakeRefused::Internal("task panicked".into()),
+                500,
+                r#"{"error":"internal","message":"task panicked"}"#,
+            ),
+        ];
+        for (refused, status, body) in cases {
+            let what = format!("{refused:?}");
+            let e = refusal(refused);
+            assert_eq!(e.status.as_u16(), status, "{what}");
+            assert_eq!(serde_json::to_string(&e.body).unwrap(), body, "{what}");
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! Cutting one take out of the capture timeline and writing it as a WAV file.
 //!
 //! Runs on a worker thread, never on the capture thread: it copies frames out
-//! of the ring as they arrive and streams them to disk, so memory stays flat
-//! whatever the take's length.
+//! of the ring as they arrive, hands them to the take's analysis and streams
+//! them to disk, so memory stays flat whatever the take's length.
 
 use super::engine::CaptureShared;
 use super::ring::ReadError;
@@ -64,12 +64,13 @@ impl fmt::Display for TakeError {
 
 impl std::error::Error for TakeError {}
 
-/// What a finished recording measured.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recorded {
-    pub frames: u64,
-    pub peaks: Vec<f32>,
-    pub sha256: String,
+impl From<super::process::ProcessError> for TakeError {
+    fn from(e: super::process::ProcessError) -> Self {
+        TakeError::Write {
+            path: e.file.display().to_string(),
+            what: e.what,
+        }
+    }
 }
 
 fn write_err(path: &Path, e: impl fmt::Display) -> TakeError {
@@ -79,51 +80,29 @@ fn write_err(path: &Path, e: impl fmt::Display) -> TakeError {
     }
 }
 
-/// How [`record_with`] writes its file.
-#[derive(Debug, Clone, Copy)]
-pub struct RecordOptions<'a> {
-    /// Complete chunks between `fmt ` and `data` (e.g. room kept for a final header).
-    pub extra_chunks: &'a [u8],
-    /// The file is final as written: hash it and fsync it. Otherwise the
-    /// caller finishes it (its header rewritten, then hashed and fsynced),
-    /// and [`Recorded::sha256`] and [`Recorded::peaks`] are empty (the
-    /// analysis of the file measures the peaks).
-    pub finished: bool,
-}
+/// Longest sleep between two copies out of the ring: how long a cancelled
+/// take may take to notice.
+const MAX_NAP: Duration = Duration::from_millis(500);
 
-/// Record `span` from the timeline into a WAV at `path`, fsynced.
-/// `cancel` is polled between chunks.
+/// Record `span` from the timeline into a WAV at `path`, with `extra_chunks`
+/// (complete chunks) between `fmt ` and `data`. Every piece copied out of the
+/// ring is written, then handed to `analyse` as the file holds it (rounded to
+/// `format`), so the frames analysed are the frames in the file. The file is neither
+/// hashed nor fsynced here: its header may still be rewritten (see
+/// [`super::finish`]). `cancel` is polled between pieces.
+///
+/// Frames are copied out of the ring in pieces of up to half a second (never
+/// more than a quarter of the ring's history), so the thread wakes about
+/// twice a second instead of once per period; the ring keeps the rest.
 pub fn record(
     shared: &CaptureShared,
     span: TakeSpan,
     format: SampleFormat,
     path: &Path,
+    extra_chunks: &[u8],
     cancel: &dyn Fn() -> bool,
-) -> Result<Recorded, TakeError> {
-    let opts = RecordOptions {
-        extra_chunks: &[],
-        finished: true,
-    };
-    record_with(shared, span, format, path, cancel, opts)
-}
-
-/// Longest sleep between two copies out of the ring: how long a cancelled
-/// take may take to notice.
-const MAX_NAP: Duration = Duration::from_millis(500);
-
-/// [`record`] with [`RecordOptions`].
-///
-/// Frames are copied out of the ring in pieces of up to half a second (never
-/// more than a quarter of the ring's history), so the thread wakes about
-/// twice a second instead of once per period; the ring keeps the rest.
-pub fn record_with(
-    shared: &CaptureShared,
-    span: TakeSpan,
-    format: SampleFormat,
-    path: &Path,
-    cancel: &dyn Fn() -> bool,
-    opts: RecordOptions,
-) -> Result<Recorded, TakeError> {
+    analyse: &mut dyn FnMut(&[f32]),
+) -> Result<(), TakeError> {
     let ring = &shared.ring;
     let channels = ring.channels();
     let rate = u64::from(shared.rate.max(1));
@@ -134,16 +113,11 @@ pub fn record_with(
     };
     let file = File::create(path).map_err(|e| write_err(path, e))?;
     let out = BufWriter::with_capacity(1 << 16, file);
-    let mut wav = if opts.finished {
-        WavWriter::new(out, spec, span.frames(), opts.extra_chunks)
-    } else {
-        WavWriter::new_unhashed(out, spec, span.frames(), opts.extra_chunks)
-    }
-    .map_err(|e| write_err(path, e))?;
+    let mut wav = WavWriter::new_unhashed(out, spec, span.frames(), extra_chunks)
+        .map_err(|e| write_err(path, e))?;
     let nap_frames = (MAX_NAP.as_secs_f64() * rate as f64) as u64;
     let chunk_frames = nap_frames.min(ring.history_frames() / 4).max(64);
     let mut buf = vec![0.0f32; chunk_frames as usize * channels];
-    let mut peaks = vec![0.0f32; if opts.finished { channels } else { 0 }];
     let mut pos = span.first;
     let xruns_before = shared.xruns();
     let stall_limit = Duration::from_secs(2);
@@ -194,14 +168,8 @@ pub fn record_with(
             }
             Err(ReadError::NotYet) => continue,
         }
-        if opts.finished {
-            for frame in out.chunks_exact(channels) {
-                for (p, &s) in peaks.iter_mut().zip(frame) {
-                    *p = p.max(s.abs());
-                }
-            }
-        }
-        wav.write(out).map_err(|e| write_err(path, e))?;
+        wav.write_snapped(out).map_err(|e| write_err(path, e))?;
+        analyse(out);
         pos += n;
     }
     let gaps = ring.gaps_in(span.first + 1, span.end);
@@ -211,20 +179,11 @@ pub fn record_with(
             frames: 0,
         });
     }
-    let (buffered, sha256) = wav.finish().map_err(|e| write_err(path, e))?;
-    let file = buffered
+    let (buffered, _) = wav.finish().map_err(|e| write_err(path, e))?;
+    buffered
         .into_inner()
         .map_err(|e| write_err(path, e.error()))?;
-    if opts.finished {
-        // A failed fsync means the data may never reach the disk: not recorded.
-        file.sync_all()
-            .map_err(|e| write_err(path, format!("fsync: {e}")))?;
-    }
-    Ok(Recorded {
-        frames: span.frames(),
-        peaks,
-        sha256,
-    })
+    Ok(())
 }
 
 /// Hex SHA-256 of a file's contents.

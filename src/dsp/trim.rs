@@ -437,6 +437,15 @@ impl Trimmer {
         }
     }
 
+    /// The onset as far as the frames fed so far show it: what [`finish`]
+    /// would say now (a later frame can still move it, while the first loud
+    /// window is open).
+    ///
+    /// [`finish`]: Trimmer::finish
+    pub fn onset_frame(&self) -> Option<u64> {
+        self.detected().0
+    }
+
     /// Onset and last frame above, counting a loud partial window at the end.
     fn detected(&self) -> (Option<u64>, Option<u64>) {
         let t = self.threshold.map_or(f32::INFINITY, |(t, _)| t);
