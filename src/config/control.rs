@@ -32,6 +32,38 @@ pub struct ControlSettings {
     pub max_connections: usize,
     /// The start button and the LEDs (`control::gpio`).
     pub gpio: GpioSettings,
+    /// What the cycle does after a take the board warns about (silent, off
+    /// pitch, clipped, noisy, not on the share yet).
+    pub on_warning: OnWarning,
+}
+
+/// `control.on_warning`: a take with a warning never slips by unnoticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnWarning {
+    /// Record the same slot again at once, saying why.
+    Retake,
+    /// Stop (auto-advance too) and ask: Retake records it again, Resume goes on.
+    #[default]
+    Pause,
+    /// Keep the take and go on as with an ok one.
+    Continue,
+}
+
+impl OnWarning {
+    pub const ALL: [OnWarning; 3] = [OnWarning::Retake, OnWarning::Pause, OnWarning::Continue];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OnWarning::Retake => "retake",
+            OnWarning::Pause => "pause",
+            OnWarning::Continue => "continue",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OnWarning> {
+        OnWarning::ALL.into_iter().find(|w| w.name() == s)
+    }
 }
 
 /// A GPIO line: an offset on the chip, or a line name.
@@ -155,6 +187,7 @@ impl Default for ControlSettings {
             take_timeout_seconds: 30.0,
             max_connections: 64,
             gpio: GpioSettings::default(),
+            on_warning: OnWarning::default(),
         }
     }
 }

@@ -10,9 +10,10 @@ use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
 use super::recorder_client::RecorderClient;
 use super::session_log::SessionLog;
 pub use super::status::{CycleStatus, Event, LastTake, Phase};
+use super::take_list::{self, TakeList};
 use super::take_runner::{self, Progress, TakeJob, TakeResult};
-use super::verdict::{self, Judgement};
-use crate::config::{Config, FileNaming, PostProcessing, StorageManagement};
+use super::verdict::{self, Disposition, Judgement};
+use crate::config::{Config, FileNaming, OnWarning, PostProcessing, StorageManagement};
 use crate::dsp::CheckSettings;
 use crate::notes::MiddleC;
 use crate::protocol::{Confirmation, TakeCommand, TakeId, Timestamp};
@@ -34,6 +35,8 @@ pub enum Command {
     Retake,
     Skip,
     Pause,
+    /// Go on after a pause: Start, under the name the page shows.
+    Resume,
     Abort,
 }
 
@@ -44,6 +47,7 @@ impl Command {
             "retake" => Command::Retake,
             "skip" => Command::Skip,
             "pause" => Command::Pause,
+            "resume" => Command::Resume,
             "abort" => Command::Abort,
             _ => return None,
         })
@@ -55,6 +59,7 @@ impl Command {
             Command::Retake => "retake",
             Command::Skip => "skip",
             Command::Pause => "pause",
+            Command::Resume => "resume",
             Command::Abort => "abort",
         }
     }
@@ -69,7 +74,27 @@ pub enum Request {
     Begin(Box<Session>, oneshot::Sender<Result<(), Refused>>),
     /// A line for the open session's log (a button press, say).
     Log(LogEvent),
+    /// The session's take list (None: no session).
+    Takes(oneshot::Sender<Option<TakeList>>),
+    /// Record slots again (reopening a finished session).
+    RecordAgain(Again, oneshot::Sender<Result<(), Refused>>),
+    /// The share path of a file a confirmation of this session named, by the
+    /// recorder's take id (None: no such confirmed file).
+    AudioPath(String, oneshot::Sender<Option<String>>),
 }
+
+/// Which slots to record again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Again {
+    /// These slots, from 1.
+    Slots(Vec<usize>),
+    /// Every slot done with a warning (the review's one button).
+    Attention,
+}
+
+/// With `on_warning` `retake`, a slot is recorded again by itself at most this
+/// many times in a row; then the session pauses and asks.
+const MAX_AUTO_RETAKES: usize = 2;
 
 /// What the cycle needs from the daemon around it.
 pub struct CycleContext {
@@ -99,6 +124,9 @@ pub struct Cycle {
     take: Option<ActiveTake>,
     last: Option<LastTake>,
     message: Option<String>,
+    /// Auto-advance held back by a recorder that cannot record (down, not
+    /// ready): the countdown starts by itself once it can.
+    advance_waits: bool,
     progress_tx: mpsc::Sender<Progress>,
     progress_rx: mpsc::Receiver<Progress>,
 }
@@ -188,11 +216,14 @@ impl Cycle {
             take: None,
             last: None,
             message: None,
+            advance_waits: false,
             progress_tx,
             progress_rx,
         };
-        if let Some(s) = session {
-            cycle.resume(s);
+        match session {
+            Some(s) if s.status == SessionStatus::Open => cycle.resume(s),
+            Some(s) => cycle.hold(s),
+            None => {}
         }
         cycle
     }
@@ -208,7 +239,8 @@ impl Cycle {
     ) {
         self.publish(Event::Changed);
         loop {
-            let ticking = matches!(self.phase, Phase::Countdown | Phase::Recording);
+            let ticking =
+                matches!(self.phase, Phase::Countdown | Phase::Recording) || self.advance_waits;
             let wake = tokio::select! {
                 r = requests.recv() => Wake::Request(r),
                 r = join_take(&mut self.take) => Wake::TakeEnded(r),
@@ -235,6 +267,28 @@ impl Cycle {
                     self.publish(Event::Changed);
                 }
                 Wake::Request(Some(Request::Log(event))) => self.log_event(event),
+                Wake::Request(Some(Request::Takes(reply))) => {
+                    let active = self.take.as_ref().map(|t| t.slot);
+                    let _ = reply.send(self.session.as_ref().map(|s| take_list::build(s, active)));
+                }
+                Wake::Request(Some(Request::RecordAgain(again, reply))) => {
+                    self.log_event(LogEvent::Command {
+                        command: "record_again".into(),
+                    });
+                    let r = self.record_again(again);
+                    if let Err(e) = &r {
+                        self.log_event(LogEvent::Refused {
+                            command: Some("record_again".into()),
+                            take_id: None,
+                            reason: e.0.clone(),
+                        });
+                    }
+                    let _ = reply.send(r);
+                    self.publish(Event::Changed);
+                }
+                Wake::Request(Some(Request::AudioPath(take_id, reply))) => {
+                    let _ = reply.send(self.audio_path(&take_id));
+                }
                 Wake::Request(Some(Request::Begin(session, reply))) => {
                     let r = self.begin(*session);
                     let _ = reply.send(r);
@@ -272,12 +326,17 @@ impl Cycle {
     /// reason is shown. A share folder this board does not have (it is the
     /// recorder's mount) is not guarded here: the recorder reports its own.
     fn disk_guard(&mut self) -> Result<(), Refused> {
-        let Some(why) = self.recorder_guard().or_else(|| self.share_guard()) else {
+        let Some(why) = self.guard_reason() else {
             return Ok(());
         };
         log::warn!(target: "takebox::control", "take not armed: {why}");
         self.message = Some(format!("take not armed: {why}"));
         Err(Refused(why))
+    }
+
+    /// Why no take can be armed now, if anything stops it.
+    fn guard_reason(&self) -> Option<String> {
+        self.recorder_guard().or_else(|| self.share_guard())
     }
 
     /// Why the share this board exports has too little room for a take.
@@ -341,6 +400,8 @@ impl Cycle {
             st.paused = s.paused;
             st.done = s.finished_count();
             st.total = s.plan.len();
+            st.skipped = s.skipped_count();
+            st.attention = s.needing_attention().len();
             let slot = self.take.as_ref().map(|t| t.slot).or_else(|| s.current());
             st.slot = slot.map(|i| s.plan[i].clone());
         }
@@ -379,6 +440,10 @@ impl Cycle {
     }
 
     fn tick(&mut self) {
+        if self.advance_waits && self.take.is_none() {
+            self.advance_if_clear();
+            return;
+        }
         let Some(t) = &self.take else { return };
         let now = Instant::now();
         let phase = if now < t.start {
@@ -438,6 +503,7 @@ impl Cycle {
         });
         log::info!(target: "takebox::control", "resuming session {id} at slot {:?}", current.map(|c| c + 1));
         let paused = session.paused;
+        self.last = self.last_from_log(&session);
         self.session = Some(session);
         match (current, in_flight) {
             (Some(slot), Some(t)) => {
@@ -448,6 +514,39 @@ impl Cycle {
             (Some(_), None) => self.set_phase(if paused { Phase::Paused } else { Phase::Armed }),
             (None, _) => self.finish(),
         }
+    }
+
+    /// The latest session, finished or aborted when the board went down: its
+    /// take list and last confirmation stay on the page, and its slots can be
+    /// recorded again (which reopens it).
+    fn hold(&mut self, session: Session) {
+        self.last = self.last_from_log(&session);
+        let phase = if session.status == SessionStatus::Aborted {
+            Phase::Aborted
+        } else {
+            Phase::Finished
+        };
+        self.session = Some(session);
+        self.set_phase(phase);
+    }
+
+    /// The session's last confirmation, read back from its log (the same
+    /// typed lines the catalog reads), with its verdict by name.
+    fn last_from_log(&self, session: &Session) -> Option<LastTake> {
+        let config = self.config();
+        let path = config
+            .logging
+            .log_directory
+            .join(format!("{}.jsonl", session.id));
+        let record = match crate::session_log_format::read(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!(target: "takebox::control", "no last confirmation: {e}");
+                return None;
+            }
+        };
+        let limits = CheckSettings::from_post_processing(&config.post_processing);
+        last_take(session, &record, &limits)
     }
 
     fn begin(&mut self, session: Session) -> Result<(), Refused> {
@@ -488,8 +587,10 @@ impl Cycle {
             return refused(format!("session {} is {}", session.id, self.phase.label()));
         }
         let sent = self.take.as_ref().map(|t| t.sent.load(Ordering::SeqCst));
+        // Whatever the person asks for replaces an advance waiting for a recorder.
+        self.advance_waits = false;
         match cmd {
-            Command::Start => self.start(),
+            Command::Start | Command::Resume => self.start(),
             Command::Retake => self.retake(),
             Command::Skip if sent == Some(true) => {
                 refused("the take is being recorded; skip after its confirmation")
@@ -544,6 +645,7 @@ impl Cycle {
             return refused("the last take was already replaced");
         };
         session.paused = false;
+        self.message = None;
         self.log_event(LogEvent::Retake {
             slot: slot + 1,
             superseded: old,
@@ -742,6 +844,7 @@ impl Cycle {
     fn take_ended(&mut self, take: ActiveTake, result: TakeResult) {
         let slot = take.slot;
         let session = self.session.as_mut().expect("a session");
+        let mut lost = false;
         let rearm = match result {
             TakeResult::Confirmed(confs) => self.confirmed(&take, &confs),
             TakeResult::Lost(why) => {
@@ -749,6 +852,7 @@ impl Cycle {
                     r.outcome = TakeOutcome::Lost;
                     r.detail = Some(why.clone());
                 }
+                lost = true;
                 Some(why)
             }
             TakeResult::Rejected(why) => {
@@ -770,15 +874,84 @@ impl Cycle {
         };
         if let Some(why) = rearm {
             log::warn!(target: "takebox::control", "take {} not usable ({why}); slot {} is recorded again", take.take_id, slot + 1);
-            self.message = Some(format!("slot {} is recorded again: {why}", slot + 1));
+            let what = if lost {
+                "was lost"
+            } else {
+                "has no usable audio"
+            };
+            self.message = Some(format!(
+                "take {} {what} ({why}); slot {} ({}) is recorded again",
+                take.take_id,
+                slot + 1,
+                self.slot_label(slot)
+            ));
             self.log_event(LogEvent::Rearm {
                 take_id: take.take_id,
                 slot: slot + 1,
                 reason: why,
             });
+        } else if let Some(name) = self.warned() {
+            self.on_warning(slot, &name);
         }
         self.persist();
         self.arm_next();
+    }
+
+    /// The last take's verdict by name, when it is a warning.
+    fn warned(&self) -> Option<String> {
+        let last = self.last.as_ref()?;
+        (last.judgement.disposition == Disposition::Warn).then(|| last.figures.verdict_name.clone())
+    }
+
+    /// `control.on_warning` after a take with a warning: record the slot again
+    /// (a few times at most), pause and ask, or go on.
+    fn on_warning(&mut self, slot: usize, name: &str) {
+        let policy = self.config().control.on_warning;
+        let label = self.slot_label(slot);
+        let session = self.session_mut();
+        let warned = session.progress[slot]
+            .takes
+            .iter()
+            .filter(|t| t.verdict == Some(Disposition::Warn))
+            .count();
+        match policy {
+            OnWarning::Continue => {}
+            OnWarning::Retake if warned <= MAX_AUTO_RETAKES => {
+                let Some(old) = session.retake(slot) else {
+                    return;
+                };
+                self.log_event(LogEvent::Retake {
+                    slot: slot + 1,
+                    superseded: old,
+                });
+                self.message = Some(format!(
+                    "slot {} ({label}) is recorded again: {name}",
+                    slot + 1
+                ));
+            }
+            OnWarning::Retake | OnWarning::Pause => {
+                session.paused = true;
+                self.message = Some(format!(
+                    "slot {} ({label}) needs attention: {name}. Retake records it again; Resume goes on.",
+                    slot + 1
+                ));
+            }
+        }
+    }
+
+    /// "A4 long ff rr2": a slot as a person names it.
+    fn slot_label(&self, slot: usize) -> String {
+        let Some(s) = self.session.as_ref().map(|s| &s.plan[slot]) else {
+            return String::new();
+        };
+        let mut label = format!("{} {}", s.note, s.articulation);
+        if let Some(d) = &s.dynamic {
+            label.push_str(&format!(" {d}"));
+        }
+        if let Some(rr) = s.round_robin {
+            label.push_str(&format!(" rr{rr}"));
+        }
+        label
     }
 
     /// Every recorder confirmed `take`: judge it, log each file and show it.
@@ -793,6 +966,7 @@ impl Cycle {
             .iter()
             .cloned()
             .fold(Judgement::ok(), Judgement::worst);
+        let figures = worst_figures(confs, &judged, &limits);
         let failed = overall.is_failed();
         let paths: Vec<String> = confs.iter().map(|(_, c)| c.path.clone()).collect();
         let slot = take.slot;
@@ -806,6 +980,7 @@ impl Cycle {
             r.paths = paths.clone();
             r.verdict = Some(overall.disposition);
             r.detail = overall.reason.clone();
+            r.figures = Some(figures.clone());
         }
         if !failed {
             session.progress[slot].state = SlotState::Done;
@@ -826,6 +1001,7 @@ impl Cycle {
             round_robin: plan.round_robin,
             paths,
             judgement: overall.clone(),
+            figures,
             warnings: take_warnings(confs),
             recorded_at: confs.first().map(|(_, c)| c.recorded_at),
         });
@@ -853,12 +1029,196 @@ impl Cycle {
             if self.disk_guard().is_ok() {
                 self.start_take(next);
             } else {
+                // Started by itself once the recorder can record (see `tick`).
+                self.advance_waits = true;
                 self.set_phase(Phase::Armed);
             }
         } else {
             self.set_phase(Phase::Armed);
         }
     }
+}
+
+impl Cycle {
+    /// An auto-advance held back by a recorder: start it once nothing stops it.
+    fn advance_if_clear(&mut self) {
+        let open = self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.status == SessionStatus::Open && !s.paused);
+        let Some(next) = self.session.as_ref().and_then(Session::current) else {
+            self.advance_waits = false;
+            return;
+        };
+        if !open {
+            self.advance_waits = false;
+        } else if self.guard_reason().is_none() {
+            self.advance_waits = false;
+            self.message = None;
+            self.start_take(next);
+            self.publish(Event::Changed);
+        }
+    }
+
+    /// Record `again` once more: each slot pending again (a confirmed take
+    /// superseded, a skipped slot taken up), a finished session reopened, and
+    /// the first of them armed with its countdown started.
+    fn record_again(&mut self, again: Again) -> Result<(), Refused> {
+        let Some(session) = &self.session else {
+            return refused("no session: initiate one first");
+        };
+        if self.take.is_some() {
+            return refused("a take is under way; record again once it is confirmed");
+        }
+        let slots: Vec<usize> = match again {
+            Again::Attention => session.needing_attention(),
+            Again::Slots(v) => v.iter().map(|n| n.wrapping_sub(1)).collect(),
+        };
+        if slots.is_empty() {
+            return refused("no take needs attention");
+        }
+        for &i in &slots {
+            match session.progress.get(i).map(|p| p.state) {
+                None => {
+                    return refused(format!(
+                        "there is no slot {} in this session",
+                        i.wrapping_add(1)
+                    ));
+                }
+                Some(SlotState::Pending) => {
+                    return refused(format!("slot {} is still to be recorded", i + 1));
+                }
+                Some(_) => {}
+            }
+        }
+        self.disk_guard()?;
+        self.advance_waits = false;
+        self.reopen(&slots)?;
+        for &i in &slots {
+            let session = self.session_mut();
+            let event = match session.record_again(i) {
+                Ok(Some(old)) => LogEvent::Retake {
+                    slot: i + 1,
+                    superseded: old,
+                },
+                Ok(None) => LogEvent::Requeue {
+                    slot: planned(i, &session.plan[i]),
+                },
+                Err(e) => return refused(e.to_string()),
+            };
+            self.log_event(event);
+        }
+        let session = self.session_mut();
+        session.paused = false;
+        let first = session.current().expect("a slot was made pending");
+        self.message = None;
+        self.persist();
+        self.start_take(first);
+        Ok(())
+    }
+
+    /// A finished or aborted session is opened again (its log too, after a restart).
+    fn reopen(&mut self, slots: &[usize]) -> Result<(), Refused> {
+        let session = self.session.as_ref().expect("a session");
+        if session.status == SessionStatus::Open {
+            return Ok(());
+        }
+        if self.log.is_none() {
+            let dir = self.config().logging.log_directory.clone();
+            let log = SessionLog::open(&dir, &session.id)
+                .map_err(|e| Refused(format!("cannot open the session log: {e}")))?;
+            self.log = Some(log);
+        }
+        let session = self.session_mut();
+        session.status = SessionStatus::Open;
+        let event = LogEvent::SessionReopened {
+            session_id: session.id.clone(),
+            slots: slots.iter().map(|i| i + 1).collect(),
+        };
+        log::info!(target: "takebox::control", "session {} reopened to record {} slots again", session.id, slots.len());
+        self.log_event(event);
+        Ok(())
+    }
+
+    /// The share path of the confirmed file the recorder's take id `take_id`
+    /// names: only files a confirmation of this session named are served.
+    fn audio_path(&self, take_id: &str) -> Option<String> {
+        let session = self.session.as_ref()?;
+        let base = TakeId::parse(take_id);
+        let slot = session.progress.iter().find_map(|p| {
+            p.takes
+                .iter()
+                .find(|t| t.take_id.to_string() == base.base())
+        })?;
+        let n = slot.paths.len();
+        slot.paths
+            .iter()
+            .enumerate()
+            .find(|(i, _)| slot.take_id.on_recorder(*i, n).to_string() == take_id)
+            .map(|(_, p)| p.clone())
+    }
+}
+
+/// The figures of the worst-judged recorder's file (the first on a tie).
+fn worst_figures(
+    confs: &[(String, Confirmation)],
+    judged: &[Judgement],
+    limits: &CheckSettings,
+) -> verdict::Figures {
+    let worst = (0..judged.len())
+        .rev()
+        .max_by_key(|&i| judged[i].disposition)
+        .unwrap_or(0);
+    confs
+        .get(worst)
+        .map(|(_, c)| verdict::figures(&judged[worst], c.check.as_ref(), &c.peak_dbfs, limits))
+        .unwrap_or_default()
+}
+
+/// The last confirmation a session log holds, as the page shows it.
+fn last_take(
+    session: &Session,
+    record: &crate::session_log_format::SessionRecord,
+    limits: &CheckSettings,
+) -> Option<LastTake> {
+    let last = record.takes.iter().max_by_key(|t| t.line)?;
+    let base = last.confirmed.take_id.base().to_string();
+    let files: Vec<&Confirmed> = record
+        .takes
+        .iter()
+        .filter(|t| t.confirmed.take_id.base() == base)
+        .map(|t| &t.confirmed)
+        .collect();
+    let judged: Vec<Judgement> = files.iter().map(|c| c.judgement.clone()).collect();
+    let worst = (0..judged.len())
+        .rev()
+        .max_by_key(|&i| judged[i].disposition)
+        .unwrap_or(0);
+    let c = files[worst];
+    let slot = c
+        .slot
+        .map(|s| s.saturating_sub(1))
+        .filter(|&s| s < session.plan.len())
+        .unwrap_or(0);
+    Some(LastTake {
+        take_id: base,
+        slot,
+        note: c.note.clone(),
+        articulation: c.articulation.clone(),
+        dynamic: c.dynamic.clone(),
+        round_robin: c.round_robin,
+        paths: files.iter().map(|f| f.filename.clone()).collect(),
+        judgement: judged
+            .iter()
+            .cloned()
+            .fold(Judgement::ok(), Judgement::worst),
+        figures: verdict::figures(&c.judgement, c.check.as_ref(), &c.peak_dbfs, limits),
+        warnings: files
+            .iter()
+            .flat_map(|f| f.warnings.iter().map(|w| w.to_string()))
+            .collect(),
+        recorded_at: files.first().map(|f| f.timestamp),
+    })
 }
 
 /// Slot `index` (from 0) as a `take` or `skip` line has it.

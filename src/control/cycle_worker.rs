@@ -2,8 +2,9 @@
 //! owns the cycle's task, and [`CycleSender`], cloned to the page, the API and
 //! the button, is the only way in: typed requests, typed answers.
 
-use super::cycle::{Command, Cycle, Refused, Request};
+use super::cycle::{Again, Command, Cycle, Refused, Request};
 use super::progress::Session;
+use super::take_list::TakeList;
 use crate::session_log_format::LogEvent;
 use std::fmt;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -63,6 +64,33 @@ impl CycleSender {
             .map_err(|_| CycleError::Stopped)
     }
 
+    /// The open (or last) session's take list; None without a session.
+    pub async fn takes(&self) -> Result<Option<TakeList>, CycleError> {
+        self.query(Request::Takes).await
+    }
+
+    /// Record slots again, reopening a finished session.
+    pub async fn record_again(&self, again: Again) -> Result<(), CycleError> {
+        self.ask(|reply| Request::RecordAgain(again, reply)).await
+    }
+
+    /// The share path of the confirmed file with this (recorder's) take id.
+    pub async fn audio_path(&self, take_id: String) -> Result<Option<String>, CycleError> {
+        self.query(|reply| Request::AudioPath(take_id, reply)).await
+    }
+
+    async fn query<T>(
+        &self,
+        request: impl FnOnce(oneshot::Sender<T>) -> Request,
+    ) -> Result<T, CycleError> {
+        let (reply, answer) = oneshot::channel();
+        self.requests
+            .send(request(reply))
+            .await
+            .map_err(|_| CycleError::Stopped)?;
+        answer.await.map_err(|_| CycleError::Stopped)
+    }
+
     /// The cycle's task has ended: nothing sent will be answered.
     pub fn stopped(&self) -> bool {
         self.requests.is_closed()
@@ -72,15 +100,7 @@ impl CycleSender {
         &self,
         request: impl FnOnce(oneshot::Sender<Result<(), Refused>>) -> Request,
     ) -> Result<(), CycleError> {
-        let (reply, answer) = oneshot::channel();
-        self.requests
-            .send(request(reply))
-            .await
-            .map_err(|_| CycleError::Stopped)?;
-        answer
-            .await
-            .map_err(|_| CycleError::Stopped)?
-            .map_err(CycleError::Refused)
+        self.query(request).await?.map_err(CycleError::Refused)
     }
 }
 

@@ -73,11 +73,18 @@ pub fn meter_percent(dbfs: Option<f64>) -> u32 {
 
 impl RecorderHealth {
     /// Why a take of `note_seconds` should not be armed on this recorder, as
-    /// far as its last status tells (a recorder not reached is not judged here:
-    /// the take waits for it).
+    /// far as its last status tells: down when last asked, not ready, or no
+    /// room in its spool (a recorder not asked yet is not judged: the take
+    /// waits for it).
     pub fn cannot_record(&self, note_seconds: f64) -> Option<String> {
         if !self.up {
-            return None;
+            return self.checked_at.is_some().then(|| {
+                format!(
+                    "{} is down: {}",
+                    self.url,
+                    self.error.as_deref().unwrap_or("it does not answer")
+                )
+            });
         }
         if self.ready == Some(false) {
             let why = self.not_ready.as_deref().unwrap_or("not ready");
@@ -242,7 +249,13 @@ mod tests {
     #[test]
     fn a_recorder_not_ready_or_without_spool_room_is_not_armed() {
         let mut h = super::RecorderHealth::unknown("http://r");
-        assert_eq!(h.cannot_record(2.0), None, "not reached: the take waits");
+        assert_eq!(h.cannot_record(2.0), None, "not asked yet: the take waits");
+        h.checked_at = Some(crate::protocol::Timestamp::now());
+        h.error = Some("connection refused".into());
+        assert_eq!(
+            h.cannot_record(2.0).as_deref(),
+            Some("http://r is down: connection refused")
+        );
         h.up = true;
         h.ready = Some(false);
         h.not_ready = Some("filling the pre-roll".into());

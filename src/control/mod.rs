@@ -17,6 +17,7 @@ pub mod progress;
 pub mod recorder_client;
 pub mod session_log;
 pub mod status;
+pub mod take_list;
 pub mod take_runner;
 pub mod verdict;
 pub mod web;
@@ -277,14 +278,25 @@ impl Drop for Board {
     }
 }
 
-/// The progress store, and the session left open when the daemon last stopped.
+/// The progress store, and the latest session: the one left open when the
+/// daemon last stopped (resumed), else the last one finished (shown, with its
+/// take list, and reopened when a slot is recorded again).
 fn open_store(config: &Config) -> Result<(Store, Option<progress::Session>), StartError> {
     let dir = &config.control.state_dir;
     let store = Store::open(dir).map_err(StartError::StateDir)?;
-    let resumed = store.load_open().map_err(|error| StartError::Sessions {
+    let open = store.load_open().map_err(|error| StartError::Sessions {
         dir: dir.clone(),
         error,
     })?;
+    if open.is_some() {
+        return Ok((store, open));
+    }
+    let resumed = store
+        .load_latest(|_| true)
+        .map_err(|error| StartError::Sessions {
+            dir: dir.clone(),
+            error,
+        })?;
     Ok((store, resumed))
 }
 

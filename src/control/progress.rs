@@ -4,7 +4,7 @@
 //! One file per session, `<state_dir>/sessions/<id>.json`, replaced atomically.
 
 use super::plan::{SessionRequest, Slot};
-use super::verdict::Disposition;
+use super::verdict::{Disposition, Figures};
 use crate::protocol::{TakeId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -52,6 +52,9 @@ pub struct TakeRecord {
     pub verdict: Option<Disposition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The verdict by name and the figures (cents, peak, SNR) of a confirmed take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub figures: Option<Figures>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -137,6 +140,7 @@ impl Session {
             paths: Vec::new(),
             verdict: None,
             detail: None,
+            figures: None,
         });
         p.takes.last().expect("just pushed")
     }
@@ -175,6 +179,72 @@ impl Session {
     }
 }
 
+/// Why a slot cannot be recorded again now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NotAgain {
+    /// No such slot in the plan (from 1).
+    NoSuchSlot(usize),
+    /// The slot is still to be recorded.
+    Pending(usize),
+}
+
+impl std::fmt::Display for NotAgain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotAgain::NoSuchSlot(n) => write!(f, "there is no slot {n} in this session"),
+            NotAgain::Pending(n) => write!(f, "slot {n} is still to be recorded"),
+        }
+    }
+}
+
+impl Session {
+    /// Make `slot` pending again so it is recorded next: a confirmed take is
+    /// superseded (returned), a skipped slot is simply taken up again.
+    pub fn record_again(&mut self, slot: usize) -> Result<Option<TakeId>, NotAgain> {
+        let p = self
+            .progress
+            .get_mut(slot)
+            .ok_or(NotAgain::NoSuchSlot(slot + 1))?;
+        match p.state {
+            SlotState::Pending => Err(NotAgain::Pending(slot + 1)),
+            SlotState::Skipped => {
+                p.state = SlotState::Pending;
+                Ok(None)
+            }
+            SlotState::Done => Ok(self.retake(slot)),
+        }
+    }
+
+    /// The take that stands for `slot`: its confirmed one, else its latest attempt.
+    pub fn kept_take(&self, slot: usize) -> Option<&TakeRecord> {
+        let takes = &self.progress[slot].takes;
+        takes
+            .iter()
+            .rev()
+            .find(|t| t.outcome == TakeOutcome::Done)
+            .or(takes.last())
+    }
+
+    /// Slots done with a warning: the review at the end lists them.
+    pub fn needing_attention(&self) -> Vec<usize> {
+        (0..self.plan.len())
+            .filter(|&i| {
+                self.progress[i].state == SlotState::Done
+                    && self
+                        .kept_take(i)
+                        .is_some_and(|t| t.verdict == Some(Disposition::Warn))
+            })
+            .collect()
+    }
+
+    pub fn skipped_count(&self) -> usize {
+        self.progress
+            .iter()
+            .filter(|p| p.state == SlotState::Skipped)
+            .count()
+    }
+}
+
 /// Where sessions are kept.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -208,6 +278,15 @@ impl Store {
     /// The most recent session still open, if any. Files that do not parse are
     /// reported and left alone.
     pub fn load_open(&self) -> std::io::Result<Option<Session>> {
+        self.load_latest(|s| s.status == SessionStatus::Open)
+    }
+
+    /// The most recent session that `wanted` accepts (a finished one stays on
+    /// the page across a restart, its take list and reopening with it).
+    pub fn load_latest(
+        &self,
+        wanted: impl Fn(&Session) -> bool,
+    ) -> std::io::Result<Option<Session>> {
         let mut open: Option<Session> = None;
         for entry in std::fs::read_dir(&self.dir)? {
             let path = entry?.path();
@@ -225,7 +304,7 @@ impl Store {
                     continue;
                 }
             };
-            if session.status == SessionStatus::Open
+            if wanted(&session)
                 && open
                     .as_ref()
                     .is_none_or(|o| o.created_at < session.created_at)
@@ -279,6 +358,25 @@ mod tests {
             "s1-0001-2"
         );
         assert_eq!(s.retake(1), None, "a pending slot has nothing to retake");
+    }
+
+    #[test]
+    fn a_slot_is_recorded_again_whether_done_or_skipped() {
+        let mut s = session();
+        let id = s.new_attempt(0, Timestamp::now()).take_id.clone();
+        let t = s.take_mut(0, &id).unwrap();
+        t.outcome = TakeOutcome::Done;
+        t.verdict = Some(Disposition::Warn);
+        s.progress[0].state = SlotState::Done;
+        s.progress[1].state = SlotState::Skipped;
+        assert_eq!(s.needing_attention(), vec![0]);
+        assert_eq!(s.skipped_count(), 1);
+        assert_eq!(s.record_again(1), Ok(None));
+        assert_eq!(s.record_again(1), Err(NotAgain::Pending(2)));
+        assert_eq!(s.record_again(0), Ok(Some(id)));
+        assert_eq!(s.record_again(5), Err(NotAgain::NoSuchSlot(6)));
+        assert_eq!(s.current(), Some(0));
+        assert!(s.needing_attention().is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! and the events that subscribers (server-sent events, the LEDs) get.
 
 use super::plan::Slot;
-use super::verdict::{Disposition, Judgement};
+use super::verdict::{Disposition, Figures, Judgement};
 use crate::protocol::Timestamp;
 use serde::Serialize;
 use tokio::time::Instant;
@@ -85,6 +85,9 @@ pub struct LastTake {
     /// `verdict` and `reason` in JSON.
     #[serde(flatten)]
     pub judgement: Judgement,
+    /// `verdict_name` (`silent`, `off pitch +50.5 cents`, ...) and the figures.
+    #[serde(flatten)]
+    pub figures: Figures,
     /// What the recorders said about a take recorded all the same (a short pre-roll).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -115,6 +118,9 @@ pub struct CycleStatus {
     pub end_instant: Option<Instant>,
     pub done: usize,
     pub total: usize,
+    pub skipped: usize,
+    /// Slots done with a warning (the take list's review).
+    pub attention: usize,
     pub last: Option<LastTake>,
     /// The latest problem (recorder down, command refused), for the page.
     pub message: Option<String>,
@@ -138,6 +144,8 @@ impl Default for CycleStatus {
             end_instant: None,
             done: 0,
             total: 0,
+            skipped: 0,
+            attention: 0,
             last: None,
             message: None,
         }
@@ -169,12 +177,17 @@ mod tests {
             round_robin: None,
             paths: vec![],
             judgement: Judgement::ok(),
+            figures: Figures {
+                verdict_name: "ok".into(),
+                peak_dbfs: Some(-3.0),
+                ..Figures::default()
+            },
             warnings: vec![],
             recorded_at: None,
         };
         assert_eq!(
             serde_json::to_string(&last).unwrap(),
-            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"recorded_at":null}"#
+            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"verdict_name":"ok","peak_dbfs":-3.0,"recorded_at":null}"#
         );
     }
 }

@@ -4,6 +4,7 @@
 use crate::dsp::CheckSettings;
 use crate::protocol::{Confirmation, TakeCheck, TakeState, Verdict};
 pub use crate::session_log_format::{Disposition, Judgement};
+use serde::{Deserialize, Serialize};
 
 /// Failed when no usable audio came back; a warning when the recorder's check
 /// found an issue, the file's peak is over the clip ceiling or under the
@@ -47,6 +48,72 @@ pub fn judge(c: &Confirmation, limits: &CheckSettings) -> Judgement {
         ));
     }
     Judgement::ok()
+}
+
+/// What the page and the take list show of a take: the verdict by name
+/// (`ok`, `silent`, `off pitch +50.5 cents`, `clipped`, `noisy`, `not on the
+/// share yet`, `no usable audio`) and its figures, whatever the verdict.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Figures {
+    pub verdict_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cents: Option<f64>,
+    /// The loudest channel's peak, dBFS (`None`: digital silence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_dbfs: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snr_db: Option<f64>,
+}
+
+/// The loudest of a file's channel peaks, dBFS (`None`: all silent).
+fn loudest(peaks: &[Option<f64>]) -> Option<f64> {
+    peaks
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|p| p.is_finite())
+        .reduce(f64::max)
+}
+
+/// The figures of one recorder's file, named by `judgement` (which [`judge`] gave it).
+pub fn figures(
+    judgement: &Judgement,
+    check: Option<&TakeCheck>,
+    peaks: &[Option<f64>],
+    limits: &CheckSettings,
+) -> Figures {
+    let peak = loudest(peaks);
+    let check_issue = check.filter(|c| c.verdict != Verdict::Ok);
+    let verdict_name = match judgement.disposition {
+        Disposition::Ok => "ok".to_string(),
+        Disposition::Failed => "no usable audio".to_string(),
+        Disposition::Warn => match check_issue {
+            Some(c) => short_name(c),
+            None => match peak {
+                Some(p) if p >= limits.clip_ceiling_dbfs => "clipped".into(),
+                Some(p) if p >= limits.silence_dbfs => "not on the share yet".into(),
+                _ => "silent".into(),
+            },
+        },
+    };
+    Figures {
+        verdict_name,
+        cents: check.and_then(|c| c.cents).filter(|c| c.is_finite()),
+        peak_dbfs: peak,
+        snr_db: check.and_then(|c| c.snr_db).filter(|s| s.is_finite()),
+    }
+}
+
+/// `off pitch +50.5 cents`, `clipped`, `silent`, `noisy`.
+fn short_name(check: &TakeCheck) -> String {
+    match (check.verdict, check.cents) {
+        (Verdict::OffPitch, Some(c)) => format!("off pitch {c:+.1} cents"),
+        (Verdict::OffPitch, None) => "off pitch".into(),
+        (Verdict::Clipped, _) => "clipped".into(),
+        (Verdict::Silent, _) => "silent".into(),
+        (Verdict::Noisy, _) => "noisy".into(),
+        (Verdict::Ok, _) => "ok".into(),
+    }
 }
 
 /// "off pitch: +46.6 cents (452.0 Hz)", "noisy: SNR 18.6 dB", ...
@@ -119,6 +186,40 @@ mod tests {
         let mut lost = conf(TakeState::Delivered, vec![Some(-6.0)]);
         lost.frames_lost = 10;
         assert_eq!(judged(&lost), Judgement::failed("10 frames lost"));
+    }
+
+    #[test]
+    fn verdicts_by_name_with_their_figures() {
+        let limits = CheckSettings::default();
+        let named = |c: &Confirmation| {
+            let j = judge(c, &limits);
+            figures(&j, c.check.as_ref(), &c.peak_dbfs, &limits)
+        };
+        let ok = named(&conf(TakeState::Delivered, vec![Some(-12.0), Some(-9.5)]));
+        assert_eq!((ok.verdict_name.as_str(), ok.peak_dbfs), ("ok", Some(-9.5)));
+        assert_eq!(
+            named(&conf(TakeState::Delivered, vec![None])).verdict_name,
+            "silent"
+        );
+        let mut sharp = conf(TakeState::Delivered, vec![Some(-6.0)]);
+        sharp.check = Some(TakeCheck {
+            verdict: Verdict::OffPitch,
+            issues: vec![Verdict::OffPitch],
+            measured_hz: Some(453.0),
+            cents: Some(50.46),
+            noise_floor_dbfs: None,
+            snr_db: Some(40.0),
+            clipped_samples: 0,
+            notes: vec![],
+        });
+        let f = named(&sharp);
+        assert_eq!(f.verdict_name, "off pitch +50.5 cents");
+        assert_eq!((f.cents, f.snr_db), (Some(50.46), Some(40.0)));
+        let spooled = named(&conf(TakeState::Spooled, vec![Some(-6.0)]));
+        assert_eq!(spooled.verdict_name, "not on the share yet");
+        let mut lost = conf(TakeState::Delivered, vec![Some(-6.0)]);
+        lost.frames_lost = 3;
+        assert_eq!(named(&lost).verdict_name, "no usable audio");
     }
 
     #[test]

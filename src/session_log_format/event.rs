@@ -100,6 +100,20 @@ pub enum LogEvent {
         #[serde(flatten)]
         slot: PlannedSlot,
     },
+    /// A skipped slot taken up again (from the take list); a confirmed slot
+    /// recorded again is a `retake` line instead.
+    Requeue {
+        #[serde(flatten)]
+        slot: PlannedSlot,
+    },
+    /// A finished (or aborted) session opened again to record `slots` (from 1)
+    /// again; a second `session_end` follows when it is done.
+    SessionReopened {
+        #[serde(default)]
+        session_id: String,
+        #[serde(default)]
+        slots: Vec<usize>,
+    },
     /// Stopped before its command went out.
     TakeCancelled { take_id: TakeId },
     /// Out on the recorders when the session was aborted.
@@ -483,6 +497,25 @@ mod tests {
                         dynamic: None,
                         round_robin: None,
                     },
+                },
+            ),
+            (
+                r#"{"articulation":"short","dynamic":"ff","event":"requeue","note":"B4","round_robin":2,"slot":2,"time":"2026-11-25T10:00:00.000001Z"}"#,
+                LogEvent::Requeue {
+                    slot: PlannedSlot {
+                        slot: 2,
+                        note: "B4".into(),
+                        articulation: "short".into(),
+                        dynamic: Some("ff".into()),
+                        round_robin: Some(2),
+                    },
+                },
+            ),
+            (
+                r#"{"event":"session_reopened","session_id":"s1","slots":[1,2],"time":"2026-11-25T10:00:00.000001Z"}"#,
+                LogEvent::SessionReopened {
+                    session_id: "s1".into(),
+                    slots: vec![1, 2],
                 },
             ),
             (

@@ -178,6 +178,8 @@ impl Reading {
                 ..
             } => self.settle(&take_id),
             LogEvent::SessionEnd { status, .. } => self.rec.end_status = Some(status),
+            // Open again until its next `session_end`.
+            LogEvent::SessionReopened { .. } => self.rec.end_status = None,
             _ => {}
         }
         if line.time.is_some() {

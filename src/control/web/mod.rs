@@ -5,12 +5,14 @@
 //! script it carries the bearer token. Forms answer with a 303 redirect, so the
 //! page works without JavaScript.
 
+pub mod audio;
 pub mod form;
 pub mod guard;
 pub mod hosts;
 pub mod login;
 pub mod settings;
 pub mod sse;
+pub mod takes;
 pub mod views;
 
 use super::Control;
@@ -76,7 +78,7 @@ fn with_headers(mut resp: Response<Body>) -> Response<Body> {
     for (k, v) in [
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "same-origin"),
@@ -152,7 +154,7 @@ async fn route(
         guard::same_origin(req.headers())?;
     }
     match (path.as_str(), method) {
-        ("/", Method::GET) => Ok(status_page(ctl, &req)),
+        ("/", Method::GET) => Ok(status_page(ctl)),
         ("/events", Method::GET) => sse::events(
             ctl,
             (!ctl.page_password.is_empty())
@@ -168,14 +170,24 @@ async fn route(
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
             control_form(ctl, &form).await
         }
+        ("/takes", Method::GET) => takes::page(ctl, String::new(), StatusCode::OK).await,
+        ("/takes/again", Method::POST) => {
+            let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
+            takes::again_form(ctl, &form).await
+        }
+        (p, Method::GET) if p.starts_with("/audio/") => {
+            takes::audio(ctl, &p["/audio/".len()..], &req).await
+        }
         ("/settings", Method::GET) => Ok(settings_page(ctl, &req)),
         ("/settings", Method::POST) => {
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
             save_settings(ctl, &form)
         }
         ("/logout", Method::POST) => Ok(logout(ctl, &req)),
-        ("/" | "/events" | "/initiate" | "/settings", _) => Err(method_not_allowed("GET or POST")),
-        ("/control" | "/logout", _) => Err(method_not_allowed("POST")),
+        ("/" | "/events" | "/initiate" | "/settings" | "/takes", _) => {
+            Err(method_not_allowed("GET or POST"))
+        }
+        ("/control" | "/logout" | "/takes/again", _) => Err(method_not_allowed("POST")),
         _ => Err(not_found(&path)),
     }
 }
@@ -189,18 +201,20 @@ fn app_js() -> Response<Body> {
     with_headers(resp)
 }
 
-/// `GET /`: the cycle, the recorders, and a notice a refused command left.
-fn status_page(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
-    let notice = query_param(req, "notice").unwrap_or_default();
-    let view = views::status_view(
-        &ctl.status.borrow().clone(),
-        &ctl.health.snapshot(),
-        &notice,
-    );
+/// `GET /`: the cycle and the recorders.
+fn status_page(ctl: &Control) -> Response<Body> {
+    status_with_notice(ctl, StatusCode::OK, "")
+}
+
+/// The status page with `notice` (a command refused just now) above it: the
+/// notice is part of this one answer, never of the URL, so a reload or a
+/// bookmark does not show it again after it stopped being true.
+fn status_with_notice(ctl: &Control, status: StatusCode, notice: &str) -> Response<Body> {
+    let view = views::status_view(&ctl.status.borrow().clone(), &ctl.health.snapshot(), notice);
     let phase = serde_json::to_value(view.phase).ok();
     let phase = phase.as_ref().and_then(|p| p.as_str()).unwrap_or("idle");
     html(
-        StatusCode::OK,
+        status,
         ctl.pages.page("Status", "status", &view, phase, true),
     )
 }
@@ -220,16 +234,39 @@ async fn initiate(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError
     Ok(initiate_page(ctl, Some(&request), Some(error), status))
 }
 
-/// `POST /control`: a command from the page; a refusal is shown on the page.
+/// `POST /control`: a command from the page; a refusal is shown on the page
+/// (409). Abort asks first: it goes through only with `confirm=1`.
 async fn control_form(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError> {
     let name = form.text("command");
     let cmd = Command::parse(&name)
         .ok_or_else(|| ApiError::bad_field("command", format!("unknown command {name:?}")))?;
+    if cmd == Command::Abort && form.text("confirm") != "1" {
+        return Ok(abort_page(ctl));
+    }
     match ctl.cycle.command(cmd).await {
         Ok(()) => Ok(redirect("/")),
-        Err(CycleError::Refused(r)) => Ok(redirect(&format!("/?notice={}", form::encode(&r.0)))),
+        Err(CycleError::Refused(r)) => Ok(status_with_notice(ctl, StatusCode::CONFLICT, &r.0)),
         Err(e) => Err(cycle_error(e)),
     }
+}
+
+#[derive(Serialize)]
+struct AbortView {
+    session_id: String,
+    progress: String,
+}
+
+/// "Abort session X?": the confirmation, a form that works without JavaScript.
+fn abort_page(ctl: &Control) -> Response<Body> {
+    let st = ctl.status.borrow().clone();
+    let view = AbortView {
+        session_id: st.session_id.clone().unwrap_or_default(),
+        progress: format!("{} of {} takes are done", st.done, st.total),
+    };
+    html(
+        StatusCode::OK,
+        ctl.pages.page("Abort?", "abort", &view, "idle", false),
+    )
 }
 
 fn settings_page(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
@@ -594,6 +631,18 @@ async fn api(
         }
         ("gpio/leds", Method::GET) => {
             Ok(http::json_response(StatusCode::OK, &sim(ctl)?.leds_json()))
+        }
+        ("takes", Method::GET) => takes::list_api(ctl).await,
+        ("takes", _) => Err(method_not_allowed("GET")),
+        ("takes/again", Method::POST) => {
+            let bytes = http::read_body(req, MAX_BODY).await?;
+            let body: takes::AgainBody = http::parse_json_body(&bytes)?;
+            takes::again_api(ctl, body).await?;
+            Ok(api_status(ctl))
+        }
+        ("takes/again", _) => Err(method_not_allowed("POST")),
+        (a, Method::GET) if a.starts_with("audio/") => {
+            takes::audio(ctl, &a["audio/".len()..], &req).await
         }
         ("gpio/press", _) => Err(method_not_allowed("POST")),
         ("gpio/leds", _) => Err(method_not_allowed("GET")),

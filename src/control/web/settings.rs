@@ -37,7 +37,8 @@ enum Kind {
     /// One of a list: the instruments, or the articulations.
     Select {
         show: fn(&Config) -> String,
-        set: fn(&mut Config, &str),
+        /// False when the text is none of the options (the config keeps its value).
+        set: fn(&mut Config, &str) -> bool,
         options: fn(&Config, &Instruments) -> Vec<String>,
     },
     Check {
@@ -117,7 +118,10 @@ const FIELDS: &[Field] = &[
         label: "Default instrument",
         kind: Kind::Select {
             show: |c| c.session_settings.default_instrument.clone(),
-            set: |c, t| c.session_settings.default_instrument = t.to_string(),
+            set: |c, t| {
+                c.session_settings.default_instrument = t.to_string();
+                true
+            },
             options: |_, i| i.instruments.iter().map(|i| i.name.clone()).collect(),
         },
     },
@@ -126,8 +130,29 @@ const FIELDS: &[Field] = &[
         label: "Default articulation",
         kind: Kind::Select {
             show: |c| c.session_settings.default_articulation.clone(),
-            set: |c, t| c.session_settings.default_articulation = t.to_string(),
+            set: |c, t| {
+                c.session_settings.default_articulation = t.to_string();
+                true
+            },
             options: |c, _| c.articulation_durations.keys().cloned().collect(),
+        },
+    },
+    Field {
+        name: "control.on_warning",
+        label: "After a take with a warning (silent, off pitch, clipped, noisy)",
+        kind: Kind::Select {
+            show: |c| c.control.on_warning.name().to_string(),
+            set: |c, t| {
+                crate::config::OnWarning::parse(t.trim())
+                    .map(|w| c.control.on_warning = w)
+                    .is_some()
+            },
+            options: |_, _| {
+                crate::config::OnWarning::ALL
+                    .iter()
+                    .map(|w| w.name().to_string())
+                    .collect()
+            },
         },
     },
     Field {
@@ -355,12 +380,16 @@ fn apply_field(field: &Field, c: &mut Config, form: &Form) -> Result<(), FieldEr
             Some(text) if !parse(c, text) => error(format!("expected {expected}, got {text:?}")),
             _ => Ok(()),
         },
-        Kind::Text { set, .. } | Kind::Select { set, .. } => {
+        Kind::Text { set, .. } => {
             if let Some(text) = form.get(field.name) {
                 set(c, text);
             }
             Ok(())
         }
+        Kind::Select { set, .. } => match form.get(field.name) {
+            Some(text) if !set(c, text) => error(format!("not one of the choices: {text:?}")),
+            _ => Ok(()),
+        },
         Kind::Check { set, .. } => {
             // The form sends a hidden "0", then "1" when the box is ticked.
             let values = form.all(field.name);

@@ -26,6 +26,9 @@ fn templates() -> TinyTemplate<'static> {
         ("initiate", include_str!("templates/initiate.html")),
         ("settings", include_str!("templates/settings.html")),
         ("login", include_str!("templates/login.html")),
+        ("flow", include_str!("templates/flow.html")),
+        ("takes", include_str!("templates/takes.html")),
+        ("abort", include_str!("templates/abort.html")),
     ] {
         tt.add_template(name, text)
             .unwrap_or_else(|e| panic!("template {name}: {e}"));
@@ -40,7 +43,18 @@ struct Layout<'a> {
     body: &'a str,
     phase: &'a str,
     refresh: bool,
+    /// Seconds between reloads without JavaScript: shorter while a take is under way.
+    refresh_seconds: u32,
     script: bool,
+}
+
+/// Without JavaScript the page reloads itself: every second while a take is
+/// under way (so "recording" is seen), every 2 s otherwise.
+pub fn refresh_seconds(phase: &str) -> u32 {
+    match phase {
+        "countdown" | "recording" | "waiting" => 1,
+        _ => 2,
+    }
 }
 
 impl Pages {
@@ -72,6 +86,7 @@ impl Pages {
                 body: &body,
                 phase,
                 refresh: live,
+                refresh_seconds: refresh_seconds(phase),
                 script: live,
             };
             tt.render("layout", &layout)
@@ -124,6 +139,81 @@ pub struct StatusView {
     pub last_reason: String,
     pub last_paths: Vec<String>,
     pub recorders: Vec<RecorderView>,
+    /// The session flow's part of the page (`flow.html`): the verdict by name,
+    /// listening back, the review.
+    pub flow: FlowView,
+}
+
+/// The verdict by name with its figures, the last take to listen to, the
+/// review ("3 takes need attention") and whether the session is paused.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct FlowView {
+    pub verdict_name: String,
+    /// `ok`, `warn` or `failed`: the colour.
+    pub verdict_class: String,
+    /// "peak -3.2 dBFS · +2.1 cents · SNR 52.0 dB".
+    pub figures: String,
+    /// Where the last take plays (empty: nothing to play).
+    pub play: String,
+    pub attention: usize,
+    pub review: String,
+    pub skipped: String,
+    /// The review's button: takes need attention and none is under way.
+    pub can_record_again: bool,
+    pub paused: bool,
+}
+
+/// A take's figures as the page writes them; absent ones left out.
+pub fn figures_text(f: &super::super::verdict::Figures) -> String {
+    let mut parts = vec![match f.peak_dbfs {
+        Some(p) => format!("peak {p:.1} dBFS"),
+        None => "peak: silence".to_string(),
+    }];
+    if let Some(c) = f.cents {
+        parts.push(format!("{c:+.1} cents"));
+    }
+    if let Some(s) = f.snr_db {
+        parts.push(format!("SNR {s:.1} dB"));
+    }
+    parts.join(" · ")
+}
+
+/// "1 take needs attention", "3 takes need attention".
+pub fn attention_text(n: usize) -> String {
+    match n {
+        0 => String::new(),
+        1 => "1 take needs attention".into(),
+        n => format!("{n} takes need attention"),
+    }
+}
+
+fn flow_view(c: &CycleStatus) -> FlowView {
+    let last = c.last.as_ref();
+    let under_way = matches!(
+        c.phase,
+        Phase::Countdown | Phase::Recording | Phase::Waiting
+    );
+    FlowView {
+        verdict_name: last
+            .map(|l| l.figures.verdict_name.clone())
+            .unwrap_or_default(),
+        verdict_class: last
+            .map(|l| l.judgement.disposition.as_str().to_string())
+            .unwrap_or_default(),
+        figures: last.map(|l| figures_text(&l.figures)).unwrap_or_default(),
+        play: last
+            .filter(|l| !l.paths.is_empty() && !l.judgement.is_failed())
+            .map(|l| super::super::take_list::play_url(&l.take_id))
+            .unwrap_or_default(),
+        attention: c.attention,
+        review: attention_text(c.attention),
+        skipped: match c.skipped {
+            0 => String::new(),
+            n => format!("{n} skipped"),
+        },
+        can_record_again: c.attention > 0 && !under_way,
+        paused: c.paused && c.phase == Phase::Paused,
+    }
 }
 
 /// Seconds of recording as a person reads them: `45 s`, `12 min`, `3.5 h`.
@@ -262,6 +352,7 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
             .unwrap_or_default(),
         last_paths: last.map(|l| l.paths.clone()).unwrap_or_default(),
         recorders: recorders.iter().map(recorder_view).collect(),
+        flow: flow_view(c),
     }
 }
 

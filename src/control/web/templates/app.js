@@ -8,6 +8,7 @@
   var es = new EventSource("/events");
   es.onmessage = function (e) {
     var v = JSON.parse(e.data);
+    if (window.takeboxFlow) window.takeboxFlow(v);
     if (v.has_session !== hadSession || (hadSession && v.can_initiate !== couldInitiate)) { location.reload(); return; }
     keys.forEach(function (k) {
       var el = document.getElementById(k);
@@ -42,5 +43,19 @@
         recs.appendChild(li);
       });
     }
+  };
+})();
+// Session flow: a new verdict, a take to listen to, Pause/Resume and the review
+// reload the page; a refused command's notice goes once the phase moves on.
+(function () {
+  var shown = null, phase = null;
+  window.takeboxFlow = function (v) {
+    var f = v.flow;
+    if (!f) return;
+    var key = [f.verdict_name, f.figures, f.play, f.paused, f.review, f.skipped, f.can_record_again].join("|");
+    if (shown === null) { shown = key; phase = v.phase; }
+    var flash = document.getElementById("flash");
+    if (flash && v.phase !== phase) flash.hidden = true;
+    if (key !== shown) location.reload();
   };
 })();
