@@ -20,7 +20,7 @@ cat >"$work/config.json" <<JSON
  "logging": {"log_directory": "logs", "log_to_file": false, "log_level": "WARNING"},
  "capture": {"device": "pulse", "listen": "127.0.0.1:$cport", "share_path": "share", "spool_path": "spool",
    "pre_roll_seconds": 0.5, "release_tail_seconds": 0.2},
- "control": {"listen": "127.0.0.1:$bport", "recorders": ["http://127.0.0.1:$cport"], "state_dir": "state"}}
+ "control": {"listen": "127.0.0.1:$bport", "recorders": ["http://127.0.0.1:$cport"], "state_dir": "state", "on_warning": "continue"}}
 JSON
 target/release/takebox-capture --config "$work/config.json" 2>"$work/capture.log" &
 pids+=($!)

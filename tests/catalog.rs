@@ -830,7 +830,8 @@ fn a_session_recorded_by_the_real_daemons_imports_and_exports() {
     let ws = common::Workspace::new();
     ws.mount_share();
     let port = common::free_port();
-    ws.write_board_config(port, json!({}));
+    // A quiet room: the silent takes go on (no pause on the warning).
+    ws.write_board_config(port, json!({"control": {"on_warning": "continue"}}));
     let _capture = common::Daemon::capture(&ws, Some(&pulse));
     let control = common::Daemon::control(&ws);
     common::wait_for(

@@ -64,7 +64,11 @@ fn board(patch: Value) -> (Pulse, Workspace, Daemon, Daemon) {
     let ws = Workspace::new();
     ws.mount_share();
     let port = free_port();
-    ws.write_board_config(port, patch);
+    // These sessions record a quiet room: its takes warn (silent), and the
+    // cycle goes on past them rather than pausing (tests/flow.rs: the pause).
+    let mut config = json!({"control": {"on_warning": "continue"}});
+    merge(&mut config, &patch);
+    ws.write_board_config(port, config);
     let capture = Daemon::capture(&ws, Some(&pulse));
     let control = Daemon::control(&ws);
     (pulse, ws, capture, control)

@@ -131,7 +131,9 @@ fn soak_nothing_lost_nothing_twice() {
             "recorders": [format!("http://{}", proxy.addr)],
             "state_dir": dir.join("state"),
             "request_timeout_seconds": 1.0,
-            "take_timeout_seconds": 10.0
+            "take_timeout_seconds": 10.0,
+            // Faults make takes warn (kept in the spool): the run goes on.
+            "on_warning": "continue"
         }
     });
     let config_path = dir.join("config.json");

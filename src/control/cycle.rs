@@ -477,7 +477,14 @@ impl Cycle {
             }
             Progress::Recovered { recorder } => {
                 self.log_event(LogEvent::RecorderBack { recorder });
-                self.message = None;
+                // Only the notice it made untrue goes (not, say, a lost take's).
+                if self
+                    .message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("waiting for "))
+                {
+                    self.message = None;
+                }
             }
         }
         self.publish(Event::Recorders);

@@ -602,3 +602,47 @@ pub fn share_wavs(ws: &Workspace) -> Vec<String> {
         .filter(|p| p.starts_with("share/") && p.ends_with(".wav"))
         .collect()
 }
+
+/// A GET on the board's JSON API with the token; panics unless 200.
+pub fn board_get(d: &Daemon, path: &str) -> Value {
+    let (code, v) = http(d.addr, "GET", path, Some(TOKEN), None);
+    assert_eq!(code, 200, "{path}: {v}");
+    v
+}
+
+/// A POST on the board's JSON API with the token: (status, answer).
+pub fn board_post(d: &Daemon, path: &str, body: Value) -> (u16, Value) {
+    http(
+        d.addr,
+        "POST",
+        path,
+        Some(TOKEN),
+        Some(serde_json::to_vec(&body).unwrap()),
+    )
+}
+
+/// The board's status once `pred` holds (within `secs`).
+pub fn board_wait(d: &Daemon, what: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value {
+    wait_for(what, Duration::from_secs(secs), || {
+        let s = board_get(d, "/api/v1/status");
+        pred(&s).then_some(s)
+    })
+}
+
+/// A recorder and a board on loopback whose input is the generator's
+/// `device` (`takebox:silence`, `takebox:sine=440`): no sound server needed.
+/// The board's config gets `patch`; the recorder's port stays the same
+/// across restarts ([`Daemon::capture`] again on the same workspace).
+pub fn generated_board(device: &str, patch: Value) -> (Workspace, Daemon, Daemon) {
+    let ws = Workspace::new();
+    ws.mount_share();
+    let mut config = serde_json::json!({"capture": {"device": device}});
+    merge(&mut config, &patch);
+    ws.write_board_config(free_port(), config);
+    let capture = Daemon::capture(&ws, None);
+    let control = Daemon::control(&ws);
+    board_wait(&control, "the recorder to show as up", 20, |s| {
+        s["recorders"][0]["up"] == true && s["recorders"][0]["ready"] == true
+    });
+    (ws, capture, control)
+}
