@@ -49,7 +49,9 @@ fn a_press_drives_a_whole_take_and_the_leds_show_countdown_recording_and_the_ver
     let port = free_port();
     ws.write_board_config(
         port,
-        json!({"countdown_duration": 2.0, "control": {"gpio": {"backend": "sim"}}}),
+        // A quiet room: a silent take warns, and the cycle goes on past it.
+        json!({"countdown_duration": 2.0,
+               "control": {"gpio": {"backend": "sim"}, "on_warning": "continue"}}),
     );
     let _capture = Daemon::capture(&ws, Some(&pulse));
     let control = Daemon::control(&ws);
@@ -220,14 +222,20 @@ fn a_missing_chip_is_named_and_the_page_goes_on_alone() {
 
 #[test]
 fn with_the_abort_policy_a_press_during_the_countdown_aborts_and_a_down_recorder_blinks_slowly() {
-    // The recorder's port has nothing behind it: the recorder is unreachable.
+    // A generated input (no sound server); the recorder goes down once the
+    // session is aborted (Start is refused while a recorder is down).
     let ws = Workspace::new();
+    ws.mount_share();
     ws.write_board_config(
         free_port(),
-        json!({"countdown_duration": 3.0,
+        json!({"countdown_duration": 3.0, "capture": {"device": "takebox:silence"},
                "control": {"gpio": {"backend": "sim", "press_during_take": "abort"}}}),
     );
+    let mut capture = Daemon::capture(&ws, None);
     let control = Daemon::control(&ws);
+    wait_status(&control, "the recorder to show as up", 10, |s| {
+        s["recorders"][0]["up"] == true
+    });
     let (code, begun) = api(
         &control,
         "POST",
@@ -238,19 +246,6 @@ fn with_the_abort_policy_a_press_during_the_countdown_aborts_and_a_down_recorder
     );
     assert_eq!(code, 201, "{begun}");
     let id = begun["session_id"].as_str().unwrap().to_string();
-    wait_for(
-        "the slow blink of a down recorder",
-        Duration::from_secs(10),
-        || {
-            let (_, leds) = api(&control, "GET", "/api/v1/gpio/leds", None);
-            leds["changes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|c| c["pattern"] == "recorder_down")
-                .then_some(())
-        },
-    );
     let (code, _) = api(
         &control,
         "POST",
@@ -267,6 +262,20 @@ fn with_the_abort_policy_a_press_during_the_countdown_aborts_and_a_down_recorder
     );
     assert_eq!(code, 200);
     wait_status(&control, "the abort", 5, |s| s["phase"] == "aborted");
+    capture.kill9();
+    wait_for(
+        "the slow blink of a down recorder",
+        Duration::from_secs(10),
+        || {
+            let (_, leds) = api(&control, "GET", "/api/v1/gpio/leds", None);
+            leds["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["pattern"] == "recorder_down")
+                .then_some(())
+        },
+    );
 
     let log = session_log(&ws, &id);
     let presses: Vec<(&Value, &Value)> = log

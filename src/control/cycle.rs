@@ -96,6 +96,9 @@ pub enum Again {
 /// many times in a row; then the session pauses and asks.
 const MAX_AUTO_RETAKES: usize = 2;
 
+/// In the notice of a take kept with a warning (and so paused on).
+const NEEDS_ATTENTION: &str = "needs attention";
+
 /// What the cycle needs from the daemon around it.
 pub struct CycleContext {
     pub config: Arc<RwLock<Arc<Config>>>,
@@ -739,6 +742,16 @@ impl Cycle {
         let Some(session) = &mut self.session else {
             return;
         };
+        // Nothing is left to pause: a pause asked for the last take ends here,
+        // and its notice with it (the review counts the takes instead).
+        session.paused = false;
+        if self
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains(NEEDS_ATTENTION))
+        {
+            self.message = None;
+        }
         if session.status == SessionStatus::Open {
             session.status = SessionStatus::Finished;
             self.log_end(EndStatus::Finished);
@@ -939,7 +952,7 @@ impl Cycle {
             OnWarning::Retake | OnWarning::Pause => {
                 session.paused = true;
                 self.message = Some(format!(
-                    "slot {} ({label}) needs attention: {name}. Retake records it again; Resume goes on.",
+                    "slot {} ({label}) {NEEDS_ATTENTION}: {name}. Retake records it again; Resume goes on.",
                     slot + 1
                 ));
             }

@@ -11,6 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod webdriver;
+
 pub const TOKEN: &str = "test-token-4d1f";
 
 /// Poll `f` until it returns Some, or panic after `timeout` naming `what`.
