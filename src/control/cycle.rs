@@ -337,9 +337,10 @@ impl Cycle {
         Err(Refused(why))
     }
 
-    /// Why no take can be armed now, if anything stops it.
+    /// Why no take can be armed now, if anything stops it (the board's own
+    /// share first: no recorder can change that).
     fn guard_reason(&self) -> Option<String> {
-        self.recorder_guard().or_else(|| self.share_guard())
+        self.share_guard().or_else(|| self.recorder_guard())
     }
 
     /// Why the share this board exports has too little room for a take.
