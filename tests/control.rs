@@ -7,29 +7,6 @@ use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn api_get(d: &Daemon, path: &str) -> Value {
-    let (code, v) = http(d.addr, "GET", path, Some(TOKEN), None);
-    assert_eq!(code, 200, "{path}: {v}");
-    v
-}
-
-fn api_post(d: &Daemon, path: &str, body: Value) -> (u16, Value) {
-    http(
-        d.addr,
-        "POST",
-        path,
-        Some(TOKEN),
-        Some(serde_json::to_vec(&body).unwrap()),
-    )
-}
-
-fn wait_status(d: &Daemon, what: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Value {
-    wait_for(what, Duration::from_secs(secs), || {
-        let s = api_get(d, "/api/v1/status");
-        pred(&s).then_some(s)
-    })
-}
-
 /// Session-log lines read so far (a line still being written is skipped).
 fn log_lines(ws: &Workspace, session_id: &str) -> Vec<Value> {
     std::fs::read_to_string(ws.log_dir().join(format!("{session_id}.jsonl")))
@@ -77,10 +54,10 @@ fn board(patch: Value) -> (Pulse, Workspace, Daemon, Daemon) {
 #[test]
 fn a_small_session_records_each_slot_once_and_logs_it() {
     let (_pulse, ws, _capture, control) = board(json!({}));
-    wait_status(&control, "the recorder to show as up", 10, |s| {
+    board_wait(&control, "the recorder to show as up", 10, |s| {
         s["recorders"][0]["up"] == true
     });
-    let (code, begun) = api_post(
+    let (code, begun) = board_post(
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "Bb4",
@@ -89,9 +66,9 @@ fn a_small_session_records_each_slot_once_and_logs_it() {
     assert_eq!(code, 201, "{begun}");
     assert_eq!(begun["takes"], 2);
     let id = begun["session_id"].as_str().unwrap().to_string();
-    let (code, st) = api_post(&control, "/api/v1/start", json!({}));
+    let (code, st) = board_post(&control, "/api/v1/start", json!({}));
     assert_eq!(code, 200, "{st}");
-    let done = wait_status(&control, "the session to finish", 40, |s| {
+    let done = board_wait(&control, "the session to finish", 40, |s| {
         s["phase"] == "finished"
     });
     assert_eq!(
@@ -147,7 +124,7 @@ fn a_recorder_killed_mid_take_records_the_slot_after_its_restart_exactly_once() 
     let (pulse, ws, mut capture, control) = board(
         json!({"articulation_durations": {"short": 0.2, "medium": 0.5, "long": 3.0, "transient": 0.05}}),
     );
-    let (code, begun) = api_post(
+    let (code, begun) = board_post(
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "C4", "highest_note": "C#4",
@@ -155,7 +132,7 @@ fn a_recorder_killed_mid_take_records_the_slot_after_its_restart_exactly_once() 
     );
     assert_eq!(code, 201, "{begun}");
     let id = begun["session_id"].as_str().unwrap().to_string();
-    api_post(&control, "/api/v1/start", json!({}));
+    board_post(&control, "/api/v1/start", json!({}));
     let first = wait_for("the first take to record", Duration::from_secs(10), || {
         let (_, s) = capture.get("/v1/status");
         s["recording"].as_str().map(String::from)
@@ -170,7 +147,7 @@ fn a_recorder_killed_mid_take_records_the_slot_after_its_restart_exactly_once() 
 
     // The take waits: the recorder shows as down, and once the board has
     // seen the take fail (its error is logged), nothing is marked done.
-    let st = wait_status(&control, "the recorder to show as down", 10, |s| {
+    let st = board_wait(&control, "the recorder to show as down", 10, |s| {
         s["recorders"][0]["up"] == false
     });
     assert_eq!(st["done"], 0, "{st}");
@@ -184,12 +161,12 @@ fn a_recorder_killed_mid_take_records_the_slot_after_its_restart_exactly_once() 
                 .then_some(())
         },
     );
-    assert_eq!(api_get(&control, "/api/v1/status")["done"], 0);
+    assert_eq!(board_get(&control, "/api/v1/status")["done"], 0);
     let page = raw_http(control.addr, "GET", "/", &[], b"").2;
     assert!(page.contains(">down<"), "the page shows the recorder down");
 
     let _capture = Daemon::capture(&ws, Some(&pulse));
-    wait_status(
+    board_wait(
         &control,
         "the session to finish after the restart",
         60,
@@ -222,7 +199,7 @@ fn control_killed_mid_take_resumes_without_doing_a_slot_twice() {
         json!({"articulation_durations": {"short": 0.2, "medium": 0.5, "long": 2.0, "transient": 0.05}}),
     );
     let mut control = control;
-    let (code, begun) = api_post(
+    let (code, begun) = board_post(
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "G2", "articulations": ["long"]}),
@@ -230,12 +207,12 @@ fn control_killed_mid_take_resumes_without_doing_a_slot_twice() {
     assert_eq!(code, 201, "{begun}");
     let id = begun["session_id"].as_str().unwrap().to_string();
     // Slot 1 is done while control runs.
-    api_post(&control, "/api/v1/start", json!({}));
-    wait_status(&control, "slot 1", 40, |s| {
+    board_post(&control, "/api/v1/start", json!({}));
+    board_wait(&control, "slot 1", 40, |s| {
         s["done"] == 1 && s["phase"] == "armed"
     });
     // Slot 2: control dies while the recorder records it.
-    api_post(&control, "/api/v1/start", json!({}));
+    board_post(&control, "/api/v1/start", json!({}));
     wait_for("slot 2 to record", Duration::from_secs(10), || {
         let (_, s) = capture.get("/v1/status");
         s["recording"].as_str().map(String::from)
@@ -243,17 +220,17 @@ fn control_killed_mid_take_resumes_without_doing_a_slot_twice() {
     control.kill9();
 
     let control = Daemon::control(&ws);
-    let st = wait_status(&control, "slot 2 confirmed after the restart", 40, |s| {
+    let st = board_wait(&control, "slot 2 confirmed after the restart", 40, |s| {
         s["done"] == 2
     });
     assert_eq!(st["total"], 4);
     assert_eq!(st["slot"]["note"], "F#2", "{st}");
     assert_eq!(st["phase"], "armed");
     // Skip one, record the last.
-    let (code, _) = api_post(&control, "/api/v1/skip", json!({}));
+    let (code, _) = board_post(&control, "/api/v1/skip", json!({}));
     assert_eq!(code, 200);
-    api_post(&control, "/api/v1/start", json!({}));
-    wait_status(&control, "the session to finish", 40, |s| {
+    board_post(&control, "/api/v1/start", json!({}));
+    board_wait(&control, "the session to finish", 40, |s| {
         s["phase"] == "finished"
     });
 
@@ -322,13 +299,13 @@ fn api_refuses_bad_requests(control: &Daemon) {
         (400, Some("bad_request")),
         "{e}"
     );
-    let (code, e) = api_post(control, "/api/v1/session", json!({"instrument": "oboe"}));
+    let (code, e) = board_post(control, "/api/v1/session", json!({"instrument": "oboe"}));
     assert_eq!(
         (code, e["field"].as_str()),
         (400, Some("instrument")),
         "{e}"
     );
-    let (code, e) = api_post(
+    let (code, e) = board_post(
         control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "C1"}),
@@ -338,7 +315,7 @@ fn api_refuses_bad_requests(control: &Daemon) {
         (400, Some("lowest_note")),
         "{e}"
     );
-    let (code, e) = api_post(
+    let (code, e) = board_post(
         control,
         "/api/v1/session",
         json!({"instrument": "guitar", "tempo": 1}),
@@ -346,7 +323,7 @@ fn api_refuses_bad_requests(control: &Daemon) {
     assert_eq!((code, e["field"].as_str()), (400, Some("tempo")), "{e}");
     let (code, _) = http(a, "POST", "/api/v1/start", None, None);
     assert_eq!(code, 401);
-    let (code, e) = api_post(control, "/api/v1/start", json!({}));
+    let (code, e) = board_post(control, "/api/v1/start", json!({}));
     assert_eq!(
         (code, e["error"].as_str()),
         (409, Some("busy")),
@@ -467,7 +444,7 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     let _c2 = Daemon::capture(&ws2, Some(&pulse));
     let control = Daemon::control(&ws1);
     wait_for_offsets(&control);
-    let (code, begun) = api_post(
+    let (code, begun) = board_post(
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4", "articulations": ["long"]}),
@@ -478,7 +455,7 @@ fn two_recorders_start_the_same_take_at_one_instant() {
     let tone = ws1.dir.path().join("tone.wav");
     write_tone(&tone, 440.0, 0.5, 3.0);
     pulse.upload_sample(&tone, "tone");
-    let (code, st) = api_post(&control, "/api/v1/start", json!({}));
+    let (code, st) = board_post(&control, "/api/v1/start", json!({}));
     assert_eq!(code, 200, "{st}");
     // The player's cue: 0.3 s before the planned start, inside the 0.5 s pre-roll.
     wait_until(
@@ -486,7 +463,7 @@ fn two_recorders_start_the_same_take_at_one_instant() {
         planned_start(&st) - Duration::from_millis(300),
     );
     pulse.play_sample("tone");
-    wait_status(&control, "the take", 30, |s| s["phase"] == "finished");
+    board_wait(&control, "the take", 30, |s| s["phase"] == "finished");
 
     let confs: Vec<Value> = session_log(&ws1, &id)
         .into_iter()
@@ -511,7 +488,7 @@ fn wait_for_offsets(control: &Daemon) {
         "four status replies from each recorder",
         Duration::from_secs(30),
         || {
-            let s = api_get(control, "/api/v1/status");
+            let s = board_get(control, "/api/v1/status");
             for (i, seen) in replies.iter_mut().enumerate() {
                 let r = &s["recorders"][i];
                 if r["up"] == true && r["offset_ms"].is_number() {
@@ -631,7 +608,7 @@ fn the_page_password_guards_the_page_and_events_follow_the_session() {
     // Live status: a session begun through the API shows on the event stream.
     let mut events = open_events(a, &cookie);
     assert_eq!(next_event(&mut events)["has_session"], false);
-    let (code, _) = api_post(
+    let (code, _) = board_post(
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "F2"}),
@@ -718,45 +695,45 @@ fn event_clients_are_capped(
 #[test]
 fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
     let (_pulse, ws, capture, control) = board(json!({"countdown_duration": 3}));
-    let (code, begun) = api_post(
+    let (code, begun) = board_post(
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "B3", "highest_note": "C4", "articulations": ["short"]}),
     );
     assert_eq!(code, 201, "{begun}");
     let id = begun["session_id"].as_str().unwrap().to_string();
-    let (code, e) = api_post(&control, "/api/v1/retake", json!({}));
+    let (code, e) = board_post(&control, "/api/v1/retake", json!({}));
     assert_eq!(code, 409, "nothing to retake yet: {e}");
-    api_post(&control, "/api/v1/start", json!({}));
-    let (code, e) = api_post(&control, "/api/v1/start", json!({}));
+    board_post(&control, "/api/v1/start", json!({}));
+    let (code, e) = board_post(&control, "/api/v1/start", json!({}));
     assert_eq!(code, 409, "one take at a time: {e}");
-    let first = wait_status(&control, "slot 1", 40, |s| {
+    let first = board_wait(&control, "slot 1", 40, |s| {
         s["done"] == 1 && s["phase"] == "armed"
     });
-    let (code, st) = api_post(&control, "/api/v1/retake", json!({}));
+    let (code, st) = board_post(&control, "/api/v1/retake", json!({}));
     assert_eq!(code, 200, "{st}");
     assert_eq!(
         (st["phase"].as_str(), st["done"].as_u64()),
         (Some("countdown"), Some(0))
     );
     assert_eq!(st["slot"]["note"], "B3");
-    let second = wait_status(&control, "the retake", 40, |s| {
+    let second = board_wait(&control, "the retake", 40, |s| {
         s["done"] == 1 && s["phase"] == "armed"
     });
     assert_ne!(first["last"]["take_id"], second["last"]["take_id"]);
     assert_eq!(second["slot"]["note"], "C4");
 
-    let (_, st) = api_post(&control, "/api/v1/pause", json!({}));
+    let (_, st) = board_post(&control, "/api/v1/pause", json!({}));
     assert_eq!(
         (st["phase"].as_str(), st["paused"].as_bool()),
         (Some("paused"), Some(true))
     );
-    let (_, st) = api_post(&control, "/api/v1/start", json!({}));
+    let (_, st) = board_post(&control, "/api/v1/start", json!({}));
     assert_eq!(st["phase"], "countdown");
     let cancelled = st["take_id"].as_str().expect("a take id").to_string();
     let planned = planned_start(&st);
     // Abort while the countdown runs: the command has not gone out, nothing records.
-    let (_, st) = api_post(&control, "/api/v1/abort", json!({}));
+    let (_, st) = board_post(&control, "/api/v1/abort", json!({}));
     assert_eq!(st["phase"], "aborted");
     // That nothing happened can only be seen once it would have: past the end
     // of the take as planned (short: 0.2 s, release tail 0.2 s), the recorder
@@ -776,7 +753,7 @@ fn retake_supersedes_pause_holds_and_abort_stops_before_the_command_goes_out() {
 
     superseded_and_cancelled_on_record(&ws, &id, &first["last"]["take_id"]);
     // A new session may begin once the old one is aborted.
-    let (code, _) = api_post(
+    let (code, _) = board_post(
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "E2", "highest_note": "E2"}),
@@ -837,21 +814,21 @@ fn a_full_share_refuses_to_arm_with_the_reason_on_the_page_and_old_sessions_are_
                "cleanup_interval_minutes": 0.02, "min_free_gb": 1.0e9}}),
     );
     let control = Daemon::control(&ws);
-    let (code, begun) = api_post(
+    let (code, begun) = board_post(
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
                "articulations": ["long"], "auto_advance": true}),
     );
     assert_eq!(code, 201, "{begun}");
-    let (code, refused) = api_post(&control, "/api/v1/start", json!({}));
+    let (code, refused) = board_post(&control, "/api/v1/start", json!({}));
     assert_eq!(code, 409, "{refused}");
     let why = refused["message"].as_str().unwrap_or_default().to_string();
     assert!(why.contains("GB free on the share"), "{refused}");
     let (code, _, page) = raw_http(control.addr, "GET", "/", &[], b"");
     assert_eq!(code, 200);
     assert!(page.contains("take not armed"), "the page does not say why");
-    let st = api_get(&control, "/api/v1/status");
+    let st = board_get(&control, "/api/v1/status");
     assert_eq!(st["phase"], "armed", "{st}");
     assert!(st["take_id"].is_null(), "{st}");
 

@@ -194,3 +194,68 @@ pub async fn audio(
         .and_then(|v| v.to_str().ok());
     audio::serve(&file, range)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::progress::SessionStatus;
+    use crate::control::verdict::{Disposition, Figures};
+
+    fn row(slot: usize, state: &'static str, verdict: Option<Disposition>, name: &str) -> TakeRow {
+        TakeRow {
+            slot,
+            note: "A4".into(),
+            articulation: "<script>x</script>".into(),
+            dynamic: None,
+            round_robin: Some(2),
+            state,
+            take_id: Some(format!("s1-000{slot}-1")),
+            attempts: 1,
+            verdict,
+            figures: Figures {
+                verdict_name: name.into(),
+                cents: Some(50.46),
+                peak_dbfs: Some(-3.04),
+                snr_db: None,
+            },
+            detail: None,
+            paths: vec![],
+            attention: verdict == Some(Disposition::Warn),
+            play: Some(format!("/audio/s1-000{slot}-1")),
+            can_record_again: state != "pending",
+        }
+    }
+
+    #[test]
+    fn the_take_list_page_names_verdicts_and_offers_recording_again() {
+        let list = TakeList {
+            session_id: "s1".into(),
+            instrument: "guitar".into(),
+            status: SessionStatus::Finished,
+            done: 2,
+            total: 2,
+            skipped: 0,
+            attention: 1,
+            rows: vec![
+                row(1, "done", Some(Disposition::Warn), "off pitch +50.5 cents"),
+                row(2, "done", Some(Disposition::Ok), "ok"),
+            ],
+        };
+        let view = takes_view(Some(&list), "<b>refused</b>".into());
+        let html = super::super::views::Pages::new().page("Takes", "takes", &view, "idle", false);
+        assert!(html.contains("&lt;b&gt;refused"), "{html}");
+        assert!(!html.contains("<script>x"), "escaped: {html}");
+        assert!(html.contains("1 take needs attention"), "{html}");
+        assert!(html.contains("id=\"review_again\""), "{html}");
+        assert!(
+            html.contains("<span class=\"name\">off pitch +50.5 cents</span>"),
+            "{html}"
+        );
+        assert!(html.contains("<td>+50.5</td><td>-3.0 dBFS</td>"), "{html}");
+        assert!(html.contains("value=\"2\" class=\"again\""), "{html}");
+        assert!(html.contains("href=\"/audio/s1-0001-1\""), "{html}");
+        let empty = takes_view(None, String::new());
+        let html = super::super::views::Pages::new().page("Takes", "takes", &empty, "idle", false);
+        assert!(html.contains("No session yet"), "{html}");
+    }
+}
