@@ -521,6 +521,27 @@ mod tests {
     }
 
     #[test]
+    fn on_warning_is_one_of_its_choices() {
+        let (c, i) = setup();
+        let p = Path::new("c.json");
+        assert_eq!(c.control.on_warning, crate::config::OnWarning::Pause);
+        let n = apply(&c, &form("control.on_warning=retake"), p, &i).unwrap();
+        assert_eq!(n.control.on_warning, crate::config::OnWarning::Retake);
+        let errs = apply(&c, &form("control.on_warning=later"), p, &i).unwrap_err();
+        assert_eq!(errs[0].field, "control.on_warning");
+        assert!(errs[0].message.contains("\"later\""), "{errs:?}");
+        let v = view(&c, &i, None, &[]);
+        let select = v
+            .selects
+            .iter()
+            .find(|s| s.name == "control.on_warning")
+            .unwrap();
+        let names: Vec<&str> = select.options.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names, ["retake", "pause", "continue"]);
+        assert!(select.options[1].selected);
+    }
+
+    #[test]
     fn errors_name_the_form_field() {
         let (c, i) = setup();
         let p = Path::new("c.json");
