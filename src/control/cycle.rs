@@ -514,7 +514,8 @@ impl Cycle {
         });
         log::info!(target: "takebox::control", "resuming session {id} at slot {:?}", current.map(|c| c + 1));
         let paused = session.paused;
-        self.last = self.last_from_log(&session);
+        let mut session = session;
+        self.last = self.rebuild_from_log(&mut session);
         self.session = Some(session);
         match (current, in_flight) {
             (Some(slot), Some(t)) => {
@@ -530,8 +531,8 @@ impl Cycle {
     /// The latest session, finished or aborted when the board went down: its
     /// take list and last confirmation stay on the page, and its slots can be
     /// recorded again (which reopens it).
-    fn hold(&mut self, session: Session) {
-        self.last = self.last_from_log(&session);
+    fn hold(&mut self, mut session: Session) {
+        self.last = self.rebuild_from_log(&mut session);
         let phase = if session.status == SessionStatus::Aborted {
             Phase::Aborted
         } else {
@@ -542,8 +543,10 @@ impl Cycle {
     }
 
     /// The session's last confirmation, read back from its log (the same
-    /// typed lines the catalog reads), with its verdict by name.
-    fn last_from_log(&self, session: &Session) -> Option<LastTake> {
+    /// typed lines the catalog reads), with its verdict by name; takes whose
+    /// figures the session file lacks (saved by an older board) get them
+    /// from their confirmation lines too.
+    fn rebuild_from_log(&self, session: &mut Session) -> Option<LastTake> {
         let config = self.config();
         let path = config
             .logging
@@ -557,6 +560,22 @@ impl Cycle {
             }
         };
         let limits = CheckSettings::from_post_processing(&config.post_processing);
+        let lines: BTreeMap<String, &Confirmed> = record
+            .takes
+            .iter()
+            .map(|t| (t.confirmed.take_id.to_string(), &t.confirmed))
+            .collect();
+        let records = session.progress.iter_mut().flat_map(|p| &mut p.takes);
+        for t in records.filter(|t| t.figures.is_none()) {
+            if let Some(c) = lines.get(&t.take_id.to_string()) {
+                t.figures = Some(verdict::figures(
+                    &c.judgement,
+                    c.check.as_ref(),
+                    &c.peak_dbfs,
+                    &limits,
+                ));
+            }
+        }
         last_take(session, &record, &limits)
     }
 
