@@ -253,50 +253,7 @@ impl Cycle {
             };
             match wake {
                 Wake::Request(None) => break,
-                Wake::Request(Some(Request::Command(cmd, reply))) => {
-                    // The command first, then what it caused.
-                    self.log_event(LogEvent::Command {
-                        command: cmd.name().into(),
-                    });
-                    let r = self.command(cmd);
-                    if let Err(e) = &r {
-                        self.log_event(LogEvent::Refused {
-                            command: Some(cmd.name().into()),
-                            take_id: None,
-                            reason: e.0.clone(),
-                        });
-                    }
-                    let _ = reply.send(r);
-                    self.publish(Event::Changed);
-                }
-                Wake::Request(Some(Request::Log(event))) => self.log_event(event),
-                Wake::Request(Some(Request::Takes(reply))) => {
-                    let active = self.take.as_ref().map(|t| t.slot);
-                    let _ = reply.send(self.session.as_ref().map(|s| take_list::build(s, active)));
-                }
-                Wake::Request(Some(Request::RecordAgain(again, reply))) => {
-                    self.log_event(LogEvent::Command {
-                        command: "record_again".into(),
-                    });
-                    let r = self.record_again(again);
-                    if let Err(e) = &r {
-                        self.log_event(LogEvent::Refused {
-                            command: Some("record_again".into()),
-                            take_id: None,
-                            reason: e.0.clone(),
-                        });
-                    }
-                    let _ = reply.send(r);
-                    self.publish(Event::Changed);
-                }
-                Wake::Request(Some(Request::AudioPath(take_id, reply))) => {
-                    let _ = reply.send(self.audio_path(&take_id));
-                }
-                Wake::Request(Some(Request::Begin(session, reply))) => {
-                    let r = self.begin(*session);
-                    let _ = reply.send(r);
-                    self.publish(Event::Changed);
-                }
+                Wake::Request(Some(request)) => self.request(request),
                 Wake::TakeEnded(r) => {
                     let take = self.take.take().expect("a take ended");
                     let result = r
@@ -313,6 +270,55 @@ impl Cycle {
         if let Some(t) = self.take.take() {
             t.handle.abort();
         }
+    }
+
+    /// A request from the page, the API or the button, answered.
+    fn request(&mut self, request: Request) {
+        match request {
+            Request::Command(cmd, reply) => {
+                let r = self.logged(cmd.name(), |c| c.command(cmd));
+                let _ = reply.send(r);
+                self.publish(Event::Changed);
+            }
+            Request::RecordAgain(again, reply) => {
+                let r = self.logged("record_again", |c| c.record_again(again));
+                let _ = reply.send(r);
+                self.publish(Event::Changed);
+            }
+            Request::Begin(session, reply) => {
+                let r = self.begin(*session);
+                let _ = reply.send(r);
+                self.publish(Event::Changed);
+            }
+            Request::Log(event) => self.log_event(event),
+            Request::Takes(reply) => {
+                let active = self.take.as_ref().map(|t| t.slot);
+                let _ = reply.send(self.session.as_ref().map(|s| take_list::build(s, active)));
+            }
+            Request::AudioPath(take_id, reply) => {
+                let _ = reply.send(self.audio_path(&take_id));
+            }
+        }
+    }
+
+    /// Carry out command `name`, logged first, then its refusal if refused.
+    fn logged(
+        &mut self,
+        name: &str,
+        run: impl FnOnce(&mut Cycle) -> Result<(), Refused>,
+    ) -> Result<(), Refused> {
+        self.log_event(LogEvent::Command {
+            command: name.into(),
+        });
+        let r = run(self);
+        if let Err(e) = &r {
+            self.log_event(LogEvent::Refused {
+                command: Some(name.into()),
+                take_id: None,
+                reason: e.0.clone(),
+            });
+        }
+        r
     }
 
     fn log_event(&mut self, event: LogEvent) {
