@@ -316,14 +316,15 @@ impl Store {
     }
 }
 
+/// A session `s1` planning one `long` slot per note, for tests.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn session() -> Session {
-        let slot = |i: usize, note: &str| Slot {
+pub(crate) fn test_session(notes: &[&str]) -> Session {
+    let plan = notes
+        .iter()
+        .enumerate()
+        .map(|(i, note)| Slot {
             index: i,
-            note: note.into(),
+            note: note.to_string(),
             midi: 69,
             frequency: 440.0,
             articulation: "long".into(),
@@ -331,13 +332,17 @@ mod tests {
             dynamic: None,
             round_robin: None,
             pitch_check: true,
-        };
-        Session::new(
-            "s1".into(),
-            SessionRequest::default(),
-            3.0,
-            vec![slot(0, "A4"), slot(1, "A#4")],
-        )
+        })
+        .collect();
+    Session::new("s1".into(), SessionRequest::default(), 3.0, plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> Session {
+        test_session(&["A4", "A#4"])
     }
 
     #[test]

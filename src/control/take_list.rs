@@ -131,28 +131,12 @@ fn what_became(t: &TakeRecord) -> (Figures, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::plan::{SessionRequest, Slot};
+    use crate::control::progress::test_session;
     use crate::protocol::Timestamp;
-
-    fn session() -> Session {
-        let slot = |i: usize, note: &str| Slot {
-            index: i,
-            note: note.into(),
-            midi: 69,
-            frequency: 440.0,
-            articulation: "long".into(),
-            duration: 1.0,
-            dynamic: Some("ff".into()),
-            round_robin: None,
-            pitch_check: true,
-        };
-        let plan = vec![slot(0, "A4"), slot(1, "A#4"), slot(2, "B4")];
-        Session::new("s1".into(), SessionRequest::default(), 3.0, plan)
-    }
 
     #[test]
     fn rows_say_what_became_of_each_slot() {
-        let mut s = session();
+        let mut s = test_session(&["A4", "A#4", "B4"]);
         let id = s.new_attempt(0, Timestamp::now()).take_id.clone();
         let t = s.take_mut(0, &id).unwrap();
         t.outcome = TakeOutcome::Done;
