@@ -517,40 +517,16 @@ pub fn metadata_chunks(
     let Some(meta) = &opts.metadata else {
         return Ok(chunks);
     };
-    // The bext time reference counts samples since midnight of the capture clock.
     let start = meta
         .recorded_at
         .map(|t| t + std::time::Duration::from_secs_f64(kept.start_frame as f64 / f64::from(rate)));
-    let (date, time, since_midnight) = match start.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
-        Some(d) => {
-            let stamp = humantime::format_rfc3339_seconds(
-                UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()),
-            )
-            .to_string();
-            let secs = d.as_secs_f64() % 86_400.0;
-            (
-                stamp[0..10].to_string(),
-                stamp[11..19].to_string(),
-                (secs * f64::from(rate)) as u64,
-            )
-        }
-        None => (String::new(), String::new(), 0),
-    };
+    let (date, time, since_midnight) = bext_origination(start, rate);
     let description = format!(
         "{} {} {} {} take {}",
         meta.instrument, meta.note_name, meta.articulation, meta.dynamic, meta.take_id
     );
     let fmt = opts.output_format.or(info.format()).unwrap_or_default();
-    let history = format!(
-        "A=PCM,F={rate},W={},M={},T=takebox {}\r\n",
-        fmt.bits(),
-        match info.channels {
-            1 => "mono".to_string(),
-            2 => "stereo".to_string(),
-            n => format!("{n}ch"),
-        },
-        env!("CARGO_PKG_VERSION")
-    );
+    let history = coding_history(rate, fmt, info.channels);
     chunks.extend(
         dsp::bext_chunk(&BextInfo {
             description: description.trim(),
@@ -580,6 +556,40 @@ pub fn metadata_chunks(
         .map_err(|e| dsp_err(path, e))?,
     );
     Ok(chunks)
+}
+
+/// The bext origination date and time of a take's first kept frame, and its
+/// time reference: samples since midnight of the capture clock.
+fn bext_origination(start: Option<SystemTime>, rate: u32) -> (String, String, u64) {
+    match start.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
+        Some(d) => {
+            let stamp = humantime::format_rfc3339_seconds(
+                UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()),
+            )
+            .to_string();
+            let secs = d.as_secs_f64() % 86_400.0;
+            (
+                stamp[0..10].to_string(),
+                stamp[11..19].to_string(),
+                (secs * f64::from(rate)) as u64,
+            )
+        }
+        None => (String::new(), String::new(), 0),
+    }
+}
+
+/// The bext coding history line (EBU R 98) of a file takebox wrote.
+fn coding_history(rate: u32, format: SampleFormat, channels: u16) -> String {
+    format!(
+        "A=PCM,F={rate},W={},M={},T=takebox {}\r\n",
+        format.bits(),
+        match channels {
+            1 => "mono".to_string(),
+            2 => "stereo".to_string(),
+            n => format!("{n}ch"),
+        },
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Pass 2: write the kept frames with the gain, fades and metadata to `output`
