@@ -99,9 +99,16 @@ pub struct Cycle {
     take: Option<ActiveTake>,
     last: Option<LastTake>,
     message: Option<String>,
+    /// Auto-advance holds the next take until a recorder or the share allows
+    /// it (the reason is the message); re-checked every [`HELD_RECHECK`].
+    held: bool,
     progress_tx: mpsc::Sender<Progress>,
     progress_rx: mpsc::Receiver<Progress>,
 }
+
+/// How often a held auto-advance looks again: about the recorders' status
+/// poll, so the next take starts within a poll of the recorder being ready.
+const HELD_RECHECK: Duration = Duration::from_millis(250);
 
 async fn join_take(take: &mut Option<ActiveTake>) -> Result<TakeResult, tokio::task::JoinError> {
     match take {
@@ -115,6 +122,7 @@ enum Wake {
     TakeEnded(Result<TakeResult, tokio::task::JoinError>),
     Progress(Progress),
     Tick,
+    Recheck,
 }
 
 /// A planned slot no recorder can be sent: its duration is out of range (it
@@ -188,6 +196,7 @@ impl Cycle {
             take: None,
             last: None,
             message: None,
+            held: false,
             progress_tx,
             progress_rx,
         };
@@ -214,6 +223,7 @@ impl Cycle {
                 r = join_take(&mut self.take) => Wake::TakeEnded(r),
                 Some(p) = self.progress_rx.recv() => Wake::Progress(p),
                 _ = tokio::time::sleep(Duration::from_millis(50)), if ticking => Wake::Tick,
+                _ = tokio::time::sleep(HELD_RECHECK), if self.held => Wake::Recheck,
                 _ = shutdown.changed() => break,
             };
             match wake {
@@ -249,6 +259,10 @@ impl Cycle {
                 }
                 Wake::Progress(p) => self.progress(p),
                 Wake::Tick => self.tick(),
+                Wake::Recheck => {
+                    self.recheck_held();
+                    self.publish(Event::Changed);
+                }
             }
         }
         // Stopping: a take still out stays in flight in the session file and is
@@ -640,6 +654,7 @@ impl Cycle {
 
     /// A new attempt at `slot`, its countdown starting now.
     fn start_take(&mut self, slot: usize) {
+        self.held = false;
         let countdown = crate::protocol::seconds(self.config().countdown_duration);
         let start_at = Timestamp(SystemTime::now() + countdown);
         let session = self.session.as_mut().expect("a session");
@@ -840,6 +855,32 @@ impl Cycle {
         failed.then(|| overall.reason.unwrap_or_else(|| "failed".into()))
     }
 
+    /// A held auto-advance starts the next take once nothing stands in its
+    /// way; a person's command (pause, abort, start) or a take under way ends
+    /// the hold.
+    fn recheck_held(&mut self) {
+        let waiting = self.take.is_none()
+            && self.phase == Phase::Armed
+            && self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.request.auto_advance && !s.paused);
+        if !waiting {
+            self.held = false;
+            return;
+        }
+        if let Some(why) = self.recorder_guard().or_else(|| self.share_guard()) {
+            self.message = Some(format!("take not armed: {why}"));
+            return;
+        }
+        self.held = false;
+        self.message = None;
+        match self.session.as_ref().and_then(Session::current) {
+            Some(next) => self.start_take(next),
+            None => self.finish(),
+        }
+    }
+
     /// After a take: the next slot's countdown starts (auto advance) or waits.
     fn arm_next(&mut self) {
         let session = self.session.as_ref().expect("a session");
@@ -853,6 +894,8 @@ impl Cycle {
             if self.disk_guard().is_ok() {
                 self.start_take(next);
             } else {
+                // An unattended session goes on by itself once the guard clears.
+                self.held = true;
                 self.set_phase(Phase::Armed);
             }
         } else {
