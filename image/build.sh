@@ -16,6 +16,7 @@
 #   UBOOT     the signed u-boot.bin.sd.bin for the board (arm64; never fetched,
 #             see README "Deployment"); without it the image has no bootloader
 #   MIRROR    Debian mirror (default http://deb.debian.org/debian)
+#   SECURITY  Debian security mirror (default http://security.debian.org/debian-security)
 #
 # Layout (MBR; the first partition at 16 MiB, where Khadas's images start):
 #   1  FAT32  TAKEBOOT       kernel, initrd, device trees, extlinux.conf, takebox/
@@ -30,7 +31,12 @@ out=$(mkdir -p "${2:?usage: image/build.sh ARCH OUT}" && cd "$2" && pwd)
 BIN_DIR=${BIN_DIR:-}
 UBOOT=${UBOOT:-}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
+SECURITY=${SECURITY:-http://security.debian.org/debian-security}
 suite=bookworm
+# The image gets the point release, its updates and its security fixes, and
+# apt on the board sees all three.
+sources=("deb $MIRROR $suite main" "deb $MIRROR $suite-updates main"
+  "deb $SECURITY $suite-security main")
 say() { echo "image/build.sh: $*"; }
 loud() { printf '\n!!!!!!!!\n!!! image/build.sh: %s\n!!!!!!!!\n\n' "$*" >&2; }
 
@@ -59,7 +65,9 @@ dpkgopts=(
 )
 
 # ---- 1. the root file system (slow for arm64: cached by its recipe) ----
-recipe="$suite $arch $MIRROR ${packages[*]} ${dpkgopts[*]}"
+# The ISO week is part of the recipe: a cached root is never more than a
+# week behind the security archive.
+recipe="$suite $arch ${sources[*]} ${packages[*]} ${dpkgopts[*]} $(date -u +%G-W%V)"
 key=$(printf '%s' "$recipe" | sha256sum | cut -c 1-16)
 tarball=$out/rootfs-$arch.tar
 if [[ -f $tarball && $(cat "$tarball.key" 2>/dev/null) == "$key" ]]; then
@@ -77,7 +85,7 @@ else
   mmdebstrap --mode=root --variant=minbase --architectures="$arch" \
     --include="$(IFS=,; echo "${packages[*]}")" "${dpkgopts[@]}" \
     --aptopt='Acquire::Retries "3"' \
-    "$suite" "$out/rootfs-$arch.part.tar" "$MIRROR"
+    "$suite" "$out/rootfs-$arch.part.tar" "${sources[@]}"
   mv "$out/rootfs-$arch.part.tar" "$tarball"
   echo "$key" >"$tarball.key"
   say "root file system built in $((SECONDS - start)) s"
@@ -123,12 +131,20 @@ else
   loud "no takebox-control in BIN_DIR=${BIN_DIR:-(unset)}: this image has no takebox page"
 fi
 
-cat >"$root/etc/fstab" <<'FSTAB'
+# The board's own partitions by the UUIDs made here, never by label: a USB
+# stick labelled takebox-var or TAKEBOOT must not stand in for them.
+root_uuid=$(cat /proc/sys/kernel/random/uuid)
+var_uuid=$(cat /proc/sys/kernel/random/uuid)
+boot_id=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n' | tr a-f A-F)
+boot_uuid=${boot_id:0:4}-${boot_id:4:4}
+# /var is nofail: a failed check leaves the board reachable over SSH (with
+# /var's empty mount point) instead of in emergency mode with root locked.
+cat >"$root/etc/fstab" <<FSTAB
 # takebox board. The root is read-only; /var is the writable partition.
-LABEL=takebox-root  /               ext4   ro,noatime,errors=remount-ro                     0 1
-LABEL=takebox-var   /var            ext4   rw,noatime,nosuid,nodev                          0 2
-LABEL=TAKEBOOT      /boot/firmware  vfat   rw,noatime,nosuid,nodev,noexec,umask=0077,nofail 0 2
-tmpfs               /tmp            tmpfs  rw,nosuid,nodev,mode=1777,size=64m               0 0
+UUID=$root_uuid  /               ext4   ro,noatime,errors=remount-ro                                     0 1
+UUID=$var_uuid  /var            ext4   rw,noatime,nosuid,nodev,nofail,x-systemd.device-timeout=30s      0 2
+UUID=$boot_uuid                             /boot/firmware  vfat   rw,noatime,nosuid,nodev,noexec,umask=0077,nofail                 0 2
+tmpfs                                       /tmp            tmpfs  rw,nosuid,nodev,mode=1777,size=64m                               0 0
 FSTAB
 echo takebox >"$root/etc/hostname"
 : >"$root/etc/machine-id"
@@ -162,7 +178,7 @@ install -d -m 0755 "$root/var"
 # ---- 3. partitions as files ----
 fat=$work/boot.fat
 fat_mb=256
-mkfs.vfat -n TAKEBOOT -F 32 -C "$fat" $((fat_mb * 1024)) >/dev/null
+mkfs.vfat -n TAKEBOOT -i "$boot_id" -F 32 -C "$fat" $((fat_mb * 1024)) >/dev/null
 mmd -i "$fat" ::/extlinux ::/takebox
 mcopy -i "$fat" "$bootdir/vmlinuz" ::/vmlinuz
 mcopy -i "$fat" "$bootdir/initrd.img" ::/initrd.img
@@ -178,8 +194,10 @@ label takebox
     kernel /vmlinuz
     initrd /initrd.img
     fdtdir /dtbs
-    append root=LABEL=takebox-root rootwait ro console=ttyAML0,115200 quiet
+    append root=UUID=$root_uuid rootwait ro console=ttyAML0,115200 quiet
 EXT
+# The same root for qemu (image/test.sh boots the kernel beside the image).
+echo "root=UUID=$root_uuid" >"$bootdir/root"
 mcopy -i "$fat" "$work/extlinux.conf" ::/extlinux/extlinux.conf
 cat >"$work/takebox-README.txt" <<'TXT'
 takebox first boot: put any of these files in this folder before the first boot.
@@ -193,8 +211,8 @@ mcopy -i "$fat" "$work/takebox-README.txt" ::/takebox/README.txt
 mb_of() { du -sm --apparent-size "$1" | cut -f 1; }
 root_mb=$(($(mb_of "$root") * 115 / 100 + 160))
 var_mb=$(( $(mb_of "$work/var") + 384 ))
-mke2fs -q -t ext4 -L takebox-root -m 0 -d "$root" "$work/root.ext4" "${root_mb}M"
-mke2fs -q -t ext4 -L takebox-var -d "$work/var" "$work/var.ext4" "${var_mb}M"
+mke2fs -q -t ext4 -L takebox-root -U "$root_uuid" -m 0 -d "$root" "$work/root.ext4" "${root_mb}M"
+mke2fs -q -t ext4 -L takebox-var -U "$var_uuid" -d "$work/var" "$work/var.ext4" "${var_mb}M"
 rm -rf "$root" "$work/var" # disk space: only the partition files are needed now
 
 img=$out/takebox-$arch.img

@@ -26,7 +26,7 @@ KIT_BIN_DIR=${KIT_BIN_DIR:?KIT_BIN_DIR: folder with takebox-capture for $arch}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-400}
 img=$out/takebox-$arch.img
 boot=$out/boot-$arch
-[[ -f $img && -f $boot/vmlinuz ]] || { echo "image/test.sh: build $img first (make image)" >&2; exit 1; }
+[[ -f $img && -f $boot/vmlinuz && -f $boot/root ]] || { echo "image/test.sh: build $img first (make image)" >&2; exit 1; }
 
 run=$out/test-$arch
 rm -rf "$run"
@@ -49,6 +49,11 @@ mcopy -o -i "$run/disk.img@@16M" "$run/first/"* ::/takebox/
 # The recordings drive: a fresh ext4 labelled takebox, nothing else on it.
 truncate -s 512M "$run/data.img"
 mke2fs -q -t ext4 -L takebox "$run/data.img"
+# Two sticks that must be ignored: one labelled like the drive, one like the
+# board's /var (without the first-boot stamp, which would run first boot again).
+truncate -s 32M "$run/stick-drive.img" "$run/stick-var.img"
+mke2fs -q -t ext4 -L takebox "$run/stick-drive.img"
+mke2fs -q -t ext4 -L takebox-var "$run/stick-var.img"
 
 # The kit: what `make install` needs, built for this architecture.
 # Stripped: a debug build carries some 50 MB of symbols the VM does not need.
@@ -81,10 +86,12 @@ esac
 qemu+=(-accel tcg -m 1024 -smp "${SMP:-2}" -display none -monitor none
   -serial "file:$run/console.log"
   -kernel "$boot/vmlinuz" -initrd "$boot/initrd.img"
-  -append "root=LABEL=takebox-root ro rootwait console=$console"
+  -append "$(cat "$boot/root") ro rootwait console=$console"
   -drive "file=$run/disk.img,format=raw,if=virtio"
   -drive "file=$run/kit.ext4,format=raw,if=virtio,readonly=on"
   -drive "file=$run/data.img,format=raw,if=none,id=nvm" -device nvme,serial=takebox-data,drive=nvm
+  -drive "file=$run/stick-drive.img,format=raw,if=virtio"
+  -drive "file=$run/stick-var.img,format=raw,if=virtio"
   -netdev "user,id=n,restrict=on,$fwd" -device virtio-net-pci,netdev=n)
 
 start_ms=$(date +%s%3N)
@@ -118,7 +125,7 @@ ssh_opts=(-i "$run/id" -p "$p_ssh" -o StrictHostKeyChecking=accept-new
   -o UserKnownHostsFile="$run/known_hosts" -o ConnectTimeout=30 -o BatchMode=yes)
 # A root shell on the VM: admin's key, then sudo with the password from first boot.
 as_root() { # SCRIPT on stdin
-  { echo "$admin_pw"; cat; } | ssh "${ssh_opts[@]}" admin@127.0.0.1 "sudo -S -p '' sh -s"
+  { echo "$admin_pw"; cat; } | ssh "${ssh_opts[@]}" admin@127.0.0.1 "sudo -S -k -p '' sh -s"
 }
 
 t_page=
@@ -143,7 +150,14 @@ check "password file removed after use" sh -c '! test -e /boot/firmware/takebox/
 check "root file system read-only" sh -c 'findmnt -no OPTIONS / | grep -q "^ro," && findmnt -no SOURCE,OPTIONS /'
 check "/var writable on its own partition" findmnt -no SOURCE,FSTYPE /var
 check "drive mounted by udev+systemd at /srv/takebox" sh -c 'findmnt -no SOURCE,FSTYPE,OPTIONS /srv/takebox | grep "^/dev/nvme0n1 ext4"'
-check "fsck ran before the mount" sh -c 'systemctl show -P Result "systemd-fsck@dev-disk-by\x2dlabel-takebox.service" | grep -x success'
+check "fsck ran before the mount" sh -c 'systemctl show -P Result "systemd-fsck@dev-takebox\x2ddrive.service" | grep -x success'
+check "a stick labelled takebox is not the drive" sh -c 'test "$(readlink -f /dev/takebox-drive)" = /dev/nvme0n1 && readlink -f /dev/disk/by-label/takebox-var /dev/disk/by-label/takebox | tr "\n" " "'
+check "/var and / from the board's own partitions" sh -c 'findmnt -no SOURCE /var | grep -x /dev/vda3 && findmnt -no SOURCE / | grep -x /dev/vda2'
+check "partitions mounted by UUID, /var nofail" sh -c '! grep -q "^LABEL=" /etc/fstab && grep -E "^UUID=.* /var .*nofail" /etc/fstab | cut -c 1-50'
+check "first boot ran once, after its mounts" sh -c 'test "$(journalctl -b -u takebox-firstboot -o cat | grep -c "takebox-firstboot: done")" = 1 && systemctl show -P RequiresMountsFor takebox-firstboot.service'
+check "SSH takes keys only" sh -c 'sshd -T | grep -x "passwordauthentication no"'
+check "apt sees bookworm-security and -updates" sh -c 'grep -h "^deb " /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | grep -c -e bookworm-security -e bookworm-updates | grep -x 2'
+check "takebox-control logs to the journal (bounded)" sh -c '! test -e /var/log/takebox/takebox-control.log && grep -h SystemMaxUse /etc/systemd/journald.conf.d/*.conf'
 check "share folder and marker on the drive" stat -c '%U %a %n' /srv/takebox/recordings/.takebox-share
 check "smbd active" systemctl is-active smbd.service
 check "nmbd masked" sh -c 'systemctl is-enabled nmbd.service | grep -x masked'

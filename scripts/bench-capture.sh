@@ -53,6 +53,9 @@ kill_pid=$(pgrep -P "$tb_pid" takebox-captur || echo "$tb_pid")
 for t in /proc/"$kill_pid"/task/*; do
   echo "$(cat "$t/comm") $(awk '{print $1 / 1e9}' "$t/schedstat")"
 done >"$work/threads.txt"
+# Bytes the daemon read and wrote through system calls (files, sockets): the
+# take's spool file, its delivery, and whatever reading it back costs.
+awk '/^[rw]char:/ { sub(":", "", $1); printf "%s %.1f MB\n", $1, $2 / 1e6 }' /proc/"$kill_pid"/io >"$work/io.txt"
 if [[ ${BENCH_THREADS:-0} == 1 ]]; then
   awk '{printf "  %-18s %8.1f ms\n", $1, $2 * 1000}' "$work/threads.txt"
 fi
@@ -71,6 +74,7 @@ if [[ ${BENCH_ARECORD:-1} == 0 ]]; then
   read -r u s m <"$work/takebox.time"
   echo "takebox-capture: CPU $(python3 -c "print($u + $s)") s, peak RSS $((m / 1024)) MB, take $state, xruns $xruns"
   echo "$by_thread"
+  echo "takebox-capture I/O: read $(awk '$1 == "rchar" { print $2, $3 }' "$work/io.txt"), written $(awk '$1 == "wchar" { print $2, $3 }' "$work/io.txt")"
   exit 0
 fi
 # arecord: the same device, format and length.
@@ -101,6 +105,8 @@ print(f"{'arecord':22}{ar_cpu:8.2f}{ar_rss:13.1f}")
 ratio = tb_cpu / ar_cpu if ar_cpu > 0 else float('inf')
 print(f"{'ratio':22}{ratio:8.2f}x{tb_rss / ar_rss:12.2f}x")
 print(sys.argv[8])
+io = dict(l.split(None, 1) for l in open(f"{work}/io.txt").read().splitlines())
+print(f"takebox-capture I/O: read {io['rchar']}, written {io['wchar']} (the take is {secs} s of {ch} ch S24: {float(secs) * rate * ch * 3 / 1e6:.1f} MB)")
 if os.path.exists(f"{work}/arecord-matched.time"):
     am_cpu, am_rss = read("arecord-matched")
     print(f"{'arecord, period ' + str(period):22}{am_cpu:8.2f}{am_rss:13.1f}")

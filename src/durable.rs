@@ -27,18 +27,94 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// Why a folder cannot be made where one is wanted; `at` is the path that
+/// stood in the way (the folder itself or its nearest existing ancestor).
+#[derive(Debug)]
+pub enum CannotMakeDir {
+    NotAFolder { at: PathBuf },
+    Unreadable { at: PathBuf, error: String },
+    KernelFileSystem { at: PathBuf, which: &'static str },
+    ReadOnly { at: PathBuf },
+    NotWritable { at: PathBuf, error: nix::Error },
+}
+
+impl std::fmt::Display for CannotMakeDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CannotMakeDir::NotAFolder { at } => {
+                write!(f, "{} is a file, not a folder", at.display())
+            }
+            CannotMakeDir::Unreadable { at, error } => write!(f, "{}: {error}", at.display()),
+            CannotMakeDir::KernelFileSystem { at, which } => write!(
+                f,
+                "{} is on a kernel file system ({which}) where no folder can be made",
+                at.display()
+            ),
+            CannotMakeDir::ReadOnly { at } => {
+                write!(f, "{} is on a read-only file system", at.display())
+            }
+            CannotMakeDir::NotWritable { at, error } => write!(
+                f,
+                "{}: cannot make a folder or file there: {error}",
+                at.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CannotMakeDir {}
+
 /// Whether `create_dir_all(dir)` can succeed, found out without making
 /// anything: `dir` is a folder, or its nearest existing ancestor is a folder
 /// that can be written, on a file system that is neither read-only nor one of
-/// the kernel's (`/proc`, `/sys`, ...), where no folder can be made. Says why not
-/// in words.
-pub fn check_can_make_dir(dir: &Path) -> Result<(), String> {
-    use nix::sys::statfs as sf;
+/// the kernel's (`/proc`, `/sys`, ...), where no folder can be made.
+pub fn check_can_make_dir(dir: &Path) -> Result<(), CannotMakeDir> {
+    let at = nearest_existing(dir)?;
+    let unreadable = |e: nix::Error| CannotMakeDir::Unreadable {
+        at: at.to_path_buf(),
+        error: e.to_string(),
+    };
+    let st = nix::sys::statfs::statfs(at).map_err(unreadable)?;
+    if is_kernel_file_system(st.filesystem_type()) {
+        let which = if dir.starts_with("/proc") {
+            "/proc"
+        } else if dir.starts_with("/sys") {
+            "/sys"
+        } else {
+            "proc, sysfs or the like"
+        };
+        return Err(CannotMakeDir::KernelFileSystem {
+            at: at.to_path_buf(),
+            which,
+        });
+    }
+    let vfs = nix::sys::statvfs::statvfs(at).map_err(unreadable)?;
+    if vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Err(CannotMakeDir::ReadOnly {
+            at: at.to_path_buf(),
+        });
+    }
+    nix::unistd::access(
+        at,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    )
+    .map_err(|error| CannotMakeDir::NotWritable {
+        at: at.to_path_buf(),
+        error,
+    })
+}
+
+/// `dir`, or its nearest ancestor that exists, which must be a folder.
+fn nearest_existing(dir: &Path) -> Result<&Path, CannotMakeDir> {
     let mut at = dir;
     loop {
         match fs::metadata(at) {
-            Ok(m) if m.is_dir() => break,
-            Ok(_) => return Err(format!("{} is a file, not a folder", at.display())),
+            Ok(m) if m.is_dir() => return Ok(at),
+            Ok(_) => {
+                return Err(CannotMakeDir::NotAFolder {
+                    at: at.to_path_buf(),
+                });
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -50,10 +126,20 @@ pub fn check_can_make_dir(dir: &Path) -> Result<(), String> {
                     _ => Path::new("."),
                 };
             }
-            Err(e) => return Err(format!("{}: {e}", at.display())),
+            Err(e) => {
+                return Err(CannotMakeDir::Unreadable {
+                    at: at.to_path_buf(),
+                    error: e.to_string(),
+                });
+            }
         }
     }
-    let kernel = [
+}
+
+/// File systems of the kernel's own (`/proc`, `/sys`, ...), where no folder can be made.
+fn is_kernel_file_system(kind: nix::sys::statfs::FsType) -> bool {
+    use nix::sys::statfs as sf;
+    [
         sf::PROC_SUPER_MAGIC,
         sf::SYSFS_MAGIC,
         sf::DEVPTS_SUPER_MAGIC,
@@ -66,31 +152,8 @@ pub fn check_can_make_dir(dir: &Path) -> Result<(), String> {
         sf::NSFS_MAGIC,
         sf::SELINUX_MAGIC,
         sf::SMACK_MAGIC,
-    ];
-    let st = sf::statfs(at).map_err(|e| format!("{}: {e}", at.display()))?;
-    if kernel.contains(&st.filesystem_type()) {
-        return Err(format!(
-            "{} is on a kernel file system ({}) where no folder can be made",
-            at.display(),
-            if dir.starts_with("/proc") {
-                "/proc"
-            } else if dir.starts_with("/sys") {
-                "/sys"
-            } else {
-                "proc, sysfs or the like"
-            }
-        ));
-    }
-    let vfs = nix::sys::statvfs::statvfs(at).map_err(|e| format!("{}: {e}", at.display()))?;
-    if vfs.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
-        return Err(format!("{} is on a read-only file system", at.display()));
-    }
-    nix::unistd::access(
-        at,
-        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
-    )
-    .map_err(|e| format!("{}: cannot make a folder or file there: {e}", at.display()))?;
-    Ok(())
+    ]
+    .contains(&kind)
 }
 
 /// Replace `path` with `bytes` atomically: readers see the old or the new file, never a mix.
@@ -230,12 +293,23 @@ mod tests {
         assert!(!tmp.join("a").exists(), "the check made a folder");
         check_can_make_dir(&tmp).unwrap();
         let e = check_can_make_dir(Path::new("/proc/takebox/spool")).unwrap_err();
-        assert!(e.contains("/proc") && e.contains("kernel"), "{e}");
+        assert!(
+            matches!(e, CannotMakeDir::KernelFileSystem { which: "/proc", .. }),
+            "{e}"
+        );
+        assert!(e.to_string().contains("kernel file system (/proc)"), "{e}");
         let e = check_can_make_dir(Path::new("/sys/takebox")).unwrap_err();
-        assert!(e.contains("kernel"), "{e}");
+        assert!(
+            matches!(e, CannotMakeDir::KernelFileSystem { which: "/sys", .. }),
+            "{e}"
+        );
         fs::write(tmp.join("file"), b"").unwrap();
         let e = check_can_make_dir(&tmp.join("file/spool")).unwrap_err();
-        assert!(e.contains("is a file, not a folder"), "{e}");
+        assert!(
+            matches!(&e, CannotMakeDir::NotAFolder { at } if at == &tmp.join("file")),
+            "{e}"
+        );
+        assert!(e.to_string().ends_with("is a file, not a folder"), "{e}");
         fs::remove_dir_all(&tmp).unwrap();
     }
 

@@ -178,9 +178,13 @@ fn a_recorder_killed_mid_take_records_the_slot_after_its_restart_exactly_once() 
     assert!(wavs.iter().any(|w| w.contains("_C#4_long_")), "{wavs:?}");
 
     let log = session_log(&ws, &id);
+    // The cut take's id is never recorded again (the recorder refuses it as
+    // interrupted): slot 1 is re-armed under a new id, and again if the
+    // recorder was still filling its clock when that one's start came.
     let rearm: Vec<&Value> = log.iter().filter(|l| l["event"] == "rearm").collect();
-    assert_eq!(rearm.len(), 1, "{log:?}");
-    assert_eq!(rearm[0]["slot"], 1);
+    assert!(!rearm.is_empty(), "{log:?}");
+    assert_eq!(rearm[0]["take_id"], first.as_str(), "{log:?}");
+    assert!(rearm.iter().all(|r| r["slot"] == 1), "{log:?}");
     assert!(
         log.iter().any(|l| l["event"] == "error"),
         "the outage is logged"
@@ -190,7 +194,12 @@ fn a_recorder_killed_mid_take_records_the_slot_after_its_restart_exactly_once() 
         .filter(|l| l["event"] == "confirmation")
         .collect();
     assert_eq!(confs.len(), 2);
-    assert_ne!(confs[0]["take_id"], rearm[0]["take_id"], "a new take id");
+    for c in &confs {
+        assert!(
+            rearm.iter().all(|r| r["take_id"] != c["take_id"]),
+            "a re-armed take id was confirmed: {log:?}"
+        );
+    }
 }
 
 #[test]

@@ -10,76 +10,28 @@ mod common;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 const PASSWORD: &str = "Take-box 4 real";
-const OWNER_UID: u32 = 4102;
+use common::samba::{self, OWNER_UID};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn nss_wrapper() -> PathBuf {
-    let out = Command::new("dpkg")
-        .args(["-L", "libnss-wrapper"])
-        .output()
-        .expect("dpkg");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find(|l| l.ends_with("/libnss_wrapper.so"))
-        .map(PathBuf::from)
-        .expect("libnss-wrapper must be installed (make test installs it)")
-}
-
-/// The board's smb.conf with the loopback test's [global] overrides appended to
-/// its [global] section and the share pointed at `share`. Everything else (the
-/// protocol floor, guest rules, users, preexec) is the shipped file's.
-fn test_config(shipped: &str, dir: &Path, share: &Path, port: u16) -> String {
-    let (global, rest) = shipped
-        .split_once("\n[takebox]\n")
-        .expect("smb.conf has a [takebox] section");
-    let d = dir.display();
-    let overrides = format!(
+/// The loopback test's [global] lines.
+fn overrides(port: u16) -> String {
+    format!(
         "
    # loopback test overrides
    smb ports = {port}
    interfaces = lo
    bind interfaces only = yes
-   private dir = {d}/private
-   state directory = {d}/state
-   cache directory = {d}/cache
-   lock directory = {d}/lock
-   pid directory = {d}/pid
-   ncalrpc dir = {d}/ncalrpc
-   binddns dir = {d}/binddns
-   passdb backend = tdbsam:{d}/private/passdb.tdb
-   log file = {d}/log.%m
    logging = file
 "
-    );
-    let share_section: String = rest
-        .lines()
-        .map(|l| {
-            if l.trim_start().starts_with("path =") {
-                format!("   path = {}", share.display())
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    format!("{global}\n{overrides}\n[takebox]\n{share_section}\n")
-}
-
-/// The folders test_config points smbd's state at.
-fn state_dirs(d: &Path) {
-    for sub in [
-        "private", "state", "cache", "lock", "pid", "ncalrpc", "binddns",
-    ] {
-        std::fs::create_dir_all(d.join(sub)).unwrap();
-    }
+    )
 }
 
 struct Smbd {
@@ -96,69 +48,22 @@ impl Smbd {
             .tempdir()
             .unwrap();
         let d = dir.path();
-        state_dirs(d);
+        samba::state_dirs(d);
         // The drive's recordings folder, owned by the recordings' owner.
         let share = d.join("recordings");
         std::fs::create_dir_all(&share).unwrap();
         std::os::unix::fs::chown(&share, Some(OWNER_UID), Some(OWNER_UID)).unwrap();
         std::fs::write(share.join(".takebox-share"), b"").unwrap();
-        // Users of the board, for smbd only.
-        std::fs::write(
-            d.join("passwd"),
-            format!(
-                "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
-                 recorder:x:4101:4101:recorder:/nonexistent:/usr/sbin/nologin\n\
-                 takebox:x:{OWNER_UID}:{OWNER_UID}:takebox:/nonexistent:/usr/sbin/nologin\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            d.join("group"),
-            format!("root:x:0:\nnogroup:x:65534:\nrecorder:x:4101:\ntakebox:x:{OWNER_UID}:\n"),
-        )
-        .unwrap();
-        let env = [
-            (
-                "LD_PRELOAD".to_string(),
-                nss_wrapper().display().to_string(),
-            ),
-            (
-                "NSS_WRAPPER_PASSWD".into(),
-                d.join("passwd").display().to_string(),
-            ),
-            (
-                "NSS_WRAPPER_GROUP".into(),
-                d.join("group").display().to_string(),
-            ),
-        ];
         // A free loopback port (rigs, section 6 uses 4450; other builders may too).
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let shipped = std::fs::read_to_string(repo().join("samba/smb.conf")).unwrap();
         let conf = d.join("smb.conf");
-        std::fs::write(&conf, test_config(&shipped, d, &share, port)).unwrap();
-
-        let mut pw = Command::new("smbpasswd")
-            .arg("-c")
-            .arg(&conf)
-            .args(["-s", "-a", "recorder"])
-            .envs(env.iter().cloned())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("smbpasswd (samba) must be installed: make test installs it");
-        use std::io::Write;
-        pw.stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PASSWORD}\n{PASSWORD}\n").as_bytes())
-            .unwrap();
-        let out = pw.wait_with_output().unwrap();
-        assert!(out.status.success(), "smbpasswd: {out:?}");
+        std::fs::write(&conf, samba::config(d, &share, &overrides(port))).unwrap();
+        samba::add_users(d, &conf, PASSWORD);
+        let env = samba::env(d);
 
         // Its own process group: smbd signals its whole group when it stops.
         let child = Command::new("smbd")
@@ -317,12 +222,11 @@ fn share_takes_a_take_from_the_one_user_and_refuses_everyone_else() {
 fn testparm_finds_the_shipped_and_the_test_config_clean() {
     let dir = tempfile::tempdir().unwrap();
     let shipped_path = repo().join("samba/smb.conf");
-    let shipped = std::fs::read_to_string(&shipped_path).unwrap();
-    state_dirs(dir.path());
+    samba::state_dirs(dir.path());
     let test_conf = dir.path().join("smb.conf");
     std::fs::write(
         &test_conf,
-        test_config(&shipped, dir.path(), dir.path(), 4450),
+        samba::config(dir.path(), dir.path(), &overrides(4450)),
     )
     .unwrap();
     for conf in [&shipped_path, &test_conf] {

@@ -162,7 +162,14 @@ fn drive_rule_asks_systemd_for_the_checked_nofail_mount_and_runs_nothing() {
     let wants = find(drive, "ENV", Some("SYSTEMD_WANTS")).unwrap();
     assert_eq!(wants.op, "+=", "append, so other rules' wants survive");
 
-    // The mount unit it names: its name is its Where=, its What= the same label.
+    // The drive's own name, which only this NVMe rule gives: a stick with the
+    // same label never gets it.
+    let link = &find(drive, "SYMLINK", None)
+        .expect("the drive rule names the device")
+        .value;
+    assert_eq!(find(drive, "SYMLINK", None).unwrap().op, "+=");
+
+    // The mount unit it names: its name is its Where=, its What= that name.
     let mount = read(&format!("systemd/{}", wants.value));
     let where_ = &unit_values(&mount, "Where")[0];
     assert_eq!(
@@ -170,7 +177,8 @@ fn drive_rule_asks_systemd_for_the_checked_nofail_mount_and_runs_nothing() {
         wants.value
     );
     let what = &unit_values(&mount, "What")[0];
-    assert_eq!(what, &format!("/dev/disk/by-label/{label}"));
+    assert_eq!(label, "takebox");
+    assert_eq!(what, &format!("/dev/{link}"));
     let options = &unit_values(&mount, "Options")[0];
     assert!(options.split(',').any(|o| o == "nofail"), "{options}");
     // fsck of that very device, before the mount.

@@ -517,40 +517,16 @@ pub fn metadata_chunks(
     let Some(meta) = &opts.metadata else {
         return Ok(chunks);
     };
-    // The bext time reference counts samples since midnight of the capture clock.
     let start = meta
         .recorded_at
         .map(|t| t + std::time::Duration::from_secs_f64(kept.start_frame as f64 / f64::from(rate)));
-    let (date, time, since_midnight) = match start.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
-        Some(d) => {
-            let stamp = humantime::format_rfc3339_seconds(
-                UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()),
-            )
-            .to_string();
-            let secs = d.as_secs_f64() % 86_400.0;
-            (
-                stamp[0..10].to_string(),
-                stamp[11..19].to_string(),
-                (secs * f64::from(rate)) as u64,
-            )
-        }
-        None => (String::new(), String::new(), 0),
-    };
+    let (date, time, since_midnight) = bext_origination(start, rate);
     let description = format!(
         "{} {} {} {} take {}",
         meta.instrument, meta.note_name, meta.articulation, meta.dynamic, meta.take_id
     );
     let fmt = opts.output_format.or(info.format()).unwrap_or_default();
-    let history = format!(
-        "A=PCM,F={rate},W={},M={},T=takebox {}\r\n",
-        fmt.bits(),
-        match info.channels {
-            1 => "mono".to_string(),
-            2 => "stereo".to_string(),
-            n => format!("{n}ch"),
-        },
-        env!("CARGO_PKG_VERSION")
-    );
+    let history = coding_history(rate, fmt, info.channels);
     chunks.extend(
         dsp::bext_chunk(&BextInfo {
             description: description.trim(),
@@ -580,6 +556,40 @@ pub fn metadata_chunks(
         .map_err(|e| dsp_err(path, e))?,
     );
     Ok(chunks)
+}
+
+/// The bext origination date and time of a take's first kept frame, and its
+/// time reference: samples since midnight of the capture clock.
+fn bext_origination(start: Option<SystemTime>, rate: u32) -> (String, String, u64) {
+    match start.and_then(|t| t.duration_since(UNIX_EPOCH).ok()) {
+        Some(d) => {
+            let stamp = humantime::format_rfc3339_seconds(
+                UNIX_EPOCH + std::time::Duration::from_secs(d.as_secs()),
+            )
+            .to_string();
+            let secs = d.as_secs_f64() % 86_400.0;
+            (
+                stamp[0..10].to_string(),
+                stamp[11..19].to_string(),
+                (secs * f64::from(rate)) as u64,
+            )
+        }
+        None => (String::new(), String::new(), 0),
+    }
+}
+
+/// The bext coding history line (EBU R 98) of a file takebox wrote.
+fn coding_history(rate: u32, format: SampleFormat, channels: u16) -> String {
+    format!(
+        "A=PCM,F={rate},W={},M={},T=takebox {}\r\n",
+        format.bits(),
+        match channels {
+            1 => "mono".to_string(),
+            2 => "stereo".to_string(),
+            n => format!("{n}ch"),
+        },
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Pass 2: write the kept frames with the gain, fades and metadata to `output`
@@ -632,103 +642,39 @@ pub fn render_with(
     let output = to.path;
     let info = &analysis.info;
     let ch = usize::from(info.channels);
-    let rate = info.sample_rate;
     let format = opts
         .output_format
         .or(info.format())
         .ok_or_else(|| err(input, "no output format for this input"))?;
     let kept = kept_range(analysis, opts);
     let trimmed = kept.start_frame > 0 || kept.end_frame < info.frames;
-    let settings = RenderSettings {
-        gain_db: gain.gain_db,
-        dc_offset: opts.remove_dc.then(|| analysis.rms.dc.clone()),
-        fade_in_ms: if trimmed { opts.fade_in_ms } else { 0.0 },
-        fade_out_ms: if trimmed { opts.fade_out_ms } else { 0.0 },
-        fade_shape: FadeShape::RaisedCosine,
-    };
-    // Values already on the output grid stay exact; anything changed is dithered.
-    let changed = gain.gain_db != 0.0 || opts.remove_dc || trimmed || info.format() != Some(format);
-    let renderer = Renderer::new(ch, rate, kept, &settings).map_err(|e| dsp_err(input, e))?;
+    let settings = render_settings(analysis, gain, opts, trimmed);
+    let renderer =
+        Renderer::new(ch, info.sample_rate, kept, &settings).map_err(|e| dsp_err(input, e))?;
     let frames = renderer.output_frames();
     let chunks = metadata_chunks(info, analysis.pitch, kept, opts, input)?;
-    let file = File::create(output).map_err(|e| err(output, e))?;
-    let spec = WavSpec {
-        channels: info.channels,
-        sample_rate: rate,
-        format,
-    };
-    let buffered = BufWriter::with_capacity(IO_BUFFER, file);
-    let mut writer = if to.checksum {
-        WavWriter::new(buffered, spec, frames, &chunks)
-    } else {
-        WavWriter::new_unhashed(buffered, spec, frames, &chunks)
-    }
-    .map_err(|e| err(output, e))?;
-    let mut reader = match samples {
-        Some(_) => None,
-        None => {
-            let mut r = open(input)?;
-            r.seek_frame(kept.start_frame).map_err(|e| err(input, e))?;
-            Some(r)
-        }
-    };
-    let mut pos = kept.start_frame;
-    let mut buf = match reader {
-        Some(_) => vec![0.0f32; BLOCK_FRAMES * ch],
-        None => Vec::new(),
-    };
+    let mut writer = open_writer(to, info, format, frames, &chunks)?;
+    let mut source = RenderSource::open(input, samples, kept.start_frame, ch)?;
+    // Values already on the output grid stay exact; anything changed is dithered.
+    let changed = gain.gain_db != 0.0 || opts.remove_dc || trimmed || info.format() != Some(format);
+    let mut encoder = BlockEncoder::new(format, changed, frames);
     let mut out = Vec::with_capacity(BLOCK_FRAMES * ch);
-    let mut ints16 = Vec::new();
-    let mut bytes = Vec::new();
-    let mut dither = Tpdf::new(0x7a6b_0001 ^ frames);
     let mut peaks = vec![0.0f32; ch];
+    let mut pos = kept.start_frame;
     while pos < kept.end_frame {
-        let block = match (&mut reader, samples) {
-            (Some(r), _) => {
-                let n = r.read(&mut buf).map_err(|e| err(input, e))?;
-                &buf[..n * ch]
-            }
-            (None, all) => {
-                let all = all.unwrap_or(&[]);
-                let from = (pos as usize * ch).min(all.len());
-                &all[from..(from + BLOCK_FRAMES * ch).min(all.len())]
-            }
-        };
+        let block = source.block(pos, ch)?;
         if block.is_empty() {
             break;
         }
-        let n = block.len() / ch;
         out.clear();
         renderer.render(pos, block, &mut out);
-        pos += n as u64;
+        pos += (block.len() / ch) as u64;
         dsp::channel_peaks(&out, ch, &mut peaks);
-        // Sized once for a whole block (no clear: refilling it is a memset).
-        match format {
-            SampleFormat::S16 if changed => {
-                ints16.clear();
-                dsp::quantize_i16(&out, &mut dither, &mut ints16);
-                bytes.resize(ints16.len() * 2, 0);
-                for (b, v) in bytes.chunks_exact_mut(2).zip(&ints16) {
-                    b.copy_from_slice(&v.to_le_bytes());
-                }
-            }
-            // 24 bits needs no dither (its noise floor is under any
-            // microphone's); the writer rounds.
-            _ => {
-                writer.write(&out).map_err(|e| err(output, e))?;
-                continue;
-            }
-        }
-        writer.write_encoded(&bytes).map_err(|e| err(output, e))?;
+        encoder
+            .write(&out, &mut writer)
+            .map_err(|e| err(output, e))?;
     }
-    let (buffered, sha256) = writer.finish().map_err(|e| err(output, e))?;
-    let file = buffered.into_inner().map_err(|e| err(output, e.error()))?;
-    match to.durability {
-        Durability::Fsync => file
-            .sync_all()
-            .map_err(|e| err(output, format!("fsync: {e}")))?,
-        Durability::Deferred => crate::durable::start_writeback(&file),
-    }
+    let sha256 = finish_file(writer, output, to.durability)?;
     Ok(Rendered {
         frames,
         kept,
@@ -736,6 +682,147 @@ pub fn render_with(
         format,
         peaks,
     })
+}
+
+/// The gain, DC removal and fades a take is rendered with; fades only where
+/// the take was cut, so an untrimmed take keeps its first and last samples.
+fn render_settings(
+    analysis: &Analysis,
+    gain: GainDecision,
+    opts: &ProcessOptions,
+    trimmed: bool,
+) -> RenderSettings {
+    RenderSettings {
+        gain_db: gain.gain_db,
+        dc_offset: opts.remove_dc.then(|| analysis.rms.dc.clone()),
+        fade_in_ms: if trimmed { opts.fade_in_ms } else { 0.0 },
+        fade_out_ms: if trimmed { opts.fade_out_ms } else { 0.0 },
+        fade_shape: FadeShape::RaisedCosine,
+    }
+}
+
+type RenderWriter = WavWriter<BufWriter<File>>;
+
+fn open_writer(
+    to: &RenderTo,
+    info: &WavInfo,
+    format: SampleFormat,
+    frames: u64,
+    chunks: &[u8],
+) -> Result<RenderWriter, ProcessError> {
+    let file = File::create(to.path).map_err(|e| err(to.path, e))?;
+    let spec = WavSpec {
+        channels: info.channels,
+        sample_rate: info.sample_rate,
+        format,
+    };
+    let buffered = BufWriter::with_capacity(IO_BUFFER, file);
+    if to.checksum {
+        WavWriter::new(buffered, spec, frames, chunks)
+    } else {
+        WavWriter::new_unhashed(buffered, spec, frames, chunks)
+    }
+    .map_err(|e| err(to.path, e))
+}
+
+/// Where a render's samples come from: the input file read again, or the
+/// samples the analysis kept in memory.
+enum RenderSource<'a> {
+    File {
+        path: &'a Path,
+        reader: WavReader<BufReader<File>>,
+        buf: Vec<f32>,
+    },
+    Memory(&'a [f32]),
+}
+
+impl<'a> RenderSource<'a> {
+    fn open(
+        input: &'a Path,
+        samples: Option<&'a [f32]>,
+        start_frame: u64,
+        ch: usize,
+    ) -> Result<Self, ProcessError> {
+        if let Some(all) = samples {
+            return Ok(RenderSource::Memory(all));
+        }
+        let mut reader = open(input)?;
+        reader.seek_frame(start_frame).map_err(|e| err(input, e))?;
+        Ok(RenderSource::File {
+            path: input,
+            reader,
+            buf: vec![0.0f32; BLOCK_FRAMES * ch],
+        })
+    }
+
+    /// The next block from frame `pos` on (the file reader is already there);
+    /// empty at the end.
+    fn block(&mut self, pos: u64, ch: usize) -> Result<&[f32], ProcessError> {
+        match self {
+            RenderSource::File { path, reader, buf } => {
+                let n = reader.read(buf).map_err(|e| err(path, e))?;
+                Ok(&buf[..n * ch])
+            }
+            RenderSource::Memory(all) => {
+                let from = (pos as usize * ch).min(all.len());
+                Ok(&all[from..(from + BLOCK_FRAMES * ch).min(all.len())])
+            }
+        }
+    }
+}
+
+/// Turns rendered blocks into the output's samples: changed 16-bit audio is
+/// dithered; 24 bits needs no dither (its noise floor is under any
+/// microphone's), and unchanged samples are already on the grid, so the
+/// writer rounds those.
+struct BlockEncoder {
+    dither_16: bool,
+    dither: Tpdf,
+    ints16: Vec<i16>,
+    bytes: Vec<u8>,
+}
+
+impl BlockEncoder {
+    fn new(format: SampleFormat, changed: bool, frames: u64) -> Self {
+        BlockEncoder {
+            dither_16: format == SampleFormat::S16 && changed,
+            dither: Tpdf::new(0x7a6b_0001 ^ frames),
+            ints16: Vec::new(),
+            bytes: Vec::new(),
+        }
+    }
+
+    fn write(&mut self, out: &[f32], writer: &mut RenderWriter) -> std::io::Result<()> {
+        if !self.dither_16 {
+            return writer.write(out);
+        }
+        self.ints16.clear();
+        dsp::quantize_i16(out, &mut self.dither, &mut self.ints16);
+        // Sized once for a whole block (no clear: refilling it is a memset).
+        self.bytes.resize(self.ints16.len() * 2, 0);
+        for (b, v) in self.bytes.chunks_exact_mut(2).zip(&self.ints16) {
+            b.copy_from_slice(&v.to_le_bytes());
+        }
+        writer.write_encoded(&self.bytes)
+    }
+}
+
+/// Flush the writer and make the file durable as asked; the file's SHA-256
+/// (empty when it was not computed).
+fn finish_file(
+    writer: RenderWriter,
+    output: &Path,
+    durability: Durability,
+) -> Result<String, ProcessError> {
+    let (buffered, sha256) = writer.finish().map_err(|e| err(output, e))?;
+    let file = buffered.into_inner().map_err(|e| err(output, e.error()))?;
+    match durability {
+        Durability::Fsync => file
+            .sync_all()
+            .map_err(|e| err(output, format!("fsync: {e}")))?,
+        Durability::Deferred => crate::durable::start_writeback(&file),
+    }
+    Ok(sha256)
 }
 
 #[cfg(test)]

@@ -105,7 +105,6 @@ pub fn record(
 ) -> Result<(), TakeError> {
     let ring = &shared.ring;
     let channels = ring.channels();
-    let rate = u64::from(shared.rate.max(1));
     let spec = WavSpec {
         channels: channels as u16,
         sample_rate: shared.rate,
@@ -115,48 +114,21 @@ pub fn record(
     let out = BufWriter::with_capacity(1 << 16, file);
     let mut wav = WavWriter::new_unhashed(out, spec, span.frames(), extra_chunks)
         .map_err(|e| write_err(path, e))?;
-    let nap_frames = (MAX_NAP.as_secs_f64() * rate as f64) as u64;
-    let chunk_frames = nap_frames.min(ring.history_frames() / 4).max(64);
-    let mut buf = vec![0.0f32; chunk_frames as usize * channels];
+    let mut follow = Follow::new(shared);
+    let mut buf = vec![0.0f32; follow.piece_frames as usize * channels];
     let mut pos = span.first;
     let xruns_before = shared.xruns();
-    let stall_limit = Duration::from_secs(2);
-    let mut last_written = ring.written();
-    let mut last_progress = Instant::now();
     while pos < span.end {
         if cancel() {
             return Err(TakeError::Cancelled);
         }
-        let written = ring.written();
-        if written != last_written {
-            last_written = written;
-            last_progress = Instant::now();
-        }
-        let available = written.min(span.end).saturating_sub(pos);
-        // Copy once half a piece is there; the take's last piece, once all of it is.
-        let piece = (span.end - pos).min(chunk_frames);
-        let enough = if piece < chunk_frames {
-            piece
-        } else {
-            piece.div_ceil(2)
-        };
-        if available < enough {
-            if shared.state() == DeviceState::Error || last_progress.elapsed() > stall_limit {
-                return Err(TakeError::DeviceLost(
-                    shared
-                        .error()
-                        .unwrap_or_else(|| "no audio arrived for 2 s".into()),
-                ));
+        let n = match follow.next(shared, pos, span.end)? {
+            Next::Copy(n) => n,
+            Next::Wait(nap) => {
+                std::thread::sleep(nap);
+                continue;
             }
-            // Sleep about as long as the rest of this piece takes to be captured.
-            let missing = piece - available;
-            std::thread::sleep(
-                Duration::from_secs_f64(missing as f64 / rate as f64)
-                    .clamp(Duration::from_millis(2), MAX_NAP),
-            );
-            continue;
-        }
-        let n = available.min(chunk_frames);
+        };
         let out = &mut buf[..n as usize * channels];
         match ring.read(pos, out) {
             Ok(()) => {}
@@ -184,6 +156,70 @@ pub fn record(
         .into_inner()
         .map_err(|e| write_err(path, e.error()))?;
     Ok(())
+}
+
+/// What [`record`] does next: copy this many frames out of the ring, or
+/// sleep until about that many have been captured.
+enum Next {
+    Copy(u64),
+    Wait(Duration),
+}
+
+/// Follows the ring's write position for one take: how much is there to
+/// copy, and whether the device stopped delivering.
+struct Follow {
+    rate: u64,
+    piece_frames: u64,
+    last_written: u64,
+    last_progress: Instant,
+}
+
+/// No new audio for this long is a lost device, whatever its state says.
+const STALL_LIMIT: Duration = Duration::from_secs(2);
+
+impl Follow {
+    fn new(shared: &CaptureShared) -> Self {
+        let rate = u64::from(shared.rate.max(1));
+        let nap_frames = (MAX_NAP.as_secs_f64() * rate as f64) as u64;
+        Follow {
+            rate,
+            piece_frames: nap_frames.min(shared.ring.history_frames() / 4).max(64),
+            last_written: shared.ring.written(),
+            last_progress: Instant::now(),
+        }
+    }
+
+    fn next(&mut self, shared: &CaptureShared, pos: u64, end: u64) -> Result<Next, TakeError> {
+        let written = shared.ring.written();
+        if written != self.last_written {
+            self.last_written = written;
+            self.last_progress = Instant::now();
+        }
+        let available = written.min(end).saturating_sub(pos);
+        // Copy once half a piece is there; the take's last piece, once all of it is.
+        let piece = (end - pos).min(self.piece_frames);
+        let enough = if piece < self.piece_frames {
+            piece
+        } else {
+            piece.div_ceil(2)
+        };
+        if available >= enough {
+            return Ok(Next::Copy(available.min(self.piece_frames)));
+        }
+        if shared.state() == DeviceState::Error || self.last_progress.elapsed() > STALL_LIMIT {
+            return Err(TakeError::DeviceLost(
+                shared
+                    .error()
+                    .unwrap_or_else(|| "no audio arrived for 2 s".into()),
+            ));
+        }
+        // Sleep about as long as the rest of this piece takes to be captured.
+        let missing = piece - available;
+        Ok(Next::Wait(
+            Duration::from_secs_f64(missing as f64 / self.rate as f64)
+                .clamp(Duration::from_millis(2), MAX_NAP),
+        ))
+    }
 }
 
 /// Hex SHA-256 of a file's contents.

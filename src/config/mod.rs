@@ -611,7 +611,8 @@ impl Config {
             }
         }
         for (field, dir) in dirs {
-            crate::durable::check_can_make_dir(&dir).map_err(|e| invalid(file, field, e))?;
+            crate::durable::check_can_make_dir(&dir)
+                .map_err(|e| invalid(file, field, e.to_string()))?;
         }
         Ok(())
     }

@@ -127,12 +127,16 @@ pub struct Cycle {
     take: Option<ActiveTake>,
     last: Option<LastTake>,
     message: Option<String>,
-    /// Auto-advance held back by a recorder that cannot record (down, not
-    /// ready): the countdown starts by itself once it can.
-    advance_waits: bool,
+    /// Auto-advance holds the next take until a recorder or the share allows
+    /// it (the reason is the message); re-checked every [`HELD_RECHECK`].
+    held: bool,
     progress_tx: mpsc::Sender<Progress>,
     progress_rx: mpsc::Receiver<Progress>,
 }
+
+/// How often a held auto-advance looks again: about the recorders' status
+/// poll, so the next take starts within a poll of the recorder being ready.
+const HELD_RECHECK: Duration = Duration::from_millis(250);
 
 async fn join_take(take: &mut Option<ActiveTake>) -> Result<TakeResult, tokio::task::JoinError> {
     match take {
@@ -146,6 +150,7 @@ enum Wake {
     TakeEnded(Result<TakeResult, tokio::task::JoinError>),
     Progress(Progress),
     Tick,
+    Recheck,
 }
 
 /// A planned slot no recorder can be sent: its duration is out of range (it
@@ -219,7 +224,7 @@ impl Cycle {
             take: None,
             last: None,
             message: None,
-            advance_waits: false,
+            held: false,
             progress_tx,
             progress_rx,
         };
@@ -242,13 +247,13 @@ impl Cycle {
     ) {
         self.publish(Event::Changed);
         loop {
-            let ticking =
-                matches!(self.phase, Phase::Countdown | Phase::Recording) || self.advance_waits;
+            let ticking = matches!(self.phase, Phase::Countdown | Phase::Recording);
             let wake = tokio::select! {
                 r = requests.recv() => Wake::Request(r),
                 r = join_take(&mut self.take) => Wake::TakeEnded(r),
                 Some(p) = self.progress_rx.recv() => Wake::Progress(p),
                 _ = tokio::time::sleep(Duration::from_millis(50)), if ticking => Wake::Tick,
+                _ = tokio::time::sleep(HELD_RECHECK), if self.held => Wake::Recheck,
                 _ = shutdown.changed() => break,
             };
             match wake {
@@ -263,6 +268,10 @@ impl Cycle {
                 }
                 Wake::Progress(p) => self.progress(p),
                 Wake::Tick => self.tick(),
+                Wake::Recheck => {
+                    self.recheck_held();
+                    self.publish(Event::Changed);
+                }
             }
         }
         // Stopping: a take still out stays in flight in the session file and is
@@ -450,10 +459,6 @@ impl Cycle {
     }
 
     fn tick(&mut self) {
-        if self.advance_waits && self.take.is_none() {
-            self.advance_if_clear();
-            return;
-        }
         let Some(t) = &self.take else { return };
         let now = Instant::now();
         let phase = if now < t.start {
@@ -623,8 +628,6 @@ impl Cycle {
             return refused(format!("session {} is {}", session.id, self.phase.label()));
         }
         let sent = self.take.as_ref().map(|t| t.sent.load(Ordering::SeqCst));
-        // Whatever the person asks for replaces an advance waiting for a recorder.
-        self.advance_waits = false;
         match cmd {
             Command::Start | Command::Resume => self.start(),
             Command::Retake => self.retake(),
@@ -788,6 +791,7 @@ impl Cycle {
 
     /// A new attempt at `slot`, its countdown starting now.
     fn start_take(&mut self, slot: usize) {
+        self.held = false;
         let countdown = crate::protocol::seconds(self.config().countdown_duration);
         let start_at = Timestamp(SystemTime::now() + countdown);
         let session = self.session.as_mut().expect("a session");
@@ -1062,6 +1066,32 @@ impl Cycle {
         failed.then(|| overall.reason.unwrap_or_else(|| "failed".into()))
     }
 
+    /// A held auto-advance starts the next take once nothing stands in its
+    /// way; a person's command (pause, abort, start) or a take under way ends
+    /// the hold.
+    fn recheck_held(&mut self) {
+        let waiting = self.take.is_none()
+            && self.phase == Phase::Armed
+            && self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.request.auto_advance && !s.paused);
+        if !waiting {
+            self.held = false;
+            return;
+        }
+        if let Some(why) = self.guard_reason() {
+            self.message = Some(format!("take not armed: {why}"));
+            return;
+        }
+        self.held = false;
+        self.message = None;
+        match self.session.as_ref().and_then(Session::current) {
+            Some(next) => self.start_take(next),
+            None => self.finish(),
+        }
+    }
+
     /// After a take: the next slot's countdown starts (auto advance) or waits.
     fn arm_next(&mut self) {
         let session = self.session.as_ref().expect("a session");
@@ -1075,8 +1105,8 @@ impl Cycle {
             if self.disk_guard().is_ok() {
                 self.start_take(next);
             } else {
-                // Started by itself once the recorder can record (see `tick`).
-                self.advance_waits = true;
+                // An unattended session goes on by itself once the guard clears.
+                self.held = true;
                 self.set_phase(Phase::Armed);
             }
         } else {
@@ -1086,26 +1116,6 @@ impl Cycle {
 }
 
 impl Cycle {
-    /// An auto-advance held back by a recorder: start it once nothing stops it.
-    fn advance_if_clear(&mut self) {
-        let open = self
-            .session
-            .as_ref()
-            .is_some_and(|s| s.status == SessionStatus::Open && !s.paused);
-        let Some(next) = self.session.as_ref().and_then(Session::current) else {
-            self.advance_waits = false;
-            return;
-        };
-        if !open {
-            self.advance_waits = false;
-        } else if self.guard_reason().is_none() {
-            self.advance_waits = false;
-            self.message = None;
-            self.start_take(next);
-            self.publish(Event::Changed);
-        }
-    }
-
     /// Record `again` once more: each slot pending again (a confirmed take
     /// superseded, a skipped slot taken up), a finished session reopened, and
     /// the first of them armed with its countdown started.
@@ -1138,7 +1148,6 @@ impl Cycle {
             }
         }
         self.disk_guard()?;
-        self.advance_waits = false;
         self.reopen(&slots)?;
         for &i in &slots {
             let session = self.session_mut();

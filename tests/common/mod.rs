@@ -3,6 +3,8 @@
 //! processes on loopback, and a small blocking HTTP client.
 #![allow(dead_code)]
 
+pub mod samba;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};

@@ -87,24 +87,7 @@ pub fn export(
     })?;
     let a4 = rec.settings["default_frequency"].as_f64().unwrap_or(440.0);
     let mut result = Exported::default();
-    let present: Vec<_> = rec
-        .playable()
-        .filter(|line| {
-            let t = &line.confirmed;
-            let p = share_abs.join(&t.filename);
-            let inside = Path::new(&t.filename)
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)));
-            if !inside || !p.is_file() {
-                result.skipped.push((
-                    t.take_id.to_string(),
-                    format!("{} is not on the share", t.filename),
-                ));
-                return false;
-            }
-            true
-        })
-        .collect();
+    let present = on_the_share(rec, &share_abs, &mut result.skipped);
     let (mut layers, skipped) = mapping::map(present, a4);
     result
         .skipped
@@ -114,15 +97,9 @@ pub fn export(
             session: rec.session_id.clone(),
         });
     }
-    // Sample paths relative to the export, `/`-separated for every sampler.
     for l in &mut layers {
         for r in &mut l.regions {
-            let rel = relative(&out_abs, &share_abs.join(&r.filename));
-            r.filename = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join("/");
+            r.filename = sample_path(&out_abs, &share_abs.join(&r.filename));
         }
     }
     result.regions = layers.iter().map(|l| l.regions.len()).sum();
@@ -157,6 +134,40 @@ pub fn export(
         Format::Csv => write(format!("{stem}.csv"), csv::render(&layers))?,
     }
     Ok(result)
+}
+
+/// The session's playable takes whose files are on the share (and inside
+/// it); the others are listed in `skipped` with why.
+fn on_the_share<'a>(
+    rec: &'a SessionRecord,
+    share_abs: &Path,
+    skipped: &mut Vec<(String, String)>,
+) -> Vec<&'a crate::session_log_format::TakeLine> {
+    rec.playable()
+        .filter(|line| {
+            let t = &line.confirmed;
+            let inside = Path::new(&t.filename)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
+            if !inside || !share_abs.join(&t.filename).is_file() {
+                skipped.push((
+                    t.take_id.to_string(),
+                    format!("{} is not on the share", t.filename),
+                ));
+                return false;
+            }
+            true
+        })
+        .collect()
+}
+
+/// A sample's path relative to the export folder, `/`-separated for every sampler.
+fn sample_path(out_abs: &Path, sample: &Path) -> String {
+    relative(out_abs, sample)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 #[cfg(test)]
