@@ -9,7 +9,7 @@ use super::plan::Slot;
 use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
 use super::recorder_client::RecorderClient;
 use super::session_log::SessionLog;
-pub use super::status::{CycleStatus, Event, LastTake, Phase};
+pub use super::status::{CycleStatus, Event, LastTake, Phase, TakeFigures};
 use super::take_runner::{self, Progress, TakeJob, TakeResult};
 use super::verdict::{self, Judgement};
 use crate::config::{Config, FileNaming, PostProcessing, StorageManagement};
@@ -341,6 +341,8 @@ impl Cycle {
             st.paused = s.paused;
             st.done = s.finished_count();
             st.total = s.plan.len();
+            st.skipped = s.skipped_count();
+            st.seconds_per_take = s.seconds_per_take();
             let slot = self.take.as_ref().map(|t| t.slot).or_else(|| s.current());
             st.slot = slot.map(|i| s.plan[i].clone());
         }
@@ -828,6 +830,7 @@ impl Cycle {
             judgement: overall.clone(),
             warnings: take_warnings(confs),
             recorded_at: confs.first().map(|(_, c)| c.recorded_at),
+            figures: TakeFigures::of(confs),
         });
         for line in lines {
             self.log_event(LogEvent::Confirmation(Box::new(line)));

@@ -124,6 +124,31 @@ impl Session {
             .count()
     }
 
+    /// Slots skipped (counted in [`Session::finished_count`] too).
+    pub fn skipped_count(&self) -> usize {
+        self.progress
+            .iter()
+            .filter(|p| p.state == SlotState::Skipped)
+            .count()
+    }
+
+    /// The pace so far: seconds between the starts of the first and the
+    /// latest recorded takes, per take in between (countdowns, listening and
+    /// retakes included). `None` before two takes are recorded.
+    pub fn seconds_per_take(&self) -> Option<f64> {
+        let starts = self
+            .progress
+            .iter()
+            .flat_map(|p| &p.takes)
+            .filter(|t| t.outcome == TakeOutcome::Done)
+            .map(|t| t.start_at.unix_seconds());
+        let (n, first, last) = starts
+            .fold((0u32, f64::INFINITY, f64::NEG_INFINITY), |(n, a, b), t| {
+                (n + 1, a.min(t), b.max(t))
+            });
+        (n >= 2 && last > first).then(|| (last - first) / f64::from(n - 1))
+    }
+
     /// A new attempt at `slot`: its take id is unique per attempt and a valid name.
     pub fn new_attempt(&mut self, slot: usize, start_at: Timestamp) -> &TakeRecord {
         let p = &mut self.progress[slot];
