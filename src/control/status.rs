@@ -101,6 +101,9 @@ pub struct TakeFigures {
     pub measured_hz: Option<f64>,
     pub peak_dbfs: Option<f64>,
     pub snr_db: Option<f64>,
+    /// The recorder checked the take (an SNR may still be absent: nothing
+    /// in the pre-roll, or no signal).
+    pub checked: bool,
     /// The recording's waveform, with the kept (trimmed) range on it.
     pub envelope: Option<TakeEnvelope>,
     pub kept_frames: Option<(u64, u64)>,
@@ -119,6 +122,7 @@ impl TakeFigures {
                 .flat_map(|(_, c)| c.peak_dbfs.iter().flatten().copied())
                 .reduce(f64::max),
             snr_db: check.and_then(|c| c.snr_db),
+            checked: check.is_some(),
             envelope: first.and_then(|c| c.envelope.clone()),
             kept_frames: first
                 .and_then(|c| c.processing.as_ref())
@@ -218,7 +222,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&last).unwrap(),
-            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"recorded_at":null,"figures":{"cents":null,"measured_hz":null,"peak_dbfs":null,"snr_db":null,"envelope":null,"kept_frames":null,"sample_rate":null}}"#
+            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"recorded_at":null,"figures":{"cents":null,"measured_hz":null,"peak_dbfs":null,"snr_db":null,"checked":false,"envelope":null,"kept_frames":null,"sample_rate":null}}"#
         );
     }
 }

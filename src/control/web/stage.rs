@@ -95,8 +95,11 @@ pub fn figures_text(f: &TakeFigures) -> String {
         None if f.envelope.is_some() => parts.push("peak: digital silence".into()),
         None => {}
     }
-    if let Some(s) = f.snr_db {
-        parts.push(format!("SNR {s:.1} dB"));
+    match (f.snr_db, f.checked, f.peak_dbfs) {
+        (Some(s), _, _) => parts.push(format!("SNR {s:.1} dB")),
+        (None, true, Some(_)) => parts.push("SNR ∞ (a silent pre-roll)".into()),
+        (None, true, None) => parts.push("no SNR (no signal)".into()),
+        (None, false, _) => {}
     }
     parts.join(" · ")
 }
@@ -275,6 +278,12 @@ mod tests {
             figures_text(&f),
             "+50.5 cents · peak -6.0 dBFS · SNR 54.0 dB"
         );
+        let quiet_room = TakeFigures {
+            snr_db: None,
+            checked: true,
+            ..f
+        };
+        assert!(figures_text(&quiet_room).ends_with("SNR ∞ (a silent pre-roll)"));
         let mut h = crate::control::health::RecorderHealth::unknown("http://r");
         h.input_peak_dbfs = vec![Some(-30.0), None];
         let m = meters(std::slice::from_ref(&h));

@@ -119,7 +119,7 @@
       var row = document.createElement("div");
       row.className = "meter"; row.id = m.id;
       setAttrs(row, { role: "meter", "aria-label": m.label + " level, dBFS", "aria-valuemin": -60, "aria-valuemax": 0 });
-      row.innerHTML = '<span class="mlabel"></span><span class="bar"><i class="fill"></i><i class="hold"></i></span><b class="clip">CLIP</b><span class="db"></span>';
+      row.innerHTML = '<span class="mlabel"></span><span class="db"></span><span class="bar"><i class="fill"></i><i class="hold"></i><b class="clip">CLIP</b></span>';
       row.firstChild.textContent = m.label;
       box.insertBefore(row, scale);
     });
