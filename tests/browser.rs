@@ -465,8 +465,9 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     // A take nobody plays: silent, and the whole view asks for attention.
     browser.click("button[value=start]");
     wait_for("the second take's verdict", Duration::from_secs(40), || {
-        (browser.text("#last_text")?.contains("-0002-") && browser.text("#last_verdict")? != "")
-            .then_some(())
+        (browser.text("#last_text")?.contains("-0002-")
+            && !browser.text("#last_verdict")?.is_empty())
+        .then_some(())
     });
     let stage = wait_for(
         "the view to ask for attention",
