@@ -287,6 +287,25 @@ mod tests {
     }
 
     #[test]
+    fn the_pace_counts_recorded_takes_and_skips_apart() {
+        let mut s = session();
+        s.plan.push(s.plan[1].clone());
+        s.progress.push(s.progress[1].clone());
+        let at = |secs: &str| -> Timestamp { format!("2026-12-01T10:00:{secs}Z").parse().unwrap() };
+        let done = |s: &mut Session, slot: usize, t: &str, outcome: TakeOutcome| {
+            s.new_attempt(slot, at(t));
+            s.progress[slot].takes.last_mut().unwrap().outcome = outcome;
+        };
+        done(&mut s, 0, "00", TakeOutcome::Failed);
+        done(&mut s, 0, "10", TakeOutcome::Done);
+        assert_eq!(s.seconds_per_take(), None, "one take sets no pace");
+        done(&mut s, 1, "55", TakeOutcome::Done);
+        assert_eq!(s.seconds_per_take(), Some(45.0));
+        s.progress[2].state = SlotState::Skipped;
+        assert_eq!((s.skipped_count(), s.finished_count()), (1, 1));
+    }
+
+    #[test]
     fn attempts_get_unique_ids_and_retake_supersedes() {
         let mut s = session();
         assert_eq!(s.current(), Some(0));
