@@ -151,7 +151,17 @@ impl Driver {
     }
 
     fn screenshot(&self, path: &std::path::Path) {
-        let v = self.session_call("GET", "/screenshot", Value::Null);
+        self.save_png("/screenshot", path);
+    }
+
+    /// The element matching `css` alone, scrolled into view.
+    fn element_screenshot(&self, css: &str, path: &std::path::Path) {
+        let e = self.find(css);
+        self.save_png(&format!("/element/{e}/screenshot"), path);
+    }
+
+    fn save_png(&self, what: &str, path: &std::path::Path) {
+        let v = self.session_call("GET", what, Value::Null);
         let png = base64_decode(v.as_str().unwrap());
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -318,14 +328,12 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     let _capture = Daemon::capture(&ws, Some(&pulse));
     let control = Daemon::control(&ws);
     let base = format!("http://{}", control.addr);
-    // The page is light, and its icon is served (no 404 in the console).
+    // Its icon is served: no 404 in the console.
     let page = |path: &str| -> usize {
         let (code, v) = http(control.addr, "GET", path, None, None);
         assert_eq!(code, 200, "{path}");
         v.as_str().map(str::len).unwrap_or(0)
     };
-    let weight = page("/") + page("/app.js");
-    assert!(weight < 40_000, "status page and script: {weight} bytes");
     page("/favicon.ico");
     let browser = Driver::start();
     browser.go(&format!("{base}/"));
@@ -457,10 +465,24 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
         0.0 < start && from < to && to <= columns as f64,
         "pre-roll, planned start and trim marked: {wave}"
     );
+    for (w, h) in [(1280, 800), (390, 844)] {
+        browser.resize(w, h);
+        browser.element_screenshot(
+            "#wave",
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("artifacts/status-waveform-{w}x{h}.png")),
+        );
+    }
+    // The page stays light with a waveform on it.
+    let weight = page("/") + page("/app.js");
+    eprintln!("status page with its script: {weight} bytes");
+    assert!(weight < 40_000, "status page and script: {weight} bytes");
     wait_for("progress 1 of 3", Duration::from_secs(10), || {
         (browser.text("#progress_text")? == "1 of 3").then_some(())
     });
     assert_eq!(every_size(&browser, "ok"), "stage stage-ok");
+    let why = browser.text("#stage_last").unwrap_or_default();
+    assert!(why.starts_with("last take ok · "), "{why}");
 
     // A take nobody plays: silent, and the whole view asks for attention.
     browser.click("button[value=start]");

@@ -104,6 +104,27 @@ pub fn figures_text(f: &TakeFigures) -> String {
     parts.join(" · ")
 }
 
+/// Under the note while the next take waits: how the last one went, so the
+/// colour of the view comes with its reason ("last take warn: silent: ...").
+pub fn last_line(c: &CycleStatus) -> String {
+    let Some(l) = c
+        .last
+        .as_ref()
+        .filter(|_| matches!(c.phase, Phase::Armed | Phase::Paused))
+    else {
+        return String::new();
+    };
+    let mut line = format!("last take {}", l.judgement.disposition.as_str());
+    if let Some(r) = &l.judgement.reason {
+        line.push_str(&format!(": {r}"));
+    }
+    let figures = figures_text(&l.figures);
+    if !figures.is_empty() {
+        line.push_str(&format!(" · {figures}"));
+    }
+    line
+}
+
 /// A meter per recorder and channel, as the page draws it before the live
 /// `levels` events take over.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -236,10 +257,13 @@ mod tests {
         c.last = Some(last(Judgement::ok()));
         assert_eq!(stage(&c), "ok");
         assert!(actions(&c).retake);
+        assert_eq!(last_line(&c), "last take ok");
         c.last = Some(last(Judgement::warn("silent")));
         assert_eq!(stage(&c), "attention");
+        assert_eq!(last_line(&c), "last take warn: silent");
         c.phase = Phase::Countdown;
         assert_eq!(stage(&c), "countdown");
+        assert_eq!(last_line(&c), "", "the next take has the stage");
         let a = actions(&c);
         assert!(
             !a.start && !a.retake && a.skip && a.pause && a.abort,

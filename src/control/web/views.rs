@@ -100,7 +100,6 @@ pub struct RecorderView {
     pub url: String,
     pub class: &'static str,
     pub state: String,
-    pub meter: Vec<u32>,
     pub detail: String,
 }
 
@@ -123,6 +122,8 @@ pub struct StatusView {
     pub progress_text: String,
     pub remaining_text: String,
     pub skipped_text: String,
+    /// How the last take went, on the stage while the next one waits.
+    pub stage_last: String,
     pub done: usize,
     pub total: usize,
     /// The buttons shown.
@@ -212,7 +213,6 @@ fn recorder_view(h: &RecorderHealth) -> RecorderView {
             "down"
         },
         state,
-        meter: h.meter.clone(),
         detail: detail.join("; "),
     }
 }
@@ -229,6 +229,7 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
         actions: stage::actions(c),
         remaining_text: stage::remaining_text(c),
         skipped_text: stage::skipped_text(c),
+        stage_last: stage::last_line(c),
         note_hz: slot
             .map(|s| format!("{:.2} Hz", s.frequency))
             .unwrap_or_default(),

@@ -3,7 +3,7 @@
 (function () {
   var $ = function (id) { return document.getElementById(id); };
   var keys = ["phase_label", "note_text", "note_hz", "articulation_text", "progress_text",
-    "remaining_text", "skipped_text", "session_text", "take_id", "message", "last_text",
+    "remaining_text", "skipped_text", "stage_last", "session_text", "take_id", "message", "last_text",
     "last_verdict", "last_reason", "last_figures"];
 
   // Space = Start, R = Retake, S = Skip, P = Pause: the button shown for it.
