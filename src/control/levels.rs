@@ -1,8 +1,9 @@
 //! The page's live meter and tuner. While a take is armed, counting down or
 //! recording (and while paused), every recorder that is up is asked for its
-//! input levels about 12 times a second; while armed and counting down also
-//! for its pitch near the next note. Each round becomes one server-sent
-//! `levels` event, formatted once for every open stream.
+//! input levels about 12 times a second; while armed and counting down the
+//! first one is also asked, in a loop of its own, for its pitch near the next
+//! note. Each answer becomes one server-sent `levels` event, formatted once
+//! for every open stream.
 
 use super::cycle::{CycleStatus, Phase};
 use super::health::Health;
@@ -11,7 +12,7 @@ use crate::config::Config;
 use crate::dsp::cents_between;
 use bytes::Bytes;
 use serde::Serialize;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -21,6 +22,9 @@ pub const FAST_EVERY: Duration = Duration::from_millis(80);
 pub const SLOW_EVERY: Duration = Duration::from_millis(500);
 /// A meter reading later than this is of no use; the round goes on without it.
 const ANSWER_WITHIN: Duration = Duration::from_millis(300);
+/// Tuner readings: over 5 a second, each as slow as its measurement.
+pub const TUNER_EVERY: Duration = Duration::from_millis(100);
+const TUNER_WITHIN: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiveLevels {
@@ -62,49 +66,85 @@ pub fn frame(levels: &LiveLevels) -> Bytes {
     Bytes::from(format!("event: levels\ndata: {json}\n\n"))
 }
 
+/// The meters and the tuner: two loops, so that a slow pitch measurement
+/// (a low note searches many lags) never slows the meters down.
 pub async fn poll_loop(
     clients: Vec<RecorderClient>,
     health: Arc<Health>,
     status: watch::Receiver<CycleStatus>,
     config: Arc<RwLock<Arc<Config>>>,
     out: watch::Sender<Bytes>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (fast, tune) = wanted(&status.borrow());
-        let up: Vec<bool> = health.snapshot().iter().map(|h| h.up).collect();
-        let near = tune.as_ref().map(|(_, hz)| *hz);
-        let mut set = tokio::task::JoinSet::new();
-        for (i, c) in clients.iter().cloned().enumerate() {
-            if up.get(i) == Some(&true) {
-                set.spawn(async move { (i, c.levels(near, ANSWER_WITHIN).await) });
+    let live = Mutex::new(LiveLevels {
+        peak_dbfs: vec![Vec::new(); clients.len()],
+        clip_dbfs: 0.0,
+        tuner: None,
+    });
+    let publish = |change: &dyn Fn(&mut LiveLevels)| {
+        let Ok(mut l) = live.lock() else { return };
+        change(&mut l);
+        l.clip_dbfs = crate::panics::current(&config)
+            .post_processing
+            .clip_ceiling_dbfs;
+        out.send_replace(frame(&l));
+    };
+    let up = || -> Vec<bool> { health.snapshot().iter().map(|h| h.up).collect() };
+    let meters = async {
+        let mut shutdown = shutdown.clone();
+        loop {
+            let (fast, _) = wanted(&status.borrow());
+            let up = up();
+            let mut set = tokio::task::JoinSet::new();
+            for (i, c) in clients.iter().cloned().enumerate() {
+                if up.get(i) == Some(&true) {
+                    set.spawn(async move { (i, c.levels(None, ANSWER_WITHIN).await) });
+                }
+            }
+            let mut peaks = vec![Vec::new(); clients.len()];
+            while let Some(Ok((i, answer))) = set.join_next().await {
+                if let Ok(a) = answer {
+                    peaks[i] = a.peak_dbfs;
+                }
+            }
+            publish(&|l| l.peak_dbfs = peaks.clone());
+            tokio::select! {
+                _ = tokio::time::sleep(if fast { FAST_EVERY } else { SLOW_EVERY }) => {}
+                _ = shutdown.changed() => return,
             }
         }
-        let mut levels = LiveLevels {
-            peak_dbfs: vec![Vec::new(); clients.len()],
-            clip_dbfs: crate::panics::current(&config)
-                .post_processing
-                .clip_ceiling_dbfs,
-            tuner: None,
-        };
-        while let Some(Ok((i, answer))) = set.join_next().await {
-            let Ok(answer) = answer else { continue };
-            levels.peak_dbfs[i] = answer.peak_dbfs;
-            if let (Some(p), Some((note, target)), None) = (answer.pitch, &tune, &levels.tuner) {
-                levels.tuner = Some(TunerReading {
-                    note: note.clone(),
-                    target_hz: *target,
-                    hz: p.hz,
-                    cents: (cents_between(p.hz, *target) * 10.0).round() / 10.0,
-                });
+    };
+    let tuner = async {
+        let mut shutdown = shutdown.clone();
+        let mut shown = None;
+        loop {
+            let (_, tune) = wanted(&status.borrow());
+            let first_up = up().iter().position(|&u| u);
+            let reading = match (tune, first_up) {
+                (Some((note, target)), Some(i)) => clients[i]
+                    .levels(Some(target), TUNER_WITHIN)
+                    .await
+                    .ok()
+                    .and_then(|a| a.pitch)
+                    .map(|p| TunerReading {
+                        note,
+                        target_hz: target,
+                        hz: p.hz,
+                        cents: (cents_between(p.hz, target) * 10.0).round() / 10.0,
+                    }),
+                _ => None,
+            };
+            if reading != shown {
+                publish(&|l| l.tuner = reading.clone());
+                shown = reading;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(TUNER_EVERY) => {}
+                _ = shutdown.changed() => return,
             }
         }
-        out.send_replace(frame(&levels));
-        tokio::select! {
-            _ = tokio::time::sleep(if fast { FAST_EVERY } else { SLOW_EVERY }) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
+    };
+    tokio::join!(meters, tuner);
 }
 
 #[cfg(test)]
