@@ -367,7 +367,9 @@ fn levels_give_the_live_peak_and_the_pitch_near_a_note() {
         .map(|x| x.as_i64().unwrap())
         .collect();
     assert!((400..=800).contains(&max.len()), "{} columns", max.len());
-    assert!(max.iter().all(|&m| (250..=252).contains(&m)), "{max:?}");
+    // Every whole column holds a crest of the sine (the last may be a few frames).
+    let whole = &max[..max.len() - 1];
+    assert!(whole.iter().all(|&m| (250..=252).contains(&m)), "{max:?}");
     let per = e["frames_per_column"].as_u64().unwrap();
     assert_eq!(
         e["frames"].as_u64().unwrap().div_ceil(per),
