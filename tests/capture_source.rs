@@ -326,3 +326,69 @@ fn check_refuses_a_malformed_generator_naming_the_field() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The live input for the board's meter and tuner: the generator's sine at
+/// its level, its pitch near the note asked for, nothing to tune in silence.
+#[test]
+fn levels_give_the_live_peak_and_the_pitch_near_a_note() {
+    let ws = Workspace::new();
+    ws.mount_share();
+    ws.write_config(json!({"capture": {"device": "takebox:sine=440,level=-12", "channels": 2}}));
+    let d = Daemon::capture(&ws, None);
+    let (code, v) = d.get("/v1/levels");
+    assert_eq!(code, 200, "{v}");
+    let peaks = v["peak_dbfs"].as_array().unwrap();
+    assert_eq!(peaks.len(), 2, "{v}");
+    for p in peaks {
+        assert!((p.as_f64().unwrap() + 12.0).abs() < 0.1, "{v}");
+    }
+    assert!(v.get("pitch").is_none(), "pitch only when asked: {v}");
+    for near in [440.0, 415.3] {
+        let (code, v) = d.get(&format!("/v1/levels?near_hz={near}"));
+        assert_eq!(code, 200, "{v}");
+        let hz = v["pitch"]["hz"].as_f64().unwrap_or(0.0);
+        assert!((hz - 440.0).abs() < 0.05, "near {near}: {v}");
+        assert!(
+            (v["pitch"]["rms_dbfs"].as_f64().unwrap() + 15.0).abs() < 0.2,
+            "{v}"
+        );
+    }
+    let (code, v) = d.get("/v1/levels?near_hz=abc");
+    assert_eq!((code, v["field"].as_str()), (400, Some("near_hz")), "{v}");
+    // The take's confirmation carries its waveform: the sine's level in every
+    // column after the pre-roll began, the planned start where the pre-roll ends.
+    let (code, conf) = d.post("/v1/takes", &take_cmd("wave", json!({"duration": 1.0})));
+    assert_eq!(code, 200, "{conf}");
+    let e = &conf["envelope"];
+    let max: Vec<i64> = e["max"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    assert!((400..=800).contains(&max.len()), "{} columns", max.len());
+    // Every whole column holds a crest of the sine (the last may be a few frames).
+    let whole = &max[..max.len() - 1];
+    assert!(whole.iter().all(|&m| (250..=252).contains(&m)), "{max:?}");
+    let per = e["frames_per_column"].as_u64().unwrap();
+    assert_eq!(
+        e["frames"].as_u64().unwrap().div_ceil(per),
+        max.len() as u64
+    );
+    assert_eq!(
+        e["planned_start_frame"], 24_000,
+        "0.5 s of pre-roll at 48 kHz"
+    );
+}
+
+#[test]
+fn levels_of_silence_have_no_peak_and_no_pitch() {
+    let ws = Workspace::new();
+    ws.mount_share();
+    ws.write_config(json!({"capture": {"device": "takebox:silence"}}));
+    let d = Daemon::capture(&ws, None);
+    let (code, v) = d.get("/v1/levels?near_hz=440");
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["peak_dbfs"], json!([null]), "{v}");
+    assert!(v.get("pitch").is_none(), "{v}");
+}

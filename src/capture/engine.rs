@@ -19,7 +19,8 @@ pub struct CaptureShared {
     pub rate: u32,
     state: AtomicU8,
     xruns: AtomicU64,
-    /// Latest meter window's peak per channel, as f32 bits.
+    /// Peak per channel of the two latest meter windows (about 100 ms,
+    /// renewed every 50 ms), as f32 bits.
     peaks: Box<[AtomicU32]>,
     /// Written only when the device fails or recovers, never per period.
     error: Mutex<Option<SourceError>>,
@@ -345,8 +346,9 @@ fn run(
     let mut buf = vec![0.0f32; stream.period() * channels];
     let mut clock = ClockFilter::new(rate);
     let mut window_peaks = vec![0.0f32; channels];
+    let mut previous_peaks = vec![0.0f32; channels];
     let mut window_frames = 0usize;
-    let meter_window = (rate / 10) as usize;
+    let meter_window = (rate / 20) as usize;
     // Several periods without audio means the device is gone.
     let steady_timeout_ms = ((stream.period() as u64 * 8 * 1000) / u64::from(rate)).max(500) as u32;
     // Sound servers (PulseAudio, PipeWire) take a moment to deliver the first period.
@@ -382,8 +384,10 @@ fn run(
         }
         window_frames += frames;
         if window_frames >= meter_window {
-            for (slot, p) in shared.peaks.iter().zip(window_peaks.iter_mut()) {
-                slot.store(p.to_bits(), Ordering::Relaxed);
+            let windows = window_peaks.iter_mut().zip(previous_peaks.iter_mut());
+            for (slot, (p, prev)) in shared.peaks.iter().zip(windows) {
+                slot.store(p.max(*prev).to_bits(), Ordering::Relaxed);
+                *prev = *p;
                 *p = 0.0;
             }
             window_frames = 0;

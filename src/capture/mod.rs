@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod engine;
 pub mod finish;
+pub mod levels;
 pub mod process;
 pub mod recorder;
 pub mod refused;

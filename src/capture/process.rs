@@ -10,11 +10,11 @@
 
 use crate::config::{NormalizeTo, PostProcessing};
 use crate::dsp::{
-    self, BextInfo, Check, CheckInput, CheckSettings, FadeShape, GainDecision, IxmlInfo,
-    LoudnessMeter, LoudnessStats, NormalizeMode, NormalizeSettings, PeakKind, PeakMeter, PeakStats,
-    PitchEstimate, PitchSettings, PitchWindow, RenderSettings, Renderer, RmsMeter, RmsStats,
-    SmplPitch, TakeLevels, Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer,
-    TruePeakMeter,
+    self, BextInfo, Check, CheckInput, CheckSettings, Envelope, EnvelopeMeter, FadeShape,
+    GainDecision, IxmlInfo, LoudnessMeter, LoudnessStats, NormalizeMode, NormalizeSettings,
+    PeakKind, PeakMeter, PeakStats, PitchEstimate, PitchSettings, PitchWindow, RenderSettings,
+    Renderer, RmsMeter, RmsStats, SmplPitch, TakeLevels, Tpdf, TrimPoints, TrimResult,
+    TrimSettings, TrimThreshold, Trimmer, TruePeakMeter,
 };
 use crate::protocol::{SampleFormat, TakeCheck};
 use crate::wav::{WavInfo, WavReader, WavSpec, WavWriter};
@@ -26,6 +26,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Frames per block in both passes (bounded memory).
 const BLOCK_FRAMES: usize = 16_384;
+/// The waveform carried in a take's confirmation has 400 to 800 columns:
+/// a phone's width to a desktop's, min and max each.
+pub const ENVELOPE_COLUMNS: usize = 400;
 /// Takes up to this many samples (4 MB as f32, 20 s of mono at 48 kHz) may
 /// be kept in memory between the two passes ([`analyze_keeping`]), so they
 /// are read and decoded once; longer ones are read again, block by block,
@@ -164,6 +167,8 @@ pub struct Analysis {
     pub rms: RmsStats,
     pub trim: TrimResult,
     pub pitch: Option<PitchEstimate>,
+    /// The waveform of the frames analysed.
+    pub envelope: Option<Envelope>,
 }
 
 impl Analysis {
@@ -253,6 +258,7 @@ pub struct Analyzer {
     trimmer: Trimmer,
     true_peak: Option<TruePeakMeter>,
     loudness: Option<LoudnessMeter>,
+    envelope: EnvelopeMeter,
     /// The pitch window after the onset, opened as soon as the trimmer
     /// sees the onset: (onset it was opened for, window, whether every
     /// frame of it passed by after it was opened).
@@ -290,6 +296,7 @@ impl Analyzer {
                 true => Some(LoudnessMeter::new(ch, rate).map_err(e)?),
                 false => None,
             },
+            envelope: EnvelopeMeter::new(ch, ENVELOPE_COLUMNS).map_err(e)?,
             pitch: None,
             planned_hz: opts.planned_hz,
             frames: 0,
@@ -328,6 +335,7 @@ impl Analyzer {
         self.peak.feed(block);
         self.rms.feed(block);
         self.trimmer.feed(block);
+        self.envelope.feed(block);
         if let Some(m) = self.true_peak.as_mut() {
             m.feed(block);
         }
@@ -378,6 +386,7 @@ impl Analyzer {
             rms: self.rms.finish(),
             trim,
             pitch,
+            envelope: Some(self.envelope.finish()),
         })
     }
 }

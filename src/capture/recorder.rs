@@ -13,7 +13,7 @@ use crate::notes::Note;
 use crate::panics::locked;
 use crate::protocol::{
     Confirmation, DeviceState, FieldError, InProgress, Processing, RecorderStatus, SpoolStatus,
-    TakeCommand, TakeReply, TakeState, TakeWarning, Timestamp, peak_to_dbfs,
+    TakeCommand, TakeEnvelope, TakeReply, TakeState, TakeWarning, Timestamp, peak_to_dbfs,
 };
 use crate::wav::{WavInfo, WavSpec};
 use std::path::Path;
@@ -31,6 +31,7 @@ pub struct Recorder {
     /// Serializes copies to the share (a take's own and the background retry).
     delivering: Mutex<()>,
     cancel: AtomicBool,
+    tuner: super::levels::Tuner,
 }
 
 /// Clears the active slot however the take ends.
@@ -75,6 +76,7 @@ impl Recorder {
             active: Mutex::new(None),
             delivering: Mutex::new(()),
             cancel: AtomicBool::new(false),
+            tuner: super::levels::Tuner::default(),
         })
     }
 
@@ -349,13 +351,16 @@ impl Recorder {
         let mut conf = self.spooled_record(cmd, planned, recorded_at);
         conf.xruns = shared.xruns() - xruns_before;
         crate::failpoint::hit("capture.recorded");
-        let finished = recorded.and_then(|analysis| {
+        let finished = recorded.and_then(|mut analysis| {
+            let envelope = analysis.envelope.take();
             self.finish_spool_file(&opts, &analysis, &raw, &wav, room.len())
+                .map(|done| (done, envelope))
                 .map_err(TakeError::from)
         });
         let _ = std::fs::remove_file(&raw);
         match finished {
-            Ok((rendered, processing, check)) => {
+            Ok(((rendered, processing, check), envelope)) => {
+                conf.envelope = envelope.map(|e| TakeEnvelope::new(&e, span.pre_roll()));
                 conf.frames = rendered.frames;
                 conf.pre_roll_frames = span.pre_roll().saturating_sub(rendered.kept.start_frame);
                 conf.peak_dbfs = rendered.peaks.iter().map(|&p| peak_to_dbfs(p)).collect();
@@ -427,6 +432,7 @@ impl Recorder {
             warnings: planned.warnings,
             check: None,
             processing: None,
+            envelope: None,
         }
     }
 
@@ -565,6 +571,12 @@ impl Recorder {
 
     pub fn probe_share(&self) {
         self.share.probe();
+    }
+
+    /// The live input's peaks, and its pitch near `near_hz` when asked
+    /// (blocking: the pitch is measured here).
+    pub fn levels(&self, near_hz: Option<f64>) -> crate::protocol::InputLevels {
+        self.tuner.levels(self.capture(), near_hz)
     }
 
     pub fn status(&self) -> RecorderStatus {

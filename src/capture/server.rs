@@ -1,9 +1,12 @@
-//! The recorder's HTTP API: `POST /v1/takes`, `GET /v1/takes/{id}`, `GET /v1/status`.
+//! The recorder's HTTP API: `POST /v1/takes`, `GET /v1/takes/{id}`, `GET /v1/status`,
+//! `GET /v1/levels`.
 
 use super::recorder::Recorder;
 use super::refused::{NotReady, TakeRefused};
 use crate::http::{self, ApiError, Body};
-use crate::protocol::{ErrorKind, STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply, TakeState};
+use crate::protocol::{
+    ErrorKind, LEVELS_PATH, STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply, TakeState,
+};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use std::sync::Arc;
@@ -53,6 +56,17 @@ async fn route(
             }
             _ => Err(method_not_allowed("GET")),
         };
+    }
+    if path == LEVELS_PATH {
+        if req.method() != Method::GET {
+            return Err(method_not_allowed("GET"));
+        }
+        let near = super::levels::near_hz(req.uri().query())?;
+        let r = recorder.clone();
+        let levels = tokio::task::spawn_blocking(move || r.levels(near))
+            .await
+            .map_err(|e| refusal(TakeRefused::Internal(e.to_string())))?;
+        return Ok(http::json_response(StatusCode::OK, &levels));
     }
     if path == TAKES_PATH {
         if req.method() != Method::POST {

@@ -9,7 +9,7 @@ use super::plan::Slot;
 use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
 use super::recorder_client::RecorderClient;
 use super::session_log::SessionLog;
-pub use super::status::{CycleStatus, Event, LastTake, Phase};
+pub use super::status::{CycleStatus, Event, LastTake, Phase, TakeFigures};
 use super::take_list::{self, TakeList};
 use super::take_runner::{self, Progress, TakeJob, TakeResult};
 use super::verdict::{self, Disposition, Judgement};
@@ -421,6 +421,7 @@ impl Cycle {
             st.total = s.plan.len();
             st.skipped = s.skipped_count();
             st.attention = s.needing_attention().len();
+            st.seconds_per_take = s.seconds_per_take();
             let slot = self.take.as_ref().map(|t| t.slot).or_else(|| s.current());
             st.slot = slot.map(|i| s.plan[i].clone());
         }
@@ -1054,6 +1055,7 @@ impl Cycle {
             figures,
             warnings: take_warnings(confs),
             recorded_at: confs.first().map(|(_, c)| c.recorded_at),
+            shown: TakeFigures::of(confs),
         });
         for line in lines {
             self.log_event(LogEvent::Confirmation(Box::new(line)));
@@ -1273,6 +1275,7 @@ fn last_take(
             .flat_map(|f| f.warnings.iter().map(|w| w.to_string()))
             .collect(),
         recorded_at: files.first().map(|f| f.timestamp),
+        shown: TakeFigures::default(),
     })
 }
 

@@ -40,7 +40,7 @@ pub struct RecorderHealth {
 }
 
 impl RecorderHealth {
-    fn unknown(url: &str) -> RecorderHealth {
+    pub(crate) fn unknown(url: &str) -> RecorderHealth {
         RecorderHealth {
             url: url.to_string(),
             up: false,

@@ -12,6 +12,7 @@ pub mod cycle;
 pub mod cycle_worker;
 pub mod gpio;
 pub mod health;
+pub mod levels;
 pub mod plan;
 pub mod progress;
 pub mod recorder_client;
@@ -53,6 +54,8 @@ pub struct Control {
     pub health: Arc<Health>,
     pub status: watch::Receiver<CycleStatus>,
     pub events: broadcast::Sender<Event>,
+    /// The latest `levels` event (meters and tuner), renewed many times a second.
+    pub levels: watch::Receiver<bytes::Bytes>,
     /// Where the page's, the API's and the button's requests go.
     pub cycle: CycleSender,
     pub store: Store,
@@ -171,7 +174,7 @@ struct Board {
     cycle: CycleWorker,
     /// The button and LEDs' driver, the watchdog: they end once shutdown is set.
     joined: Vec<JoinHandle<()>>,
-    /// The health poller and the cleanup: periodic, stopped where they are.
+    /// The health and meter pollers and the cleanup: periodic, stopped where they are.
     stopped: Vec<JoinHandle<()>>,
 }
 
@@ -200,6 +203,15 @@ impl Board {
             clients.clone(),
             health.clone(),
             events.clone(),
+            shutdown.clone(),
+        ));
+        let (levels_tx, levels) = watch::channel(bytes::Bytes::new());
+        let meter = tokio::spawn(levels::poll_loop(
+            clients.clone(),
+            health.clone(),
+            status.clone(),
+            config.clone(),
+            levels_tx,
             shutdown.clone(),
         ));
         let cycle = CycleWorker::start(
@@ -238,6 +250,7 @@ impl Board {
             health,
             status,
             events,
+            levels,
             cycle: cycle.sender(),
             store,
             event_slots: Arc::new(Semaphore::new(max_connections / 2)),
@@ -252,7 +265,7 @@ impl Board {
             max_connections,
             cycle,
             joined: gpio_task.into_iter().chain([watchdog]).collect(),
-            stopped: vec![poller, cleaner],
+            stopped: vec![poller, meter, cleaner],
         })
     }
 

@@ -127,6 +127,31 @@ impl Session {
             .count()
     }
 
+    /// Slots skipped (counted in [`Session::finished_count`] too).
+    pub fn skipped_count(&self) -> usize {
+        self.progress
+            .iter()
+            .filter(|p| p.state == SlotState::Skipped)
+            .count()
+    }
+
+    /// The pace so far: seconds between the starts of the first and the
+    /// latest recorded takes, per take in between (countdowns, listening and
+    /// retakes included). `None` before two takes are recorded.
+    pub fn seconds_per_take(&self) -> Option<f64> {
+        let starts = self
+            .progress
+            .iter()
+            .flat_map(|p| &p.takes)
+            .filter(|t| t.outcome == TakeOutcome::Done)
+            .map(|t| t.start_at.unix_seconds());
+        let (n, first, last) = starts
+            .fold((0u32, f64::INFINITY, f64::NEG_INFINITY), |(n, a, b), t| {
+                (n + 1, a.min(t), b.max(t))
+            });
+        (n >= 2 && last > first).then(|| (last - first) / f64::from(n - 1))
+    }
+
     /// A new attempt at `slot`: its take id is unique per attempt and a valid name.
     pub fn new_attempt(&mut self, slot: usize, start_at: Timestamp) -> &TakeRecord {
         let p = &mut self.progress[slot];
@@ -236,13 +261,6 @@ impl Session {
             })
             .collect()
     }
-
-    pub fn skipped_count(&self) -> usize {
-        self.progress
-            .iter()
-            .filter(|p| p.state == SlotState::Skipped)
-            .count()
-    }
 }
 
 /// Where sessions are kept.
@@ -343,6 +361,25 @@ mod tests {
 
     fn session() -> Session {
         test_session(&["A4", "A#4"])
+    }
+
+    #[test]
+    fn the_pace_counts_recorded_takes_and_skips_apart() {
+        let mut s = session();
+        s.plan.push(s.plan[1].clone());
+        s.progress.push(s.progress[1].clone());
+        let at = |secs: &str| -> Timestamp { format!("2026-12-01T10:00:{secs}Z").parse().unwrap() };
+        let done = |s: &mut Session, slot: usize, t: &str, outcome: TakeOutcome| {
+            s.new_attempt(slot, at(t));
+            s.progress[slot].takes.last_mut().unwrap().outcome = outcome;
+        };
+        done(&mut s, 0, "00", TakeOutcome::Failed);
+        done(&mut s, 0, "10", TakeOutcome::Done);
+        assert_eq!(s.seconds_per_take(), None, "one take sets no pace");
+        done(&mut s, 1, "55", TakeOutcome::Done);
+        assert_eq!(s.seconds_per_take(), Some(45.0));
+        s.progress[2].state = SlotState::Skipped;
+        assert_eq!((s.skipped_count(), s.finished_count()), (1, 1));
     }
 
     #[test]

@@ -7,8 +7,8 @@
 
 use crate::http;
 use crate::protocol::{
-    Confirmation, ErrorBody, RecorderStatus, STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply,
-    Timestamp,
+    Confirmation, ErrorBody, InputLevels, LEVELS_PATH, RecorderStatus, STATUS_PATH, TAKES_PATH,
+    TakeCommand, TakeReply, Timestamp,
 };
 use hyper::{Method, StatusCode};
 use std::fmt;
@@ -156,24 +156,47 @@ impl RecorderClient {
     /// went out and when the answer came back.
     pub async fn status(&self) -> Result<(RecorderStatus, f64, f64), RecorderError> {
         let sent = Timestamp::now().unix_seconds();
-        let (code, bytes) = self
-            .call(Method::GET, STATUS_PATH, None, self.timeout)
+        let status = self
+            .get_json(STATUS_PATH, STATUS_PATH, self.timeout)
             .await?;
         let received = Timestamp::now().unix_seconds();
+        Ok((status, sent, received))
+    }
+
+    /// The live input's peaks, and its pitch near `near_hz` when asked;
+    /// a meter's request, so it waits at most `timeout`.
+    pub async fn levels(
+        &self,
+        near_hz: Option<f64>,
+        timeout: Duration,
+    ) -> Result<InputLevels, RecorderError> {
+        let path = match near_hz {
+            Some(hz) => format!("{LEVELS_PATH}?near_hz={hz:.3}"),
+            None => LEVELS_PATH.to_string(),
+        };
+        self.get_json(&path, LEVELS_PATH, timeout).await
+    }
+
+    /// `GET path` answered 200 with a `T`; `name` is the path in errors.
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        name: &'static str,
+        timeout: Duration,
+    ) -> Result<T, RecorderError> {
+        let (code, bytes) = self.call(Method::GET, path, None, timeout).await?;
         if code != StatusCode::OK {
             return Err(RecorderError::Status {
                 url: self.url.clone(),
-                path: STATUS_PATH,
+                path: name,
                 code,
             });
         }
-        let status: RecorderStatus =
-            serde_json::from_slice(&bytes).map_err(|source| RecorderError::UnexpectedAnswer {
-                url: self.url.clone(),
-                path: STATUS_PATH,
-                source,
-            })?;
-        Ok((status, sent, received))
+        serde_json::from_slice(&bytes).map_err(|source| RecorderError::UnexpectedAnswer {
+            url: self.url.clone(),
+            path: name,
+            source,
+        })
     }
 
     /// Send a take command; waits up to `timeout` (the recorder answers when the

@@ -3,7 +3,7 @@
 
 use super::plan::Slot;
 use super::verdict::{Disposition, Figures, Judgement};
-use crate::protocol::Timestamp;
+use crate::protocol::{Confirmation, TakeEnvelope, Timestamp};
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -92,6 +92,48 @@ pub struct LastTake {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub recorded_at: Option<Timestamp>,
+    /// Its figures and waveform, for every take (not only failed ones).
+    #[serde(rename = "figures")]
+    pub shown: TakeFigures,
+}
+
+/// What the recorders measured of a take: the first recorder's check and
+/// waveform, the loudest peak of all.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct TakeFigures {
+    pub cents: Option<f64>,
+    pub measured_hz: Option<f64>,
+    pub peak_dbfs: Option<f64>,
+    pub snr_db: Option<f64>,
+    /// The recorder checked the take (an SNR may still be absent: nothing
+    /// in the pre-roll, or no signal).
+    pub checked: bool,
+    /// The recording's waveform, with the kept (trimmed) range on it.
+    pub envelope: Option<TakeEnvelope>,
+    pub kept_frames: Option<(u64, u64)>,
+    pub sample_rate: Option<u32>,
+}
+
+impl TakeFigures {
+    pub fn of(confs: &[(String, Confirmation)]) -> TakeFigures {
+        let first = confs.first().map(|(_, c)| c);
+        let check = confs.iter().find_map(|(_, c)| c.check.as_ref());
+        TakeFigures {
+            cents: check.and_then(|c| c.cents),
+            measured_hz: check.and_then(|c| c.measured_hz),
+            peak_dbfs: confs
+                .iter()
+                .flat_map(|(_, c)| c.peak_dbfs.iter().flatten().copied())
+                .reduce(f64::max),
+            snr_db: check.and_then(|c| c.snr_db),
+            checked: check.is_some(),
+            envelope: first.and_then(|c| c.envelope.clone()),
+            kept_frames: first
+                .and_then(|c| c.processing.as_ref())
+                .map(|p| (p.kept_from_frame, p.kept_to_frame)),
+            sample_rate: first.map(|c| c.sample_rate),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,9 +160,12 @@ pub struct CycleStatus {
     pub end_instant: Option<Instant>,
     pub done: usize,
     pub total: usize,
+    /// Of `done`, the slots skipped rather than recorded.
     pub skipped: usize,
     /// Slots done with a warning (the take list's review).
     pub attention: usize,
+    /// The session's pace so far: seconds from one recorded take to the next.
+    pub seconds_per_take: Option<f64>,
     pub last: Option<LastTake>,
     /// The latest problem (recorder down, command refused), for the page.
     pub message: Option<String>,
@@ -146,6 +191,7 @@ impl Default for CycleStatus {
             total: 0,
             skipped: 0,
             attention: 0,
+            seconds_per_take: None,
             last: None,
             message: None,
         }
@@ -184,10 +230,11 @@ mod tests {
             },
             warnings: vec![],
             recorded_at: None,
+            shown: TakeFigures::default(),
         };
         assert_eq!(
             serde_json::to_string(&last).unwrap(),
-            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"verdict_name":"ok","peak_dbfs":-3.0,"recorded_at":null}"#
+            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"verdict_name":"ok","peak_dbfs":-3.0,"recorded_at":null,"figures":{"cents":null,"measured_hz":null,"peak_dbfs":null,"snr_db":null,"checked":false,"envelope":null,"kept_frames":null,"sample_rate":null}}"#
         );
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! A take is processed in two passes over the file:
 //! 1. analysis: [`PeakMeter`], [`TruePeakMeter`], [`RmsMeter`],
-//!    [`LoudnessMeter`], [`Trimmer`];
+//!    [`LoudnessMeter`], [`Trimmer`], [`EnvelopeMeter`] (the waveform);
 //! 2. render: [`Renderer`] (gain, DC, fades, cut) and a [`PitchWindow`]
 //!    placed after the onset found in pass 1; then [`estimate_pitch`],
 //!    [`take_gain`] (computed between the passes), [`check_take`] and the
@@ -19,6 +19,7 @@
 
 pub mod check;
 pub mod chunks;
+pub mod envelope;
 pub mod error;
 mod frames;
 pub mod gain;
@@ -32,6 +33,7 @@ pub mod trim;
 
 pub use check::{Check, CheckInput, CheckSettings, Verdict, check_take};
 pub use chunks::{BextInfo, BextLoudness, IxmlInfo, SmplPitch, bext_chunk, ixml_chunk, smpl_chunk};
+pub use envelope::{Envelope, EnvelopeMeter};
 pub use error::{DspError, MAX_CHANNELS};
 pub use gain::{FadeShape, RenderSettings, Renderer, Tpdf, quantize_i16, quantize_sample_i16};
 pub use level::{

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 
 pub const TAKES_PATH: &str = "/v1/takes";
 pub const STATUS_PATH: &str = "/v1/status";
+/// `GET /v1/levels[?near_hz=F]`: the live input, polled several times a second.
+pub const LEVELS_PATH: &str = "/v1/levels";
 
 /// Sample formats a take can be written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -206,6 +208,64 @@ pub struct Confirmation {
     /// What processing did to the recorded audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing: Option<Processing>,
+    /// The recording's waveform, for the board's page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<TakeEnvelope>,
+}
+
+/// The waveform of a take as recorded (pre-roll included, before trimming):
+/// per column of `frames_per_column` frames, the lowest and highest sample
+/// over all channels, in thousandths of full scale. Frame positions are
+/// counted from the recording's first frame, as `Processing`'s kept range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeEnvelope {
+    pub frames: u64,
+    pub frames_per_column: u64,
+    pub min: Vec<i16>,
+    pub max: Vec<i16>,
+    /// Where the note was planned to start (the end of the pre-roll).
+    pub planned_start_frame: u64,
+}
+
+impl TakeEnvelope {
+    pub fn new(e: &crate::dsp::Envelope, planned_start_frame: u64) -> TakeEnvelope {
+        let milli = |v: &[f32]| -> Vec<i16> {
+            v.iter()
+                .map(|x| (x * 1000.0).round().clamp(-1000.0, 1000.0) as i16)
+                .collect()
+        };
+        TakeEnvelope {
+            frames: e.frames,
+            frames_per_column: e.frames_per_column,
+            min: milli(&e.min),
+            max: milli(&e.max),
+            planned_start_frame,
+        }
+    }
+}
+
+/// `GET /v1/levels`: the input's recent peak per channel and, when asked
+/// with `near_hz` and the input is loud enough, its pitch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputLevels {
+    /// Peak of about the last 100 ms per channel in dBFS; `null` for silence.
+    pub peak_dbfs: Vec<Option<f64>>,
+    pub frames_captured: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitch: Option<LivePitch>,
+}
+
+/// The live input's pitch, measured on its most recent frames.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivePitch {
+    pub hz: f64,
+    /// Periodicity 0..=1 (a clean tone reads over 0.99).
+    pub clarity: f64,
+    /// RMS of the measured frames, dBFS.
+    pub rms_dbfs: f64,
 }
 
 #[cfg(test)]
@@ -231,6 +291,7 @@ impl Confirmation {
             warnings: vec![],
             check: None,
             processing: None,
+            envelope: None,
         }
     }
 }

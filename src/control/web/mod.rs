@@ -12,6 +12,7 @@ pub mod hosts;
 pub mod login;
 pub mod settings;
 pub mod sse;
+pub mod stage;
 pub mod takes;
 pub mod views;
 
@@ -127,7 +128,12 @@ async fn route(
     }
     let method = req.method().clone();
     match (path.as_str(), &method) {
-        ("/app.js", &Method::GET) => return Ok(app_js()),
+        ("/app.js", &Method::GET) => {
+            return Ok(asset(views::APP_JS, "text/javascript; charset=utf-8"));
+        }
+        ("/favicon.svg" | "/favicon.ico", &Method::GET) => {
+            return Ok(asset(views::FAVICON_SVG, "image/svg+xml"));
+        }
         ("/login", &Method::GET) => {
             return Ok(login_page(StatusCode::OK, ctl, String::new()));
         }
@@ -192,12 +198,11 @@ async fn route(
     }
 }
 
-fn app_js() -> Response<Body> {
-    let mut resp = Response::new(http::full(views::APP_JS));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
+/// A constant file of the page (the script, the icon), readable before login.
+fn asset(body: &'static str, content_type: &'static str) -> Response<Body> {
+    let mut resp = Response::new(http::full(body));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     with_headers(resp)
 }
 

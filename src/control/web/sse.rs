@@ -1,5 +1,7 @@
 //! `GET /events`: the status as server-sent events, one `data:` line of JSON per
-//! change. A client that goes away, or reads too slowly to keep up, is dropped.
+//! change, and the meters and tuner as `levels` events many times a second
+//! ([`crate::control::levels`]). A client that goes away, or reads too slowly
+//! to keep up, is dropped.
 
 use super::super::Control;
 use super::views;
@@ -42,6 +44,7 @@ pub fn events(ctl: &Arc<Control>, session: Option<String>) -> Result<Response<Bo
     })?;
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let mut sub = ctl.events.subscribe();
+    let mut levels = ctl.levels.clone();
     let mut shutdown = ctl.shutdown.clone();
     let ctl = ctl.clone();
     tokio::spawn(async move {
@@ -66,6 +69,10 @@ pub fn events(ctl: &Arc<Control>, session: Option<String>) -> Result<Response<Bo
                         f
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
+                },
+                r = levels.changed() => match r {
+                    Ok(()) => levels.borrow_and_update().clone(),
+                    Err(_) => return,
                 },
                 _ = tokio::time::sleep(KEEPALIVE) => Bytes::from_static(b": keepalive\n\n"),
                 _ = session_check.tick(), if session.is_some() => {

@@ -4,11 +4,14 @@
 
 use super::super::cycle::{CycleStatus, Phase};
 use super::super::health::RecorderHealth;
+use super::stage::{self, Actions, MeterView, WaveView};
 use serde::Serialize;
 use tinytemplate::TinyTemplate;
 
 pub const CSS: &str = include_str!("templates/style.css");
 pub const APP_JS: &str = include_str!("templates/app.js");
+/// The tab's icon: a record dot, served so that no browser asks in vain.
+pub const FAVICON_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#b3001b"/></svg>"##;
 
 /// The page renderer. TinyTemplate holds its formatters in boxes that are not
 /// `Sync`, so each worker thread parses the templates once for itself.
@@ -112,7 +115,6 @@ pub struct RecorderView {
     pub url: String,
     pub class: &'static str,
     pub state: String,
-    pub meter: Vec<u32>,
     pub detail: String,
 }
 
@@ -124,13 +126,23 @@ pub struct StatusView {
     /// No session open: the Initiate form may begin one.
     pub can_initiate: bool,
     pub phase: Phase,
+    /// The colour of the whole view ([`stage::stage`]).
+    pub stage: &'static str,
     pub phase_label: String,
     pub countdown_text: String,
+    /// The note's name alone, in the largest type; its frequency beside it.
     pub note_text: String,
+    pub note_hz: String,
     pub articulation_text: String,
     pub progress_text: String,
+    pub remaining_text: String,
+    pub skipped_text: String,
+    /// How the last take went, on the stage while the next one waits.
+    pub stage_last: String,
     pub done: usize,
     pub total: usize,
+    /// The buttons shown.
+    pub actions: Actions,
     pub session_text: String,
     pub take_id: String,
     pub message: String,
@@ -138,6 +150,10 @@ pub struct StatusView {
     pub last_verdict: String,
     pub last_reason: String,
     pub last_paths: Vec<String>,
+    /// Cents, peak and SNR of the last take, whatever its verdict.
+    pub last_figures: String,
+    pub wave: WaveView,
+    pub meters: Vec<MeterView>,
     pub recorders: Vec<RecorderView>,
     /// The session flow's part of the page (`flow.html`): the verdict by name,
     /// listening back, the review.
@@ -287,7 +303,6 @@ fn recorder_view(h: &RecorderHealth) -> RecorderView {
             "down"
         },
         state,
-        meter: h.meter.clone(),
         detail: detail.join("; "),
     }
 }
@@ -300,15 +315,26 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
         has_session: c.session_id.is_some(),
         can_initiate: matches!(c.phase, Phase::Idle | Phase::Finished | Phase::Aborted),
         phase: c.phase,
+        stage: stage::stage(c),
+        actions: stage::actions(c),
+        remaining_text: stage::remaining_text(c),
+        skipped_text: stage::skipped_text(c),
+        stage_last: stage::last_line(c),
+        note_hz: slot
+            .map(|s| format!("{:.2} Hz", s.frequency))
+            .unwrap_or_default(),
+        last_figures: last
+            .map(|l| stage::figures_text(&l.shown))
+            .unwrap_or_default(),
+        wave: stage::wave(last),
+        meters: stage::meters(recorders),
         phase_label: if c.paused && c.phase != Phase::Paused && c.session_id.is_some() {
             format!("{} (pausing after this take)", c.phase_label)
         } else {
             c.phase_label.to_string()
         },
         countdown_text: c.countdown.map(|n| n.to_string()).unwrap_or_default(),
-        note_text: slot
-            .map(|s| format!("{} ({:.2} Hz)", s.note, s.frequency))
-            .unwrap_or_default(),
+        note_text: slot.map(|s| s.note.clone()).unwrap_or_default(),
         articulation_text: slot
             .map(|s| {
                 let mut t = format!("{} ({} s)", s.articulation, s.duration);
