@@ -23,6 +23,7 @@ pub mod error;
 mod frames;
 pub mod gain;
 pub mod level;
+pub mod loops;
 pub mod loudness;
 pub mod normalize;
 pub mod pitch;
@@ -38,6 +39,7 @@ pub use level::{
     PeakMeter, PeakStats, RmsMeter, RmsStats, TruePeakMeter, TruePeakStats, channel_peaks,
     db_to_gain, gain_to_db,
 };
+pub use loops::{LoopSettings, NoLoop, SampleLoop, find_loop};
 pub use loudness::{LoudnessMeter, LoudnessStats};
 pub use normalize::{
     GainDecision, NormalizeMode, NormalizeSettings, PeakKind, TakeLevels, group_gain, take_gain,
