@@ -13,6 +13,7 @@ use takebox::notes::{MiddleC, Note};
 const USAGE: &str = "usage:
   takebox process IN... (--out DIR | --in-place) [--trim] [--normalize peak|true-peak|loudness|group]
                   [--target DB] [--note NOTE] [--preroll SECONDS] [--jobs N]
+                  [--loop [--crossfade MS]]
   takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
   takebox catalog import LOG_OR_DIR... --db URL
   takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE]
@@ -22,7 +23,10 @@ const USAGE: &str = "usage:
 process  trims leading/trailing silence (--trim) and normalizes: sample peak, true peak,
          integrated loudness (--target LUFS, default -23), or group: one gain for all files,
          so velocity layers keep their levels (--target dBFS, default -1). Inputs are never
-         overwritten unless --in-place (then atomically).
+         overwritten unless --in-place (then atomically). --loop finds a sustain loop
+         in each file and writes it into the smpl chunk, printing its seam figure (dB,
+         lower is smoother; -30 or lower is good) beside a naive zero-crossing loop's;
+         --crossfade renders an equal-power crossfade of MS into the loop's end.
 check    measures pitch against --note, level, clipping, noise floor (from the first
          --preroll seconds) and prints a verdict per file.
 Both exit 1 naming the files that failed.
@@ -185,9 +189,18 @@ fn run_process(mut args: Args) -> i32 {
             .map(|m| batch::normalize_settings(m, target))
             .transpose()?;
         let group = mode.as_deref() == Some("group");
-        Ok((c, trim, output, normalize, group, inputs(args.rest())?))
+        let loops = loop_settings(&mut args)?;
+        Ok((
+            c,
+            trim,
+            output,
+            normalize,
+            group,
+            loops,
+            inputs(args.rest())?,
+        ))
     })();
-    let (c, trim, output, normalize, group, files) = match parsed {
+    let (c, trim, output, normalize, group, loops, files) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
@@ -200,6 +213,7 @@ fn run_process(mut args: Args) -> i32 {
     let mut opts = c.opts;
     opts.trim = trim;
     opts.normalize = if group { None } else { normalize };
+    opts.loops = loops;
     let reports = batch::process_files(
         &files,
         &output,
@@ -216,19 +230,24 @@ fn run_process(mut args: Args) -> i32 {
     for r in &reports {
         let name = r.input.display().to_string();
         match &r.result {
-            Ok(d) => println!(
-                "{:<40} {:>8.3} {:>8.3} {:>+8.2}  {}{}",
-                name,
-                d.seconds_in,
-                d.seconds_out,
-                d.gain_db,
-                verdict(&d.check),
-                if d.limited_by_peak {
-                    " (gain limited by peak)"
-                } else {
-                    ""
+            Ok(d) => {
+                println!(
+                    "{:<40} {:>8.3} {:>8.3} {:>+8.2}  {}{}",
+                    name,
+                    d.seconds_in,
+                    d.seconds_out,
+                    d.gain_db,
+                    verdict(&d.check),
+                    if d.limited_by_peak {
+                        " (gain limited by peak)"
+                    } else {
+                        ""
+                    }
+                );
+                if let Some(l) = &d.sample_loop {
+                    println!("  {}", loop_line(l));
                 }
-            ),
+            }
             Err(e) => {
                 println!(
                     "{name:<40} {:>8} {:>8} {:>8}  error: {}",
@@ -239,6 +258,50 @@ fn run_process(mut args: Args) -> i32 {
         }
     }
     summary(reports.len(), &failed)
+}
+
+/// `--loop` and `--crossfade MS` as loop settings (`None` without `--loop`).
+fn loop_settings(args: &mut Args) -> Result<Option<takebox::dsp::LoopSettings>, String> {
+    let on = args.switch("loop");
+    let fade_ms: Option<f64> = parse(args.value("crossfade")?, "--crossfade")?;
+    match (on, fade_ms) {
+        (false, Some(_)) => Err("--crossfade needs --loop".into()),
+        (false, None) => Ok(None),
+        (true, ms) => {
+            let ms = ms.unwrap_or(0.0);
+            if !(ms.is_finite() && ms >= 0.0) {
+                return Err(format!(
+                    "--crossfade {ms}: expected milliseconds, 0 or more"
+                ));
+            }
+            Ok(Some(takebox::dsp::LoopSettings {
+                crossfade_seconds: ms / 1000.0,
+                ..Default::default()
+            }))
+        }
+    }
+}
+
+/// One file's loop: where, its seam figure and the naive loop's, or why none.
+fn loop_line(l: &takebox::capture::process::LoopReport) -> String {
+    let naive = l
+        .naive
+        .map(|n| format!(" (naive zero-crossing loop {:.1} dB)", n.seam_db))
+        .unwrap_or_default();
+    let fade = if l.crossfade_frames > 0 {
+        format!(", crossfade {} frames", l.crossfade_frames)
+    } else {
+        String::new()
+    };
+    match &l.found {
+        Ok(lp) => format!(
+            "loop at input frames {}..={} seam {:.1} dB{fade}{naive}",
+            lp.start,
+            lp.last_frame(),
+            lp.seam_db
+        ),
+        Err(why) => format!("no loop written: {why}{naive}"),
+    }
 }
 
 fn verdict(c: &takebox::protocol::TakeCheck) -> String {

@@ -32,7 +32,10 @@ mod testsig;
 pub mod trim;
 
 pub use check::{Check, CheckInput, CheckSettings, Verdict, check_take};
-pub use chunks::{BextInfo, BextLoudness, IxmlInfo, SmplPitch, bext_chunk, ixml_chunk, smpl_chunk};
+pub use chunks::{
+    BextInfo, BextLoudness, IxmlInfo, SmplLoop, SmplPitch, bext_chunk, ixml_chunk, smpl_chunk,
+    smpl_chunk_looped,
+};
 pub use error::{DspError, MAX_CHANNELS};
 pub use gain::{FadeShape, RenderSettings, Renderer, Tpdf, quantize_i16, quantize_sample_i16};
 pub use level::{
