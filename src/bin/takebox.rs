@@ -491,7 +491,14 @@ fn run_export(args: Args) -> i32 {
             for f in &done.files {
                 println!("wrote {}", f.display());
             }
-            println!("{} regions", done.regions);
+            if done.looped > 0 {
+                println!(
+                    "{} regions, {} with a sustain loop",
+                    done.regions, done.looped
+                );
+            } else {
+                println!("{} regions", done.regions);
+            }
             0
         }
         Err(e) => {

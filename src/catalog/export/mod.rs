@@ -35,6 +35,8 @@ impl Format {
 pub struct Exported {
     pub files: Vec<PathBuf>,
     pub regions: usize,
+    /// Regions whose sample carries a sustain loop (in its `smpl` chunk).
+    pub looped: usize,
     /// Takes left out, with why (a missing WAV, a frequency that is no note).
     pub skipped: Vec<(String, String)>,
 }
@@ -99,9 +101,16 @@ pub fn export(
     }
     for l in &mut layers {
         for r in &mut l.regions {
-            r.filename = sample_path(&out_abs, &share_abs.join(&r.filename));
+            let sample = share_abs.join(&r.filename);
+            r.sample_loop = sample_loop(&sample);
+            r.filename = sample_path(&out_abs, &sample);
         }
     }
+    result.looped = layers
+        .iter()
+        .flat_map(|l| &l.regions)
+        .filter(|r| r.sample_loop.is_some())
+        .count();
     result.regions = layers.iter().map(|l| l.regions.len()).sum();
     let instrument = rec
         .instrument
@@ -159,6 +168,20 @@ fn on_the_share<'a>(
             true
         })
         .collect()
+}
+
+/// The first forward loop of a WAV's `smpl` chunk (the header only is read).
+/// A header that cannot be read gives no loop: the region is exported as
+/// before, and the sampler meets the same file the takes' check did.
+fn sample_loop(wav: &Path) -> Option<crate::dsp::SmplLoop> {
+    let f = std::fs::File::open(wav).ok()?;
+    let reader = crate::wav::WavReader::new(std::io::BufReader::new(f)).ok()?;
+    reader
+        .info
+        .other_chunks
+        .iter()
+        .filter(|(id, _)| id == b"smpl")
+        .find_map(|(_, payload)| crate::dsp::chunks::smpl_loops(payload).first().copied())
 }
 
 /// A sample's path relative to the export folder, `/`-separated for every sampler.
