@@ -26,7 +26,7 @@ process  trims leading/trailing silence (--trim) and normalizes: sample peak, tr
          overwritten unless --in-place (then atomically). --loop finds a sustain loop
          in each file and writes it into the smpl chunk, printing its seam figure (dB,
          lower is smoother; -30 or lower is good) beside a naive zero-crossing loop's;
-         --crossfade renders an equal-power crossfade of MS into the loop's end.
+         --crossfade renders a linear crossfade of MS into the loop's end.
 check    measures pitch against --note, level, clipping, noise floor (from the first
          --preroll seconds) and prints a verdict per file.
 Both exit 1 naming the files that failed.

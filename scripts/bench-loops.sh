@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Sustain loops on generated sustained tones: organ-like (steady harmonics),
+# string-like (bright, 5.5 Hz vibrato, slow level drift, bow noise) and a pad
+# (detuned partials that never repeat), 3 s held, 48 kHz 24-bit. Prints the
+# seam figure of takebox's loop beside a naive zero-crossing loop's (first to
+# last rising zero crossing of the sustained part), raw and with a 250 ms
+# crossfade, and the time the search takes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tb=${TAKEBOX:-$PWD/target/release/takebox}
+work=${BENCH_DIR:-/tmp/takebox-bench-loops}
+venv=${BENCH_VENV:-$HOME/.cache/takebox-bench-venv}
+if [[ ! -x $venv/bin/python ]]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q librosa soundfile
+fi
+rm -rf "$work"; mkdir -p "$work/in"
+"$venv/bin/python" - "$work/in" <<'PY'
+import sys, numpy as np, soundfile as sf
+out = sys.argv[1]; sr = 48000; rng = np.random.default_rng(18)
+n = int(3.58 * sr); t = np.arange(n) / sr
+env = np.minimum(t / 0.08, 1) * np.clip((3.58 - t) / 0.5, 0, 1)
+def save(name, x): sf.write(f"{out}/{name}.wav", 0.5 * env * x / np.max(np.abs(x)), sr, subtype="PCM_24")
+for hz, note in [(130.81, "C3"), (261.63, "C4"), (523.25, "C5")]:
+    organ = sum(a * np.sin(2 * np.pi * hz * k * t + rng.uniform(0, 6.3))
+                for k, a in [(1, 1), (2, .5), (3, .3), (4, .25), (6, .12), (8, .1)])
+    save(f"organ_{note}", organ + rng.normal(0, 1e-4, n))
+    phase = 2 * np.pi * np.cumsum(hz * 2 ** (12 / 1200 * np.sin(2 * np.pi * 5.5 * t))) / sr
+    strings = sum(np.sin(k * phase) / k for k in range(1, 13))
+    strings *= 1 + 0.1 * np.sin(2 * np.pi * 0.7 * t)
+    save(f"strings_{note}", strings + rng.normal(0, 0.01, n))
+    pad = sum(np.sin(2 * np.pi * hz * (1 + k % 4) * (1 + rng.uniform(-.01, .01)) * t + rng.uniform(0, 6.3))
+              for k in range(30))
+    save(f"pad_{note}", pad)
+PY
+note_of() { local b=${1##*_}; echo "${b%.wav}"; }
+run() { # label, extra flags
+  local label=$1; shift
+  printf '\n%s\n%-18s %12s %14s %10s\n' "$label" "tone" "takebox dB" "naive ZC dB" "better by"
+  local t0 t1
+  t0=$(date +%s.%N)
+  for f in "$work"/in/*.wav; do
+    "$tb" process "$f" --out "$work/out" --note "$(note_of "$f")" --loop "$@" --jobs 1 >"$work/log" || true
+    local line seam naive
+    line=$(grep -E '^  (loop|no loop)' "$work/log")
+    seam=$(sed -nE 's/.*seam (-?[0-9.]+) dB.*/\1/p; s/.*best seam is (-?[0-9.]+) dB.*/\1 (no loop)/p' <<<"$line" | head -1)
+    naive=$(sed -nE 's/.*naive zero-crossing loop (-?[0-9.]+) dB.*/\1/p' <<<"$line")
+    printf '%-18s %12s %14s %10s\n' "$(basename "$f" .wav)" "${seam:--}" "${naive:--}" \
+      "$(awk -v a="${naive:-0}" -v b="${seam%% *}" 'BEGIN{ if (b != "") printf "%+.1f", b - a; else print "-" }')"
+  done
+  t1=$(date +%s.%N)
+  awk -v a="$t0" -v b="$t1" -v n="$(ls "$work"/in/*.wav | wc -l)" \
+    'BEGIN{ printf "%d files in %.2f s (%.0f ms a file, read + search + write)\n", n, b - a, (b - a) * 1000 / n }'
+}
+run "raw loops (seam: lower is smoother; -30 dB or lower counts as good)"
+run "with a 250 ms linear crossfade rendered" --crossfade 250
