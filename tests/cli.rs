@@ -322,3 +322,63 @@ fn process_loop_writes_a_seamless_smpl_loop_and_names_takes_without_one() {
     assert!(!out.contains("seam"), "{out}");
     assert!(samples_and_loops(&d.join("plain/C4.wav")).1.is_empty());
 }
+
+#[test]
+fn process_format_flac_decodes_bit_identical_with_the_note_and_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_note(&d.join("C4.wav"), 2, 261.6256, 0.5, 0.5, 2.0);
+    let (code, out, err) = takebox(
+        &[
+            "process",
+            "C4.wav",
+            "--out",
+            "done",
+            "--trim",
+            "--normalize",
+            "peak",
+            "--loop",
+            "--format",
+            "flac",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("C4.flac ("), "{out}");
+    let (wav, loops) = samples_and_loops(&d.join("done/C4.wav"));
+    let [l] = loops[..] else {
+        panic!("one loop, got {loops:?}")
+    };
+    // The reference decoder gives the WAV's samples back exactly.
+    let st = Command::new("flac")
+        .args(["-d", "-s", "-f", "-o", "back.wav", "done/C4.flac"])
+        .current_dir(d)
+        .status()
+        .expect("flac (scripts/deps.sh test)");
+    assert!(st.success());
+    let (back, _) = samples_and_loops(&d.join("back.wav"));
+    assert_eq!(back.len(), wav.len());
+    assert!(back == wav, "decoded samples differ");
+    // The note and loop as tags; the smpl chunk as a riff APPLICATION block.
+    let tags = Command::new("metaflac")
+        .args(["--export-tags-to=-", "done/C4.flac"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let tags = String::from_utf8_lossy(&tags.stdout);
+    assert!(tags.contains("MIDI_UNITY_NOTE=60"), "{tags}");
+    assert!(tags.contains(&format!("LOOPSTART={}\n", l.start)), "{tags}");
+    assert!(
+        tags.contains(&format!("LOOPLENGTH={}\n", l.last - l.start + 1)),
+        "{tags}"
+    );
+    let list = Command::new("metaflac")
+        .args(["--list", "--block-type=APPLICATION", "done/C4.flac"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("application ID: 72696666"), "{list}"); // "riff"
+    let bad = takebox(&["process", "C4.wav", "--out", "x", "--format", "ogg"], d);
+    assert_eq!(bad.0, 2, "{bad:?}");
+}

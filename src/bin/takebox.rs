@@ -13,7 +13,7 @@ use takebox::notes::{MiddleC, Note};
 const USAGE: &str = "usage:
   takebox process IN... (--out DIR | --in-place) [--trim] [--normalize peak|true-peak|loudness|group]
                   [--target DB] [--note NOTE] [--preroll SECONDS] [--jobs N]
-                  [--loop [--crossfade MS]]
+                  [--loop [--crossfade MS]] [--format wav|flac]
   takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
   takebox catalog import LOG_OR_DIR... --db URL
   takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE]
@@ -27,6 +27,9 @@ process  trims leading/trailing silence (--trim) and normalizes: sample peak, tr
          in each file and writes it into the smpl chunk, printing its seam figure (dB,
          lower is smoother; -30 or lower is good) beside a naive zero-crossing loop's;
          --crossfade renders a linear crossfade of MS into the loop's end.
+         --format flac also writes a FLAC beside each WAV: the same samples bit for
+         bit, the WAV's smpl/bext/iXML in APPLICATION riff blocks, the unity note and
+         loop as VORBIS_COMMENT tags (MIDI_UNITY_NOTE, LOOPSTART, LOOPLENGTH).
 check    measures pitch against --note, level, clipping, noise floor (from the first
          --preroll seconds) and prints a verdict per file.
 Both exit 1 naming the files that failed.
@@ -190,17 +193,15 @@ fn run_process(mut args: Args) -> i32 {
             .transpose()?;
         let group = mode.as_deref() == Some("group");
         let loops = loop_settings(&mut args)?;
-        Ok((
-            c,
-            trim,
-            output,
-            normalize,
-            group,
-            loops,
-            inputs(args.rest())?,
-        ))
+        let flac = match args.value("format")?.as_deref() {
+            None | Some("wav") => false,
+            Some("flac") => true,
+            Some(o) => return Err(format!("--format {o:?}: expected wav or flac")),
+        };
+        let files = inputs(args.rest())?;
+        Ok((c, trim, output, normalize, group, (loops, flac), files))
     })();
-    let (c, trim, output, normalize, group, loops, files) = match parsed {
+    let (c, trim, output, normalize, group, (loops, flac), files) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
@@ -247,6 +248,12 @@ fn run_process(mut args: Args) -> i32 {
                 if let Some(l) = &d.sample_loop {
                     println!("  {}", loop_line(l));
                 }
+                if let Some(wav) = r.output.as_deref().filter(|_| flac)
+                    && let Err(e) = write_flac(wav)
+                {
+                    println!("  error: {e}");
+                    failed.push(name);
+                }
             }
             Err(e) => {
                 println!(
@@ -280,6 +287,19 @@ fn loop_settings(args: &mut Args) -> Result<Option<takebox::dsp::LoopSettings>, 
             }))
         }
     }
+}
+
+/// A FLAC beside the WAV written, and a line saying how big it came out.
+fn write_flac(wav: &std::path::Path) -> Result<(), takebox::flac::FlacError> {
+    let out = wav.with_extension("flac");
+    let bytes = takebox::flac::wav_to_flac(wav, &out)?;
+    let wav_bytes = std::fs::metadata(wav).map(|m| m.len()).unwrap_or(0).max(1);
+    println!(
+        "  wrote {} ({:.0}% of the WAV)",
+        out.display(),
+        100.0 * bytes as f64 / wav_bytes as f64
+    );
+    Ok(())
 }
 
 /// One file's loop: where, its seam figure and the naive loop's, or why none.
