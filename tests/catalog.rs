@@ -1077,3 +1077,81 @@ fn a_sample_with_a_smpl_loop_exports_looped_and_the_others_unchanged() {
     };
     assert_eq!(unlooped(&ds), unlooped(&ds_before));
 }
+
+#[test]
+fn export_flac_is_self_contained_and_decodes_to_the_share_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, share, _) = export_session(tmp.path());
+    let out = tmp.path().join("shipped");
+    let o = takebox(&[
+        "export",
+        "sfz",
+        "s4",
+        "--out",
+        out.to_str().unwrap(),
+        "--logs",
+        logs.to_str().unwrap(),
+        "--share",
+        share.to_str().unwrap(),
+        "--flac",
+    ]);
+    let (so, se) = text(&o);
+    assert!(o.status.success(), "{so}{se}");
+    let sfz = std::fs::read_to_string(out.join("s4_cello_long.sfz")).unwrap();
+    let regions: Vec<_> = sfz
+        .lines()
+        .filter(|l| l.starts_with("<region>"))
+        .map(opcodes)
+        .collect();
+    assert_eq!(regions.len(), 8);
+    let wavs: Vec<PathBuf> = walk(&share);
+    for r in &regions {
+        let s = &r["sample"];
+        assert!(s.starts_with("samples/") && s.ends_with(".flac"), "{s}");
+        let flac = out.join(s);
+        let back = tmp.path().join("back.wav");
+        let st = Command::new("flac")
+            .args(["-d", "-s", "-f", "-o"])
+            .arg(&back)
+            .arg(&flac)
+            .status()
+            .expect("flac (scripts/deps.sh test)");
+        assert!(st.success());
+        let stem = flac.file_stem().unwrap().to_string_lossy().into_owned();
+        let wav = wavs
+            .iter()
+            .find(|w| w.file_stem().unwrap().to_string_lossy() == stem)
+            .unwrap_or_else(|| panic!("{stem} on the share"));
+        let samples = |p: &Path| -> Vec<i32> {
+            hound::WavReader::open(p)
+                .unwrap()
+                .samples::<i32>()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(samples(&back), samples(wav), "{stem}");
+    }
+    let o = Command::new(sfzlint())
+        .arg(out.join("s4_cello_long.sfz"))
+        .output()
+        .unwrap();
+    let (so, se) = text(&o);
+    assert!(
+        o.status.success() && so.trim().is_empty(),
+        "sfzlint: {so}{se}"
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

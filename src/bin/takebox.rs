@@ -16,7 +16,7 @@ const USAGE: &str = "usage:
                   [--loop [--crossfade MS]] [--format wav|flac]
   takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
   takebox catalog import LOG_OR_DIR... --db URL
-  takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE]
+  takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE] [--flac]
   takebox cleanup [--dry-run] [--config FILE]
   takebox button press [--long] [--ms MS] [--url http://127.0.0.1:5000]
 
@@ -40,7 +40,8 @@ catalog import  creates or migrates the catalog schema in PostgreSQL (URL: postg
 export   an instrument from a session's confirmed, non-superseded takes: one file per
          articulation (SFZ, Decent Sampler) or a CSV sample map; sample paths relative to DIR.
          The log is found in --logs (default: the config's log_directory), the WAVs under
-         --share (default: capture.share_path).
+         --share (default: capture.share_path). --flac encodes every sample as FLAC into
+         DIR/samples/ and points the instrument there: a folder that can be zipped and shipped.
 cleanup  deletes the folders of finished, fully confirmed sessions older than
          storage_management.max_age_days from the share, printing every path removed;
          --dry-run only prints what would go.
@@ -458,6 +459,7 @@ fn run_export(args: Args) -> i32 {
         let logs = args.value("logs")?;
         let share = args.value("share")?;
         let config = args.value("config")?;
+        let flac = args.switch("flac");
         let rest = args.rest();
         if let Some(flag) = rest.iter().find(|a| a.starts_with("--")) {
             return Err(format!("unknown option {flag}"));
@@ -468,9 +470,9 @@ fn run_export(args: Args) -> i32 {
                 r.len()
             )
         })?;
-        Ok::<_, String>((out, logs, share, config, session))
+        Ok::<_, String>((out, logs, share, config, (session, flac)))
     })();
-    let (out, logs, share, config_path, session) = match parsed {
+    let (out, logs, share, config_path, (session, flac)) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
@@ -503,7 +505,7 @@ fn run_export(args: Args) -> i32 {
     for e in &rec.errors {
         eprintln!("takebox: skipped {e}");
     }
-    match catalog::export::export(&rec, format, &share, std::path::Path::new(&out)) {
+    match catalog::export::export_with(&rec, format, &share, std::path::Path::new(&out), flac) {
         Ok(done) => {
             for (take, why) in &done.skipped {
                 eprintln!("takebox: take {take} left out: {why}");
