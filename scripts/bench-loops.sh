@@ -14,10 +14,15 @@ if [[ ! -x $venv/bin/python ]]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q librosa soundfile
 fi
-rm -rf "$work"; mkdir -p "$work/in"
-"$venv/bin/python" - "$work/in" <<'PY'
+rm -rf "$work"; mkdir -p "$work/in" "$work/long"
+"$venv/bin/python" - "$work/in" "$work/long" <<'PY'
 import sys, numpy as np, soundfile as sf
 out = sys.argv[1]; sr = 48000; rng = np.random.default_rng(18)
+# For the FLAC timing: 60 s of stereo strings-like tone with noise, 24-bit.
+tl = np.arange(60 * sr) / sr
+long = sum(np.sin(2 * np.pi * 196 * k * tl + rng.uniform(0, 6.3)) / k for k in range(1, 10))
+long = np.stack([long, np.roll(long, 31)], axis=1) + rng.normal(0, 0.003, (len(tl), 2))
+sf.write(f"{sys.argv[2]}/long.wav", 0.3 * long / np.max(np.abs(long)), sr, subtype="PCM_24")
 n = int(3.58 * sr); t = np.arange(n) / sr
 env = np.minimum(t / 0.08, 1) * np.clip((3.58 - t) / 0.5, 0, 1)
 def save(name, x): sf.write(f"{out}/{name}.wav", 0.5 * env * x / np.max(np.abs(x)), sr, subtype="PCM_24")
@@ -59,17 +64,17 @@ run "with a 250 ms linear crossfade rendered" --crossfade 250
 # the same processed WAVs, one file at a time; the encode time is takebox
 # with --format flac less takebox without.
 echo
-echo "FLAC: takebox (flacenc) against flac -5, $(ls "$work"/in/*.wav | wc -l) files of 3.6 s, 24-bit mono 48 kHz"
+echo "FLAC: takebox (flacenc) against flac -5: the 9 tones (3.6 s, mono) and 60 s of stereo, 24-bit 48 kHz"
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b - a}'; }
 rm -rf "$work/wav" "$work/flac"
-t_wav=$(secs "$tb" process "$work"/in/*.wav --out "$work/wav" --jobs 1)
-t_tb=$(secs "$tb" process "$work"/in/*.wav --out "$work/flac" --jobs 1 --format flac)
-t_ref=$(secs flac -5 -s -f "$work"/wav/*.wav)
+t_wav=$(secs "$tb" process "$work"/in/*.wav "$work"/long/*.wav --out "$work/wav" --jobs 1)
+t_tb=$(secs "$tb" process "$work"/in/*.wav "$work"/long/*.wav --out "$work/flac" --jobs 1 --format flac)
+t_ref=$(secs flac -5 -s -f "$work"/wav/*.wav 2>/dev/null)
 size() { cat "$@" | wc -c; }
 wav_b=$(size "$work"/wav/*.wav); tb_b=$(size "$work"/flac/*.flac); ref_b=$(size "$work"/wav/*.flac)
 identical=yes
 for f in "$work"/flac/*.flac; do
-  flac -d -s -f -o "$work/back.wav" "$f"
+  flac -d -s -f -o "$work/back.wav" "$f" 2>/dev/null
   cmp -s <(sox "$work/back.wav" -t raw -) <(sox "$work/wav/$(basename "${f%.flac}").wav" -t raw -) || identical=no
 done
 printf '%-22s %10s %10s\n' "" "seconds" "size %"
