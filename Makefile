@@ -77,6 +77,7 @@ bench:
 	scripts/bench-process.sh
 	scripts/bench-control.sh
 	scripts/bench-catalog.sh
+	scripts/bench-loops.sh
 
 # The recording computer. SHARE=//board/takebox also installs the CIFS mount unit.
 install: release

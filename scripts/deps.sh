@@ -14,7 +14,8 @@ declare -A PACKAGES=(
   # systemd's offline tools for the units (systemd-analyze, -sysusers, -tmpfiles);
   # PostgreSQL 15 for the catalog test (started by the test on a Unix socket),
   # python3-venv for sfzlint (from PyPI) in a venv the test makes.
-  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv"
+  # flac (and metaflac) to decode the FLACs takebox writes and read their tags.
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs flac chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv"
   # make soak (and its short pass in make test): namespaces and veth (ip),
   # nsenter and fallocate, small ext4 file systems for the share and the spool.
   [soak]="iproute2 util-linux e2fsprogs mount"
@@ -32,7 +33,8 @@ declare -A PACKAGES=(
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
   # ... and for the control bench: wrk as the load generator, Flask as the seed's stack;
   # PostgreSQL 15 (and psql) for the catalog bench.
-  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql"
+  # flac: the reference encoder the FLAC bench compares flacenc with.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql flac"
 )
 
 want=()

@@ -16,6 +16,7 @@ pub mod control;
 pub mod dsp;
 pub mod durable;
 pub mod failpoint;
+pub mod flac;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod http;

@@ -998,3 +998,161 @@ fn with_require_imported_cleanup_waits_for_the_catalog_to_have_the_whole_log() {
         "the catalog keeps the deleted session's takes"
     );
 }
+
+/// Rewrites a share's WAV (a 16-bit mono sine) with a `smpl` chunk holding one loop.
+fn write_looped_wav(path: &Path, start: u32, last: u32) {
+    use takebox::dsp::{SmplLoop, SmplPitch, smpl_chunk_looped};
+    let spec = takebox::wav::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        format: takebox::protocol::SampleFormat::S16,
+    };
+    let smpl = smpl_chunk_looped(
+        48_000,
+        SmplPitch::from_cents(60, 0.0),
+        &[SmplLoop { start, last }],
+    )
+    .unwrap();
+    let x: Vec<f32> = (0..4800).map(|i| (i as f32 * 0.05).sin() * 0.25).collect();
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = takebox::wav::WavWriter::new(f, spec, x.len() as u64, &smpl).unwrap();
+    w.write(&x).unwrap();
+    w.finish().unwrap();
+}
+
+#[test]
+fn a_sample_with_a_smpl_loop_exports_looped_and_the_others_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, share, _) = export_session(tmp.path());
+    let (plain, looped) = (tmp.path().join("plain"), tmp.path().join("looped"));
+    for fmt in ["sfz", "dspreset"] {
+        let o = export(fmt, "s4", &plain, &logs, &share);
+        assert!(o.status.success(), "{:?}", text(&o));
+    }
+    let before = std::fs::read_to_string(plain.join("s4_cello_long.sfz")).unwrap();
+    let region = before.lines().find(|l| l.starts_with("<region>")).unwrap();
+    let sample = opcodes(region)["sample"].clone();
+    write_looped_wav(&plain.join(&sample), 1_257, 3_769);
+    for fmt in ["sfz", "dspreset"] {
+        let o = export(fmt, "s4", &looped, &logs, &share);
+        let (so, se) = text(&o);
+        assert!(o.status.success(), "{so}{se}");
+        assert!(so.contains("9 regions, 1 with a sustain loop"), "{so}");
+    }
+    let after = std::fs::read_to_string(looped.join("s4_cello_long.sfz")).unwrap();
+    // Only the looped sample's region changed, by the loop opcodes.
+    for (b, a) in before.lines().zip(after.lines()) {
+        if b.contains(&sample) {
+            let r = opcodes(a);
+            assert_eq!(r["loop_mode"], "loop_continuous");
+            assert_eq!(
+                (r["loop_start"].as_str(), r["loop_end"].as_str()),
+                ("1257", "3769")
+            );
+            assert_eq!(r["sample"], sample);
+        } else {
+            assert_eq!(a, b);
+        }
+    }
+    assert_eq!(before.lines().count(), after.lines().count());
+    let o = Command::new(sfzlint())
+        .arg(looped.join("s4_cello_long.sfz"))
+        .output()
+        .unwrap();
+    let (so, se) = text(&o);
+    assert!(
+        o.status.success() && so.trim().is_empty(),
+        "sfzlint: {so}{se}"
+    );
+    let ds = std::fs::read_to_string(looped.join("s4_cello_long.dspreset")).unwrap();
+    let ds_before = std::fs::read_to_string(plain.join("s4_cello_long.dspreset")).unwrap();
+    let looped_lines: Vec<_> = ds.lines().filter(|l| l.contains("loopEnabled")).collect();
+    assert_eq!(looped_lines.len(), 1, "{ds}");
+    assert!(looped_lines[0].contains(&sample));
+    assert!(looped_lines[0].contains("loopStart=\"1257\" loopEnd=\"3769\" loopEnabled=\"true\""));
+    let unlooped = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.contains(&sample))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(unlooped(&ds), unlooped(&ds_before));
+}
+
+#[test]
+fn export_flac_is_self_contained_and_decodes_to_the_share_samples() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, share, _) = export_session(tmp.path());
+    let out = tmp.path().join("shipped");
+    let o = takebox(&[
+        "export",
+        "sfz",
+        "s4",
+        "--out",
+        out.to_str().unwrap(),
+        "--logs",
+        logs.to_str().unwrap(),
+        "--share",
+        share.to_str().unwrap(),
+        "--flac",
+    ]);
+    let (so, se) = text(&o);
+    assert!(o.status.success(), "{so}{se}");
+    let sfz = std::fs::read_to_string(out.join("s4_cello_long.sfz")).unwrap();
+    let regions: Vec<_> = sfz
+        .lines()
+        .filter(|l| l.starts_with("<region>"))
+        .map(opcodes)
+        .collect();
+    assert_eq!(regions.len(), 8);
+    let wavs: Vec<PathBuf> = walk(&share);
+    for r in &regions {
+        let s = &r["sample"];
+        assert!(s.starts_with("samples/") && s.ends_with(".flac"), "{s}");
+        let flac = out.join(s);
+        let back = tmp.path().join("back.wav");
+        let st = Command::new("flac")
+            .args(["-d", "-s", "-f", "-o"])
+            .arg(&back)
+            .arg(&flac)
+            .status()
+            .expect("flac (scripts/deps.sh test)");
+        assert!(st.success());
+        let stem = flac.file_stem().unwrap().to_string_lossy().into_owned();
+        let wav = wavs
+            .iter()
+            .find(|w| w.file_stem().unwrap().to_string_lossy() == stem)
+            .unwrap_or_else(|| panic!("{stem} on the share"));
+        let samples = |p: &Path| -> Vec<i32> {
+            hound::WavReader::open(p)
+                .unwrap()
+                .samples::<i32>()
+                .map(Result::unwrap)
+                .collect()
+        };
+        assert_eq!(samples(&back), samples(wav), "{stem}");
+    }
+    let o = Command::new(sfzlint())
+        .arg(out.join("s4_cello_long.sfz"))
+        .output()
+        .unwrap();
+    let (so, se) = text(&o);
+    assert!(
+        o.status.success() && so.trim().is_empty(),
+        "sfzlint: {so}{se}"
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

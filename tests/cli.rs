@@ -246,3 +246,139 @@ fn check_reports_pitch_and_fails_off_pitch_files() {
     assert_eq!(code, 2);
     assert!(err.contains("\"H2\""), "{err}");
 }
+
+/// The samples and the `smpl` loops of a WAV.
+fn samples_and_loops(path: &Path) -> (Vec<f32>, Vec<takebox::dsp::SmplLoop>) {
+    let f = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let mut r = takebox::wav::WavReader::new(f).unwrap();
+    let loops = r
+        .info
+        .other_chunks
+        .iter()
+        .filter(|(id, _)| id == b"smpl")
+        .flat_map(|(_, p)| takebox::dsp::chunks::smpl_loops(p))
+        .collect();
+    let mut all = Vec::new();
+    while r.read_append(&mut all, 65_536).unwrap() > 0 {}
+    (all, loops)
+}
+
+#[test]
+fn process_loop_writes_a_seamless_smpl_loop_and_names_takes_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let hz = 261.6256; // C4: 183.47 frames a period, no whole-frame cycle
+    write_note(&d.join("C4.wav"), 1, hz, 0.5, 0.5, 2.0);
+    // A pluck: decays at once, nothing sustained to loop.
+    let pluck: Vec<f32> = (0..RATE as usize)
+        .map(|i| {
+            let t = i as f64 / f64::from(RATE);
+            (0.5 * (-t * 8.0).exp() * (std::f64::consts::TAU * 220.0 * t).sin()) as f32
+        })
+        .collect();
+    let spec = WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        format: SampleFormat::S24,
+    };
+    let mut w = WavWriter::new(
+        std::fs::File::create(d.join("pluck.wav")).unwrap(),
+        spec,
+        pluck.len() as u64,
+        &[],
+    )
+    .unwrap();
+    w.write(&pluck).unwrap();
+    w.finish().unwrap();
+    let args = ["process", "C4.wav", "pluck.wav", "--out", "done", "--trim"];
+    let (code, out, err) = takebox(&[&args[..], &["--loop"]].concat(), d);
+    assert_eq!(code, 0, "{out}{err}");
+    let seam: f64 = out
+        .split("seam ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a seam figure in {out}"));
+    assert!(seam < -50.0, "{out}");
+    assert!(out.contains("naive zero-crossing loop"), "{out}");
+    assert!(out.contains("no loop written: no sustained part"), "{out}");
+    let (x, loops) = samples_and_loops(&d.join("done/C4.wav"));
+    let [l] = loops[..] else {
+        panic!("one loop, got {loops:?}")
+    };
+    // In the output's frames (trimmed): rising zero crossings at both ends,
+    // a whole number of periods long, inside the note.
+    let (s, e) = (l.start as usize, l.last as usize + 1);
+    assert!(x[s - 1] < 0.0 && x[s] >= 0.0, "start on a rising crossing");
+    assert!(x[e - 1] < 0.0 && x[e] >= 0.0, "end on a rising crossing");
+    let periods = (e - s) as f64 * hz / f64::from(RATE);
+    assert!((periods - periods.round()).abs() < 0.01, "{periods}");
+    assert!(e < x.len() && e - s >= RATE as usize / 5);
+    let (_, pluck_loops) = samples_and_loops(&d.join("done/pluck.wav"));
+    assert!(pluck_loops.is_empty());
+    // Without --loop, no loop record.
+    let (code, out, err) = takebox(&["process", "C4.wav", "--out", "plain"], d);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("seam"), "{out}");
+    assert!(samples_and_loops(&d.join("plain/C4.wav")).1.is_empty());
+}
+
+#[test]
+fn process_format_flac_decodes_bit_identical_with_the_note_and_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_note(&d.join("C4.wav"), 2, 261.6256, 0.5, 0.5, 2.0);
+    let (code, out, err) = takebox(
+        &[
+            "process",
+            "C4.wav",
+            "--out",
+            "done",
+            "--trim",
+            "--normalize",
+            "peak",
+            "--loop",
+            "--format",
+            "flac",
+        ],
+        d,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("C4.flac ("), "{out}");
+    let (wav, loops) = samples_and_loops(&d.join("done/C4.wav"));
+    let [l] = loops[..] else {
+        panic!("one loop, got {loops:?}")
+    };
+    // The reference decoder gives the WAV's samples back exactly.
+    let st = Command::new("flac")
+        .args(["-d", "-s", "-f", "-o", "back.wav", "done/C4.flac"])
+        .current_dir(d)
+        .status()
+        .expect("flac (scripts/deps.sh test)");
+    assert!(st.success());
+    let (back, _) = samples_and_loops(&d.join("back.wav"));
+    assert_eq!(back.len(), wav.len());
+    assert!(back == wav, "decoded samples differ");
+    // The note and loop as tags; the smpl chunk as a riff APPLICATION block.
+    let tags = Command::new("metaflac")
+        .args(["--export-tags-to=-", "done/C4.flac"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let tags = String::from_utf8_lossy(&tags.stdout);
+    assert!(tags.contains("MIDI_UNITY_NOTE=60"), "{tags}");
+    assert!(tags.contains(&format!("LOOPSTART={}\n", l.start)), "{tags}");
+    assert!(
+        tags.contains(&format!("LOOPLENGTH={}\n", l.last - l.start + 1)),
+        "{tags}"
+    );
+    let list = Command::new("metaflac")
+        .args(["--list", "--block-type=APPLICATION", "done/C4.flac"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.contains("application ID: 72696666"), "{list}"); // "riff"
+    let bad = takebox(&["process", "C4.wav", "--out", "x", "--format", "ogg"], d);
+    assert_eq!(bad.0, 2, "{bad:?}");
+}

@@ -13,16 +13,23 @@ use takebox::notes::{MiddleC, Note};
 const USAGE: &str = "usage:
   takebox process IN... (--out DIR | --in-place) [--trim] [--normalize peak|true-peak|loudness|group]
                   [--target DB] [--note NOTE] [--preroll SECONDS] [--jobs N]
+                  [--loop [--crossfade MS]] [--format wav|flac]
   takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
   takebox catalog import LOG_OR_DIR... --db URL
-  takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE]
+  takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE] [--flac]
   takebox cleanup [--dry-run] [--config FILE]
   takebox button press [--long] [--ms MS] [--url http://127.0.0.1:5000]
 
 process  trims leading/trailing silence (--trim) and normalizes: sample peak, true peak,
          integrated loudness (--target LUFS, default -23), or group: one gain for all files,
          so velocity layers keep their levels (--target dBFS, default -1). Inputs are never
-         overwritten unless --in-place (then atomically).
+         overwritten unless --in-place (then atomically). --loop finds a sustain loop
+         in each file and writes it into the smpl chunk, printing its seam figure (dB,
+         lower is smoother; -30 or lower is good) beside a naive zero-crossing loop's;
+         --crossfade renders a linear crossfade of MS into the loop's end.
+         --format flac also writes a FLAC beside each WAV: the same samples bit for
+         bit, the WAV's smpl/bext/iXML in APPLICATION riff blocks, the unity note and
+         loop as VORBIS_COMMENT tags (MIDI_UNITY_NOTE, LOOPSTART, LOOPLENGTH).
 check    measures pitch against --note, level, clipping, noise floor (from the first
          --preroll seconds) and prints a verdict per file.
 Both exit 1 naming the files that failed.
@@ -33,7 +40,8 @@ catalog import  creates or migrates the catalog schema in PostgreSQL (URL: postg
 export   an instrument from a session's confirmed, non-superseded takes: one file per
          articulation (SFZ, Decent Sampler) or a CSV sample map; sample paths relative to DIR.
          The log is found in --logs (default: the config's log_directory), the WAVs under
-         --share (default: capture.share_path).
+         --share (default: capture.share_path). --flac encodes every sample as FLAC into
+         DIR/samples/ and points the instrument there: a folder that can be zipped and shipped.
 cleanup  deletes the folders of finished, fully confirmed sessions older than
          storage_management.max_age_days from the share, printing every path removed;
          --dry-run only prints what would go.
@@ -185,9 +193,16 @@ fn run_process(mut args: Args) -> i32 {
             .map(|m| batch::normalize_settings(m, target))
             .transpose()?;
         let group = mode.as_deref() == Some("group");
-        Ok((c, trim, output, normalize, group, inputs(args.rest())?))
+        let loops = loop_settings(&mut args)?;
+        let flac = match args.value("format")?.as_deref() {
+            None | Some("wav") => false,
+            Some("flac") => true,
+            Some(o) => return Err(format!("--format {o:?}: expected wav or flac")),
+        };
+        let files = inputs(args.rest())?;
+        Ok((c, trim, output, normalize, group, (loops, flac), files))
     })();
-    let (c, trim, output, normalize, group, files) = match parsed {
+    let (c, trim, output, normalize, group, (loops, flac), files) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
@@ -200,6 +215,7 @@ fn run_process(mut args: Args) -> i32 {
     let mut opts = c.opts;
     opts.trim = trim;
     opts.normalize = if group { None } else { normalize };
+    opts.loops = loops;
     let reports = batch::process_files(
         &files,
         &output,
@@ -216,19 +232,30 @@ fn run_process(mut args: Args) -> i32 {
     for r in &reports {
         let name = r.input.display().to_string();
         match &r.result {
-            Ok(d) => println!(
-                "{:<40} {:>8.3} {:>8.3} {:>+8.2}  {}{}",
-                name,
-                d.seconds_in,
-                d.seconds_out,
-                d.gain_db,
-                verdict(&d.check),
-                if d.limited_by_peak {
-                    " (gain limited by peak)"
-                } else {
-                    ""
+            Ok(d) => {
+                println!(
+                    "{:<40} {:>8.3} {:>8.3} {:>+8.2}  {}{}",
+                    name,
+                    d.seconds_in,
+                    d.seconds_out,
+                    d.gain_db,
+                    verdict(&d.check),
+                    if d.limited_by_peak {
+                        " (gain limited by peak)"
+                    } else {
+                        ""
+                    }
+                );
+                if let Some(l) = &d.sample_loop {
+                    println!("  {}", loop_line(l));
                 }
-            ),
+                if let Some(wav) = r.output.as_deref().filter(|_| flac)
+                    && let Err(e) = write_flac(wav)
+                {
+                    println!("  error: {e}");
+                    failed.push(name);
+                }
+            }
             Err(e) => {
                 println!(
                     "{name:<40} {:>8} {:>8} {:>8}  error: {}",
@@ -239,6 +266,63 @@ fn run_process(mut args: Args) -> i32 {
         }
     }
     summary(reports.len(), &failed)
+}
+
+/// `--loop` and `--crossfade MS` as loop settings (`None` without `--loop`).
+fn loop_settings(args: &mut Args) -> Result<Option<takebox::dsp::LoopSettings>, String> {
+    let on = args.switch("loop");
+    let fade_ms: Option<f64> = parse(args.value("crossfade")?, "--crossfade")?;
+    match (on, fade_ms) {
+        (false, Some(_)) => Err("--crossfade needs --loop".into()),
+        (false, None) => Ok(None),
+        (true, ms) => {
+            let ms = ms.unwrap_or(0.0);
+            if !(ms.is_finite() && ms >= 0.0) {
+                return Err(format!(
+                    "--crossfade {ms}: expected milliseconds, 0 or more"
+                ));
+            }
+            Ok(Some(takebox::dsp::LoopSettings {
+                crossfade_seconds: ms / 1000.0,
+                ..Default::default()
+            }))
+        }
+    }
+}
+
+/// A FLAC beside the WAV written, and a line saying how big it came out.
+fn write_flac(wav: &std::path::Path) -> Result<(), takebox::flac::FlacError> {
+    let out = wav.with_extension("flac");
+    let bytes = takebox::flac::wav_to_flac(wav, &out)?;
+    let wav_bytes = std::fs::metadata(wav).map(|m| m.len()).unwrap_or(0).max(1);
+    println!(
+        "  wrote {} ({:.0}% of the WAV)",
+        out.display(),
+        100.0 * bytes as f64 / wav_bytes as f64
+    );
+    Ok(())
+}
+
+/// One file's loop: where, its seam figure and the naive loop's, or why none.
+fn loop_line(l: &takebox::capture::process::LoopReport) -> String {
+    let naive = l
+        .naive
+        .map(|n| format!(" (naive zero-crossing loop {:.1} dB)", n.seam_db))
+        .unwrap_or_default();
+    let fade = if l.crossfade_frames > 0 {
+        format!(", crossfade {} frames", l.crossfade_frames)
+    } else {
+        String::new()
+    };
+    match &l.found {
+        Ok(lp) => format!(
+            "loop at input frames {}..={} seam {:.1} dB{fade}{naive}",
+            lp.start,
+            lp.last_frame(),
+            lp.seam_db
+        ),
+        Err(why) => format!("no loop written: {why}{naive}"),
+    }
 }
 
 fn verdict(c: &takebox::protocol::TakeCheck) -> String {
@@ -375,6 +459,7 @@ fn run_export(args: Args) -> i32 {
         let logs = args.value("logs")?;
         let share = args.value("share")?;
         let config = args.value("config")?;
+        let flac = args.switch("flac");
         let rest = args.rest();
         if let Some(flag) = rest.iter().find(|a| a.starts_with("--")) {
             return Err(format!("unknown option {flag}"));
@@ -385,9 +470,9 @@ fn run_export(args: Args) -> i32 {
                 r.len()
             )
         })?;
-        Ok::<_, String>((out, logs, share, config, session))
+        Ok::<_, String>((out, logs, share, config, (session, flac)))
     })();
-    let (out, logs, share, config_path, session) = match parsed {
+    let (out, logs, share, config_path, (session, flac)) = match parsed {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
@@ -420,7 +505,7 @@ fn run_export(args: Args) -> i32 {
     for e in &rec.errors {
         eprintln!("takebox: skipped {e}");
     }
-    match catalog::export::export(&rec, format, &share, std::path::Path::new(&out)) {
+    match catalog::export::export_with(&rec, format, &share, std::path::Path::new(&out), flac) {
         Ok(done) => {
             for (take, why) in &done.skipped {
                 eprintln!("takebox: take {take} left out: {why}");
@@ -428,7 +513,14 @@ fn run_export(args: Args) -> i32 {
             for f in &done.files {
                 println!("wrote {}", f.display());
             }
-            println!("{} regions", done.regions);
+            if done.looped > 0 {
+                println!(
+                    "{} regions, {} with a sustain loop",
+                    done.regions, done.looped
+                );
+            } else {
+                println!("{} regions", done.regions);
+            }
             0
         }
         Err(e) => {

@@ -2,7 +2,7 @@
 //! memory per file, one bad file reported and skipped, never an input
 //! overwritten unless asked (and then atomically).
 
-use super::process::{self, Analysis, ProcessError, ProcessOptions};
+use super::process::{self, Analysis, LoopReport, ProcessError, ProcessOptions};
 use crate::dsp::{self, GainDecision, NormalizeMode, NormalizeSettings};
 use crate::durable;
 use crate::protocol::TakeCheck;
@@ -32,6 +32,8 @@ pub struct Done {
     pub gain_db: f64,
     pub limited_by_peak: bool,
     pub check: TakeCheck,
+    /// With `--loop`: the loop written into `smpl`, or why there is none.
+    pub sample_loop: Option<LoopReport>,
 }
 
 /// Run `work` over `items` on `jobs` threads; `progress(done, total, item)` after each.
@@ -105,6 +107,25 @@ fn render_one(
     opts: &ProcessOptions,
 ) -> Result<Pending, ProcessError> {
     let dest = output_path(input, output)?;
+    let (sample_loop, faded) = match &opts.loops {
+        Some(settings) => {
+            let (report, faded) = process::find_loop(input, samples, analysis, opts, settings)?;
+            (Some(report), faded)
+        }
+        None => (None, None),
+    };
+    let looped;
+    let analysis = match sample_loop.as_ref().map(|r| &r.found) {
+        Some(Ok(l)) => {
+            looped = Analysis {
+                sample_loop: Some(*l),
+                ..analysis.clone()
+            };
+            &looped
+        }
+        _ => analysis,
+    };
+    let samples = faded.as_deref().or(samples);
     let tmp = durable::temp_path_for(&dest);
     // Made durable with the whole batch; no checksum is reported.
     let to = process::RenderTo {
@@ -126,6 +147,7 @@ fn render_one(
             gain_db: gain.gain_db,
             limited_by_peak: gain.limited_by_peak,
             check: process::to_protocol(&process::check(analysis, opts)),
+            sample_loop,
         },
     })
 }

@@ -11,10 +11,10 @@
 use crate::config::{NormalizeTo, PostProcessing};
 use crate::dsp::{
     self, BextInfo, Check, CheckInput, CheckSettings, Envelope, EnvelopeMeter, FadeShape,
-    GainDecision, IxmlInfo, LoudnessMeter, LoudnessStats, NormalizeMode, NormalizeSettings,
-    PeakKind, PeakMeter, PeakStats, PitchEstimate, PitchSettings, PitchWindow, RenderSettings,
-    Renderer, RmsMeter, RmsStats, SmplPitch, TakeLevels, Tpdf, TrimPoints, TrimResult,
-    TrimSettings, TrimThreshold, Trimmer, TruePeakMeter,
+    GainDecision, IxmlInfo, LoopSettings, LoudnessMeter, LoudnessStats, NoLoop, NormalizeMode,
+    NormalizeSettings, PeakKind, PeakMeter, PeakStats, PitchEstimate, PitchSettings, PitchWindow,
+    RenderSettings, Renderer, RmsMeter, RmsStats, SampleLoop, SmplLoop, SmplPitch, TakeLevels,
+    Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer, TruePeakMeter,
 };
 use crate::protocol::{SampleFormat, TakeCheck};
 use crate::wav::{WavInfo, WavReader, WavSpec, WavWriter};
@@ -96,6 +96,8 @@ pub struct ProcessOptions {
     /// Pre-roll in seconds, for files of different rates; wins over
     /// `trim_settings.preroll_frames`.
     pub preroll_seconds: Option<f64>,
+    /// Look for a sustain loop and write it into `smpl` (`takebox process --loop`).
+    pub loops: Option<LoopSettings>,
 }
 
 impl ProcessOptions {
@@ -143,6 +145,7 @@ impl ProcessOptions {
             metadata: None,
             carry_chunks: false,
             preroll_seconds: None,
+            loops: None,
         }
     }
 
@@ -169,6 +172,8 @@ pub struct Analysis {
     pub pitch: Option<PitchEstimate>,
     /// The waveform of the frames analysed.
     pub envelope: Option<Envelope>,
+    /// The sustain loop, in the input's frames; set by [`find_loop`]'s caller.
+    pub sample_loop: Option<SampleLoop>,
 }
 
 impl Analysis {
@@ -246,6 +251,88 @@ pub fn analyze_keeping(
         analyzer.feed(block);
     }
     Ok((analyzer.finish(path)?, kept))
+}
+
+/// What the loop search found for one take.
+#[derive(Debug, Clone)]
+pub struct LoopReport {
+    /// The loop written (its seam measured after the crossfade, if any), or why none.
+    pub found: Result<SampleLoop, NoLoop>,
+    /// The naive zero-crossing loop of the same sustained part, for comparison.
+    pub naive: Option<SampleLoop>,
+    /// Frames of crossfade rendered into the loop's end (0: none).
+    pub crossfade_frames: usize,
+}
+
+/// The sustain loop of a take, searched in its samples (`samples` if the
+/// analysis kept them, else read whole). With a crossfade, the best loop is
+/// faded, measured again and judged after, and the faded samples returned to
+/// be rendered instead of the input's.
+pub fn find_loop(
+    input: &Path,
+    samples: Option<&[f32]>,
+    analysis: &Analysis,
+    opts: &ProcessOptions,
+    settings: &LoopSettings,
+) -> Result<(LoopReport, Option<Vec<f32>>), ProcessError> {
+    let read;
+    let x = match samples {
+        Some(x) => x,
+        None => {
+            read = read_all(input)?;
+            &read
+        }
+    };
+    let (ch, rate) = (
+        usize::from(analysis.info.channels),
+        analysis.info.sample_rate,
+    );
+    let hz = analysis.pitch.map(|p| p.hz).or(opts.planned_hz);
+    let found = dsp::find_loop(x, ch, rate, hz, settings).map_err(|e| dsp_err(input, e))?;
+    let naive = dsp::loops::naive_loop(x, ch, rate, hz, settings).map_err(|e| dsp_err(input, e))?;
+    let fade = (settings.crossfade_seconds * f64::from(rate)) as usize;
+    let best = match &found {
+        Ok(l) | Err(NoLoop::Rough { best: l, .. }) if fade > 0 => *l,
+        _ => {
+            let report = LoopReport {
+                found,
+                naive,
+                crossfade_frames: 0,
+            };
+            return Ok((report, None));
+        }
+    };
+    let mut faded = x.to_vec();
+    dsp::loops::crossfade_loop(&mut faded, ch, &best, fade).map_err(|e| dsp_err(input, e))?;
+    let (s, e) = (best.start as usize, best.end as usize);
+    let seam_db = dsp::loops::seam_db(&faded, ch, rate, hz, s, e).map_err(|e| dsp_err(input, e))?;
+    let after = SampleLoop { seam_db, ..best };
+    let found = if seam_db <= settings.good_seam_db {
+        Ok(after)
+    } else {
+        Err(NoLoop::Rough {
+            best: after,
+            limit_db: settings.good_seam_db,
+        })
+    };
+    let report = LoopReport {
+        found,
+        naive,
+        crossfade_frames: fade,
+    };
+    Ok((report, Some(faded)))
+}
+
+/// Every sample of a file, interleaved.
+fn read_all(path: &Path) -> Result<Vec<f32>, ProcessError> {
+    let mut reader = open(path)?;
+    let mut all = Vec::new();
+    while reader
+        .read_append(&mut all, BLOCK_FRAMES)
+        .map_err(|e| err(path, e))?
+        > 0
+    {}
+    Ok(all)
 }
 
 /// The analysis pass as a stream: blocks of interleaved frames in order,
@@ -387,6 +474,7 @@ impl Analyzer {
             trim,
             pitch,
             envelope: Some(self.envelope.finish()),
+            sample_loop: None,
         })
     }
 }
@@ -506,13 +594,30 @@ pub fn metadata_chunks(
     opts: &ProcessOptions,
     path: &Path,
 ) -> Result<Vec<u8>, ProcessError> {
+    metadata_chunks_looped(info, pitch, None, kept, opts, path)
+}
+
+/// [`metadata_chunks`] with a sustain loop (in the input's frames) in `smpl`;
+/// a loop outside the kept frames is left out.
+pub fn metadata_chunks_looped(
+    info: &WavInfo,
+    pitch: Option<PitchEstimate>,
+    sample_loop: Option<SampleLoop>,
+    kept: TrimPoints,
+    opts: &ProcessOptions,
+    path: &Path,
+) -> Result<Vec<u8>, ProcessError> {
     let rate = info.sample_rate;
     let mut chunks = Vec::new();
+    let smpl_loop = sample_loop.and_then(|l| smpl_loop_in(l, kept));
     let smpl = pitch
         .and_then(|p| SmplPitch::from_hz(p.hz))
-        .or_else(|| opts.planned_midi.map(|m| SmplPitch::from_cents(m, 0.0)));
+        .or_else(|| opts.planned_midi.map(|m| SmplPitch::from_cents(m, 0.0)))
+        // A loop needs the chunk; middle C is RIFF's usual unity note.
+        .or_else(|| smpl_loop.map(|_| SmplPitch::from_cents(60, 0.0)));
     if let Some(pitch) = smpl {
-        chunks.extend(dsp::smpl_chunk(rate, pitch).map_err(|e| dsp_err(path, e))?);
+        let loops: Vec<_> = smpl_loop.into_iter().collect();
+        chunks.extend(dsp::smpl_chunk_looped(rate, pitch, &loops).map_err(|e| dsp_err(path, e))?);
     }
     if opts.carry_chunks {
         for (id, payload) in &info.other_chunks {
@@ -565,6 +670,18 @@ pub fn metadata_chunks(
         .map_err(|e| dsp_err(path, e))?,
     );
     Ok(chunks)
+}
+
+/// A loop in the input's frames as a `smpl` loop of the output, which
+/// starts at the first kept frame; `None` if it is not all kept.
+fn smpl_loop_in(l: SampleLoop, kept: TrimPoints) -> Option<SmplLoop> {
+    if l.start < kept.start_frame || l.end > kept.end_frame || l.end <= l.start {
+        return None;
+    }
+    Some(SmplLoop {
+        start: u32::try_from(l.start - kept.start_frame).ok()?,
+        last: u32::try_from(l.last_frame() - kept.start_frame).ok()?,
+    })
 }
 
 /// The bext origination date and time of a take's first kept frame, and its
@@ -661,7 +778,14 @@ pub fn render_with(
     let renderer =
         Renderer::new(ch, info.sample_rate, kept, &settings).map_err(|e| dsp_err(input, e))?;
     let frames = renderer.output_frames();
-    let chunks = metadata_chunks(info, analysis.pitch, kept, opts, input)?;
+    let chunks = metadata_chunks_looped(
+        info,
+        analysis.pitch,
+        analysis.sample_loop,
+        kept,
+        opts,
+        input,
+    )?;
     let mut writer = open_writer(to, info, format, frames, &chunks)?;
     let mut source = RenderSource::open(input, samples, kept.start_frame, ch)?;
     // Values already on the output grid stay exact; anything changed is dithered.

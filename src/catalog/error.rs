@@ -30,6 +30,8 @@ pub enum CatalogError {
     NothingToExport {
         session: String,
     },
+    /// A sample that could not be encoded as FLAC for `export --flac`.
+    Flac(crate::flac::FlacError),
 }
 
 impl fmt::Display for CatalogError {
@@ -38,6 +40,7 @@ impl fmt::Display for CatalogError {
             CatalogError::Write { path, error } => write!(f, "{}: {error}", path.display()),
             CatalogError::Share { path, error } => write!(f, "share {}: {error}", path.display()),
             CatalogError::Read(e) => write!(f, "{e}"),
+            CatalogError::Flac(e) => write!(f, "{e}"),
             CatalogError::Missing(p) => write!(f, "{}: no such file or folder", p.display()),
             CatalogError::Connect(e) => write!(f, "cannot connect to the catalog database: {e}"),
             CatalogError::Migrate(e) => write!(f, "migrating the catalog schema: {e}"),

@@ -81,11 +81,32 @@ impl SmplPitch {
 /// A `smpl` chunk with no loops: sample period `round(1e9 / rate)` ns,
 /// manufacturer, product and SMPTE fields 0.
 pub fn smpl_chunk(rate: u32, pitch: SmplPitch) -> Result<Vec<u8>, DspError> {
+    smpl_chunk_looped(rate, pitch, &[])
+}
+
+/// A forward loop of a `smpl` chunk: frames `start..=last` play over and
+/// over (`last` is the final frame before the jump back, as RIFF stores it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmplLoop {
+    pub start: u32,
+    pub last: u32,
+}
+
+/// Bytes of the fixed part of a `smpl` payload, and of one loop record.
+const SMPL_FIXED: usize = 36;
+const SMPL_LOOP: usize = 24;
+
+/// [`smpl_chunk`] with forward, endlessly repeating loops (cue ids 0, 1, ...).
+pub fn smpl_chunk_looped(
+    rate: u32,
+    pitch: SmplPitch,
+    loops: &[SmplLoop],
+) -> Result<Vec<u8>, DspError> {
     if rate == 0 {
         return Err(DspError::Rate(rate));
     }
     let period_ns = (1e9 / rate as f64).round() as u32;
-    let fields: [u32; 9] = [
+    let mut fields: Vec<u32> = vec![
         0, // manufacturer
         0, // product
         period_ns,
@@ -93,11 +114,33 @@ pub fn smpl_chunk(rate: u32, pitch: SmplPitch) -> Result<Vec<u8>, DspError> {
         pitch.fraction,
         0, // SMPTE format
         0, // SMPTE offset
-        0, // sample loops
+        loops.len() as u32,
         0, // sampler data bytes
     ];
+    for (id, l) in loops.iter().enumerate() {
+        // cue id, type 0 = forward, start, end, fraction, play count 0 = forever
+        fields.extend([id as u32, 0, l.start, l.last, 0, 0]);
+    }
     let payload: Vec<u8> = fields.iter().flat_map(|f| f.to_le_bytes()).collect();
     riff_chunk(*b"smpl", &payload)
+}
+
+/// The forward loops of a `smpl` payload (other loop types and records cut
+/// short are left out).
+pub fn smpl_loops(payload: &[u8]) -> Vec<SmplLoop> {
+    let word = |at: usize| {
+        payload
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    };
+    let count = word(28).unwrap_or(0) as usize;
+    (0..count.min(payload.len() / SMPL_LOOP))
+        .filter_map(|i| {
+            let at = SMPL_FIXED + i * SMPL_LOOP;
+            let (kind, start, last) = (word(at + 4)?, word(at + 8)?, word(at + 12)?);
+            (kind == 0 && last >= start).then_some(SmplLoop { start, last })
+        })
+        .collect()
 }
 
 /// Loudness fields of a version 2 `bext`, stored as `round(100 · value)`
@@ -376,6 +419,37 @@ mod tests {
             smpl_chunk(0, SmplPitch::from_cents(60, 0.0)),
             Err(DspError::Rate(0))
         );
+    }
+
+    #[test]
+    fn smpl_loops_round_trip() {
+        let loops = [
+            SmplLoop {
+                start: 1_000,
+                last: 48_999,
+            },
+            SmplLoop { start: 7, last: 8 },
+        ];
+        let c = smpl_chunk_looped(48_000, SmplPitch::from_cents(60, 0.0), &loops).unwrap();
+        assert_eq!(u32_at(&c, 4), 36 + 2 * 24);
+        assert_eq!(u32_at(&c, 36), 2); // sample loops
+        assert_eq!(u32_at(&c, 40), 0); // sampler data
+        // First record: cue 0, forward, start, end, fraction, play count.
+        let rec: Vec<u32> = (0..6).map(|k| u32_at(&c, 44 + 4 * k)).collect();
+        assert_eq!(rec, vec![0, 0, 1_000, 48_999, 0, 0]);
+        assert_eq!(u32_at(&c, 68), 1); // second cue id
+        assert_eq!(smpl_loops(&c[8..]), loops.to_vec());
+        // Without loops, the chunk is the plain one.
+        assert_eq!(
+            smpl_chunk_looped(48_000, SmplPitch::from_cents(60, 0.0), &[]).unwrap(),
+            smpl_chunk(48_000, SmplPitch::from_cents(60, 0.0)).unwrap()
+        );
+        assert!(smpl_loops(&c[8..40]).is_empty(), "records cut off");
+        assert!(smpl_loops(&[]).is_empty());
+        // A ping-pong loop (type 1) is not read as forward.
+        let mut pingpong = c[8..].to_vec();
+        pingpong[36 + 4] = 1;
+        assert_eq!(smpl_loops(&pingpong), vec![loops[1]]);
     }
 
     #[test]

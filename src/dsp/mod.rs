@@ -24,6 +24,7 @@ pub mod error;
 mod frames;
 pub mod gain;
 pub mod level;
+pub mod loops;
 pub mod loudness;
 pub mod normalize;
 pub mod pitch;
@@ -32,7 +33,10 @@ mod testsig;
 pub mod trim;
 
 pub use check::{Check, CheckInput, CheckSettings, Verdict, check_take};
-pub use chunks::{BextInfo, BextLoudness, IxmlInfo, SmplPitch, bext_chunk, ixml_chunk, smpl_chunk};
+pub use chunks::{
+    BextInfo, BextLoudness, IxmlInfo, SmplLoop, SmplPitch, bext_chunk, ixml_chunk, smpl_chunk,
+    smpl_chunk_looped,
+};
 pub use envelope::{Envelope, EnvelopeMeter};
 pub use error::{DspError, MAX_CHANNELS};
 pub use gain::{FadeShape, RenderSettings, Renderer, Tpdf, quantize_i16, quantize_sample_i16};
@@ -40,6 +44,7 @@ pub use level::{
     PeakMeter, PeakStats, RmsMeter, RmsStats, TruePeakMeter, TruePeakStats, channel_peaks,
     db_to_gain, gain_to_db,
 };
+pub use loops::{LoopSettings, NoLoop, SampleLoop, find_loop};
 pub use loudness::{LoudnessMeter, LoudnessStats};
 pub use normalize::{
     GainDecision, NormalizeMode, NormalizeSettings, PeakKind, TakeLevels, group_gain, take_gain,

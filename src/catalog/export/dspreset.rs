@@ -1,6 +1,8 @@
 //! Decent Sampler: one preset per articulation; a group per round-robin position
 //! (`seqMode="round_robin"`), a sample per take with its key and velocity range,
-//! root note and fine tuning (in semitones, as Decent Sampler wants it).
+//! root note and fine tuning (in semitones, as Decent Sampler wants it), and the
+//! sustain loop when the sample has one (any crossfade is already rendered into
+//! the file by `takebox process --loop --crossfade`, so none is asked of the player).
 
 use super::mapping::Layer;
 use crate::dsp::chunks::xml_escape;
@@ -34,7 +36,7 @@ pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
         for r in regions {
             let _ = writeln!(
                 s,
-                "      <sample path=\"{}\" rootNote=\"{}\" loNote=\"{}\" hiNote=\"{}\" loVel=\"{}\" hiVel=\"{}\" tuning=\"{:.2}\" seqLength=\"{}\" seqPosition=\"{}\"/>",
+                "      <sample path=\"{}\" rootNote=\"{}\" loNote=\"{}\" hiNote=\"{}\" loVel=\"{}\" hiVel=\"{}\" tuning=\"{:.2}\" seqLength=\"{}\" seqPosition=\"{}\"{}/>",
                 xml_escape(&r.filename),
                 r.midi,
                 r.lokey,
@@ -43,7 +45,13 @@ pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
                 r.hivel,
                 f64::from(r.tune) / 100.0,
                 r.seq_length,
-                r.seq_position
+                r.seq_position,
+                r.sample_loop
+                    .map(|l| format!(
+                        " loopStart=\"{}\" loopEnd=\"{}\" loopEnabled=\"true\"",
+                        l.start, l.last
+                    ))
+                    .unwrap_or_default()
             );
         }
         s.push_str("    </group>\n");

@@ -4,6 +4,7 @@
 //! among the dynamics each note has), round robins, one set
 //! of regions per articulation (and per recorder when there were several).
 
+use crate::dsp::SmplLoop;
 use crate::notes::Note;
 use crate::session_log_format::TakeLine;
 use std::collections::BTreeMap;
@@ -34,6 +35,9 @@ pub struct Region {
     pub round_robin: u32,
     pub seq_length: u32,
     pub seq_position: u32,
+    /// The sustain loop from the sample's `smpl` chunk; filled in by the
+    /// export, which reads the files (this mapping does no I/O).
+    pub sample_loop: Option<SmplLoop>,
 }
 
 /// The regions of one articulation (from one recorder).
@@ -169,6 +173,7 @@ pub fn map<'a>(
                     round_robin: *rr,
                     seq_length,
                     seq_position: pos as u32 + 1,
+                    sample_loop: None,
                 });
             }
         }

@@ -35,6 +35,8 @@ impl Format {
 pub struct Exported {
     pub files: Vec<PathBuf>,
     pub regions: usize,
+    /// Regions whose sample carries a sustain loop (in its `smpl` chunk).
+    pub looped: usize,
     /// Takes left out, with why (a missing WAV, a frequency that is no note).
     pub skipped: Vec<(String, String)>,
 }
@@ -75,6 +77,19 @@ pub fn export(
     share: &Path,
     out: &Path,
 ) -> Result<Exported, CatalogError> {
+    export_with(rec, format, share, out, false)
+}
+
+/// [`export`]; with `flac`, every sample is encoded as FLAC into `out/samples/`
+/// (metadata and loop carried, see [`crate::flac`]) and the instrument points
+/// there, so the folder is self-contained.
+pub fn export_with(
+    rec: &SessionRecord,
+    format: Format,
+    share: &Path,
+    out: &Path,
+    flac: bool,
+) -> Result<Exported, CatalogError> {
     let written = |path: &Path| {
         let path = path.to_path_buf();
         move |error| CatalogError::Write { path, error }
@@ -99,9 +114,20 @@ pub fn export(
     }
     for l in &mut layers {
         for r in &mut l.regions {
-            r.filename = sample_path(&out_abs, &share_abs.join(&r.filename));
+            let sample = share_abs.join(&r.filename);
+            r.sample_loop = sample_loop(&sample);
+            r.filename = if flac {
+                flac_sample(&sample, &out_abs)?
+            } else {
+                sample_path(&out_abs, &sample)
+            };
         }
     }
+    result.looped = layers
+        .iter()
+        .flat_map(|l| &l.regions)
+        .filter(|r| r.sample_loop.is_some())
+        .count();
     result.regions = layers.iter().map(|l| l.regions.len()).sum();
     let instrument = rec
         .instrument
@@ -159,6 +185,34 @@ fn on_the_share<'a>(
             true
         })
         .collect()
+}
+
+/// The first forward loop of a WAV's `smpl` chunk (the header only is read).
+/// A header that cannot be read gives no loop: the region is exported as
+/// before, and the sampler meets the same file the takes' check did.
+fn sample_loop(wav: &Path) -> Option<crate::dsp::SmplLoop> {
+    let f = std::fs::File::open(wav).ok()?;
+    let reader = crate::wav::WavReader::new(std::io::BufReader::new(f)).ok()?;
+    reader
+        .info
+        .other_chunks
+        .iter()
+        .filter(|(id, _)| id == b"smpl")
+        .find_map(|(_, payload)| crate::dsp::chunks::smpl_loops(payload).first().copied())
+}
+
+/// Encodes a share's WAV as `samples/<name>.flac` in the export folder;
+/// returns that relative path.
+fn flac_sample(wav: &Path, out_abs: &Path) -> Result<String, CatalogError> {
+    let dir = out_abs.join("samples");
+    std::fs::create_dir_all(&dir).map_err(|error| CatalogError::Write {
+        path: dir.clone(),
+        error,
+    })?;
+    let stem = wav.file_stem().unwrap_or_default().to_string_lossy();
+    let name = format!("{}.flac", safe_name(&stem));
+    crate::flac::wav_to_flac(wav, &dir.join(&name)).map_err(CatalogError::Flac)?;
+    Ok(format!("samples/{name}"))
 }
 
 /// A sample's path relative to the export folder, `/`-separated for every sampler.

@@ -1,5 +1,6 @@
 //! SFZ: one file per articulation; a region per take with its key range, root
-//! key, fine tune, velocity layer and round robin.
+//! key, fine tune, velocity layer and round robin, and the sustain loop when
+//! the sample has one (`loop_end` is the last frame played, as in `smpl`).
 
 use super::mapping::Layer;
 use crate::session_log_format::SessionRecord;
@@ -29,7 +30,7 @@ pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
         );
         let _ = writeln!(
             s,
-            "<region> lokey={} hikey={} pitch_keycenter={} tune={} lovel={} hivel={} seq_length={} seq_position={} sample={}",
+            "<region> lokey={} hikey={} pitch_keycenter={} tune={} lovel={} hivel={} seq_length={} seq_position={}{} sample={}",
             r.lokey,
             r.hikey,
             r.midi,
@@ -38,6 +39,12 @@ pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
             r.hivel,
             r.seq_length,
             r.seq_position,
+            r.sample_loop
+                .map(|l| format!(
+                    " loop_mode=loop_continuous loop_start={} loop_end={}",
+                    l.start, l.last
+                ))
+                .unwrap_or_default(),
             r.filename
         );
     }
