@@ -22,10 +22,12 @@ pub mod chunks;
 pub mod error;
 mod frames;
 pub mod gain;
+pub mod hum;
 pub mod level;
 pub mod loudness;
 pub mod normalize;
 pub mod pitch;
+pub mod pitch_track;
 #[cfg(test)]
 mod testsig;
 pub mod trim;
@@ -34,6 +36,7 @@ pub use check::{Check, CheckInput, CheckSettings, Verdict, check_take};
 pub use chunks::{BextInfo, BextLoudness, IxmlInfo, SmplPitch, bext_chunk, ixml_chunk, smpl_chunk};
 pub use error::{DspError, MAX_CHANNELS};
 pub use gain::{FadeShape, RenderSettings, Renderer, Tpdf, quantize_i16, quantize_sample_i16};
+pub use hum::{Hum, detect_hum};
 pub use level::{
     PeakMeter, PeakStats, RmsMeter, RmsStats, TruePeakMeter, TruePeakStats, channel_peaks,
     db_to_gain, gain_to_db,
@@ -43,4 +46,5 @@ pub use normalize::{
     GainDecision, NormalizeMode, NormalizeSettings, PeakKind, TakeLevels, group_gain, take_gain,
 };
 pub use pitch::{PitchEstimate, PitchSettings, PitchWindow, cents_between, estimate_pitch};
+pub use pitch_track::{NoPitch, PitchMethod, PitchTrack, Vibrato, track_pitch};
 pub use trim::{TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer};
