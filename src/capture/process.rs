@@ -10,11 +10,11 @@
 
 use crate::config::{NormalizeTo, PostProcessing};
 use crate::dsp::{
-    self, BextInfo, Check, CheckInput, CheckSettings, FadeShape, GainDecision, IxmlInfo,
+    self, BextInfo, Check, CheckInput, CheckSettings, FadeShape, GainDecision, Hum, IxmlInfo,
     LoudnessMeter, LoudnessStats, NormalizeMode, NormalizeSettings, PeakKind, PeakMeter, PeakStats,
-    PitchEstimate, PitchSettings, PitchWindow, RenderSettings, Renderer, RmsMeter, RmsStats,
+    PitchEstimate, PitchTrack, PitchWindow, RenderSettings, Renderer, RmsMeter, RmsStats,
     SmplPitch, TakeLevels, Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer,
-    TruePeakMeter,
+    TruePeakMeter, pitch_track,
 };
 use crate::protocol::{SampleFormat, TakeCheck};
 use crate::wav::{WavInfo, WavReader, WavSpec, WavWriter};
@@ -163,7 +163,12 @@ pub struct Analysis {
     pub loudness: Option<LoudnessStats>,
     pub rms: RmsStats,
     pub trim: TrimResult,
+    /// The settled pitch (what `smpl` and the check use).
     pub pitch: Option<PitchEstimate>,
+    /// How the pitch moved, or why there is none; `None` without an onset.
+    pub track: Option<PitchTrack>,
+    /// Mains hum in the pre-roll.
+    pub hum: Option<Hum>,
 }
 
 impl Analysis {
@@ -253,10 +258,10 @@ pub struct Analyzer {
     trimmer: Trimmer,
     true_peak: Option<TruePeakMeter>,
     loudness: Option<LoudnessMeter>,
-    /// The pitch window after the onset, opened as soon as the trimmer
-    /// sees the onset: (onset it was opened for, window, whether every
-    /// frame of it passed by after it was opened).
-    pitch: Option<(u64, PitchWindow, bool)>,
+    /// The take's first frames mixed to mono, pre-roll and the tracked
+    /// seconds of the note, for the pitch tracker and the hum detector.
+    span: PitchWindow,
+    preroll_frames: u64,
     planned_hz: Option<f64>,
     /// Frames measured so far.
     frames: u64,
@@ -278,7 +283,12 @@ impl Analyzer {
         if let Some(secs) = opts.preroll_seconds {
             trim_settings.preroll_frames = (secs * f64::from(rate)).round() as u64;
         }
+        let span_frames = trim_settings.preroll_frames as f64
+            + (pitch_track::TRACK_SECONDS + SPAN_SLACK_SECONDS) * f64::from(rate);
+        let span_frames = (span_frames as usize).min(dsp::pitch::MAX_SPAN_FRAMES);
         Ok(Analyzer {
+            span: PitchWindow::span(ch, 0, span_frames).map_err(e)?,
+            preroll_frames: trim_settings.preroll_frames,
             peak: PeakMeter::new(ch, opts.check.clip_ceiling_dbfs).map_err(e)?,
             rms: RmsMeter::new(ch, rate).map_err(e)?,
             trimmer: Trimmer::new(ch, rate, trim_settings).map_err(e)?,
@@ -290,7 +300,6 @@ impl Analyzer {
                 true => Some(LoudnessMeter::new(ch, rate).map_err(e)?),
                 false => None,
             },
-            pitch: None,
             planned_hz: opts.planned_hz,
             frames: 0,
             pending: Vec::new(),
@@ -334,23 +343,13 @@ impl Analyzer {
         if let Some(m) = self.loudness.as_mut() {
             m.feed(block);
         }
-        if self.pitch.is_none()
-            && let Some(onset) = self.trimmer.onset_frame()
-            && let Ok(window) = PitchWindow::after_onset(ch, self.info.sample_rate, onset)
-        {
-            let whole = window.start_frame() >= first;
-            self.pitch = Some((onset, window, whole));
-        }
-        if let Some((_, window, _)) = self.pitch.as_mut() {
-            window.feed(first, block);
-        }
+        self.span.feed(first, block);
         self.frames += (block.len() / ch) as u64;
     }
 
-    /// The analysis. The pitch window comes from the stream when the onset
-    /// was seen in time; otherwise (the trimmer settled on another onset, or
-    /// saw it only after the window began) it is read from `path`, a file
-    /// holding the frames fed.
+    /// The analysis. The note is tracked from the frames gathered while
+    /// they streamed by; only an onset too late for them (a long silence
+    /// first) is read from `path`, a file holding the frames fed.
     pub fn finish(mut self, path: &Path) -> Result<Analysis, ProcessError> {
         let pending = std::mem::take(&mut self.pending);
         if !pending.is_empty() {
@@ -359,16 +358,29 @@ impl Analyzer {
         let mut info = self.info;
         info.frames = self.frames;
         let trim = self.trimmer.finish();
-        let settings = pitch_settings(self.planned_hz);
+        let rate = info.sample_rate;
+        let tracked = (pitch_track::TRACK_SECONDS * f64::from(rate)) as u64;
+        let spanned = self.span.samples();
         // Measured even with the pitch check off: the figure goes into smpl and the report.
-        let pitch = match (trim.onset_frame, self.pitch) {
-            (Some(onset), Some((seen, window, true))) if seen == onset => {
-                window.estimate(info.sample_rate, &settings)
+        let (track, hum) = match trim.onset_frame {
+            Some(onset) => {
+                let end = (onset + tracked).min(info.frames);
+                let track = if end <= spanned.len() as u64 {
+                    pitch_track::track_pitch(
+                        &spanned[onset as usize..end as usize],
+                        rate,
+                        self.planned_hz,
+                    )
+                } else {
+                    let note = read_span(path, &info, onset, (end - onset) as usize)?;
+                    pitch_track::track_pitch(note.samples(), rate, self.planned_hz)
+                };
+                (
+                    Some(track),
+                    dsp::detect_hum(preroll(spanned, onset, self.preroll_frames, rate), rate),
+                )
             }
-            (Some(onset), _) => {
-                read_pitch_window(path, &info, onset)?.estimate(info.sample_rate, &settings)
-            }
-            (None, _) => None,
+            None => (None, None),
         };
         Ok(Analysis {
             info,
@@ -377,25 +389,46 @@ impl Analyzer {
             loudness: self.loudness.map(|m| m.finish()),
             rms: self.rms.finish(),
             trim,
-            pitch,
+            pitch: track.and_then(|t| t.pitch),
+            track,
+            hum,
         })
     }
 }
 
-/// The pitch window after `onset`, read from the file at `path`.
-fn read_pitch_window(path: &Path, info: &WavInfo, onset: u64) -> Result<PitchWindow, ProcessError> {
+/// Seconds gathered beyond the pre-roll and the tracked part (the onset
+/// comes a little after the pre-roll).
+const SPAN_SLACK_SECONDS: f64 = 0.5;
+/// The pre-roll ends this long before the onset (a slow attack starts under
+/// the trim threshold).
+const PREROLL_GUARD_SECONDS: f64 = 0.05;
+
+/// The stretch before the note for the hum detector: the configured
+/// pre-roll (or everything before the onset without one), ending before it.
+fn preroll(spanned: &[f32], onset: u64, preroll_frames: u64, rate: u32) -> &[f32] {
+    let guard = (PREROLL_GUARD_SECONDS * f64::from(rate)) as u64;
+    let mut end = onset.saturating_sub(guard);
+    if preroll_frames > 0 {
+        end = end.min(preroll_frames);
+    }
+    &spanned[..(end as usize).min(spanned.len())]
+}
+
+/// `len` frames from `start`, mixed to mono, read from the file at `path`.
+fn read_span(
+    path: &Path,
+    info: &WavInfo,
+    start: u64,
+    len: usize,
+) -> Result<PitchWindow, ProcessError> {
     let ch = usize::from(info.channels);
-    let mut window =
-        PitchWindow::after_onset(ch, info.sample_rate, onset).map_err(|e| dsp_err(path, e))?;
+    let mut window = PitchWindow::span(ch, start, len.max(1)).map_err(|e| dsp_err(path, e))?;
     let mut reader = open(path)?;
-    reader
-        .seek_frame(window.start_frame())
-        .map_err(|x| err(path, x))?;
-    let want = dsp::pitch::default_window_frames(info.sample_rate);
+    reader.seek_frame(start).map_err(|x| err(path, x))?;
     let mut got = 0;
-    let mut pos = window.start_frame();
-    let mut wbuf = vec![0.0f32; want.min(BLOCK_FRAMES) * ch];
-    while got < want {
+    let mut pos = start;
+    let mut wbuf = vec![0.0f32; len.clamp(1, BLOCK_FRAMES) * ch];
+    while got < len {
         let n = reader.read(&mut wbuf).map_err(|x| err(path, x))?;
         if n == 0 {
             break;
@@ -405,16 +438,6 @@ fn read_pitch_window(path: &Path, info: &WavInfo, onset: u64) -> Result<PitchWin
         got += n;
     }
     Ok(window)
-}
-
-/// Search around the planned note when there is one: fewer octave traps.
-fn pitch_settings(planned_hz: Option<f64>) -> PitchSettings {
-    let mut s = PitchSettings::default();
-    if let Some(hz) = planned_hz {
-        s.min_hz = s.min_hz.max(hz / 1.5);
-        s.max_hz = s.max_hz.min(hz * 1.5).max(s.min_hz * 2.0);
-    }
-    s
 }
 
 /// The check's verdict for an analysed take.
@@ -429,6 +452,8 @@ pub fn check(analysis: &Analysis, opts: &ProcessOptions) -> Check {
             trim: analysis.trim.points,
             pitch: analysis.pitch,
             planned_hz: opts.planned_hz,
+            track: analysis.track,
+            hum: analysis.hum,
         },
         &opts.check,
     )
@@ -445,6 +470,24 @@ pub fn to_protocol(check: &Check) -> TakeCheck {
         noise_floor_dbfs: check.noise_floor_dbfs.filter(|x| x.is_finite()).map(round),
         snr_db: check.snr_db.filter(|x| x.is_finite()).map(round),
         clipped_samples: check.clipped_samples,
+        target_cents: Some(check.target_cents).filter(|c| *c != 0.0).map(round),
+        pitch_method: check.track.filter(|t| t.pitch.is_some()).map(|t| t.method),
+        settled_ms: check
+            .track
+            .filter(|t| t.method == dsp::PitchMethod::Settled && t.pitch.is_some())
+            .map(|t| t.settled_ms.round()),
+        attack_cents: check.track.and_then(|t| t.attack_cents).map(round),
+        vibrato_cents: check
+            .track
+            .and_then(|t| t.vibrato)
+            .map(|v| round(v.depth_cents)),
+        vibrato_hz: check
+            .track
+            .and_then(|t| t.vibrato)
+            .map(|v| round(v.rate_hz)),
+        no_pitch: check.track.and_then(|t| t.no_pitch).map(|r| r.reason()),
+        hum_hz: check.hum.map(|h| h.mains_hz),
+        hum_dbfs: check.hum.map(|h| round(h.dbfs)),
         notes: check.notes.clone(),
     }
 }

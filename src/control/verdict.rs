@@ -58,9 +58,16 @@ fn describe(check: &TakeCheck) -> String {
         },
         Verdict::Clipped => format!("clipped: {} samples at full scale", check.clipped_samples),
         Verdict::Silent => "silent: nothing above the threshold".into(),
-        Verdict::Noisy => match check.snr_db {
-            Some(snr) => format!("noisy: SNR {snr:.1} dB"),
-            None => "noisy".into(),
+        Verdict::Noisy => match (check.hum_hz, check.snr_db) {
+            (Some(hz), _) if check.notes.iter().any(|n| n.starts_with("mains hum")) => {
+                format!("noisy: mains hum at {hz:.0} Hz")
+            }
+            (_, Some(snr)) => format!("noisy: SNR {snr:.1} dB"),
+            _ => "noisy".into(),
+        },
+        Verdict::NoPitch => match &check.no_pitch {
+            Some(reason) => format!("no pitch: {reason}"),
+            None => "no pitch found".into(),
         },
         Verdict::Ok => "ok".into(),
     }
@@ -90,6 +97,7 @@ mod tests {
             snr_db: None,
             clipped_samples: 0,
             notes: vec![],
+            ..Default::default()
         });
         assert_eq!(
             judged(&c),

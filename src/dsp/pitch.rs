@@ -37,6 +37,9 @@ use super::frames::finite;
 pub const DEFAULT_PITCH_OFFSET_MS: f64 = 100.0;
 /// Longest window accepted (bounds memory and the O(N·τ) time).
 pub const MAX_WINDOW_FRAMES: usize = 1 << 16;
+/// Longest span a [`PitchWindow::span`] collects (a pre-roll and the
+/// tracked seconds of a note: 10.9 s at 48 kHz, 2 MiB).
+pub const MAX_SPAN_FRAMES: usize = 1 << 19;
 /// Half-length of the sinc interpolator, in lags.
 pub(super) const HALF: usize = 16;
 /// Shortest window of the search for the integer period.
@@ -122,6 +125,21 @@ impl PitchWindow {
             mono: vec![0.0; len_frames],
             filled: 0,
         })
+    }
+
+    /// A longer stretch of the stream for the pitch tracker
+    /// ([`super::pitch_track`]): `len_frames` must be `1..=MAX_SPAN_FRAMES`.
+    pub fn span(channels: usize, start_frame: u64, len_frames: usize) -> Result<Self, DspError> {
+        let len = len_frames.clamp(1, MAX_WINDOW_FRAMES);
+        let mut w = Self::new(channels, start_frame, len)?;
+        if len_frames == 0 || len_frames > MAX_SPAN_FRAMES {
+            return Err(DspError::Parameter {
+                name: "len_frames",
+                value: len_frames as f64,
+            });
+        }
+        w.mono.resize(len_frames, 0.0);
+        Ok(w)
     }
 
     /// The default window: [`DEFAULT_PITCH_OFFSET_MS`] after `onset_frame`,

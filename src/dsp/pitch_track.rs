@@ -14,7 +14,8 @@
 //!    multiply-adds, so a low note is tracked with fewer, longer frames;
 //! 3. the stable segment: the longest run of frames whose smoothed pitch
 //!    (averaged over ~200 ms, a vibrato cycle) stays within a band of
-//!    [`STABLE_BAND_CENTS`]; the settled pitch is the energy-weighted median
+//!    [`STABLE_BAND_CENTS`] (frames counted by amplitude, the first 30 ms
+//!    never: the hammer); the settled pitch is the amplitude-weighted median
 //!    of that run. A run shorter than [`MIN_SETTLED_MS`] (staccato, plucks,
 //!    marimba) falls back to the best window.
 //!
@@ -28,7 +29,7 @@ use super::pitch::{PitchEstimate, PitchSettings, cents_between, estimate_pitch};
 /// Hop between pitch frames.
 const HOP_MS: f64 = 15.0;
 /// Shortest frame summation window (a high note gets many periods).
-const MIN_FRAME_MS: f64 = 20.0;
+const MIN_FRAME_MS: f64 = 40.0;
 /// Periods per frame summation window (low notes).
 const FRAME_PERIODS: f64 = 2.5;
 /// Frames search ±this around the first estimate.
@@ -43,19 +44,24 @@ const MIN_FRAME_CLARITY: f64 = 0.5;
 pub const STABLE_BAND_CENTS: f64 = 6.0;
 /// A stable run shorter than this is not a settled pitch.
 pub const MIN_SETTLED_MS: f64 = 80.0;
+/// Frames starting this soon after the onset are never settled.
+const ONSET_SKIP_MS: f64 = 30.0;
 /// The attack: frames within this after the onset.
 const ATTACK_MS: f64 = 60.0;
 /// Half-length of the smoothing span without vibrato.
 const SMOOTH_MS: f64 = 100.0;
 /// Below this clarity the note is not one clear tone (a chord, noise).
 pub const MIN_CLARITY: f64 = 0.6;
+/// Cutoff of the high-pass the frames see, times the first estimate.
+const HIGHPASS_RATIO: f64 = 0.6;
 /// Seconds after the onset that are tracked (and collected by the caller).
 pub const TRACK_SECONDS: f64 = 3.0;
 
 /// How the reported pitch was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PitchMethod {
-    /// The energy-weighted median of the stable segment.
+    /// The amplitude-weighted median of the stable segment.
     Settled,
     /// The note never settled long enough: the best window.
     Window,
@@ -146,13 +152,17 @@ pub fn track_settings(planned_hz: Option<f64>) -> PitchSettings {
     s
 }
 
-/// Length of the first estimate's window: the default, or 6 periods of the
-/// lowest pitch searched when that is longer (A0 at 48 kHz: ~10,000).
+/// Length of the first estimate's window: 24 periods of the lowest pitch
+/// searched (a high note decays fast), at least 2048 frames at 48 kHz, at
+/// most the default window, but never under 6 periods (A0 at 48 kHz:
+/// ~10,000 frames).
 pub fn first_window_frames(rate: u32, settings: &PitchSettings) -> usize {
-    let periods = (6.0 * rate as f64 / settings.min_hz.max(1.0)).ceil() as usize;
-    default_window_frames(rate)
-        .max(periods.min(super::pitch::MAX_WINDOW_FRAMES))
-        .min(super::pitch::MAX_WINDOW_FRAMES)
+    let period = rate as f64 / settings.min_hz.max(1.0);
+    let floor = 2048.0 * rate as f64 / 48_000.0;
+    let len = (24.0 * period)
+        .clamp(floor, default_window_frames(rate) as f64)
+        .max(6.0 * period);
+    (len.ceil() as usize).min(super::pitch::MAX_WINDOW_FRAMES)
 }
 
 /// One pitch frame.
@@ -175,6 +185,12 @@ pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTra
     let Some(first) = first_estimate(note, rate, &settings) else {
         return PitchTrack::none(NoPitch::Unpitched);
     };
+    // Rumble and hum under the note correlate strongly at a high note's
+    // short lag and slope its correlation peak (C8 read 13 cents sharp): the
+    // frames see the note through a high-pass under its fundamental, which
+    // keeps any period.
+    let filtered = highpass(note, rate, first.hz * HIGHPASS_RATIO);
+    let note = &filtered[..];
     let frames = pitch_frames(note, rate, first.hz);
     let mut track = settle(&frames, rate, first);
     if let Some(p) = track.pitch.filter(|p| p.clarity < MIN_CLARITY) {
@@ -184,15 +200,15 @@ pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTra
     track
 }
 
-/// The first estimate: the window 100 ms after the onset, else one later in
-/// the note (a slow attack), else one at the onset (a short note).
+/// The first estimate: the window 100 ms after the onset, else earlier (a
+/// fast decay) or later (a slow attack), the first clear one.
 fn first_estimate(note: &[f32], rate: u32, s: &PitchSettings) -> Option<PitchEstimate> {
     let len = first_window_frames(rate, s);
     let at = |ms: f64| {
         let from = ((ms * rate as f64 / 1000.0) as usize).min(note.len());
         &note[from..(from + len).min(note.len())]
     };
-    [100.0, 400.0, 0.0]
+    [100.0, 50.0, 200.0, 400.0, 0.0]
         .into_iter()
         .filter_map(|ms| estimate_pitch(at(ms), rate, s))
         .find(|p| p.clarity >= MIN_CLARITY)
@@ -276,7 +292,13 @@ fn settle(frames: &[Frame], rate: u32, first: PitchEstimate) -> PitchTrack {
         None => 2.0 * SMOOTH_MS / 1000.0,
     };
     let smoothed = smooth(frames, (span / hop).round().max(1.0) as usize);
-    let (from, to) = longest_stable_run(frames, &smoothed, hop);
+    // The hammer, pluck or tongue is not part of the settled note.
+    let skip = frames
+        .iter()
+        .take_while(|f| f.t < ONSET_SKIP_MS / 1000.0)
+        .count();
+    let (from, to) = longest_stable_run(&frames[skip..], &smoothed[skip..], hop);
+    let (from, to) = (from + skip, to + skip);
     let run = &frames[from..to];
     let settled_s = run.len() as f64 * hop;
     let mut track = PitchTrack {
@@ -296,7 +318,7 @@ fn settle(frames: &[Frame], rate: u32, first: PitchEstimate) -> PitchTrack {
             Some(_) => &smoothed[from..to],
             None => &run.iter().map(|f| f.cents).collect::<Vec<_>>()[..],
         };
-        let c = weighted_median(values.iter().zip(run).map(|(&c, f)| (c, f.energy)));
+        let c = weighted_median(values.iter().zip(run).map(|(&c, f)| (c, f.energy.sqrt())));
         let clarity = median(run.iter().map(|f| f.clarity));
         track.pitch = Some(PitchEstimate { hz: at(c), clarity });
         track.method = PitchMethod::Settled;
@@ -311,6 +333,33 @@ fn settle(frames: &[Frame], rate: u32, first: PitchEstimate) -> PitchTrack {
     track
 }
 
+/// Fourth-order Butterworth high-pass (two RBJ biquads, Q 0.54 and 1.31).
+fn highpass(x: &[f32], rate: u32, cutoff_hz: f64) -> Vec<f32> {
+    let mut y: Vec<f64> = x
+        .iter()
+        .map(|&v| if v.is_finite() { f64::from(v) } else { 0.0 })
+        .collect();
+    for q in [0.541_196_1, 1.306_563] {
+        let w0 = 2.0 * std::f64::consts::PI * cutoff_hz / rate as f64;
+        let alpha = w0.sin() / (2.0 * q);
+        let cos = w0.cos();
+        let a0 = 1.0 + alpha;
+        let (b0, b1, b2) = (
+            (1.0 + cos) / 2.0 / a0,
+            -(1.0 + cos) / a0,
+            (1.0 + cos) / 2.0 / a0,
+        );
+        let (a1, a2) = (-2.0 * cos / a0, (1.0 - alpha) / a0);
+        let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
+        for v in y.iter_mut() {
+            let out = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+            (x2, x1, y2, y1) = (x1, *v, y1, out);
+            *v = out;
+        }
+    }
+    y.into_iter().map(|v| v as f32).collect()
+}
+
 /// Moving average of the frames' cents over `len` frames centred on each.
 fn smooth(frames: &[Frame], len: usize) -> Vec<f64> {
     (0..frames.len())
@@ -323,13 +372,15 @@ fn smooth(frames: &[Frame], len: usize) -> Vec<f64> {
         .collect()
 }
 
-/// The longest run of consecutive frames (no gap over 1.5 hops) whose
-/// smoothed pitch stays within [`STABLE_BAND_CENTS`]; the later run wins a
-/// tie (the attack is over). O(n²) over at most a few hundred frames.
+/// The strongest run of consecutive frames (no gap over 1.5 hops) whose
+/// smoothed pitch stays within [`STABLE_BAND_CENTS`]: the most frames,
+/// each counted by its amplitude, so a long run deep in a noisy decay does
+/// not beat a shorter loud one. O(n²) over at most a few hundred frames.
 fn longest_stable_run(frames: &[Frame], smoothed: &[f64], hop: f64) -> (usize, usize) {
-    let mut best = (0, 0);
+    let mut best = (0, 0, 0.0);
     for from in 0..frames.len() {
         let (mut lo, mut hi) = (smoothed[from], smoothed[from]);
+        let mut score = frames[from].energy.sqrt();
         let mut to = from + 1;
         while to < frames.len() {
             let gap = frames[to].t - frames[to - 1].t > 1.5 * hop;
@@ -338,13 +389,14 @@ fn longest_stable_run(frames: &[Frame], smoothed: &[f64], hop: f64) -> (usize, u
             if gap || hi - lo > STABLE_BAND_CENTS {
                 break;
             }
+            score += frames[to].energy.sqrt();
             to += 1;
         }
-        if to - from >= best.1 - best.0 {
-            best = (from, to);
+        if score > best.2 {
+            best = (from, to, score);
         }
     }
-    best
+    (best.0, best.1)
 }
 
 /// Vibrato after the attack: depth √2·RMS of the frames around their
@@ -469,7 +521,8 @@ mod tests {
         let c = cents_between(t.pitch.unwrap().hz, hz);
         assert!((c - 20.0).abs() < 1.0, "settled {c} {t:?}");
         let a = t.attack_cents.unwrap();
-        assert!(a > 15.0 && a < 30.0, "attack {a}");
+        // The first frames (40 ms long) average the fast part of the drift.
+        assert!(a > 10.0 && a < 30.0, "attack {a}");
         assert_eq!(t.method, PitchMethod::Settled);
     }
 
