@@ -252,6 +252,8 @@ mod tests {
             dynamic: None,
             round_robin: None,
             pitch_check: true,
+            max_cents: None,
+            tuning_cents: None,
         };
         Session::new(
             "s1".into(),

@@ -74,6 +74,14 @@ pub struct TakeCommand {
     /// Check the take against `frequency`; false for drums and noises. Absent: true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pitch_check: Option<bool>,
+    /// The instrument's pitch limit for this note, cents. Absent: the
+    /// recorder's `post_processing.max_cents`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cents: Option<f64>,
+    /// Where the instrument's tuning puts this note, cents from `frequency`
+    /// (a stretched piano). Absent: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning_cents: Option<f64>,
 }
 
 impl TakeCommand {
