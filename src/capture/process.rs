@@ -399,18 +399,19 @@ impl Analyzer {
 /// Seconds gathered beyond the pre-roll and the tracked part (the onset
 /// comes a little after the pre-roll).
 const SPAN_SLACK_SECONDS: f64 = 0.5;
-/// The pre-roll ends this long before the onset (a slow attack starts under
-/// the trim threshold).
+/// Without a pre-roll, the stretch before the onset ends this long before
+/// it (a slow attack starts under the trim threshold).
 const PREROLL_GUARD_SECONDS: f64 = 0.05;
 
 /// The stretch before the note for the hum detector: the configured
-/// pre-roll (or everything before the onset without one), ending before it.
+/// pre-roll (a hum over the trim threshold puts the onset in it), or
+/// without one everything up to shortly before the onset.
 fn preroll(spanned: &[f32], onset: u64, preroll_frames: u64, rate: u32) -> &[f32] {
     let guard = (PREROLL_GUARD_SECONDS * f64::from(rate)) as u64;
-    let mut end = onset.saturating_sub(guard);
-    if preroll_frames > 0 {
-        end = end.min(preroll_frames);
-    }
+    let end = match preroll_frames {
+        0 => onset.saturating_sub(guard),
+        n => n,
+    };
     &spanned[..(end as usize).min(spanned.len())]
 }
 

@@ -181,6 +181,9 @@ pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTra
     if rate == 0 || note.len() < 64 {
         return PitchTrack::none(NoPitch::TooShort);
     }
+    // A hum or noise floor over the trim threshold puts the onset at the
+    // start of the pre-roll: the note starts where it is loud.
+    let note = &note[loud_start(note, rate)..];
     let note = &note[..note.len().min((TRACK_SECONDS * rate as f64) as usize)];
     let Some(first) = first_estimate(note, rate, &settings) else {
         return PitchTrack::none(NoPitch::Unpitched);
@@ -198,6 +201,27 @@ pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTra
         track.pitch = None;
     }
     track
+}
+
+/// Blocks of this length find where the note is loud ...
+const LOUD_BLOCK_MS: f64 = 5.0;
+/// ... within this of its loudest block.
+const LOUD_DB: f64 = 12.0;
+
+/// Start of the first block within [`LOUD_DB`] of the loudest one.
+fn loud_start(note: &[f32], rate: u32) -> usize {
+    let block = ((LOUD_BLOCK_MS * rate as f64 / 1000.0) as usize).max(1);
+    let power: Vec<f64> = note
+        .chunks(block)
+        .map(|b| b.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / b.len() as f64)
+        .collect();
+    let loudest = power
+        .iter()
+        .copied()
+        .filter(|p| p.is_finite())
+        .fold(0.0, f64::max);
+    let floor = loudest * 10f64.powf(-LOUD_DB / 10.0);
+    power.iter().position(|&p| p >= floor).unwrap_or(0) * block
 }
 
 /// The first estimate: the window 100 ms after the onset, else earlier (a
@@ -401,7 +425,7 @@ fn longest_stable_run(frames: &[Frame], smoothed: &[f64], hop: f64) -> (usize, u
 
 /// Vibrato after the attack: depth √2·RMS of the frames around their
 /// pitch averaged over ±250 ms, rate from the zero crossings of that
-/// difference; reported from 3 cents and 3-10 Hz.
+/// difference; reported from 3 cents and 3-10 Hz, when smooth.
 fn vibrato(frames: &[Frame], hop: f64) -> Option<Vibrato> {
     let after: Vec<Frame> = frames
         .iter()
@@ -423,6 +447,13 @@ fn vibrato(frames: &[Frame], hop: f64) -> Option<Vibrato> {
         .windows(2)
         .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
         .count();
+    // A vibrato moves smoothly from frame to frame; frame noise does not
+    // (its successive differences are √2 times its RMS, a 5 Hz swing's a
+    // third of it at a 15 ms hop).
+    let steps = resid.windows(2).map(|w| (w[1] - w[0]).powi(2)).sum::<f64>();
+    if (steps / (resid.len() - 1) as f64).sqrt() > rms {
+        return None;
+    }
     let secs = after[after.len() - 1].t - after[0].t;
     let v = Vibrato {
         depth_cents: rms * std::f64::consts::SQRT_2,
