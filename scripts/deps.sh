@@ -45,6 +45,9 @@ done
 
 missing=()
 for p in "${want[@]}"; do
+  # An npm that came with another Node.js build (NodeSource's nodejs ships one)
+  # will do: Debian's npm package would conflict with it.
+  [[ $p == npm ]] && command -v npm >/dev/null 2>&1 && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 
