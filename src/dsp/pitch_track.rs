@@ -54,6 +54,11 @@ const SMOOTH_MS: f64 = 100.0;
 pub const MIN_CLARITY: f64 = 0.6;
 /// Cutoff of the high-pass the frames see, times the first estimate.
 const HIGHPASS_RATIO: f64 = 0.6;
+/// Notes from here up are seen through a low-pass too (a bass note's
+/// fundamental can be too weak to track alone) ...
+const LOWPASS_FROM_HZ: f64 = 100.0;
+/// ... with its cutoff this many times the first estimate.
+const LOWPASS_RATIO: f64 = 1.25;
 /// Seconds after the onset that are tracked (and collected by the caller).
 pub const TRACK_SECONDS: f64 = 3.0;
 
@@ -192,7 +197,13 @@ pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTra
     // short lag and slope its correlation peak (C8 read 13 cents sharp): the
     // frames see the note through a high-pass under its fundamental, which
     // keeps any period.
-    let filtered = highpass(note, rate, first.hz * HIGHPASS_RATIO);
+    let mut filtered = highpass(note, rate, first.hz * HIGHPASS_RATIO);
+    // A stiff string's partials run sharp of the harmonics (a piano's third
+    // partial of C6 by ~10 cents), which pulls a period sharp of what a tuner
+    // reads on the fundamental: above the bass, a low-pass over it too.
+    if first.hz >= LOWPASS_FROM_HZ && first.hz * LOWPASS_RATIO < 0.45 * rate as f64 {
+        filtered = lowpass(&filtered, rate, first.hz * LOWPASS_RATIO);
+    }
     let note = &filtered[..];
     let frames = pitch_frames(note, rate, first.hz);
     let mut track = settle(&frames, rate, first);
@@ -359,24 +370,34 @@ fn settle(frames: &[Frame], rate: u32, first: PitchEstimate) -> PitchTrack {
 
 /// Fourth-order Butterworth high-pass (two RBJ biquads, Q 0.54 and 1.31).
 fn highpass(x: &[f32], rate: u32, cutoff_hz: f64) -> Vec<f32> {
+    butterworth4(x, rate, cutoff_hz, true)
+}
+
+/// Fourth-order Butterworth low-pass.
+fn lowpass(x: &[f32], rate: u32, cutoff_hz: f64) -> Vec<f32> {
+    butterworth4(x, rate, cutoff_hz, false)
+}
+
+/// Two RBJ biquads (Q 0.54 and 1.31): a fourth-order Butterworth filter.
+/// Any such filter keeps a period exactly; only the weighting changes.
+fn butterworth4(x: &[f32], rate: u32, cutoff_hz: f64, high: bool) -> Vec<f32> {
     let mut y: Vec<f64> = x
         .iter()
         .map(|&v| if v.is_finite() { f64::from(v) } else { 0.0 })
         .collect();
+    let w0 = 2.0 * std::f64::consts::PI * cutoff_hz / rate as f64;
+    let cos = w0.cos();
     for q in [0.541_196_1, 1.306_563] {
-        let w0 = 2.0 * std::f64::consts::PI * cutoff_hz / rate as f64;
         let alpha = w0.sin() / (2.0 * q);
-        let cos = w0.cos();
         let a0 = 1.0 + alpha;
-        let (b0, b1, b2) = (
-            (1.0 + cos) / 2.0 / a0,
-            -(1.0 + cos) / a0,
-            (1.0 + cos) / 2.0 / a0,
-        );
+        let (b0, b1) = match high {
+            true => ((1.0 + cos) / 2.0 / a0, -(1.0 + cos) / a0),
+            false => ((1.0 - cos) / 2.0 / a0, (1.0 - cos) / a0),
+        };
         let (a1, a2) = (-2.0 * cos / a0, (1.0 - alpha) / a0);
         let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
         for v in y.iter_mut() {
-            let out = b0 * *v + b1 * x1 + b2 * x2 - a1 * y1 - a2 * y2;
+            let out = b0 * *v + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2;
             (x2, x1, y2, y1) = (x1, *v, y1, out);
             *v = out;
         }
