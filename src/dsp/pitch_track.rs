@@ -34,8 +34,8 @@ const MIN_FRAME_MS: f64 = 40.0;
 const FRAME_PERIODS: f64 = 2.5;
 /// Frames search ±this around the first estimate.
 const SEARCH_CENTS: f64 = 100.0;
-/// Multiply-adds allowed for all frames of one take (~3 ms).
-const BUDGET_MACS: f64 = 12e6;
+/// Multiply-adds allowed for all frames of one take (~2 ms).
+const BUDGET_MACS: f64 = 8e6;
 /// Frames quieter than this under the loudest frame are not tracked.
 const FRAME_FLOOR_DB: f64 = 40.0;
 /// Frames whose correlation at the period is under this are unpitched.
@@ -60,7 +60,7 @@ const LOWPASS_FROM_HZ: f64 = 100.0;
 /// ... with its cutoff this many times the first estimate.
 const LOWPASS_RATIO: f64 = 1.25;
 /// Seconds after the onset that are tracked (and collected by the caller).
-pub const TRACK_SECONDS: f64 = 3.0;
+pub const TRACK_SECONDS: f64 = 2.0;
 
 /// How the reported pitch was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -197,13 +197,14 @@ pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTra
     // short lag and slope its correlation peak (C8 read 13 cents sharp): the
     // frames see the note through a high-pass under its fundamental, which
     // keeps any period.
-    let mut filtered = highpass(note, rate, first.hz * HIGHPASS_RATIO);
+    let mut sections = butterworth4(rate, first.hz * HIGHPASS_RATIO, true).to_vec();
     // A stiff string's partials run sharp of the harmonics (a piano's third
     // partial of C6 by ~10 cents), which pulls a period sharp of what a tuner
     // reads on the fundamental: above the bass, a low-pass over it too.
     if first.hz >= LOWPASS_FROM_HZ && first.hz * LOWPASS_RATIO < 0.45 * rate as f64 {
-        filtered = lowpass(&filtered, rate, first.hz * LOWPASS_RATIO);
+        sections.extend(butterworth4(rate, first.hz * LOWPASS_RATIO, false));
     }
+    let filtered = filter(note, &sections);
     let note = &filtered[..];
     let frames = pitch_frames(note, rate, first.hz);
     let mut track = settle(&frames, rate, first);
@@ -368,41 +369,48 @@ fn settle(frames: &[Frame], rate: u32, first: PitchEstimate) -> PitchTrack {
     track
 }
 
-/// Fourth-order Butterworth high-pass (two RBJ biquads, Q 0.54 and 1.31).
-fn highpass(x: &[f32], rate: u32, cutoff_hz: f64) -> Vec<f32> {
-    butterworth4(x, rate, cutoff_hz, true)
-}
+/// One biquad: `b0 b1 b2 a1 a2` over `a0`.
+type Biquad = [f64; 5];
 
-/// Fourth-order Butterworth low-pass.
-fn lowpass(x: &[f32], rate: u32, cutoff_hz: f64) -> Vec<f32> {
-    butterworth4(x, rate, cutoff_hz, false)
-}
-
-/// Two RBJ biquads (Q 0.54 and 1.31): a fourth-order Butterworth filter.
-/// Any such filter keeps a period exactly; only the weighting changes.
-fn butterworth4(x: &[f32], rate: u32, cutoff_hz: f64, high: bool) -> Vec<f32> {
-    let mut y: Vec<f64> = x
-        .iter()
-        .map(|&v| if v.is_finite() { f64::from(v) } else { 0.0 })
-        .collect();
+/// A fourth-order Butterworth high- or low-pass: two RBJ biquads (Q 0.54
+/// and 1.31). Any such filter keeps a period exactly; only the weighting of
+/// the partials changes.
+fn butterworth4(rate: u32, cutoff_hz: f64, high: bool) -> [Biquad; 2] {
     let w0 = 2.0 * std::f64::consts::PI * cutoff_hz / rate as f64;
     let cos = w0.cos();
-    for q in [0.541_196_1, 1.306_563] {
+    [0.541_196_1, 1.306_563].map(|q| {
         let alpha = w0.sin() / (2.0 * q);
         let a0 = 1.0 + alpha;
         let (b0, b1) = match high {
-            true => ((1.0 + cos) / 2.0 / a0, -(1.0 + cos) / a0),
-            false => ((1.0 - cos) / 2.0 / a0, (1.0 - cos) / a0),
+            true => ((1.0 + cos) / 2.0, -(1.0 + cos)),
+            false => ((1.0 - cos) / 2.0, 1.0 - cos),
         };
-        let (a1, a2) = (-2.0 * cos / a0, (1.0 - alpha) / a0);
-        let (mut x1, mut x2, mut y1, mut y2) = (0.0, 0.0, 0.0, 0.0);
-        for v in y.iter_mut() {
-            let out = b0 * *v + b1 * x1 + b0 * x2 - a1 * y1 - a2 * y2;
-            (x2, x1, y2, y1) = (x1, *v, y1, out);
-            *v = out;
-        }
-    }
-    y.into_iter().map(|v| v as f32).collect()
+        [
+            b0 / a0,
+            b1 / a0,
+            b0 / a0,
+            -2.0 * cos / a0,
+            (1.0 - alpha) / a0,
+        ]
+    })
+}
+
+/// `x` through the biquads in cascade, in one pass: each section's
+/// recursion is serial, but one section's next sample overlaps the next
+/// section's current one.
+fn filter(x: &[f32], sections: &[Biquad]) -> Vec<f32> {
+    let mut state = vec![[0.0f64; 4]; sections.len()];
+    x.iter()
+        .map(|&v| {
+            let mut v = if v.is_finite() { f64::from(v) } else { 0.0 };
+            for (c, z) in sections.iter().zip(state.iter_mut()) {
+                let out = c[0] * v + c[1] * z[0] + c[2] * z[1] - c[3] * z[2] - c[4] * z[3];
+                *z = [v, z[0], out, z[2]];
+                v = out;
+            }
+            v as f32
+        })
+        .collect()
 }
 
 /// Moving average of the frames' cents over `len` frames centred on each.
