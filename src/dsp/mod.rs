@@ -8,11 +8,12 @@
 //!
 //! A take is processed in two passes over the file:
 //! 1. analysis: [`PeakMeter`], [`TruePeakMeter`], [`RmsMeter`],
-//!    [`LoudnessMeter`], [`Trimmer`];
-//! 2. render: [`Renderer`] (gain, DC, fades, cut) and a [`PitchWindow`]
-//!    placed after the onset found in pass 1; then [`estimate_pitch`],
-//!    [`take_gain`] (computed between the passes), [`check_take`] and the
-//!    [`chunks`] builders.
+//!    [`LoudnessMeter`], [`Trimmer`], and a [`PitchWindow::span`] gathering
+//!    the pre-roll and the first seconds of the note in mono; then
+//!    [`track_pitch`] (the settled pitch, [`pitch_track`]) from the onset and
+//!    [`detect_hum`] on the pre-roll, [`take_gain`] and [`check_take`];
+//! 2. render: [`Renderer`] (gain, DC, fades, cut) and the [`chunks`]
+//!    builders.
 //!
 //! Internal references use `super::`, so this file works unchanged as
 //! `src/dsp/mod.rs` of the main crate.
