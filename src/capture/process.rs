@@ -263,6 +263,11 @@ pub struct Analyzer {
     span: PitchWindow,
     preroll_frames: u64,
     planned_hz: Option<f64>,
+    /// The note tracked while the take goes on (its release still being
+    /// recorded), as soon as its tracked seconds passed by: (the onset it
+    /// was tracked from, the track, the hum). Used when the trimmer keeps
+    /// that onset, so the confirmation does not wait for it.
+    early: Option<(u64, PitchTrack, Option<Hum>)>,
     /// Frames measured so far.
     frames: u64,
     /// Frames fed but not measured yet: the meters take whole blocks of
@@ -289,6 +294,7 @@ impl Analyzer {
         Ok(Analyzer {
             span: PitchWindow::span(ch, 0, span_frames).map_err(e)?,
             preroll_frames: trim_settings.preroll_frames,
+            early: None,
             peak: PeakMeter::new(ch, opts.check.clip_ceiling_dbfs).map_err(e)?,
             rms: RmsMeter::new(ch, rate).map_err(e)?,
             trimmer: Trimmer::new(ch, rate, trim_settings).map_err(e)?,
@@ -345,6 +351,23 @@ impl Analyzer {
         }
         self.span.feed(first, block);
         self.frames += (block.len() / ch) as u64;
+        let rate = self.info.sample_rate;
+        if self.early.is_none()
+            && let Some(onset) = self.trimmer.onset_frame()
+            && onset + tracked_frames(rate) <= self.frames.min(self.span.samples().len() as u64)
+        {
+            let (track, hum) = self.gathered().track(onset, None);
+            self.early = Some((onset, track, hum));
+        }
+    }
+
+    fn gathered(&self) -> Gathered<'_> {
+        Gathered {
+            span: self.span.samples(),
+            preroll_frames: self.preroll_frames,
+            planned_hz: self.planned_hz,
+            rate: self.info.sample_rate,
+        }
     }
 
     /// The analysis. The note is tracked from the frames gathered while
@@ -355,32 +378,24 @@ impl Analyzer {
         if !pending.is_empty() {
             self.measure(&pending);
         }
-        let mut info = self.info;
+        let mut info = self.info.clone();
         info.frames = self.frames;
         let trim = self.trimmer.finish();
-        let rate = info.sample_rate;
-        let tracked = (pitch_track::TRACK_SECONDS * f64::from(rate)) as u64;
-        let spanned = self.span.samples();
         // Measured even with the pitch check off: the figure goes into smpl and the report.
-        let (track, hum) = match trim.onset_frame {
-            Some(onset) => {
-                let end = (onset + tracked).min(info.frames);
-                let track = if end <= spanned.len() as u64 {
-                    pitch_track::track_pitch(
-                        &spanned[onset as usize..end as usize],
-                        rate,
-                        self.planned_hz,
-                    )
+        let (track, hum) = match (trim.onset_frame, self.early) {
+            (Some(onset), Some((seen, track, hum))) if seen == onset => (Some(track), hum),
+            (Some(onset), _) => {
+                let end = (onset + tracked_frames(info.sample_rate)).min(info.frames);
+                let gathered = self.gathered();
+                let (track, hum) = if end <= self.span.samples().len() as u64 {
+                    gathered.track(onset, None)
                 } else {
                     let note = read_span(path, &info, onset, (end - onset) as usize)?;
-                    pitch_track::track_pitch(note.samples(), rate, self.planned_hz)
+                    gathered.track(onset, Some(note.samples()))
                 };
-                (
-                    Some(track),
-                    dsp::detect_hum(preroll(spanned, onset, self.preroll_frames, rate), rate),
-                )
+                (Some(track), hum)
             }
-            None => (None, None),
+            (None, _) => (None, None),
         };
         Ok(Analysis {
             info,
@@ -394,6 +409,36 @@ impl Analyzer {
             hum,
         })
     }
+}
+
+/// What the pitch tracker and the hum detector look at.
+struct Gathered<'a> {
+    /// The take's first frames in mono.
+    span: &'a [f32],
+    preroll_frames: u64,
+    planned_hz: Option<f64>,
+    rate: u32,
+}
+
+impl Gathered<'_> {
+    /// The track from `onset` and the hum before it, from the frames
+    /// gathered (or `note`, read back from the file when they fell short).
+    fn track(&self, onset: u64, note: Option<&[f32]>) -> (PitchTrack, Option<Hum>) {
+        let end = (onset + tracked_frames(self.rate)).min(self.span.len() as u64);
+        let note = note.unwrap_or(&self.span[(onset.min(end)) as usize..end as usize]);
+        (
+            pitch_track::track_pitch(note, self.rate, self.planned_hz),
+            dsp::detect_hum(
+                preroll(self.span, onset, self.preroll_frames, self.rate),
+                self.rate,
+            ),
+        )
+    }
+}
+
+/// Frames of the note the tracker looks at.
+fn tracked_frames(rate: u32) -> u64 {
+    (pitch_track::TRACK_SECONDS * f64::from(rate)) as u64
 }
 
 /// Seconds gathered beyond the pre-roll and the tracked part (the onset
@@ -843,6 +888,8 @@ mod tests {
                         break;
                     }
                 }
+                // 1.46 s: too short to track before the end.
+                assert!(analyzer.early.is_none());
                 let streamed = analyzer.finish(&path).unwrap();
                 assert_eq!(
                     format!("{streamed:?}"),
@@ -851,5 +898,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_long_note_is_tracked_while_it_is_recorded_and_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.wav");
+        let spec = WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            format: SampleFormat::S24,
+        };
+        // 3.5 s: the onset at 7,000 plus the 2 s tracked pass by before the end.
+        let samples = take(168_000);
+        let mut opts = ProcessOptions::from_config(&PostProcessing::default(), 4_800);
+        opts.planned_hz = Some(330.0);
+        let mut analyzer = Analyzer::new(WavInfo::of(spec, 0), &opts, &path).unwrap();
+        let (early, rest) = samples.split_at(2 * 120_000);
+        analyzer.feed(early);
+        let (onset, track, _) = analyzer.early.expect("tracked before the end");
+        analyzer.feed(rest);
+        let a = analyzer.finish(&path).unwrap();
+        assert_eq!(a.trim.onset_frame, Some(onset));
+        assert_eq!(a.track, Some(track));
+        // The same as tracking the gathered note at the end.
+        let mono: Vec<f32> = samples.chunks(2).map(|f| (f[0] + f[1]) / 2.0).collect();
+        let o = onset as usize;
+        let late = dsp::track_pitch(&mono[o..o + 96_000], 48_000, Some(330.0));
+        assert_eq!(a.track, Some(late));
+        assert!(dsp::cents_between(a.pitch.unwrap().hz, 330.0).abs() < 0.5);
     }
 }
