@@ -20,7 +20,7 @@ help:
 	@echo "make run    build and start takebox on loopback (control :5000, capture :5001)"
 	@echo "make test   install what the tests need, then lint and run every test"
 	@echo "make soak   $(SOAK_TAKES) takes under injected faults on two namespaced hosts (SOAK_TAKES=, SOAK_SEED=)"
-	@echo "make bench  speed and memory against peers (arecord, sox, librosa, Flask, psql \\copy)"
+	@echo "make bench  speed and memory against peers (arecord, sox, librosa, pyin/yin, Flask, psql \\copy)"
 	@echo "make fuzz   every parser under afl, FUZZ_SECONDS=$(FUZZ_SECONDS) each (FUZZ_TARGETS= to choose)"
 	@echo "make install    on the recording computer: release build, binary, unit, config, user"
 	@echo "                (PREFIX=$(PREFIX) DESTDIR= SHARE=//board/takebox SHARE_USER= SHARE_PASSWORD=)"
@@ -75,6 +75,7 @@ bench:
 	$(RELEASE_BUILD)
 	scripts/bench-capture.sh
 	scripts/bench-process.sh
+	scripts/bench-pitch.sh
 	scripts/bench-control.sh
 	scripts/bench-catalog.sh
 	scripts/bench-loops.sh

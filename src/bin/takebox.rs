@@ -15,6 +15,7 @@ const USAGE: &str = "usage:
                   [--target DB] [--note NOTE] [--preroll SECONDS] [--jobs N]
                   [--loop [--crossfade MS]] [--format wav|flac]
   takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
+                [--max-cents C] [--tuning-cents C] [--json]
   takebox catalog import LOG_OR_DIR... --db URL
   takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE] [--flac]
   takebox cleanup [--dry-run] [--config FILE]
@@ -30,8 +31,11 @@ process  trims leading/trailing silence (--trim) and normalizes: sample peak, tr
          --format flac also writes a FLAC beside each WAV: the same samples bit for
          bit, the WAV's smpl/bext/iXML in APPLICATION riff blocks, the unity note and
          loop as VORBIS_COMMENT tags (MIDI_UNITY_NOTE, LOOPSTART, LOOPLENGTH).
-check    measures pitch against --note, level, clipping, noise floor (from the first
-         --preroll seconds) and prints a verdict per file.
+check    measures pitch against --note, level, clipping, noise floor and mains hum (from the
+         first --preroll seconds) and prints a verdict per file: the settled pitch, judged
+         within --max-cents (default 15) of the note moved by --tuning-cents (a stretched
+         piano). --json prints one JSON object per file instead: \"file\" and the fields of
+         the recorder's check (verdict, issues, measured_hz, cents, attack_cents, ...).
 Both exit 1 naming the files that failed.
 catalog import  creates or migrates the catalog schema in PostgreSQL (URL: postgres://user@host/db,
          or host=/socket/dir dbname=...) and upserts each session log in one transaction; a bad
@@ -136,6 +140,12 @@ fn common(args: &mut Args) -> Result<Common, String> {
     opts.planned_hz = note.map(|n| n.frequency(a4));
     opts.planned_midi = note.map(|n| n.midi());
     opts.carry_chunks = true;
+    if let Some(max) = parse::<f64>(args.value("max-cents")?, "--max-cents")? {
+        opts.check.max_cents = max;
+    }
+    if let Some(c) = parse::<f64>(args.value("tuning-cents")?, "--tuning-cents")? {
+        opts.check.target_cents = c;
+    }
     Ok(Common { opts, jobs })
 }
 
@@ -347,11 +357,15 @@ fn summary(total: usize, failed: &[String]) -> i32 {
 }
 
 fn run_check(mut args: Args) -> i32 {
+    let json = args.switch("json");
     let (c, files) = match common(&mut args).and_then(|c| Ok((c, inputs(args.rest())?))) {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };
     let results = batch::check_files(&files, &c.opts, c.jobs, progress());
+    if json {
+        return print_json(&results);
+    }
     println!(
         "{:<40} {:>9} {:>7} {:>8} {:>9} {:>7}  verdict",
         "file", "pitch Hz", "cents", "peak dB", "noise dB", "SNR dB"
@@ -386,6 +400,30 @@ fn run_check(mut args: Args) -> i32 {
         }
     }
     summary(results.len(), &failed)
+}
+
+/// `check --json`: one object per line, `file` then the check's fields (or
+/// `error`); exits 1 when any file is not ok.
+fn print_json(results: &[(PathBuf, batch::CheckResult)]) -> i32 {
+    let mut failed = false;
+    for (path, r) in results {
+        let mut line = serde_json::Map::new();
+        line.insert("file".into(), path.display().to_string().into());
+        match r {
+            Ok((_, check)) => {
+                failed |= check.verdict != takebox::protocol::Verdict::Ok;
+                if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(check) {
+                    line.extend(fields);
+                }
+            }
+            Err(e) => {
+                failed = true;
+                line.insert("error".into(), e.what.clone().into());
+            }
+        }
+        println!("{}", serde_json::Value::Object(line));
+    }
+    if failed { EXIT_FAILURE } else { 0 }
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -11,10 +11,10 @@
 use crate::config::{NormalizeTo, PostProcessing};
 use crate::dsp::{
     self, BextInfo, Check, CheckInput, CheckSettings, Envelope, EnvelopeMeter, FadeShape,
-    GainDecision, IxmlInfo, LoopSettings, LoudnessMeter, LoudnessStats, NoLoop, NormalizeMode,
-    NormalizeSettings, PeakKind, PeakMeter, PeakStats, PitchEstimate, PitchSettings, PitchWindow,
+    GainDecision, Hum, IxmlInfo, LoopSettings, LoudnessMeter, LoudnessStats, NoLoop, NormalizeMode,
+    NormalizeSettings, PeakKind, PeakMeter, PeakStats, PitchEstimate, PitchTrack, PitchWindow,
     RenderSettings, Renderer, RmsMeter, RmsStats, SampleLoop, SmplLoop, SmplPitch, TakeLevels,
-    Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer, TruePeakMeter,
+    Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer, TruePeakMeter, pitch_track,
 };
 use crate::protocol::{SampleFormat, TakeCheck};
 use crate::wav::{WavInfo, WavReader, WavSpec, WavWriter};
@@ -169,7 +169,12 @@ pub struct Analysis {
     pub loudness: Option<LoudnessStats>,
     pub rms: RmsStats,
     pub trim: TrimResult,
+    /// The settled pitch (what `smpl` and the check use).
     pub pitch: Option<PitchEstimate>,
+    /// How the pitch moved, or why there is none; `None` without an onset.
+    pub track: Option<PitchTrack>,
+    /// Mains hum in the pre-roll.
+    pub hum: Option<Hum>,
     /// The waveform of the frames analysed.
     pub envelope: Option<Envelope>,
     /// The sustain loop, in the input's frames; set by [`find_loop`]'s caller.
@@ -346,11 +351,16 @@ pub struct Analyzer {
     true_peak: Option<TruePeakMeter>,
     loudness: Option<LoudnessMeter>,
     envelope: EnvelopeMeter,
-    /// The pitch window after the onset, opened as soon as the trimmer
-    /// sees the onset: (onset it was opened for, window, whether every
-    /// frame of it passed by after it was opened).
-    pitch: Option<(u64, PitchWindow, bool)>,
+    /// The take's first frames mixed to mono, pre-roll and the tracked
+    /// seconds of the note, for the pitch tracker and the hum detector.
+    span: PitchWindow,
+    preroll_frames: u64,
     planned_hz: Option<f64>,
+    /// The note tracked while the take goes on (its release still being
+    /// recorded), as soon as its tracked seconds passed by: (the onset it
+    /// was tracked from, the track, the hum). Used when the trimmer keeps
+    /// that onset, so the confirmation does not wait for it.
+    early: Option<(u64, PitchTrack, Option<Hum>)>,
     /// Frames measured so far.
     frames: u64,
     /// Frames fed but not measured yet: the meters take whole blocks of
@@ -371,7 +381,13 @@ impl Analyzer {
         if let Some(secs) = opts.preroll_seconds {
             trim_settings.preroll_frames = (secs * f64::from(rate)).round() as u64;
         }
+        let span_frames = trim_settings.preroll_frames as f64
+            + (pitch_track::TRACK_SECONDS + SPAN_SLACK_SECONDS) * f64::from(rate);
+        let span_frames = (span_frames as usize).min(dsp::pitch::MAX_SPAN_FRAMES);
         Ok(Analyzer {
+            span: PitchWindow::span(ch, 0, span_frames).map_err(e)?,
+            preroll_frames: trim_settings.preroll_frames,
+            early: None,
             peak: PeakMeter::new(ch, opts.check.clip_ceiling_dbfs).map_err(e)?,
             rms: RmsMeter::new(ch, rate).map_err(e)?,
             trimmer: Trimmer::new(ch, rate, trim_settings).map_err(e)?,
@@ -384,7 +400,6 @@ impl Analyzer {
                 false => None,
             },
             envelope: EnvelopeMeter::new(ch, ENVELOPE_COLUMNS).map_err(e)?,
-            pitch: None,
             planned_hz: opts.planned_hz,
             frames: 0,
             pending: Vec::new(),
@@ -429,41 +444,53 @@ impl Analyzer {
         if let Some(m) = self.loudness.as_mut() {
             m.feed(block);
         }
-        if self.pitch.is_none()
-            && let Some(onset) = self.trimmer.onset_frame()
-            && let Ok(window) = PitchWindow::after_onset(ch, self.info.sample_rate, onset)
-        {
-            let whole = window.start_frame() >= first;
-            self.pitch = Some((onset, window, whole));
-        }
-        if let Some((_, window, _)) = self.pitch.as_mut() {
-            window.feed(first, block);
-        }
+        self.span.feed(first, block);
         self.frames += (block.len() / ch) as u64;
+        let rate = self.info.sample_rate;
+        if self.early.is_none()
+            && let Some(onset) = self.trimmer.onset_frame()
+            && onset + tracked_frames(rate) <= self.frames.min(self.span.samples().len() as u64)
+        {
+            let (track, hum) = self.gathered().track(onset, None);
+            self.early = Some((onset, track, hum));
+        }
     }
 
-    /// The analysis. The pitch window comes from the stream when the onset
-    /// was seen in time; otherwise (the trimmer settled on another onset, or
-    /// saw it only after the window began) it is read from `path`, a file
-    /// holding the frames fed.
+    fn gathered(&self) -> Gathered<'_> {
+        Gathered {
+            span: self.span.samples(),
+            preroll_frames: self.preroll_frames,
+            planned_hz: self.planned_hz,
+            rate: self.info.sample_rate,
+        }
+    }
+
+    /// The analysis. The note is tracked from the frames gathered while
+    /// they streamed by; only an onset too late for them (a long silence
+    /// first) is read from `path`, a file holding the frames fed.
     pub fn finish(mut self, path: &Path) -> Result<Analysis, ProcessError> {
         let pending = std::mem::take(&mut self.pending);
         if !pending.is_empty() {
             self.measure(&pending);
         }
-        let mut info = self.info;
+        let mut info = self.info.clone();
         info.frames = self.frames;
         let trim = self.trimmer.finish();
-        let settings = pitch_settings(self.planned_hz);
         // Measured even with the pitch check off: the figure goes into smpl and the report.
-        let pitch = match (trim.onset_frame, self.pitch) {
-            (Some(onset), Some((seen, window, true))) if seen == onset => {
-                window.estimate(info.sample_rate, &settings)
-            }
+        let (track, hum) = match (trim.onset_frame, self.early) {
+            (Some(onset), Some((seen, track, hum))) if seen == onset => (Some(track), hum),
             (Some(onset), _) => {
-                read_pitch_window(path, &info, onset)?.estimate(info.sample_rate, &settings)
+                let end = (onset + tracked_frames(info.sample_rate)).min(info.frames);
+                let gathered = self.gathered();
+                let (track, hum) = if end <= self.span.samples().len() as u64 {
+                    gathered.track(onset, None)
+                } else {
+                    let note = read_span(path, &info, onset, (end - onset) as usize)?;
+                    gathered.track(onset, Some(note.samples()))
+                };
+                (Some(track), hum)
             }
-            (None, _) => None,
+            (None, _) => (None, None),
         };
         Ok(Analysis {
             info,
@@ -472,27 +499,79 @@ impl Analyzer {
             loudness: self.loudness.map(|m| m.finish()),
             rms: self.rms.finish(),
             trim,
-            pitch,
+            pitch: track.and_then(|t| t.pitch),
+            track,
+            hum,
             envelope: Some(self.envelope.finish()),
             sample_loop: None,
         })
     }
 }
 
-/// The pitch window after `onset`, read from the file at `path`.
-fn read_pitch_window(path: &Path, info: &WavInfo, onset: u64) -> Result<PitchWindow, ProcessError> {
+/// What the pitch tracker and the hum detector look at.
+struct Gathered<'a> {
+    /// The take's first frames in mono.
+    span: &'a [f32],
+    preroll_frames: u64,
+    planned_hz: Option<f64>,
+    rate: u32,
+}
+
+impl Gathered<'_> {
+    /// The track from `onset` and the hum before it, from the frames
+    /// gathered (or `note`, read back from the file when they fell short).
+    fn track(&self, onset: u64, note: Option<&[f32]>) -> (PitchTrack, Option<Hum>) {
+        let end = (onset + tracked_frames(self.rate)).min(self.span.len() as u64);
+        let note = note.unwrap_or(&self.span[(onset.min(end)) as usize..end as usize]);
+        (
+            pitch_track::track_pitch(note, self.rate, self.planned_hz),
+            dsp::detect_hum(
+                preroll(self.span, onset, self.preroll_frames, self.rate),
+                self.rate,
+            ),
+        )
+    }
+}
+
+/// Frames of the note the tracker looks at.
+fn tracked_frames(rate: u32) -> u64 {
+    (pitch_track::TRACK_SECONDS * f64::from(rate)) as u64
+}
+
+/// Seconds gathered beyond the pre-roll and the tracked part (the onset
+/// comes a little after the pre-roll).
+const SPAN_SLACK_SECONDS: f64 = 0.5;
+/// Without a pre-roll, the stretch before the onset ends this long before
+/// it (a slow attack starts under the trim threshold).
+const PREROLL_GUARD_SECONDS: f64 = 0.05;
+
+/// The stretch before the note for the hum detector: the configured
+/// pre-roll (a hum over the trim threshold puts the onset in it), or
+/// without one everything up to shortly before the onset.
+fn preroll(spanned: &[f32], onset: u64, preroll_frames: u64, rate: u32) -> &[f32] {
+    let guard = (PREROLL_GUARD_SECONDS * f64::from(rate)) as u64;
+    let end = match preroll_frames {
+        0 => onset.saturating_sub(guard),
+        n => n,
+    };
+    &spanned[..(end as usize).min(spanned.len())]
+}
+
+/// `len` frames from `start`, mixed to mono, read from the file at `path`.
+fn read_span(
+    path: &Path,
+    info: &WavInfo,
+    start: u64,
+    len: usize,
+) -> Result<PitchWindow, ProcessError> {
     let ch = usize::from(info.channels);
-    let mut window =
-        PitchWindow::after_onset(ch, info.sample_rate, onset).map_err(|e| dsp_err(path, e))?;
+    let mut window = PitchWindow::span(ch, start, len.max(1)).map_err(|e| dsp_err(path, e))?;
     let mut reader = open(path)?;
-    reader
-        .seek_frame(window.start_frame())
-        .map_err(|x| err(path, x))?;
-    let want = dsp::pitch::default_window_frames(info.sample_rate);
+    reader.seek_frame(start).map_err(|x| err(path, x))?;
     let mut got = 0;
-    let mut pos = window.start_frame();
-    let mut wbuf = vec![0.0f32; want.min(BLOCK_FRAMES) * ch];
-    while got < want {
+    let mut pos = start;
+    let mut wbuf = vec![0.0f32; len.clamp(1, BLOCK_FRAMES) * ch];
+    while got < len {
         let n = reader.read(&mut wbuf).map_err(|x| err(path, x))?;
         if n == 0 {
             break;
@@ -502,16 +581,6 @@ fn read_pitch_window(path: &Path, info: &WavInfo, onset: u64) -> Result<PitchWin
         got += n;
     }
     Ok(window)
-}
-
-/// Search around the planned note when there is one: fewer octave traps.
-fn pitch_settings(planned_hz: Option<f64>) -> PitchSettings {
-    let mut s = PitchSettings::default();
-    if let Some(hz) = planned_hz {
-        s.min_hz = s.min_hz.max(hz / 1.5);
-        s.max_hz = s.max_hz.min(hz * 1.5).max(s.min_hz * 2.0);
-    }
-    s
 }
 
 /// The check's verdict for an analysed take.
@@ -526,6 +595,8 @@ pub fn check(analysis: &Analysis, opts: &ProcessOptions) -> Check {
             trim: analysis.trim.points,
             pitch: analysis.pitch,
             planned_hz: opts.planned_hz,
+            track: analysis.track,
+            hum: analysis.hum,
         },
         &opts.check,
     )
@@ -542,6 +613,24 @@ pub fn to_protocol(check: &Check) -> TakeCheck {
         noise_floor_dbfs: check.noise_floor_dbfs.filter(|x| x.is_finite()).map(round),
         snr_db: check.snr_db.filter(|x| x.is_finite()).map(round),
         clipped_samples: check.clipped_samples,
+        target_cents: Some(check.target_cents).filter(|c| *c != 0.0).map(round),
+        pitch_method: check.track.filter(|t| t.pitch.is_some()).map(|t| t.method),
+        settled_ms: check
+            .track
+            .filter(|t| t.method == dsp::PitchMethod::Settled && t.pitch.is_some())
+            .map(|t| t.settled_ms.round()),
+        attack_cents: check.track.and_then(|t| t.attack_cents).map(round),
+        vibrato_cents: check
+            .track
+            .and_then(|t| t.vibrato)
+            .map(|v| round(v.depth_cents)),
+        vibrato_hz: check
+            .track
+            .and_then(|t| t.vibrato)
+            .map(|v| round(v.rate_hz)),
+        no_pitch: check.track.and_then(|t| t.no_pitch).map(|r| r.reason()),
+        hum_hz: check.hum.map(|h| h.mains_hz),
+        hum_dbfs: check.hum.map(|h| round(h.dbfs)),
         notes: check.notes.clone(),
     }
 }
@@ -1019,6 +1108,8 @@ mod tests {
                         break;
                     }
                 }
+                // 1.46 s: too short to track before the end.
+                assert!(analyzer.early.is_none());
                 let streamed = analyzer.finish(&path).unwrap();
                 assert_eq!(
                     format!("{streamed:?}"),
@@ -1027,5 +1118,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_long_note_is_tracked_while_it_is_recorded_and_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.wav");
+        let spec = WavSpec {
+            channels: 2,
+            sample_rate: 48_000,
+            format: SampleFormat::S24,
+        };
+        // 3.5 s: the onset at 7,000 plus the 2 s tracked pass by before the end.
+        let samples = take(168_000);
+        let mut opts = ProcessOptions::from_config(&PostProcessing::default(), 4_800);
+        opts.planned_hz = Some(330.0);
+        let mut analyzer = Analyzer::new(WavInfo::of(spec, 0), &opts, &path).unwrap();
+        let (early, rest) = samples.split_at(2 * 120_000);
+        analyzer.feed(early);
+        let (onset, track, _) = analyzer.early.expect("tracked before the end");
+        analyzer.feed(rest);
+        let a = analyzer.finish(&path).unwrap();
+        assert_eq!(a.trim.onset_frame, Some(onset));
+        assert_eq!(a.track, Some(track));
+        // The same as tracking the gathered note at the end.
+        let mono: Vec<f32> = samples.chunks(2).map(|f| (f[0] + f[1]) / 2.0).collect();
+        let o = onset as usize;
+        let late = dsp::track_pitch(&mono[o..o + 96_000], 48_000, Some(330.0));
+        assert_eq!(a.track, Some(late));
+        assert!(dsp::cents_between(a.pitch.unwrap().hz, 330.0).abs() < 0.5);
     }
 }

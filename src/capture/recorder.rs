@@ -472,6 +472,11 @@ impl Recorder {
         let mut opts = ProcessOptions::from_config(&self.config.post_processing, span.pre_roll());
         opts.planned_hz = (cmd.pitch_check != Some(false)).then_some(cmd.frequency);
         opts.planned_midi = note.map(|n| n.midi());
+        // The instrument's limits, as the board sent them.
+        if let Some(max) = cmd.max_cents.filter(|c| c.is_finite() && *c >= 0.0) {
+            opts.check.max_cents = max;
+        }
+        opts.check.target_cents = cmd.tuning_cents.filter(|c| c.is_finite()).unwrap_or(0.0);
         opts.metadata = Some(TakeMetadata {
             session: cmd.session_id.clone(),
             instrument: cmd.instrument.clone(),

@@ -1,9 +1,13 @@
 //! `instruments.json`: what can be recorded, each instrument's range and
-//! default articulations.
+//! default articulations, and how its pitch is judged: `max_cents` (for the
+//! whole instrument and per note range) and `tuning`, where each note is
+//! meant to sit against equal temperament (a stretched piano's top octave
+//! is 20-40 cents sharp by design). All optional: the seed's file is valid.
 
 use super::{Config, ConfigError, invalid, parse_json, read};
 use crate::notes::{MiddleC, Note};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +29,50 @@ pub struct Instrument {
     /// Whether takes are checked against the planned pitch; off for drums and noises.
     #[serde(default = "yes")]
     pub pitch_check: bool,
+    /// Largest deviation from the tuning, cents (absent: config.json's
+    /// `post_processing.max_cents`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cents: Option<f64>,
+    /// `max_cents` for some notes; the first range holding the note wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub max_cents_by_range: Vec<CentsRange>,
+    /// Where each note is meant to sit (absent: equal temperament).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning: Option<Tuning>,
+}
+
+/// A `max_cents` for the notes `lowest_note..=highest_note`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CentsRange {
+    pub lowest_note: String,
+    pub highest_note: String,
+    pub max_cents: f64,
+}
+
+/// An instrument's tuning, in cents from equal temperament by note name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Tuning {
+    /// `"equal"`: every note at 0.
+    Equal,
+    /// `{"stretch": {"A0": -20, "A4": 0, "C8": 35}}`: a curve through these
+    /// points, straight between them (by semitone), flat beyond the ends.
+    Stretch(BTreeMap<String, f64>),
+    /// `{"table": {"C8": 90}}`: these notes exactly, the others at 0.
+    Table(BTreeMap<String, f64>),
+}
+
+/// Largest |cents| a tuning may set or a limit may allow.
+const MAX_TUNING_CENTS: f64 = 100.0;
+
+/// How the pitch of one note is judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PitchLimits {
+    /// `None`: config.json's limit.
+    pub max_cents: Option<f64>,
+    /// Where the tuning puts the note, cents from equal temperament.
+    pub target_cents: f64,
 }
 
 fn yes() -> bool {
@@ -38,6 +86,125 @@ impl Instrument {
             Note::parse(&self.range.lowest_note, middle_c)?,
             Note::parse(&self.range.highest_note, middle_c)?,
         ))
+    }
+}
+
+impl Tuning {
+    /// Cents from equal temperament for `midi` (names already validated;
+    /// an unparsable one is skipped).
+    pub fn cents(&self, midi: u8, middle_c: MiddleC) -> f64 {
+        let points = |m: &BTreeMap<String, f64>| -> Vec<(u8, f64)> {
+            let mut v: Vec<(u8, f64)> = m
+                .iter()
+                .filter_map(|(n, c)| Some((Note::parse(n, middle_c).ok()?.midi(), *c)))
+                .collect();
+            v.sort_by_key(|p| p.0);
+            v
+        };
+        match self {
+            Tuning::Equal => 0.0,
+            Tuning::Table(t) => points(t)
+                .into_iter()
+                .find(|p| p.0 == midi)
+                .map_or(0.0, |p| p.1),
+            Tuning::Stretch(t) => stretch_at(&points(t), midi),
+        }
+    }
+
+    fn entries(&self) -> Option<&BTreeMap<String, f64>> {
+        match self {
+            Tuning::Equal => None,
+            Tuning::Stretch(t) | Tuning::Table(t) => Some(t),
+        }
+    }
+}
+
+/// The piecewise-linear curve through `points` (sorted by note) at `midi`.
+fn stretch_at(points: &[(u8, f64)], midi: u8) -> f64 {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return 0.0;
+    };
+    if midi <= first.0 {
+        return first.1;
+    }
+    if midi >= last.0 {
+        return last.1;
+    }
+    points
+        .windows(2)
+        .find(|w| midi >= w[0].0 && midi <= w[1].0)
+        .map_or(0.0, |w| {
+            let f = f64::from(midi - w[0].0) / f64::from(w[1].0 - w[0].0);
+            w[0].1 + f * (w[1].1 - w[0].1)
+        })
+}
+
+impl Instrument {
+    /// How `note`'s pitch is judged on this instrument.
+    pub fn pitch_limits(&self, note: Note, middle_c: MiddleC) -> PitchLimits {
+        let in_range = |r: &CentsRange| {
+            let low = Note::parse(&r.lowest_note, middle_c);
+            let high = Note::parse(&r.highest_note, middle_c);
+            matches!((low, high), (Ok(l), Ok(h)) if l <= note && note <= h)
+        };
+        PitchLimits {
+            max_cents: self
+                .max_cents_by_range
+                .iter()
+                .find(|r| in_range(r))
+                .map(|r| r.max_cents)
+                .or(self.max_cents),
+            target_cents: self
+                .tuning
+                .as_ref()
+                .map_or(0.0, |t| t.cents(note.midi(), middle_c)),
+        }
+    }
+
+    /// The pitch fields' notes parse and their cents are in range; `at`
+    /// names a field of this instrument.
+    fn validate_pitch(
+        &self,
+        file: &Path,
+        middle_c: MiddleC,
+        at: &dyn Fn(&str) -> String,
+    ) -> Result<(), ConfigError> {
+        let cents = |field: String, c: f64, low: f64| {
+            if c.is_finite() && (low..=MAX_TUNING_CENTS).contains(&c) {
+                Ok(())
+            } else {
+                Err(invalid(
+                    file,
+                    &field,
+                    format!("expected {low} to {MAX_TUNING_CENTS} cents, got {c}"),
+                ))
+            }
+        };
+        let note = |field: String, n: &str| {
+            Note::parse(n, middle_c)
+                .map(|_| ())
+                .map_err(|e| invalid(file, &field, e.to_string()))
+        };
+        if let Some(c) = self.max_cents {
+            cents(at("max_cents"), c, 0.0)?;
+        }
+        for (j, r) in self.max_cents_by_range.iter().enumerate() {
+            let f = |x: &str| at(&format!("max_cents_by_range[{j}].{x}"));
+            note(f("lowest_note"), &r.lowest_note)?;
+            note(f("highest_note"), &r.highest_note)?;
+            cents(f("max_cents"), r.max_cents, 0.0)?;
+        }
+        for (n, c) in self
+            .tuning
+            .as_ref()
+            .and_then(Tuning::entries)
+            .into_iter()
+            .flatten()
+        {
+            note(at(&format!("tuning.{n}")), n)?;
+            cents(at(&format!("tuning.{n}")), *c, -MAX_TUNING_CENTS)?;
+        }
+        Ok(())
     }
 }
 
@@ -84,6 +251,7 @@ impl Instruments {
                     "expected lowest_note at or below highest_note",
                 ));
             }
+            inst.validate_pitch(file, middle_c, &at)?;
             for (j, art) in inst.default_articulations.iter().enumerate() {
                 if !config.articulation_durations.contains_key(art) {
                     return Err(invalid(

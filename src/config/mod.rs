@@ -851,6 +851,79 @@ mod tests {
     }
 
     #[test]
+    fn instrument_tuning_and_pitch_limits() {
+        use crate::notes::Note;
+        let cfg = Config::default();
+        let file = Path::new("instruments.json");
+        let piano = r#"{"instruments":[{"name":"piano","type":"keys",
+            "range":{"lowest_note":"A0","highest_note":"C8"},
+            "default_articulations":["long"], "max_cents": 12,
+            "max_cents_by_range": [{"lowest_note":"C7","highest_note":"C8","max_cents":25}],
+            "tuning": {"stretch": {"A0": -20, "A4": 0, "C8": 36}}}]}"#;
+        let list: Instruments = parse_json(file, piano).unwrap();
+        list.validate(file, &cfg).unwrap();
+        let inst = list.get("piano").unwrap();
+        let mc = cfg.notes.middle_c;
+        let at = |n: &str| inst.pitch_limits(Note::parse(n, mc).unwrap(), mc);
+        assert_eq!(at("A4").target_cents, 0.0);
+        assert_eq!(at("A0").target_cents, -20.0);
+        // C8 is 39 semitones over A4: C6 (15 over) is 15/39 of the way.
+        assert!((at("C6").target_cents - 36.0 * 15.0 / 39.0).abs() < 1e-9);
+        assert!((at("A2").target_cents + 20.0 * 24.0 / 48.0).abs() < 1e-9);
+        assert_eq!(at("A4").max_cents, Some(12.0));
+        assert_eq!(at("C7").max_cents, Some(25.0));
+
+        let table = piano.replace(
+            r#"{"stretch": {"A0": -20, "A4": 0, "C8": 36}}"#,
+            r#"{"table": {"C8": 90}}"#,
+        );
+        let list: Instruments = parse_json(file, &table).unwrap();
+        let inst = list.get("piano").unwrap();
+        assert_eq!(
+            inst.pitch_limits(Note::parse("C8", mc).unwrap(), mc)
+                .target_cents,
+            90.0
+        );
+        assert_eq!(
+            inst.pitch_limits(Note::parse("B7", mc).unwrap(), mc)
+                .target_cents,
+            0.0
+        );
+        let equal = piano.replace(
+            r#"{"stretch": {"A0": -20, "A4": 0, "C8": 36}}"#,
+            r#""equal""#,
+        );
+        let list: Instruments = parse_json(file, &equal).unwrap();
+        assert_eq!(
+            list.instruments[0].tuning,
+            Some(crate::config::instruments::Tuning::Equal)
+        );
+
+        for (bad, field) in [
+            (
+                piano.replace("\"A0\": -20", "\"Q9\": -20"),
+                "instruments[0].tuning.Q9",
+            ),
+            (piano.replace("-20", "-500"), "instruments[0].tuning.A0"),
+            (
+                piano.replace("\"max_cents\": 12", "\"max_cents\": -1"),
+                "instruments[0].max_cents",
+            ),
+            (
+                piano.replace("\"max_cents\":25", "\"max_cents\":1e9"),
+                "instruments[0].max_cents_by_range[0].max_cents",
+            ),
+        ] {
+            let list: Instruments = parse_json(file, &bad).unwrap();
+            assert_eq!(
+                list.validate(file, &cfg).unwrap_err().field(),
+                Some(field),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn every_duration_and_size_has_an_upper_bound() {
         let file = Path::new("config.json");
         for (patch, field) in [

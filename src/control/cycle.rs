@@ -824,6 +824,8 @@ impl Cycle {
             round_robin: s.round_robin,
             start_at: Some(start_at),
             pitch_check: (!s.pitch_check).then_some(false),
+            max_cents: s.max_cents,
+            tuning_cents: s.tuning_cents,
         };
         let until = start_at
             .0

@@ -163,6 +163,8 @@ mod tests {
             dynamic: None,
             round_robin: None,
             pitch_check: true,
+            max_cents: None,
+            tuning_cents: None,
         };
         let mut st = CycleStatus {
             slot: Some(slot),

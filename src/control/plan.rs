@@ -50,6 +50,13 @@ pub struct Slot {
     /// The instrument's `pitch_check`: false for drums and noises.
     #[serde(default = "pitched")]
     pub pitch_check: bool,
+    /// The instrument's `max_cents` for this note (absent: config.json's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cents: Option<f64>,
+    /// Where the instrument's `tuning` puts this note, cents from equal
+    /// temperament (absent: 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning_cents: Option<f64>,
 }
 
 fn pitched() -> bool {
@@ -88,6 +95,7 @@ pub fn build(
     let a4 = config.session_settings.default_frequency;
     let mut plan = Vec::with_capacity(count);
     for note in Note::range(low, high) {
+        let limits = inst.pitch_limits(note, mc);
         for (art, dur) in &durations {
             for dynamic in &dynamics {
                 for rr in &rrs {
@@ -101,6 +109,8 @@ pub fn build(
                         dynamic: dynamic.clone(),
                         round_robin: *rr,
                         pitch_check: inst.pitch_check,
+                        max_cents: limits.max_cents,
+                        tuning_cents: Some(limits.target_cents).filter(|c| *c != 0.0),
                     });
                 }
             }

@@ -350,6 +350,8 @@ pub(crate) fn test_session(notes: &[&str]) -> Session {
             dynamic: None,
             round_robin: None,
             pitch_check: true,
+            max_cents: None,
+            tuning_cents: None,
         })
         .collect();
     Session::new("s1".into(), SessionRequest::default(), 3.0, plan)

@@ -112,6 +112,7 @@ fn short_name(check: &TakeCheck) -> String {
         (Verdict::Clipped, _) => "clipped".into(),
         (Verdict::Silent, _) => "silent".into(),
         (Verdict::Noisy, _) => "noisy".into(),
+        (Verdict::NoPitch, _) => "no pitch".into(),
         (Verdict::Ok, _) => "ok".into(),
     }
 }
@@ -125,9 +126,16 @@ fn describe(check: &TakeCheck) -> String {
         },
         Verdict::Clipped => format!("clipped: {} samples at full scale", check.clipped_samples),
         Verdict::Silent => "silent: nothing above the threshold".into(),
-        Verdict::Noisy => match check.snr_db {
-            Some(snr) => format!("noisy: SNR {snr:.1} dB"),
-            None => "noisy".into(),
+        Verdict::Noisy => match (check.hum_hz, check.snr_db) {
+            (Some(hz), _) if check.notes.iter().any(|n| n.starts_with("mains hum")) => {
+                format!("noisy: mains hum at {hz:.0} Hz")
+            }
+            (_, Some(snr)) => format!("noisy: SNR {snr:.1} dB"),
+            _ => "noisy".into(),
+        },
+        Verdict::NoPitch => match &check.no_pitch {
+            Some(reason) => format!("no pitch: {reason}"),
+            None => "no pitch found".into(),
         },
         Verdict::Ok => "ok".into(),
     }
@@ -157,6 +165,7 @@ mod tests {
             snr_db: None,
             clipped_samples: 0,
             notes: vec![],
+            ..Default::default()
         });
         assert_eq!(
             judged(&c),
@@ -211,6 +220,7 @@ mod tests {
             snr_db: Some(40.0),
             clipped_samples: 0,
             notes: vec![],
+            ..TakeCheck::default()
         });
         let f = named(&sharp);
         assert_eq!(f.verdict_name, "off pitch +50.5 cents");

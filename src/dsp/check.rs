@@ -1,11 +1,20 @@
 //! The verdict for a take, from the measurements of the analysis pass.
 //!
-//! Priority when several apply: `silent > clipped > off_pitch > noisy`.
-//! Silent first because nothing else means anything without a sound (pitch
-//! and noise are not judged then); clipping next because it cannot be
-//! repaired; a wrong pitch makes the sample unusable where it is mapped;
-//! noise is a quality issue the user may accept. Every issue found is
-//! listed in [`Check::issues`], in that order.
+//! Priority when several apply: `silent > clipped > off_pitch > noisy >
+//! no_pitch`. Silent first because nothing else means anything without a
+//! sound (pitch and noise are not judged then); clipping next because it
+//! cannot be repaired; a wrong pitch makes the sample unusable where it is
+//! mapped; noise (a low SNR, or mains hum) is a quality issue the user may
+//! accept, and it is what is wrong when it also hides the pitch; `no_pitch`
+//! last: no measurable pitch with nothing else to blame (a chord, an
+//! unpitched sound). Every issue found is listed in [`Check::issues`], in
+//! that order.
+//!
+//! The pitch is judged against the planned note moved by the instrument's
+//! tuning (`target_cents`: a stretched piano's top octave sits 20-40 cents
+//! sharp by design). Mains hum is noisy when it is less than
+//! [`HUM_EXTRA_DB`] further under the sound than `min_snr_db`: a tone is
+//! heard further down than broadband noise.
 //!
 //! Defaults: clip ceiling -0.1 dBFS with no sample allowed over it;
 //! 15 cents maximum pitch deviation (audible against a reference, yet
@@ -17,23 +26,28 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+use super::hum::Hum;
 use super::pitch::{PitchEstimate, cents_between};
+use super::pitch_track::PitchTrack;
 use super::trim::TrimPoints;
 
 /// The verdict on a take; the recorder sends it to the board as it is
 /// (`crate::protocol::TakeCheck`), by the names [`Verdict::as_str`] gives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    #[default]
     Ok,
     OffPitch,
     Clipped,
     Silent,
     Noisy,
+    /// No measurable pitch (the reason is in the notes).
+    NoPitch,
 }
 
 impl Verdict {
-    /// Lowercase name: `ok`, `off_pitch`, `clipped`, `silent`, `noisy`.
+    /// Lowercase name: `ok`, `off_pitch`, `clipped`, `silent`, `noisy`, `no_pitch`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Verdict::Ok => "ok",
@@ -41,6 +55,7 @@ impl Verdict {
             Verdict::Clipped => "clipped",
             Verdict::Silent => "silent",
             Verdict::Noisy => "noisy",
+            Verdict::NoPitch => "no_pitch",
         }
     }
 }
@@ -50,6 +65,9 @@ impl fmt::Display for Verdict {
         f.write_str(self.as_str())
     }
 }
+
+/// Hum is noisy this much further under the sound than `min_snr_db`.
+pub const HUM_EXTRA_DB: f64 = 10.0;
 
 /// Thresholds of the check.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -61,6 +79,9 @@ pub struct CheckSettings {
     pub max_clipped_samples: u64,
     /// Largest |deviation| from the planned pitch, in cents.
     pub max_cents: f64,
+    /// Where the instrument's tuning puts this note, cents from equal
+    /// temperament (0: equal).
+    pub target_cents: f64,
     /// Smallest acceptable signal-to-noise ratio, dB.
     pub min_snr_db: f64,
     /// A take whose highest peak is under this is silent.
@@ -73,6 +94,7 @@ impl Default for CheckSettings {
             clip_ceiling_dbfs: -0.1,
             max_clipped_samples: 0,
             max_cents: 15.0,
+            target_cents: 0.0,
             min_snr_db: 40.0,
             silence_dbfs: -60.0,
         }
@@ -108,6 +130,10 @@ pub struct CheckInput<'a> {
     pub pitch: Option<PitchEstimate>,
     /// The note's planned frequency; `None` switches the pitch check off.
     pub planned_hz: Option<f64>,
+    /// How the pitch moved (attack, vibrato), and why there is none.
+    pub track: Option<PitchTrack>,
+    /// Mains hum in the pre-roll.
+    pub hum: Option<Hum>,
 }
 
 /// The outcome of [`check_take`].
@@ -125,6 +151,10 @@ pub struct Check {
     pub noise_floor_dbfs: Option<f64>,
     pub snr_db: Option<f64>,
     pub clipped_samples: u64,
+    /// The tuning's offset the pitch was judged against (cents).
+    pub target_cents: f64,
+    pub track: Option<PitchTrack>,
+    pub hum: Option<Hum>,
     /// One human-readable line per issue or skipped check.
     pub notes: Vec<String>,
 }
@@ -171,19 +201,24 @@ pub fn check_take(input: &CheckInput, settings: &CheckSettings) -> Check {
     if input.planned_hz.is_some() && planned.is_none() {
         notes.push("planned pitch is not a positive frequency: pitch not checked".to_string());
     }
+    let mut no_pitch = None;
     if let (false, Some(want)) = (silent, planned) {
+        let target = settings.target_cents;
         match cents {
-            Some(c) if c.abs() <= settings.max_cents => {}
+            Some(c) if (c - target).abs() <= settings.max_cents => {}
             Some(c) => {
                 issues.push(Verdict::OffPitch);
                 notes.push(format!(
-                    "pitch {c:+.1} cents from {want:.2} Hz (limit {:.0})",
+                    "pitch {c:+.1} cents from {want:.2} Hz (tuning {target:+.1}, limit {:.0})",
                     settings.max_cents
                 ));
             }
             None => {
-                issues.push(Verdict::OffPitch);
-                notes.push(format!("no stable pitch found (planned {want:.2} Hz)"));
+                let reason = input
+                    .track
+                    .and_then(|t| t.no_pitch)
+                    .map_or_else(|| "no stable pitch found".to_string(), |r| r.reason());
+                no_pitch = Some(format!("no pitch: {reason} (planned {want:.2} Hz)"));
             }
         }
     }
@@ -197,6 +232,23 @@ pub fn check_take(input: &CheckInput, settings: &CheckSettings) -> Check {
             settings.min_snr_db
         ));
     }
+    if let Some(hum) = input.hum.filter(|_| !silent) {
+        let under = input.signal_dbfs - hum.dbfs;
+        let limit = settings.min_snr_db + HUM_EXTRA_DB;
+        if under < limit || under.is_nan() {
+            if !issues.contains(&Verdict::Noisy) {
+                issues.push(Verdict::Noisy);
+            }
+            notes.push(format!(
+                "mains hum at {:.0} Hz and harmonics: {:.1} dBFS, {under:.1} dB under the sound (limit {limit:.0})",
+                hum.mains_hz, hum.dbfs
+            ));
+        }
+    }
+    if let Some(note) = no_pitch {
+        issues.push(Verdict::NoPitch);
+        notes.push(note);
+    }
 
     Check {
         verdict: issues.first().copied().unwrap_or(Verdict::Ok),
@@ -207,6 +259,9 @@ pub fn check_take(input: &CheckInput, settings: &CheckSettings) -> Check {
         noise_floor_dbfs: input.noise_floor_dbfs,
         snr_db,
         clipped_samples: input.clipped_samples,
+        target_cents: settings.target_cents,
+        track: input.track,
+        hum: input.hum,
         notes,
     }
 }
@@ -232,6 +287,8 @@ mod tests {
                 clarity: 0.99,
             }),
             planned_hz: Some(440.0),
+            track: None,
+            hum: None,
         }
     }
 
@@ -247,6 +304,7 @@ mod tests {
             (Verdict::Clipped, "clipped"),
             (Verdict::Silent, "silent"),
             (Verdict::Noisy, "noisy"),
+            (Verdict::NoPitch, "no_pitch"),
         ];
         for (v, name) in all {
             assert_eq!(v.as_str(), name);
@@ -306,7 +364,38 @@ mod tests {
             pitch: None,
             ..good()
         };
-        assert_eq!(verdict(&unpitched).verdict, Verdict::OffPitch);
+        // No pitch is its own verdict, with the reason.
+        let c = verdict(&unpitched);
+        assert_eq!(c.verdict, Verdict::NoPitch);
+        assert!(
+            c.notes[0].starts_with("no pitch: no stable pitch"),
+            "{:?}",
+            c.notes
+        );
+        let chord = CheckInput {
+            pitch: None,
+            track: Some(crate::dsp::PitchTrack {
+                pitch: None,
+                no_pitch: Some(crate::dsp::NoPitch::Unclear { clarity: 0.4 }),
+                method: crate::dsp::PitchMethod::Window,
+                attack_cents: None,
+                vibrato: None,
+                settled_ms: 0.0,
+                frames: 0,
+            }),
+            ..good()
+        };
+        assert!(verdict(&chord).notes[0].contains("a chord"));
+        // Under noise, the noise is what is wrong; no pitch comes after.
+        let drowned = CheckInput {
+            pitch: None,
+            noise_floor_dbfs: Some(-30.0),
+            ..good()
+        };
+        assert_eq!(
+            verdict(&drowned).issues,
+            vec![Verdict::Noisy, Verdict::NoPitch]
+        );
 
         let noisy = CheckInput {
             noise_floor_dbfs: Some(-45.0),
@@ -350,6 +439,59 @@ mod tests {
         };
         let c = verdict(&dead);
         assert_eq!(c.issues, vec![Verdict::Silent, Verdict::Clipped]);
+    }
+
+    #[test]
+    fn hum_is_noisy_by_name_when_too_close_to_the_sound() {
+        let hum = |dbfs| Hum {
+            mains_hz: 60.0,
+            dbfs,
+            share: 0.9,
+        };
+        // -12 dBFS sound: hum at -55 is 43 dB under, within 50: noisy.
+        let c = verdict(&CheckInput {
+            hum: Some(hum(-55.0)),
+            ..good()
+        });
+        assert_eq!(c.verdict, Verdict::Noisy);
+        assert!(c.notes[0].contains("mains hum at 60 Hz"), "{:?}", c.notes);
+        // 58 dB under: kept, but reported in the check.
+        let c = verdict(&CheckInput {
+            hum: Some(hum(-70.0)),
+            ..good()
+        });
+        assert_eq!(c.verdict, Verdict::Ok);
+        assert_eq!(c.hum.unwrap().mains_hz, 60.0);
+        // Hum and a low SNR together: one noisy issue, two notes.
+        let c = verdict(&CheckInput {
+            hum: Some(hum(-40.0)),
+            noise_floor_dbfs: Some(-40.0),
+            ..good()
+        });
+        assert_eq!(c.issues, vec![Verdict::Noisy]);
+        assert_eq!(c.notes.len(), 2);
+    }
+
+    #[test]
+    fn pitch_is_judged_against_the_tuning() {
+        // +30 cents: off in equal temperament, in tune on a stretched top octave.
+        let sharp = CheckInput {
+            pitch: Some(PitchEstimate {
+                hz: 440.0 * 2f64.powf(30.0 / 1200.0),
+                clarity: 0.99,
+            }),
+            ..good()
+        };
+        assert_eq!(verdict(&sharp).verdict, Verdict::OffPitch);
+        let stretched = CheckSettings {
+            target_cents: 25.0,
+            ..CheckSettings::default()
+        };
+        let c = check_take(&sharp, &stretched);
+        assert_eq!(c.verdict, Verdict::Ok);
+        assert!((c.cents.unwrap() - 30.0).abs() < 1e-9);
+        assert_eq!(c.target_cents, 25.0);
+        assert_eq!(check_take(&good(), &stretched).verdict, Verdict::OffPitch);
     }
 
     #[test]

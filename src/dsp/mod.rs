@@ -8,11 +8,13 @@
 //!
 //! A take is processed in two passes over the file:
 //! 1. analysis: [`PeakMeter`], [`TruePeakMeter`], [`RmsMeter`],
-//!    [`LoudnessMeter`], [`Trimmer`], [`EnvelopeMeter`] (the waveform);
-//! 2. render: [`Renderer`] (gain, DC, fades, cut) and a [`PitchWindow`]
-//!    placed after the onset found in pass 1; then [`estimate_pitch`],
-//!    [`take_gain`] (computed between the passes), [`check_take`] and the
-//!    [`chunks`] builders.
+//!    [`LoudnessMeter`], [`Trimmer`], [`EnvelopeMeter`] (the waveform), and a
+//!    [`PitchWindow::span`] gathering the pre-roll and the first seconds of
+//!    the note in mono; then [`track_pitch`] (the settled pitch,
+//!    [`pitch_track`]) from the onset and [`detect_hum`] on the pre-roll,
+//!    [`take_gain`] and [`check_take`];
+//! 2. render: [`Renderer`] (gain, DC, fades, cut) and the [`chunks`]
+//!    builders.
 //!
 //! Internal references use `super::`, so this file works unchanged as
 //! `src/dsp/mod.rs` of the main crate.
@@ -23,11 +25,13 @@ pub mod envelope;
 pub mod error;
 mod frames;
 pub mod gain;
+pub mod hum;
 pub mod level;
 pub mod loops;
 pub mod loudness;
 pub mod normalize;
 pub mod pitch;
+pub mod pitch_track;
 #[cfg(test)]
 mod testsig;
 pub mod trim;
@@ -40,6 +44,7 @@ pub use chunks::{
 pub use envelope::{Envelope, EnvelopeMeter};
 pub use error::{DspError, MAX_CHANNELS};
 pub use gain::{FadeShape, RenderSettings, Renderer, Tpdf, quantize_i16, quantize_sample_i16};
+pub use hum::{Hum, detect_hum};
 pub use level::{
     PeakMeter, PeakStats, RmsMeter, RmsStats, TruePeakMeter, TruePeakStats, channel_peaks,
     db_to_gain, gain_to_db,
@@ -50,4 +55,5 @@ pub use normalize::{
     GainDecision, NormalizeMode, NormalizeSettings, PeakKind, TakeLevels, group_gain, take_gain,
 };
 pub use pitch::{PitchEstimate, PitchSettings, PitchWindow, cents_between, estimate_pitch};
+pub use pitch_track::{NoPitch, PitchMethod, PitchTrack, Vibrato, track_pitch};
 pub use trim::{TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer};

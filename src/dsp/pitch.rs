@@ -37,8 +37,11 @@ use super::frames::finite;
 pub const DEFAULT_PITCH_OFFSET_MS: f64 = 100.0;
 /// Longest window accepted (bounds memory and the O(N·τ) time).
 pub const MAX_WINDOW_FRAMES: usize = 1 << 16;
+/// Longest span a [`PitchWindow::span`] collects (a pre-roll and the
+/// tracked seconds of a note: 10.9 s at 48 kHz, 2 MiB).
+pub const MAX_SPAN_FRAMES: usize = 1 << 19;
 /// Half-length of the sinc interpolator, in lags.
-const HALF: usize = 16;
+pub(super) const HALF: usize = 16;
 /// Shortest window of the search for the integer period.
 const SEARCH_WINDOW_MIN: usize = 2048;
 /// Windows quieter than this (mean square, -120 dBFS) are silence.
@@ -122,6 +125,21 @@ impl PitchWindow {
             mono: vec![0.0; len_frames],
             filled: 0,
         })
+    }
+
+    /// A longer stretch of the stream for the pitch tracker
+    /// ([`super::pitch_track`]): `len_frames` must be `1..=MAX_SPAN_FRAMES`.
+    pub fn span(channels: usize, start_frame: u64, len_frames: usize) -> Result<Self, DspError> {
+        let len = len_frames.clamp(1, MAX_WINDOW_FRAMES);
+        let mut w = Self::new(channels, start_frame, len)?;
+        if len_frames == 0 || len_frames > MAX_SPAN_FRAMES {
+            return Err(DspError::Parameter {
+                name: "len_frames",
+                value: len_frames as f64,
+            });
+        }
+        w.mono.resize(len_frames, 0.0);
+        Ok(w)
     }
 
     /// The default window: [`DEFAULT_PITCH_OFFSET_MS`] after `onset_frame`,
@@ -223,10 +241,10 @@ pub fn estimate_pitch(mono: &[f32], rate: u32, settings: &PitchSettings) -> Opti
 /// Autocorrelation and lagged energies of one analysis window. The
 /// correlation, the O(N·τ) part, is computed lazily: a high note stops at
 /// its first dip, a few dozen lags in, instead of running to `τmax`.
-struct Lags<'a> {
+pub(super) struct Lags<'a> {
     x: &'a [f32],
     /// Length of the summation window.
-    w: usize,
+    pub(super) w: usize,
     /// `r[k + HALF]` = Σ_j x[HALF + j] · x[HALF + j + k], k in
     /// -HALF..=τmax+HALF; NaN until computed (only what is needed is).
     r: Vec<f64>,
@@ -234,11 +252,11 @@ struct Lags<'a> {
     prefix: usize,
     /// `e2[k + HALF]` = Σ_j x[HALF + j + k]², k in -HALF..=τmax+HALF.
     e2: Vec<f64>,
-    e1: f64,
+    pub(super) e1: f64,
 }
 
 impl<'a> Lags<'a> {
-    fn new(x: &'a [f32], tau_max: usize) -> Self {
+    pub(super) fn new(x: &'a [f32], tau_max: usize) -> Self {
         let w = x.len() - 2 * HALF - tau_max;
         let count = tau_max + 2 * HALF + 1;
         let mut prefix = Vec::with_capacity(x.len() + 1);
@@ -270,7 +288,7 @@ impl<'a> Lags<'a> {
     }
 
     /// Computes the entries `r[from..=to]` not computed yet.
-    fn compute(&mut self, from: usize, to: usize) {
+    pub(super) fn compute(&mut self, from: usize, to: usize) {
         let reference = &self.x[HALF..HALF + self.w];
         let to = to.min(self.r.len() - 1);
         for i in from..=to {
@@ -306,7 +324,7 @@ impl<'a> Lags<'a> {
     }
 
     /// Normalized correlation `r / √(e1·e2)` at a fractional lag.
-    fn rho(&self, tau: f64) -> f64 {
+    pub(super) fn rho(&self, tau: f64) -> f64 {
         let (r, e) = self.interp(tau);
         if e > 0.0 && self.e1 > 0.0 {
             r / (self.e1 * e).sqrt()
@@ -334,7 +352,12 @@ impl<'a> Lags<'a> {
 
     /// Golden-section search for the maximum of `ρ` within ±1 of `center`;
     /// each iteration shrinks the bracket by 0.618.
-    fn golden_max(&self, center: usize, tau_max: usize, iterations: usize) -> (f64, f64) {
+    pub(super) fn golden_max(
+        &self,
+        center: usize,
+        tau_max: usize,
+        iterations: usize,
+    ) -> (f64, f64) {
         let (mut a, mut b) = (
             (center as f64 - 1.0).max(1.0),
             (center as f64 + 1.0).min(tau_max as f64),

@@ -9,7 +9,7 @@ pub mod take_path;
 mod time;
 
 /// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
-pub use crate::dsp::Verdict;
+pub use crate::dsp::{PitchMethod, Verdict};
 pub use names::{FieldError, MAX_NAME_LEN, check_name};
 pub use take_id::TakeId;
 pub use time::{TimeError, Timestamp, seconds};
@@ -76,6 +76,14 @@ pub struct TakeCommand {
     /// Check the take against `frequency`; false for drums and noises. Absent: true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pitch_check: Option<bool>,
+    /// The instrument's pitch limit for this note, cents. Absent: the
+    /// recorder's `post_processing.max_cents`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cents: Option<f64>,
+    /// Where the instrument's tuning puts this note, cents from `frequency`
+    /// (a stretched piano). Absent: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuning_cents: Option<f64>,
 }
 
 impl TakeCommand {
@@ -325,7 +333,7 @@ impl std::fmt::Display for TakeWarning {
 }
 
 /// Figures behind a [`Verdict`], so the board can show why it asks for a retake.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TakeCheck {
     pub verdict: Verdict,
@@ -342,6 +350,32 @@ pub struct TakeCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snr_db: Option<f64>,
     pub clipped_samples: u64,
+    /// The instrument's tuning for this note, cents from equal temperament
+    /// (absent: equal); the pitch is judged against `cents - target_cents`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_cents: Option<f64>,
+    /// `settled` (the stable segment's median) or `window` (a short note).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pitch_method: Option<PitchMethod>,
+    /// Length of the stable segment, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_ms: Option<f64>,
+    /// The attack's pitch against the settled one, cents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attack_cents: Option<f64>,
+    /// Vibrato depth (± cents) and rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vibrato_cents: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vibrato_hz: Option<f64>,
+    /// Why no pitch was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_pitch: Option<String>,
+    /// Mains hum found in the pre-roll: 50 or 60, and its level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hum_hz: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hum_dbfs: Option<f64>,
     /// Plain-language notes on the figures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

@@ -430,6 +430,7 @@ mod tests {
                         snr_db: Some(60.0),
                         clipped_samples: 0,
                         notes: vec!["pitch".into()],
+                        ..Default::default()
                     }),
                     processing: Some(Processing {
                         kept_from_frame: 10,

@@ -209,6 +209,7 @@ mod tests {
             snr_db: None,
             clipped_samples: 0,
             notes: vec![],
+            ..Default::default()
         };
         let confirmed = Confirmed {
             session_id: "s".into(),
