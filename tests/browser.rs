@@ -9,201 +9,10 @@
 
 mod common;
 
+use common::webdriver::Driver;
 use common::*;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-struct Driver {
-    child: Child,
-    addr: SocketAddr,
-    session: String,
-    _profile: tempfile::TempDir,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        let port = free_port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver must be installed (make test installs chromium-driver)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut d = Driver {
-            child,
-            addr,
-            session: String::new(),
-            _profile: tempfile::tempdir().unwrap(),
-        };
-        wait_for("chromedriver to answer", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(addr).ok()?;
-            let (code, v) = http(addr, "GET", "/status", None, None);
-            (code == 200 && v["value"]["ready"] == true).then_some(())
-        });
-        let profile = d._profile.path().display().to_string();
-        let (code, v) = d.call(
-            "POST",
-            "/session",
-            json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                         "--disable-component-update", "--no-first-run", "--window-size=412,1000",
-                         format!("--user-data-dir={profile}")]
-            }}}}),
-        );
-        assert_eq!(code, 200, "new WebDriver session: {v}");
-        d.session = v["value"]["sessionId"].as_str().unwrap().to_string();
-        d
-    }
-
-    fn call(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let body = (method == "POST").then(|| serde_json::to_vec(&body).unwrap());
-        http(self.addr, method, path, None, body)
-    }
-
-    fn session_call(&self, method: &str, path: &str, body: Value) -> Value {
-        let (code, v) = self.call(method, &format!("/session/{}{path}", self.session), body);
-        assert_eq!(code, 200, "{method} {path}: {v}");
-        v["value"].clone()
-    }
-
-    fn go(&self, url: &str) {
-        self.session_call("POST", "/url", json!({"url": url}));
-    }
-
-    fn find(&self, css: &str) -> String {
-        let v = self.session_call(
-            "POST",
-            "/element",
-            json!({"using": "css selector", "value": css}),
-        );
-        v[ELEMENT].as_str().unwrap().to_string()
-    }
-
-    fn click(&self, css: &str) {
-        let e = self.find(css);
-        self.session_call("POST", &format!("/element/{e}/click"), json!({}));
-    }
-
-    fn type_into(&self, css: &str, text: &str) {
-        let e = self.find(css);
-        self.session_call("POST", &format!("/element/{e}/clear"), json!({}));
-        self.session_call(
-            "POST",
-            &format!("/element/{e}/value"),
-            json!({"text": text}),
-        );
-    }
-
-    /// The visible text of the first element matching `css`, or None if absent.
-    fn text(&self, css: &str) -> Option<String> {
-        let (code, v) = self.call(
-            "POST",
-            &format!("/session/{}/element", self.session),
-            json!({"using": "css selector", "value": css}),
-        );
-        if code != 200 {
-            return None;
-        }
-        let e = v["value"][ELEMENT].as_str()?.to_string();
-        let (code, v) = self.call(
-            "GET",
-            &format!("/session/{}/element/{e}/text", self.session),
-            Value::Null,
-        );
-        (code == 200).then(|| v["value"].as_str().unwrap_or("").to_string())
-    }
-
-    /// Run `script` (a function body; `arguments[0]` is `arg`) in the page.
-    fn execute(&self, script: &str, arg: Value) -> Value {
-        self.session_call(
-            "POST",
-            "/execute/sync",
-            json!({"script": script, "args": [arg]}),
-        )
-    }
-
-    /// The viewport exactly `width` x `height` CSS pixels (a window's size
-    /// would include whatever the browser draws around the page).
-    fn resize(&self, width: u64, height: u64) {
-        self.session_call(
-            "POST",
-            "/goog/cdp/execute",
-            json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
-                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}}),
-        );
-    }
-
-    /// Press and release `key` with nothing focused in particular.
-    fn press(&self, key: &str) {
-        self.session_call(
-            "POST",
-            "/actions",
-            json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
-                {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]}]}),
-        );
-    }
-
-    fn screenshot(&self, path: &std::path::Path) {
-        self.save_png("/screenshot", path);
-    }
-
-    /// The element matching `css` alone, scrolled into view.
-    fn element_screenshot(&self, css: &str, path: &std::path::Path) {
-        let e = self.find(css);
-        self.save_png(&format!("/element/{e}/screenshot"), path);
-    }
-
-    fn save_png(&self, what: &str, path: &std::path::Path) {
-        let v = self.session_call("GET", what, Value::Null);
-        let png = base64_decode(v.as_str().unwrap());
-        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, png).unwrap();
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if !self.session.is_empty() {
-            let _ = self.call("DELETE", &format!("/session/{}", self.session), Value::Null);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn base64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("not base64: {c}"),
-        }
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
-    for chunk in bytes.chunks(4) {
-        let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
-        let mut n = 0u32;
-        for (i, &c) in data.iter().enumerate() {
-            n |= val(c) << (18 - 6 * i);
-        }
-        for i in 0..data.len().saturating_sub(1) {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    out
-}
 
 /// Every visible text and button whose contrast against what lies behind it
 /// is under 4.5:1, every link or button smaller than 44 px, and the type
@@ -254,7 +63,7 @@ return { low: low, small: small, note: size("note_text"), countdown: digit ? siz
 fn every_size(browser: &Driver, phase: &str) {
     for (w, h) in [(1280u64, 800u64), (390, 844)] {
         browser.resize(w, h);
-        let m = browser.execute(MEASURE, Value::Null);
+        let m = browser.execute_with(MEASURE, Value::Null);
         assert_eq!(
             m["low"],
             json!([]),
@@ -292,7 +101,7 @@ fn every_size(browser: &Driver, phase: &str) {
 
 /// The stage's class name (`armed`, `countdown`, ...).
 fn stage(browser: &Driver) -> String {
-    let v = browser.execute(
+    let v = browser.execute_with(
         "return document.getElementById('stage').className;",
         Value::Null,
     );
@@ -305,7 +114,7 @@ fn stage(browser: &Driver) -> String {
 /// The first meter's reading, dBFS (-60: silence).
 fn meter(browser: &Driver) -> Option<f64> {
     browser
-        .execute(
+        .execute_with(
             "var m = document.querySelector('.meter[id]'); return m && Number(m.getAttribute('aria-valuenow'));",
             Value::Null,
         )
@@ -346,7 +155,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
         v.as_str().map(str::len).unwrap_or(0)
     };
     page("/favicon.ico");
-    let browser = Driver::start();
+    let browser = Driver::start_sized(412, 1000);
     browser.go(&format!("{base}/"));
     every_size(&browser, "idle");
 
@@ -372,7 +181,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     let mut player = pulse.play(&tone);
     let expected = 1200.0 * (sharp / 440.0f64).log2();
     // A second stream of the page's own, to tell how often the meter moves.
-    browser.execute(
+    browser.execute_with(
         "window.lv = {n: 0, tuned: 0, since: Date.now()};
          new EventSource('/events').addEventListener('levels', function (e) {
            window.lv.n++; if (JSON.parse(e.data).tuner) window.lv.tuned++; });",
@@ -385,7 +194,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
         meter(&browser).filter(|db| (-14.0..=-7.0).contains(db))
     });
     every_size(&browser, "armed");
-    let rate = browser.execute(
+    let rate = browser.execute_with(
         "var s = (Date.now() - window.lv.since) / 1000; return [window.lv.n / s, window.lv.tuned / s];",
         Value::Null,
     );
@@ -412,7 +221,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
         (1..=6).contains(&seen.parse::<u32>().unwrap_or(0)),
         "{seen}"
     );
-    browser.execute(
+    browser.execute_with(
         "var el = document.getElementById('countdown_text');
          new MutationObserver(function () { if (el.textContent === 'NOW') window.sawNow = true; })
            .observe(el, {childList: true, characterData: true, subtree: true});",
@@ -441,7 +250,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
         },
     );
     assert_eq!(
-        browser.execute("return window.sawNow === true;", Value::Null),
+        browser.execute_with("return window.sawNow === true;", Value::Null),
         json!(true),
         "NOW at the end of the countdown"
     );
@@ -467,7 +276,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
         figures.contains(" cents · peak -") && figures.contains("SNR"),
         "{figures}"
     );
-    let wave = browser.execute(
+    let wave = browser.execute_with(
         "var p = document.getElementById('wave_path'), b = p.getBBox(), a = function (id, n) {
            return Number(document.getElementById(id).getAttribute(n)); };
          return { shown: !document.getElementById('wave').hidden, columns: p.getAttribute('d').split('M').length - 1,

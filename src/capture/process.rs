@@ -1069,19 +1069,28 @@ mod tests {
             .collect()
     }
 
+    const STEREO_S24: WavSpec = WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        format: SampleFormat::S24,
+    };
+
+    /// A stereo 24-bit 48 kHz WAV of `frames` frames of [`take`] at
+    /// `dir/t.wav`: its spec, path and samples.
+    fn take_file(dir: &Path, frames: u64) -> (WavSpec, PathBuf, Vec<f32>) {
+        let path = dir.join("t.wav");
+        let spec = STEREO_S24;
+        let samples = take(frames as usize);
+        let mut w = WavWriter::new(File::create(&path).unwrap(), spec, frames, &[]).unwrap();
+        w.write(&samples).unwrap();
+        w.finish().unwrap();
+        (spec, path, samples)
+    }
+
     #[test]
     fn a_take_fed_in_pieces_of_any_size_measures_as_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.wav");
-        let spec = WavSpec {
-            channels: 2,
-            sample_rate: 48_000,
-            format: SampleFormat::S24,
-        };
-        let samples = take(70_001);
-        let mut w = WavWriter::new(File::create(&path).unwrap(), spec, 70_001, &[]).unwrap();
-        w.write(&samples).unwrap();
-        w.finish().unwrap();
+        let (spec, path, samples) = take_file(dir.path(), 70_001);
         for to in [
             NormalizeTo::Peak,
             NormalizeTo::TruePeak,
@@ -1124,11 +1133,7 @@ mod tests {
     fn a_long_note_is_tracked_while_it_is_recorded_and_reads_the_same() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.wav");
-        let spec = WavSpec {
-            channels: 2,
-            sample_rate: 48_000,
-            format: SampleFormat::S24,
-        };
+        let spec = STEREO_S24;
         // 3.5 s: the onset at 7,000 plus the 2 s tracked pass by before the end.
         let samples = take(168_000);
         let mut opts = ProcessOptions::from_config(&PostProcessing::default(), 4_800);

@@ -115,15 +115,51 @@ impl Driver {
 
     /// Run `script` (a function body) in the page; its return value.
     pub fn execute(&self, script: &str) -> Value {
+        self.execute_with(script, Value::Null)
+    }
+
+    /// Run `script` (a function body; `arguments[0]` is `arg`) in the page.
+    pub fn execute_with(&self, script: &str, arg: Value) -> Value {
         self.session_call(
             "POST",
             "/execute/sync",
-            json!({"script": script, "args": []}),
+            json!({"script": script, "args": [arg]}),
         )
     }
 
+    /// The viewport exactly `width` x `height` CSS pixels (a window's size
+    /// would include whatever the browser draws around the page).
+    pub fn resize(&self, width: u64, height: u64) {
+        self.session_call(
+            "POST",
+            "/goog/cdp/execute",
+            json!({"cmd": "Emulation.setDeviceMetricsOverride", "params": {
+                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false}}),
+        );
+    }
+
+    /// Press and release `key` with nothing focused in particular.
+    pub fn press(&self, key: &str) {
+        self.session_call(
+            "POST",
+            "/actions",
+            json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]}]}),
+        );
+    }
+
     pub fn screenshot(&self, path: &std::path::Path) {
-        let v = self.session_call("GET", "/screenshot", Value::Null);
+        self.save_png("/screenshot", path);
+    }
+
+    /// The element matching `css` alone, scrolled into view.
+    pub fn element_screenshot(&self, css: &str, path: &std::path::Path) {
+        let e = self.find(css);
+        self.save_png(&format!("/element/{e}/screenshot"), path);
+    }
+
+    fn save_png(&self, what: &str, path: &std::path::Path) {
+        let v = self.session_call("GET", what, Value::Null);
         let png = base64_decode(v.as_str().unwrap());
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
