@@ -242,7 +242,11 @@ fn supervise(
     let mut first = true;
     while !stop.load(Ordering::Acquire) {
         shared.beat();
-        shared.set_state(DeviceState::Opening);
+        // A retry after a failure stays `error` (with its reason) until it
+        // works: a status read between two attempts never sees `opening`.
+        if shared.state() != DeviceState::Error {
+            shared.set_state(DeviceState::Opening);
+        }
         match source.open(&settings) {
             Ok(mut stream) => {
                 backoff = Duration::from_millis(250);
