@@ -173,8 +173,11 @@ pub fn track_settings(planned_hz: Option<f64>) -> PitchSettings {
 pub fn first_window_frames(rate: u32, settings: &PitchSettings) -> usize {
     let period = rate as f64 / settings.min_hz.max(1.0);
     let floor = 2048.0 * rate as f64 / 48_000.0;
+    // max then min, not clamp: at absurd rates (a hostile header) the floor
+    // passes the default window, and clamp would panic.
     let len = (24.0 * period)
-        .clamp(floor, default_window_frames(rate) as f64)
+        .max(floor)
+        .min(default_window_frames(rate) as f64)
         .max(6.0 * period);
     (len.ceil() as usize).min(super::pitch::MAX_WINDOW_FRAMES)
 }
@@ -523,6 +526,19 @@ fn weighted_median(values: impl Iterator<Item = (f64, f64)>) -> f64 {
 mod tests {
     use super::super::testsig::{harmonic_tone, noise, tone};
     use super::*;
+
+    #[test]
+    fn an_absurd_rate_from_a_hostile_header_gives_a_bounded_window() {
+        // Found by the fuzz driver: 4,294,967,280 Hz made the floor pass the
+        // default window, and f64::clamp panicked.
+        for rate in [1, 8_000, 48_000, 384_000, u32::MAX - 15, u32::MAX] {
+            let n = first_window_frames(rate, &PitchSettings::default());
+            assert!(
+                (1..=super::super::pitch::MAX_WINDOW_FRAMES).contains(&n),
+                "{rate}: {n}"
+            );
+        }
+    }
     use std::f64::consts::PI;
 
     fn note(midi: i32) -> f64 {
