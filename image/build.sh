@@ -49,7 +49,7 @@ esac
 packages=(
   systemd-sysv udev kmod iproute2 procps util-linux e2fsprogs dosfstools
   "$kernel_pkg" initramfs-tools
-  systemd-timesyncd systemd-resolved dbus
+  chrony systemd-resolved dbus
   openssh-server sudo
   samba cifs-utils gpiod
   libasound2 fdisk nano
@@ -101,7 +101,7 @@ tar -C "$root" --numeric-owner -xpf "$tarball"
 
 inst() { install -D -m "$1" "$2" "$root$3"; }
 cp -a image/overlay/. "$root/"
-chown -R 0:0 "$root/etc/systemd" "$root/usr/lib/takebox"
+chown -R 0:0 "$root/etc/systemd" "$root/etc/chrony" "$root/usr/lib/takebox"
 
 inst 0644 udev/70-takebox.rules /etc/udev/rules.d/70-takebox.rules
 inst 0644 samba/smb.conf /etc/samba/smb.conf
@@ -151,7 +151,7 @@ echo takebox >"$root/etc/hostname"
 rm -f "$root"/etc/ssh/ssh_host_*
 install -d -m 2755 "$root/var/log/journal"
 
-enable=(systemd-networkd.service systemd-resolved.service systemd-timesyncd.service
+enable=(systemd-networkd.service systemd-resolved.service chrony.service
   takebox-firstboot.service smbd.service ssh.service)
 $control && enable+=(takebox-control.service)
 systemctl --root="$root" enable "${enable[@]}" >/dev/null

@@ -157,6 +157,7 @@ check "partitions mounted by UUID, /var nofail" sh -c '! grep -q "^LABEL=" /etc/
 check "first boot ran once, after its mounts" sh -c 'test "$(journalctl -b -u takebox-firstboot -o cat | grep -c "takebox-firstboot: done")" = 1 && systemctl show -P RequiresMountsFor takebox-firstboot.service'
 check "SSH takes keys only" sh -c 'sshd -T | grep -x "passwordauthentication no"'
 check "apt sees bookworm-security and -updates" sh -c 'grep -h "^deb " /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | grep -c -e bookworm-security -e bookworm-updates | grep -x 2'
+check "the board serves NTP to the LAN (chrony)" sh -c 'systemctl is-active chrony.service >/dev/null && ss -Hlun "sport = :123" | grep -q . && grep -h "^allow 192.168.0.0/16" /etc/chrony/conf.d/takebox.conf'
 check "takebox-control logs to the journal (bounded)" sh -c '! test -e /var/log/takebox/takebox-control.log && grep -h SystemMaxUse /etc/systemd/journald.conf.d/*.conf'
 check "share folder and marker on the drive" stat -c '%U %a %n' /srv/takebox/recordings/.takebox-share
 check "smbd active" systemctl is-active smbd.service
