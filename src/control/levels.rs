@@ -153,19 +153,7 @@ mod tests {
 
     #[test]
     fn fast_while_a_take_is_near_and_tuned_before_it() {
-        let slot = crate::control::plan::Slot {
-            index: 0,
-            note: "A4".into(),
-            midi: 69,
-            frequency: 440.0,
-            articulation: "long".into(),
-            duration: 1.0,
-            dynamic: None,
-            round_robin: None,
-            pitch_check: true,
-            max_cents: None,
-            tuning_cents: None,
-        };
+        let slot = crate::control::plan::test_slot(0, "A4");
         let mut st = CycleStatus {
             slot: Some(slot),
             ..CycleStatus::default()

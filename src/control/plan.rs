@@ -59,6 +59,24 @@ pub struct Slot {
     pub tuning_cents: Option<f64>,
 }
 
+/// A `long` A4-pitched slot `index` named `note`, for tests.
+#[cfg(test)]
+pub(crate) fn test_slot(index: usize, note: &str) -> Slot {
+    Slot {
+        index,
+        note: note.to_string(),
+        midi: 69,
+        frequency: 440.0,
+        articulation: "long".into(),
+        duration: 1.0,
+        dynamic: None,
+        round_robin: None,
+        pitch_check: true,
+        max_cents: None,
+        tuning_cents: None,
+    }
+}
+
 fn pitched() -> bool {
     true
 }

@@ -340,19 +340,7 @@ pub(crate) fn test_session(notes: &[&str]) -> Session {
     let plan = notes
         .iter()
         .enumerate()
-        .map(|(i, note)| Slot {
-            index: i,
-            note: note.to_string(),
-            midi: 69,
-            frequency: 440.0,
-            articulation: "long".into(),
-            duration: 1.0,
-            dynamic: None,
-            round_robin: None,
-            pitch_check: true,
-            max_cents: None,
-            tuning_cents: None,
-        })
+        .map(|(i, note)| super::plan::test_slot(i, note))
         .collect();
     Session::new("s1".into(), SessionRequest::default(), 3.0, plan)
 }

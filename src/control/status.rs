@@ -97,6 +97,27 @@ pub struct LastTake {
     pub shown: TakeFigures,
 }
 
+#[cfg(test)]
+impl LastTake {
+    /// Take `t`, slot 0, A4 long, judged `judgement`, with no figures.
+    pub(crate) fn for_test(judgement: Judgement) -> LastTake {
+        LastTake {
+            take_id: "t".into(),
+            slot: 0,
+            note: "A4".into(),
+            articulation: "long".into(),
+            dynamic: None,
+            round_robin: None,
+            paths: vec![],
+            judgement,
+            figures: Figures::default(),
+            warnings: vec![],
+            recorded_at: None,
+            shown: TakeFigures::default(),
+        }
+    }
+}
+
 /// What the recorders measured of a take: the first recorder's check and
 /// waveform, the loudest peak of all.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
@@ -215,22 +236,12 @@ mod tests {
     #[test]
     fn the_last_take_keeps_its_verdict_and_reason_fields() {
         let last = LastTake {
-            take_id: "t".into(),
-            slot: 0,
-            note: "A4".into(),
-            articulation: "long".into(),
-            dynamic: None,
-            round_robin: None,
-            paths: vec![],
-            judgement: Judgement::ok(),
             figures: Figures {
                 verdict_name: "ok".into(),
                 peak_dbfs: Some(-3.0),
                 ..Figures::default()
             },
-            warnings: vec![],
-            recorded_at: None,
-            shown: TakeFigures::default(),
+            ..LastTake::for_test(Judgement::ok())
         };
         assert_eq!(
             serde_json::to_string(&last).unwrap(),

@@ -228,23 +228,6 @@ mod tests {
     use crate::protocol::TakeEnvelope;
     use crate::session_log_format::Judgement;
 
-    fn last(judgement: Judgement) -> LastTake {
-        LastTake {
-            take_id: "t".into(),
-            slot: 0,
-            note: "A4".into(),
-            articulation: "long".into(),
-            dynamic: None,
-            round_robin: None,
-            paths: vec![],
-            judgement,
-            warnings: vec![],
-            recorded_at: None,
-            figures: crate::control::verdict::Figures::default(),
-            shown: TakeFigures::default(),
-        }
-    }
-
     #[test]
     fn the_view_takes_the_colour_of_the_moment_and_shows_only_what_can_be_done() {
         let mut c = CycleStatus {
@@ -258,11 +241,11 @@ mod tests {
             a.start && a.skip && a.abort && !a.retake && !a.pause,
             "{a:?}"
         );
-        c.last = Some(last(Judgement::ok()));
+        c.last = Some(LastTake::for_test(Judgement::ok()));
         assert_eq!(stage(&c), "ok");
         assert!(actions(&c).retake);
         assert_eq!(last_line(&c), "last take ok");
-        c.last = Some(last(Judgement::warn("silent")));
+        c.last = Some(LastTake::for_test(Judgement::warn("silent")));
         assert_eq!(stage(&c), "attention");
         assert_eq!(last_line(&c), "last take warn: silent");
         c.phase = Phase::Countdown;
@@ -329,7 +312,7 @@ mod tests {
 
     #[test]
     fn the_waveform_path_has_a_stroke_per_column_and_its_marks() {
-        let mut l = last(Judgement::ok());
+        let mut l = LastTake::for_test(Judgement::ok());
         assert_eq!(wave(Some(&l)), WaveView::default());
         l.shown.envelope = Some(TakeEnvelope {
             frames: 4_800,
