@@ -12,9 +12,11 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Logger {
     file: Option<Mutex<File>>,
+    path: PathBuf,
     /// stderr is the journal: lines there carry their priority.
     journal: bool,
 }
@@ -105,11 +107,53 @@ impl log::Log for Logger {
         if let Some(file) = &self.file
             && let Ok(mut f) = file.lock()
         {
-            let _ = f.write_all(line.as_bytes());
+            FILE_WRITES.note(&self.path, f.write_all(line.as_bytes()));
         }
     }
 
     fn flush(&self) {}
+}
+
+/// The log file's failed writes (a full `/var` on the board): counted and the
+/// latest kept, so the page can say that lines were lost instead of losing them
+/// silently; stderr (the journal) still has them.
+struct FileWrites {
+    failures: AtomicU64,
+    /// The file and the error of the latest write, while the latest failed.
+    failing: Mutex<Option<(PathBuf, String)>>,
+}
+
+static FILE_WRITES: FileWrites = FileWrites {
+    failures: AtomicU64::new(0),
+    failing: Mutex::new(None),
+};
+
+impl FileWrites {
+    fn note(&self, path: &Path, result: std::io::Result<()>) {
+        let failed = result.err().map(|e| (path.to_path_buf(), e.to_string()));
+        if failed.is_some() {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Ok(mut f) = self.failing.lock() {
+            *f = failed;
+        }
+    }
+}
+
+/// What became of the log file's writes since start.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FileWriteReport {
+    /// Lines the log file could not take.
+    pub failures: u64,
+    /// The file and the error, while its latest write failed.
+    pub failing: Option<(PathBuf, String)>,
+}
+
+pub fn file_writes() -> FileWriteReport {
+    FileWriteReport {
+        failures: FILE_WRITES.failures.load(Ordering::Relaxed),
+        failing: FILE_WRITES.failing.lock().ok().and_then(|f| f.clone()),
+    }
 }
 
 /// Why the logger was not installed.
@@ -150,23 +194,31 @@ impl std::error::Error for LogInitError {}
 /// Install the logger once per process. `program` names the log file
 /// (`<log_directory>/<program>.log`).
 pub fn init(settings: &Logging, log_dir: &Path, program: &str) -> Result<(), LogInitError> {
+    let path = log_dir.join(format!("{program}.log"));
     let file = if settings.log_to_file {
         std::fs::create_dir_all(log_dir).map_err(|source| LogInitError::CreateDir {
             dir: log_dir.to_path_buf(),
             source,
         })?;
-        let path = log_dir.join(format!("{program}.log"));
         let f = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|source| LogInitError::OpenFile { file: path, source })?;
+            .map_err(|source| LogInitError::OpenFile {
+                file: path.clone(),
+                source,
+            })?;
         Some(Mutex::new(f))
     } else {
         None
     };
     let journal = stderr_is_journal();
-    log::set_boxed_logger(Box::new(Logger { file, journal })).map_err(LogInitError::AlreadySet)?;
+    log::set_boxed_logger(Box::new(Logger {
+        file,
+        path,
+        journal,
+    }))
+    .map_err(LogInitError::AlreadySet)?;
     log::set_max_level(filter(settings.log_level));
     Ok(())
 }

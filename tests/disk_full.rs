@@ -215,3 +215,104 @@ fn a_read_only_share_is_reported_unavailable_until_it_takes_writes_again() {
     let (_, t) = d.get("/v1/takes/ro1");
     assert_eq!(t["state"], "delivered", "{t}");
 }
+
+/// Fill a file system: write `name` in `dir` until no byte more fits.
+fn fill(dir: &Path, name: &str) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join(name)).unwrap();
+    let block = [0u8; 4096];
+    while f.write_all(&block).is_ok() {}
+    while f.write_all(&block[..1]).is_ok() {}
+}
+
+/// The board's `/var` (here its log folder, the session log and the log file
+/// in it) fills: the status and the page say which write fails, where, why
+/// and how much room is left, the log file's lost lines are counted, and all
+/// of it clears once a write goes through again.
+#[test]
+fn a_full_log_folder_on_the_board_is_shown_on_the_page_and_in_the_status() {
+    let ws = Workspace::new();
+    ws.mount_share();
+    let _logs = Tmpfs::mount(&ws.log_dir(), "1m");
+    ws.write_board_config(
+        free_port(),
+        json!({"capture": {"device": "takebox:silence"}, "logging": {"log_to_file": true}}),
+    );
+    let _capture = Daemon::capture(&ws, None);
+    let control = Daemon::control(&ws);
+    let st = board_get(&control, "/api/v1/status");
+    assert_eq!(st["storage"]["ok"], true, "{}", st["storage"]);
+    assert_eq!(st["storage"]["log_write_failures"], 0);
+    assert!(st["storage"]["folders"][1]["free_bytes"].as_u64().unwrap() > 0);
+
+    // Full before the session begins, so its log's first line finds no room
+    // (a file already written to has room left in its last page).
+    fill(&ws.log_dir(), "filler");
+    let (code, begun) = board_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "B4",
+               "articulations": ["short"]}),
+    );
+    assert_eq!(code, 201, "{begun}");
+    // Each command is a line in the session log and the log file; the log
+    // file fails once its last page is used up.
+    let mut pause = true;
+    let st = wait_for(
+        "the full log folder in the status",
+        Duration::from_secs(30),
+        || {
+            let command = if pause {
+                "/api/v1/pause"
+            } else {
+                "/api/v1/resume"
+            };
+            pause = !pause;
+            board_post(&control, command, json!({}));
+            let s = board_get(&control, "/api/v1/status");
+            (s["storage"]["ok"] == false && s["storage"]["log_write_failures"].as_u64() > Some(0))
+                .then_some(s)
+        },
+    );
+    let storage = &st["storage"];
+    let problem = storage["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["what"] == "session_log")
+        .unwrap_or_else(|| panic!("{storage}"));
+    assert_eq!(problem["folder"], ws.log_dir().display().to_string());
+    assert!(
+        problem["error"].as_str().unwrap().contains("No space left"),
+        "{problem}"
+    );
+    assert!(problem["free_bytes"].as_u64().unwrap() < 4096, "{problem}");
+    let page = raw_http(control.addr, "GET", "/", &[], b"").2;
+    let shown = format!(
+        "The session log cannot be written in {}",
+        ws.log_dir().display()
+    );
+    assert!(page.contains(&shown), "{page}");
+    assert!(page.contains("No space left on device"), "{page}");
+    assert!(page.contains("The log file cannot be written"), "{page}");
+
+    // Room again: the next writes go through and the problems clear; the
+    // lines the log file lost stay counted.
+    std::fs::remove_file(ws.log_dir().join("filler")).unwrap();
+    let st = wait_for(
+        "the log folder writable again",
+        Duration::from_secs(30),
+        || {
+            board_post(&control, "/api/v1/skip", json!({}));
+            let s = board_get(&control, "/api/v1/status");
+            (s["storage"]["ok"] == true).then_some(s)
+        },
+    );
+    assert!(st["storage"]["log_write_failures"].as_u64().unwrap() > 0);
+    let page = raw_http(control.addr, "GET", "/", &[], b"").2;
+    assert!(
+        page.contains("log lines could not be written to the log file since start"),
+        "{page}"
+    );
+    assert!(!page.contains("cannot be written in"), "{page}");
+}

@@ -10,6 +10,7 @@ use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
 use super::recorder_client::RecorderClient;
 use super::session_log::SessionLog;
 pub use super::status::{CycleStatus, Event, LastTake, Phase, TakeFigures};
+use super::storage::{Storage, WriteKind};
 use super::take_list::{self, TakeList};
 use super::take_runner::{self, Progress, TakeJob, TakeResult};
 use super::verdict::{self, Disposition, Judgement};
@@ -107,6 +108,8 @@ pub struct CycleContext {
     pub store: Store,
     pub events: broadcast::Sender<Event>,
     pub status: watch::Sender<CycleStatus>,
+    /// Failed writes of the session log and progress, for the page.
+    pub storage: Arc<Storage>,
 }
 
 struct ActiveTake {
@@ -331,9 +334,10 @@ impl Cycle {
     }
 
     fn log_event(&mut self, event: LogEvent) {
-        if let Some(log) = &mut self.log
-            && let Err(e) = log.append(&event)
-        {
+        let Some(log) = &mut self.log else { return };
+        let appended = log.append(&event);
+        self.wrote(WriteKind::SessionLog, &appended);
+        if let Err(e) = appended {
             log::error!(target: "takebox::control", "session log: {e}");
             self.message = Some(format!("session log: {e}"));
         }
@@ -387,11 +391,28 @@ impl Cycle {
     }
 
     fn persist(&mut self) {
-        if let Some(s) = &self.session
-            && let Err(e) = self.ctx.store.save(s)
-        {
+        let Some(s) = &self.session else { return };
+        let saved = self.ctx.store.save(s);
+        self.wrote(WriteKind::Progress, &saved);
+        if let Err(e) = saved {
             log::error!(target: "takebox::control", "cannot save session progress: {e}");
             self.message = Some(format!("cannot save session progress: {e}"));
+        }
+    }
+
+    /// Keep what became of a write of `kind` for the page (a full `/var`).
+    fn wrote<T, E: std::fmt::Display>(&self, kind: WriteKind, result: &Result<T, E>) {
+        let config = self.config();
+        let folder = match kind {
+            WriteKind::Progress => &config.control.state_dir,
+            _ => &config.logging.log_directory,
+        };
+        let changed = match result {
+            Ok(_) => self.ctx.storage.succeeded(kind),
+            Err(e) => self.ctx.storage.failed(kind, folder, e),
+        };
+        if changed {
+            let _ = self.ctx.events.send(Event::Changed);
         }
     }
 
@@ -508,7 +529,9 @@ impl Cycle {
 
     fn resume(&mut self, session: Session) {
         let config = self.config();
-        match SessionLog::open(&config.logging.log_directory, &session.id) {
+        let opened = SessionLog::open(&config.logging.log_directory, &session.id);
+        self.wrote(WriteKind::SessionLog, &opened);
+        match opened {
             Ok(l) => self.log = Some(l),
             Err(e) => {
                 log::error!(target: "takebox::control", "session log: {e}");
@@ -598,12 +621,12 @@ impl Cycle {
             return refused(format!("session {} is open; abort it first", s.id));
         }
         let config = self.config();
-        let log = SessionLog::open(&config.logging.log_directory, &session.id)
-            .map_err(|e| Refused(format!("cannot open the session log: {e}")))?;
-        self.ctx
-            .store
-            .save(&session)
-            .map_err(|e| Refused(format!("cannot save the session: {e}")))?;
+        let log = SessionLog::open(&config.logging.log_directory, &session.id);
+        self.wrote(WriteKind::SessionLog, &log);
+        let log = log.map_err(|e| Refused(format!("cannot open the session log: {e}")))?;
+        let saved = self.ctx.store.save(&session);
+        self.wrote(WriteKind::Progress, &saved);
+        saved.map_err(|e| Refused(format!("cannot save the session: {e}")))?;
         self.log = Some(log);
         self.log_event(LogEvent::SessionStart {
             session_id: session.id.clone(),
@@ -1184,8 +1207,9 @@ impl Cycle {
         }
         if self.log.is_none() {
             let dir = self.config().logging.log_directory.clone();
-            let log = SessionLog::open(&dir, &session.id)
-                .map_err(|e| Refused(format!("cannot open the session log: {e}")))?;
+            let log = SessionLog::open(&dir, &session.id);
+            self.wrote(WriteKind::SessionLog, &log);
+            let log = log.map_err(|e| Refused(format!("cannot open the session log: {e}")))?;
             self.log = Some(log);
         }
         let session = self.session_mut();

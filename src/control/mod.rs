@@ -18,6 +18,7 @@ pub mod progress;
 pub mod recorder_client;
 pub mod session_log;
 pub mod status;
+pub mod storage;
 pub mod take_list;
 pub mod take_runner;
 pub mod verdict;
@@ -67,6 +68,8 @@ pub struct Control {
     pub pages: web::views::Pages,
     /// The button and LEDs: which backend, and why it is off if it failed.
     pub gpio: GpioState,
+    /// Writes that failed (session log, progress, settings, log file).
+    pub storage: Arc<storage::Storage>,
 }
 
 /// What the API tells of the button and LEDs.
@@ -82,6 +85,13 @@ pub struct GpioState {
 impl Control {
     pub fn config(&self) -> Arc<Config> {
         crate::panics::current(&self.config)
+    }
+
+    /// Failing writes and the free space of the state and log folders.
+    pub fn storage_status(&self) -> storage::StorageStatus {
+        let config = self.config();
+        self.storage
+            .status(&[&config.control.state_dir, &config.logging.log_directory])
     }
 }
 
@@ -196,6 +206,7 @@ impl Board {
         let gpio_settings = config.control.gpio.clone();
         let config = Arc::new(RwLock::new(Arc::new(config)));
         let health = Arc::new(Health::new(&clients));
+        let storage = Arc::new(storage::Storage::default());
         let (events, _) = broadcast::channel(64);
         let (status_tx, status) = watch::channel(CycleStatus::default());
 
@@ -223,6 +234,7 @@ impl Board {
                     store: store.clone(),
                     events: events.clone(),
                     status: status_tx,
+                    storage: storage.clone(),
                 },
                 resumed,
             ),
@@ -258,6 +270,7 @@ impl Board {
             shutdown: shutdown.clone(),
             pages: web::views::Pages::new(),
             gpio,
+            storage,
         });
         Ok(Board {
             control,

@@ -21,6 +21,8 @@ use super::cycle::Command;
 use super::cycle_worker::CycleError;
 use super::plan::{self, SessionRequest};
 use super::progress::Session;
+use super::storage::WriteKind;
+use crate::config::{Config, ConfigError};
 use crate::http::{self, ApiError, Body};
 use crate::protocol::{ErrorKind, FieldError, Timestamp};
 use form::Form;
@@ -215,7 +217,7 @@ fn status_page(ctl: &Control) -> Response<Body> {
 /// notice is part of this one answer, never of the URL, so a reload or a
 /// bookmark does not show it again after it stopped being true.
 fn status_with_notice(ctl: &Control, status: StatusCode, notice: &str) -> Response<Body> {
-    let view = views::status_view(&ctl.status.borrow().clone(), &ctl.health.snapshot(), notice);
+    let view = views::status_of(ctl, notice);
     let phase = serde_json::to_value(view.phase).ok();
     let phase = phase.as_ref().and_then(|p| p.as_str()).unwrap_or("idle");
     html(
@@ -451,9 +453,25 @@ fn save_settings(ctl: &Control, form: &Form) -> Result<Response<Body>, ApiError>
             "settings lock poisoned",
         )
     })?;
+    let folder = ctl.config_path.parent().unwrap_or(&ctl.config_path);
     let result = settings::apply(&raw, form, &ctl.config_path, &ctl.instruments).and_then(|new| {
-        crate::config::Config::save_changes(&ctl.config_path, &raw, &new)
-            .map_err(|errors: Vec<crate::config::ConfigError>| settings::field_errors(&errors))
+        let saved = Config::save_changes(&ctl.config_path, &raw, &new);
+        // A file that cannot be written (a full disk) is the board's problem,
+        // shown on the page, not a field's.
+        match &saved {
+            Err(errors) => {
+                for e in errors
+                    .iter()
+                    .filter(|e| matches!(e, ConfigError::Write { .. }))
+                {
+                    ctl.storage.failed(WriteKind::Settings, folder, e);
+                }
+            }
+            Ok(_) => {
+                ctl.storage.succeeded(WriteKind::Settings);
+            }
+        }
+        saved.map_err(|errors| settings::field_errors(&errors))
     });
     match result {
         Ok(saved) => {
@@ -553,6 +571,7 @@ struct ApiStatus<'a> {
     cycle: &'a super::cycle::CycleStatus,
     recorders: Vec<super::health::RecorderHealth>,
     gpio: &'a super::GpioState,
+    storage: super::storage::StorageStatus,
 }
 
 /// `POST /api/v1/gpio/press`: how long the simulated button is held.
@@ -586,6 +605,7 @@ fn api_status(ctl: &Control) -> Response<Body> {
             cycle: &cycle,
             recorders: ctl.health.snapshot(),
             gpio: &ctl.gpio,
+            storage: ctl.storage_status(),
         },
     )
 }

@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 pub fn frame(ctl: &Control) -> Bytes {
-    let view = views::status_view(&ctl.status.borrow().clone(), &ctl.health.snapshot(), "");
+    let view = views::status_of(ctl, "");
     let json = serde_json::to_string(&view).expect("status serializes");
     Bytes::from(format!("data: {json}\n\n"))
 }

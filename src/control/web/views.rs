@@ -158,6 +158,8 @@ pub struct StatusView {
     /// The session flow's part of the page (`flow.html`): the verdict by name,
     /// listening back, the review.
     pub flow: FlowView,
+    /// What is wrong with the board itself: writes that fail (a full `/var`).
+    pub board_problems: Vec<String>,
 }
 
 /// The verdict by name with its figures, the last take to listen to, the
@@ -307,6 +309,13 @@ fn recorder_view(h: &RecorderHealth) -> RecorderView {
     }
 }
 
+/// The status page's view of the board now, with `notice` above it.
+pub fn status_of(ctl: &crate::control::Control, notice: &str) -> StatusView {
+    let mut view = status_view(&ctl.status.borrow().clone(), &ctl.health.snapshot(), notice);
+    view.board_problems = crate::control::storage::problem_lines(&ctl.storage_status());
+    view
+}
+
 pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) -> StatusView {
     let slot = c.slot.as_ref();
     let last = c.last.as_ref();
@@ -379,6 +388,7 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
         last_paths: last.map(|l| l.paths.clone()).unwrap_or_default(),
         recorders: recorders.iter().map(recorder_view).collect(),
         flow: flow_view(c),
+        board_problems: Vec::new(),
     }
 }
 

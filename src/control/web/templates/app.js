@@ -33,6 +33,14 @@
   var lastPhase = null, nowUntil = 0;
   var es = new EventSource("/events");
 
+  function fillList(ul, items) {
+    if (!ul) return;
+    ul.textContent = "";
+    items.forEach(function (t) {
+      var li = document.createElement("li"); li.textContent = t; ul.appendChild(li);
+    });
+  }
+
   function setAttrs(el, attrs) { for (var k in attrs) el.setAttribute(k, attrs[k]); }
 
   function showWave(w) {
@@ -80,14 +88,10 @@
     if (bar) { bar.max = v.total; bar.value = v.done; }
     var verdict = $("last_verdict");
     if (verdict) verdict.className = "verdict verdict-" + v.last_verdict;
-    var paths = $("last_paths");
-    if (paths) {
-      paths.textContent = "";
-      v.last_paths.forEach(function (p) {
-        var li = document.createElement("li"); li.textContent = p; paths.appendChild(li);
-      });
-    }
+    fillList($("last_paths"), v.last_paths);
     showWave(v.wave);
+    var problems = $("board_problems");
+    if (problems) { fillList(problems, v.board_problems); problems.hidden = !v.board_problems.length; }
     var recs = $("recorders");
     if (recs) {
       recs.textContent = "";
