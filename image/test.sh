@@ -171,8 +171,12 @@ VM
 if [[ -n $t_page ]]; then
   # The settings page saves on the read-only root's board: through its
   # writable copy on /var (takebox-control.tmpfiles), as the engineer would.
-  code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -H "Origin: http://127.0.0.1:$p_http" \
-    --data 'countdown_duration=3.5' "http://127.0.0.1:$p_http/settings") || code=none
+  # Settings need the page password first boot made (takebox.env); Start does not.
+  pw=$(as_root <<<"sed -n 's/^TAKEBOX_PAGE_PASSWORD=//p' /etc/takebox/takebox.env") jar=$(mktemp)
+  post() { curl -sS -m 10 -o /dev/null -w '%{http_code}' -b "$jar" -c "$jar" -H "Origin: http://127.0.0.1:$p_http" --data "$2" "http://127.0.0.1:$p_http$1"; }
+  [[ -n $pw && $(post /settings countdown_duration=3.5) == 401 && $(post /login "password=$pw") == 303 ]] ||
+    fail "the page's Settings without the page password: not refused, or the login failed"
+  code=$(post /settings countdown_duration=3.5) || code=none
   [[ $code == 303 ]] || fail "saving settings on the page: HTTP $code (expected 303)"
   as_root <<<'grep -q "\"countdown_duration\": 3.5" /var/lib/takebox/config.json' ||
     fail "the page answered 303 but /var/lib/takebox/config.json does not hold the new value"

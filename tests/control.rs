@@ -867,3 +867,73 @@ fn a_full_share_refuses_to_arm_with_the_reason_on_the_page_and_old_sessions_are_
     assert!(ws.share().join(".takebox-share").is_file());
     assert!(ws.log_dir().join("old1.jsonl").is_file());
 }
+
+/// The image's default (`control.password_guards` `settings_and_abort`, the
+/// password from `TAKEBOX_PAGE_PASSWORD` as first boot writes it): the page,
+/// Initiate and Start stay one tap away; Settings and Abort need the login.
+#[test]
+fn with_settings_and_abort_guarded_start_stays_open_and_abort_needs_the_password() {
+    let ws = Workspace::new();
+    ws.mount_share();
+    ws.write_board_config(
+        free_port(),
+        json!({"capture": {"device": "takebox:silence"}, "countdown_duration": 5.0,
+               "control": {"password_guards": "settings_and_abort"}}),
+    );
+    let _capture = Daemon::capture(&ws, None);
+    let config = ws.config_path().display().to_string();
+    let env = [("TAKEBOX_PAGE_PASSWORD".to_string(), "s3cret".to_string())];
+    let control = Daemon::spawn(
+        env!("CARGO_BIN_EXE_takebox-control"),
+        &["--config", &config],
+        &env,
+    );
+    let a = control.addr;
+    board_wait(&control, "the recorder to show as up", 20, |s| {
+        s["recorders"][0]["ready"] == true
+    });
+    assert_eq!(raw_http(a, "GET", "/", &[], b"").0, 200);
+    assert_eq!(raw_http(a, "GET", "/initiate", &[], b"").0, 200);
+    let (code, head, _) = raw_http(a, "GET", "/settings", &[], b"");
+    assert_eq!(code, 303);
+    assert!(head.contains("location: /login"), "{head}");
+    assert_eq!(post_form(a, "/settings", "countdown_duration=3").0, 401);
+
+    let (code, begun) = board_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
+               "articulations": ["short"]}),
+    );
+    assert_eq!(code, 201, "{begun}");
+    let (code, head, _) = post_form(a, "/control", "command=start");
+    assert_eq!(code, 303, "Start without a password: {head}");
+    board_wait(&control, "the countdown", 10, |s| s["phase"] == "countdown");
+    for form in ["command=abort", "command=abort&confirm=1"] {
+        let (code, _, page) = post_form(a, "/control", form);
+        assert_eq!(code, 401, "{form}");
+        assert!(page.contains("Abort needs the page password"), "{page}");
+    }
+    assert_ne!(board_get(&control, "/api/v1/status")["phase"], "aborted");
+    assert_eq!(post_form(a, "/login", "password=guess").0, 401);
+
+    let cookie = log_in(a, "s3cret");
+    let origin = format!("http://{a}");
+    let (code, head, _) = raw_http(
+        a,
+        "POST",
+        "/control",
+        &[
+            ("Origin", &origin),
+            ("Cookie", &cookie),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        b"command=abort&confirm=1",
+    );
+    assert_eq!(code, 303, "{head}");
+    board_wait(&control, "the abort", 10, |s| s["phase"] == "aborted");
+    assert_eq!(
+        raw_http(a, "GET", "/settings", &[("Cookie", &cookie)], b"").0,
+        200
+    );
+}

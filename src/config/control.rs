@@ -19,8 +19,13 @@ pub struct ControlSettings {
     pub instruments_file: PathBuf,
     /// Session progress lives here (`sessions/<id>.json`).
     pub state_dir: PathBuf,
-    /// Empty: the page needs no password.
+    /// Empty: the page needs no password. The `TAKEBOX_PAGE_PASSWORD`
+    /// environment variable overrides it (the image sets it at first boot).
     pub page_password: String,
+    /// What the page password guards: the whole page (`page`), or only
+    /// Settings and Abort (`settings_and_abort`: taking stays one tap).
+    #[serde(skip_serializing_if = "PasswordGuards::is_page")]
+    pub password_guards: PasswordGuards,
     /// Names the board answers to besides its hostname, `hostname.local`,
     /// `localhost` and its addresses (a DNS alias); any other Host gets 421.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -63,6 +68,24 @@ impl OnWarning {
 
     pub fn parse(s: &str) -> Option<OnWarning> {
         OnWarning::ALL.into_iter().find(|w| w.name() == s)
+    }
+}
+
+/// `control.password_guards`: what needs the page password when one is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordGuards {
+    /// Every page and the live status (the login comes first).
+    #[default]
+    Page,
+    /// Settings (which can turn on deleting old recordings) and Abort; the
+    /// status, Initiate, Start and the take list stay open on the LAN.
+    SettingsAndAbort,
+}
+
+impl PasswordGuards {
+    pub fn is_page(&self) -> bool {
+        *self == PasswordGuards::Page
     }
 }
 
@@ -182,6 +205,7 @@ impl Default for ControlSettings {
             instruments_file: PathBuf::from("instruments.json"),
             state_dir: PathBuf::from("/var/lib/takebox"),
             page_password: String::new(),
+            password_guards: PasswordGuards::default(),
             host_names: Vec::new(),
             request_timeout_seconds: 2.0,
             take_timeout_seconds: 30.0,

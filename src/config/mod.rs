@@ -22,6 +22,8 @@ use std::path::{Path, PathBuf};
 
 /// Environment variable that overrides the shared bearer token.
 pub const TOKEN_ENV: &str = "TAKEBOX_TOKEN";
+/// Overrides `control.page_password` (the image's first boot writes it).
+pub const PAGE_PASSWORD_ENV: &str = "TAKEBOX_PAGE_PASSWORD";
 
 #[derive(Debug)]
 pub enum ConfigError {
@@ -328,13 +330,19 @@ impl Config {
         Ok(saved)
     }
 
-    /// Take the token from the environment when it is set there.
+    /// Take the token and the page password from the environment when they
+    /// are set there.
     pub fn apply_env(&mut self) {
         if let Ok(token) = std::env::var(TOKEN_ENV)
             && !token.is_empty()
         {
             self.capture.token = token.clone();
             self.control.token = token;
+        }
+        if let Ok(password) = std::env::var(PAGE_PASSWORD_ENV)
+            && !password.is_empty()
+        {
+            self.control.page_password = password;
         }
     }
 

@@ -48,6 +48,8 @@ pub struct Control {
     pub instruments: Arc<Instruments>,
     pub token: String,
     pub page_password: String,
+    /// What the page password guards (the whole page, or Settings and Abort).
+    pub password_guards: crate::config::PasswordGuards,
     /// Page-password sessions and the wrong-password throttle.
     pub logins: web::login::Logins,
     /// The Host names the board answers to.
@@ -202,6 +204,7 @@ impl Board {
         let hosts = web::hosts::KnownHosts::new(&config.control.host_names);
         let token = config.control.effective_token(&config).to_string();
         let page_password = config.control.page_password.clone();
+        let password_guards = config.control.password_guards;
         let max_connections = config.control.max_connections;
         let gpio_settings = config.control.gpio.clone();
         let config = Arc::new(RwLock::new(Arc::new(config)));
@@ -257,6 +260,7 @@ impl Board {
             instruments: Arc::new(instruments),
             token,
             page_password,
+            password_guards,
             logins: web::login::Logins::new(),
             hosts,
             health,

@@ -142,12 +142,16 @@ async fn route(
         ("/login", &Method::POST) => return login(ctl, req, peer).await,
         _ => {}
     }
-    if !guard::logged_in(
+    let logged_in = guard::logged_in(
         req.headers(),
         &ctl.logins,
         &ctl.page_password,
         Instant::now(),
-    ) {
+    );
+    // With `settings_and_abort`, only Settings (and logging out) need the
+    // login here; Abort is looked at once its form is read.
+    let whole_page = ctl.password_guards.is_page();
+    if !logged_in && (whole_page || matches!(path.as_str(), "/settings" | "/logout")) {
         return if method == Method::GET && path != "/events" {
             Ok(redirect("/login"))
         } else {
@@ -165,7 +169,7 @@ async fn route(
         ("/", Method::GET) => Ok(status_page(ctl)),
         ("/events", Method::GET) => sse::events(
             ctl,
-            (!ctl.page_password.is_empty())
+            (whole_page && !ctl.page_password.is_empty())
                 .then(|| guard::cookie(req.headers(), guard::COOKIE).map(String::from))
                 .flatten(),
         ),
@@ -176,6 +180,10 @@ async fn route(
         }
         ("/control", Method::POST) => {
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
+            if !logged_in && form.text("command") == "abort" {
+                let why = "Abort needs the page password: log in, then abort again";
+                return Ok(login_page(StatusCode::UNAUTHORIZED, ctl, why.into()));
+            }
             control_form(ctl, &form).await
         }
         ("/takes", Method::GET) => takes::page(ctl, String::new(), StatusCode::OK).await,
