@@ -937,3 +937,26 @@ fn with_settings_and_abort_guarded_start_stays_open_and_abort_needs_the_password
         200
     );
 }
+
+/// The board's clock as the kernel reports it (adjtimex): in the status, and
+/// said plainly on the page while no time server keeps it.
+#[test]
+fn the_clocks_synchronisation_is_in_the_status_and_an_unsynchronised_clock_on_the_page() {
+    let ws = Workspace::new();
+    ws.write_board_config(free_port(), json!({}));
+    let control = Daemon::control(&ws);
+    let kernel = takebox::control::time_sync::read();
+    let st = board_get(&control, "/api/v1/status");
+    assert_eq!(
+        st["clock"]["synchronized"].as_bool(),
+        kernel.synchronized,
+        "{}",
+        st["clock"]
+    );
+    let page = raw_http(control.addr, "GET", "/", &[], b"").2;
+    let said = page.contains("clock is not synchronised to a time server");
+    assert_eq!(said, kernel.synchronized == Some(false), "{page}");
+    if said {
+        assert!(page.contains("take times and session log times"), "{page}");
+    }
+}

@@ -21,6 +21,7 @@ pub mod status;
 pub mod storage;
 pub mod take_list;
 pub mod take_runner;
+pub mod time_sync;
 pub mod verdict;
 pub mod web;
 

@@ -580,6 +580,7 @@ struct ApiStatus<'a> {
     recorders: Vec<super::health::RecorderHealth>,
     gpio: &'a super::GpioState,
     storage: super::storage::StorageStatus,
+    clock: super::time_sync::ClockSync,
 }
 
 /// `POST /api/v1/gpio/press`: how long the simulated button is held.
@@ -614,6 +615,7 @@ fn api_status(ctl: &Control) -> Response<Body> {
             recorders: ctl.health.snapshot(),
             gpio: &ctl.gpio,
             storage: ctl.storage_status(),
+            clock: super::time_sync::read(),
         },
     )
 }

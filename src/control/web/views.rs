@@ -158,7 +158,8 @@ pub struct StatusView {
     /// The session flow's part of the page (`flow.html`): the verdict by name,
     /// listening back, the review.
     pub flow: FlowView,
-    /// What is wrong with the board itself: writes that fail (a full `/var`).
+    /// What is wrong with the board itself: writes that fail (a full `/var`),
+    /// a clock no time server keeps.
     pub board_problems: Vec<String>,
 }
 
@@ -313,6 +314,10 @@ fn recorder_view(h: &RecorderHealth) -> RecorderView {
 pub fn status_of(ctl: &crate::control::Control, notice: &str) -> StatusView {
     let mut view = status_view(&ctl.status.borrow().clone(), &ctl.health.snapshot(), notice);
     view.board_problems = crate::control::storage::problem_lines(&ctl.storage_status());
+    view.board_problems
+        .extend(crate::control::time_sync::problem_line(
+            &crate::control::time_sync::read(),
+        ));
     view
 }
 
