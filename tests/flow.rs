@@ -59,7 +59,11 @@ fn a_silent_take_pauses_the_session_and_is_recorded_again_after_it_finished() {
         (Some(1), Some(1))
     );
     assert_eq!(st["last"]["verdict"], "warn");
-    assert_eq!(st["last"]["verdict_name"], "silent");
+    assert_eq!(st["last"]["figures"]["verdict_name"], "silent");
+    assert!(
+        st["last"].get("verdict_name").is_none(),
+        "one figures object"
+    );
     let message = st["message"].as_str().unwrap();
     assert!(message.contains("needs attention: silent"), "{message}");
     let list = takes(&control);
@@ -128,7 +132,7 @@ fn a_silent_take_pauses_the_session_and_is_recorded_again_after_it_finished() {
     let after = board_get(&control, "/api/v1/status");
     assert_eq!(after["phase"], "finished");
     assert_eq!(after["last"]["take_id"], before["last"]["take_id"]);
-    assert_eq!(after["last"]["verdict_name"], "silent");
+    assert_eq!(after["last"]["figures"]["verdict_name"], "silent");
     assert_eq!(takes(&control), list);
     let page = raw_http(control.addr, "GET", "/", &[], b"").2;
     assert!(page.contains("2 takes need attention"), "{page}");

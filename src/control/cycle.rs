@@ -9,7 +9,7 @@ use super::plan::Slot;
 use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
 use super::recorder_client::RecorderClient;
 use super::session_log::SessionLog;
-pub use super::status::{CycleStatus, Event, LastTake, Phase, TakeFigures};
+pub use super::status::{CycleStatus, Event, LastTake, Phase, Waveform};
 use super::storage::{Storage, WriteKind};
 use super::take_list::{self, TakeList};
 use super::take_runner::{self, Progress, TakeJob, TakeResult};
@@ -1080,7 +1080,13 @@ impl Cycle {
             figures,
             warnings: take_warnings(confs),
             recorded_at: confs.first().map(|(_, c)| c.recorded_at),
-            shown: TakeFigures::of(confs),
+            waveform: confs.first().and_then(|(_, c)| {
+                Waveform::new(
+                    c.envelope.as_ref(),
+                    c.processing.as_ref(),
+                    Some(c.sample_rate),
+                )
+            }),
         });
         for line in lines {
             self.log_event(LogEvent::Confirmation(Box::new(line)));
@@ -1301,7 +1307,7 @@ fn last_take(
             .flat_map(|f| f.warnings.iter().map(|w| w.to_string()))
             .collect(),
         recorded_at: files.first().map(|f| f.timestamp),
-        shown: TakeFigures::default(),
+        waveform: None,
     })
 }
 

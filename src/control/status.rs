@@ -3,8 +3,8 @@
 
 use super::plan::Slot;
 use super::verdict::{Disposition, Figures, Judgement};
-use crate::protocol::{Confirmation, TakeEnvelope, Timestamp};
-use serde::Serialize;
+use crate::protocol::{Processing, TakeEnvelope, Timestamp};
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -85,16 +85,14 @@ pub struct LastTake {
     /// `verdict` and `reason` in JSON.
     #[serde(flatten)]
     pub judgement: Judgement,
-    /// `verdict_name` (`silent`, `off pitch +50.5 cents`, ...) and the figures.
-    #[serde(flatten)]
+    /// The verdict by name and the figures of the worst-judged file.
     pub figures: Figures,
     /// What the recorders said about a take recorded all the same (a short pre-roll).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub recorded_at: Option<Timestamp>,
-    /// Its figures and waveform, for every take (not only failed ones).
-    #[serde(rename = "figures")]
-    pub shown: TakeFigures,
+    /// The first recorder's waveform, for every take (not only failed ones).
+    pub waveform: Option<Waveform>,
 }
 
 #[cfg(test)]
@@ -113,47 +111,33 @@ impl LastTake {
             figures: Figures::default(),
             warnings: vec![],
             recorded_at: None,
-            shown: TakeFigures::default(),
+            waveform: None,
         }
     }
 }
 
-/// What the recorders measured of a take: the first recorder's check and
-/// waveform, the loudest peak of all.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct TakeFigures {
-    pub cents: Option<f64>,
-    pub measured_hz: Option<f64>,
-    pub peak_dbfs: Option<f64>,
-    pub snr_db: Option<f64>,
-    /// The recorder checked the take (an SNR may still be absent: nothing
-    /// in the pre-roll, or no signal).
-    pub checked: bool,
-    /// The recording's waveform, with the kept (trimmed) range on it.
-    pub envelope: Option<TakeEnvelope>,
+/// A take's waveform as its recorder measured it, with the range trimming kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waveform {
+    pub envelope: TakeEnvelope,
+    /// Frames kept by trimming, from the recording's first frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept_frames: Option<(u64, u64)>,
-    pub sample_rate: Option<u32>,
+    pub sample_rate: u32,
 }
 
-impl TakeFigures {
-    pub fn of(confs: &[(String, Confirmation)]) -> TakeFigures {
-        let first = confs.first().map(|(_, c)| c);
-        let check = confs.iter().find_map(|(_, c)| c.check.as_ref());
-        TakeFigures {
-            cents: check.and_then(|c| c.cents),
-            measured_hz: check.and_then(|c| c.measured_hz),
-            peak_dbfs: confs
-                .iter()
-                .flat_map(|(_, c)| c.peak_dbfs.iter().flatten().copied())
-                .reduce(f64::max),
-            snr_db: check.and_then(|c| c.snr_db),
-            checked: check.is_some(),
-            envelope: first.and_then(|c| c.envelope.clone()),
-            kept_frames: first
-                .and_then(|c| c.processing.as_ref())
-                .map(|p| (p.kept_from_frame, p.kept_to_frame)),
-            sample_rate: first.map(|c| c.sample_rate),
-        }
+impl Waveform {
+    /// The waveform of a confirmation or its session log line, when it has one.
+    pub fn new(
+        envelope: Option<&TakeEnvelope>,
+        processing: Option<&Processing>,
+        sample_rate: Option<u32>,
+    ) -> Option<Waveform> {
+        Some(Waveform {
+            envelope: envelope?.clone(),
+            kept_frames: processing.map(|p| (p.kept_from_frame, p.kept_to_frame)),
+            sample_rate: sample_rate?,
+        })
     }
 }
 
@@ -234,7 +218,7 @@ mod tests {
     }
 
     #[test]
-    fn the_last_take_keeps_its_verdict_and_reason_fields() {
+    fn the_last_take_has_its_verdict_and_one_figures_object() {
         let last = LastTake {
             figures: Figures {
                 verdict_name: "ok".into(),
@@ -245,7 +229,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_string(&last).unwrap(),
-            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"verdict_name":"ok","peak_dbfs":-3.0,"recorded_at":null,"figures":{"cents":null,"measured_hz":null,"peak_dbfs":null,"snr_db":null,"checked":false,"envelope":null,"kept_frames":null,"sample_rate":null}}"#
+            r#"{"take_id":"t","slot":0,"note":"A4","articulation":"long","dynamic":null,"round_robin":null,"paths":[],"verdict":"ok","reason":null,"figures":{"verdict_name":"ok","peak_dbfs":-3.0},"recorded_at":null,"waveform":null}"#
         );
     }
 }

@@ -147,6 +147,7 @@ mod tests {
             peak_dbfs: None,
             cents: None,
             snr_db: None,
+            ..Figures::default()
         });
         s.progress[0].state = SlotState::Done;
         let lost = s.new_attempt(1, Timestamp::now()).take_id.clone();

@@ -50,19 +50,26 @@ pub fn judge(c: &Confirmation, limits: &CheckSettings) -> Judgement {
     Judgement::ok()
 }
 
-/// What the page and the take list show of a take: the verdict by name
-/// (`ok`, `silent`, `off pitch +50.5 cents`, `clipped`, `noisy`, `not on the
-/// share yet`, `no usable audio`) and its figures, whatever the verdict.
+/// What the page, the status and the take list show of a take: the verdict
+/// by name (`ok`, `silent`, `off pitch +50.5 cents`, `clipped`, `noisy`, `not
+/// on the share yet`, `no usable audio`) and its figures, whatever the verdict.
+/// The same object in the session file's takes and the status's `last.figures`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Figures {
     pub verdict_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cents: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_hz: Option<f64>,
     /// The loudest channel's peak, dBFS (`None`: digital silence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peak_dbfs: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snr_db: Option<f64>,
+    /// The recorder checked the take (an SNR may still be absent: nothing in
+    /// the pre-roll, or no signal).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub checked: bool,
 }
 
 /// The loudest of a file's channel peaks, dBFS (`None`: all silent).
@@ -99,8 +106,10 @@ pub fn figures(
     Figures {
         verdict_name,
         cents: check.and_then(|c| c.cents).filter(|c| c.is_finite()),
+        measured_hz: check.and_then(|c| c.measured_hz).filter(|h| h.is_finite()),
         peak_dbfs: peak,
         snr_db: check.and_then(|c| c.snr_db).filter(|s| s.is_finite()),
+        checked: check.is_some(),
     }
 }
 

@@ -5,7 +5,8 @@
 
 use super::super::cycle::{CycleStatus, Phase};
 use super::super::health::RecorderHealth;
-use super::super::status::{LastTake, TakeFigures};
+use super::super::status::LastTake;
+use super::super::verdict::Figures;
 use crate::session_log_format::Disposition;
 use serde::Serialize;
 
@@ -87,15 +88,18 @@ pub fn skipped_text(c: &CycleStatus) -> String {
     }
 }
 
-/// "+1.2 cents · peak -6.1 dBFS · SNR 54.0 dB" (what was measured).
-pub fn figures_text(f: &TakeFigures) -> String {
+/// "+1.2 cents · peak -6.1 dBFS · SNR 54.0 dB": what was measured, in words
+/// (the stage, the last take and the flow's verdict alike).
+pub fn figures_text(f: &Figures) -> String {
     let mut parts = Vec::new();
     if let Some(c) = f.cents {
         parts.push(format!("{c:+.1} cents"));
     }
+    // No peak is digital silence only when the audio was looked at (a
+    // failed take has no figures at all).
     match f.peak_dbfs {
         Some(p) => parts.push(format!("peak {p:.1} dBFS")),
-        None if f.envelope.is_some() => parts.push("peak: digital silence".into()),
+        None if f.checked || f.verdict_name == "silent" => parts.push("peak: silence".into()),
         None => {}
     }
     match (f.snr_db, f.checked, f.peak_dbfs) {
@@ -121,7 +125,7 @@ pub fn last_line(c: &CycleStatus) -> String {
     if let Some(r) = &l.judgement.reason {
         line.push_str(&format!(": {r}"));
     }
-    let figures = figures_text(&l.shown);
+    let figures = figures_text(&l.figures);
     if !figures.is_empty() {
         line.push_str(&format!(" · {figures}"));
     }
@@ -189,9 +193,10 @@ pub struct WaveView {
 }
 
 pub fn wave(last: Option<&LastTake>) -> WaveView {
-    let Some(e) = last.and_then(|l| l.shown.envelope.as_ref()) else {
+    let Some(w) = last.and_then(|l| l.waveform.as_ref()) else {
         return WaveView::default();
     };
+    let e = &w.envelope;
     let per = e.frames_per_column.max(1) as f64;
     let y = |v: i16| 100 - (i32::from(v) / 10).clamp(-100, 100);
     let mut d = String::with_capacity(e.min.len() * 12);
@@ -200,11 +205,9 @@ pub fn wave(last: Option<&LastTake>) -> WaveView {
         let (top, bottom) = (y(hi), y(lo).max(y(hi) + 1));
         d.push_str(&format!("M{x}.5 {top}V{bottom}"));
     }
-    let (from, to) = last
-        .and_then(|l| l.shown.kept_frames)
-        .unwrap_or((0, e.frames));
+    let (from, to) = w.kept_frames.unwrap_or((0, e.frames));
     let at = |frame: u64| (frame as f64 / per * 10.0).round() / 10.0;
-    let rate = last.and_then(|l| l.shown.sample_rate).unwrap_or(48_000);
+    let rate = w.sample_rate;
     let secs = |frames: u64| frames as f64 / f64::from(rate.max(1));
     WaveView {
         d,
@@ -225,6 +228,7 @@ pub fn wave(last: Option<&LastTake>) -> WaveView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::control::status::Waveform;
     use crate::protocol::TakeEnvelope;
     use crate::session_log_format::Judgement;
 
@@ -279,17 +283,17 @@ mod tests {
         };
         assert_eq!(remaining_text(&c), "about 4:30 left at 45 s a take");
         assert_eq!(skipped_text(&c), "1 skipped");
-        let f = TakeFigures {
+        let f = Figures {
             cents: Some(50.46),
             peak_dbfs: Some(-6.04),
             snr_db: Some(54.0),
-            ..TakeFigures::default()
+            ..Figures::default()
         };
         assert_eq!(
             figures_text(&f),
             "+50.5 cents · peak -6.0 dBFS · SNR 54.0 dB"
         );
-        let quiet_room = TakeFigures {
+        let quiet_room = Figures {
             snr_db: None,
             checked: true,
             ..f
@@ -314,15 +318,17 @@ mod tests {
     fn the_waveform_path_has_a_stroke_per_column_and_its_marks() {
         let mut l = LastTake::for_test(Judgement::ok());
         assert_eq!(wave(Some(&l)), WaveView::default());
-        l.shown.envelope = Some(TakeEnvelope {
-            frames: 4_800,
-            frames_per_column: 1_200,
-            min: vec![-1000, -500, 0, 0],
-            max: vec![1000, 500, 0, 0],
-            planned_start_frame: 2_400,
+        l.waveform = Some(Waveform {
+            envelope: TakeEnvelope {
+                frames: 4_800,
+                frames_per_column: 1_200,
+                min: vec![-1000, -500, 0, 0],
+                max: vec![1000, 500, 0, 0],
+                planned_start_frame: 2_400,
+            },
+            kept_frames: Some((2_300, 4_000)),
+            sample_rate: 48_000,
         });
-        l.shown.kept_frames = Some((2_300, 4_000));
-        l.shown.sample_rate = Some(48_000);
         let w = wave(Some(&l));
         assert_eq!(w.d, "M0.5 0V200M1.5 50V150M2.5 100V101M3.5 100V101");
         assert_eq!(

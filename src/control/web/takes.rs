@@ -217,6 +217,7 @@ mod tests {
                 cents: Some(50.46),
                 peak_dbfs: Some(-3.04),
                 snr_db: None,
+                ..Figures::default()
             },
             detail: None,
             paths: vec![],

@@ -182,21 +182,6 @@ pub struct FlowView {
     pub paused: bool,
 }
 
-/// A take's figures as the page writes them; absent ones left out.
-pub fn figures_text(f: &super::super::verdict::Figures) -> String {
-    let mut parts = vec![match f.peak_dbfs {
-        Some(p) => format!("peak {p:.1} dBFS"),
-        None => "peak: silence".to_string(),
-    }];
-    if let Some(c) = f.cents {
-        parts.push(format!("{c:+.1} cents"));
-    }
-    if let Some(s) = f.snr_db {
-        parts.push(format!("SNR {s:.1} dB"));
-    }
-    parts.join(" · ")
-}
-
 /// "1 take needs attention", "3 takes need attention".
 pub fn attention_text(n: usize) -> String {
     match n {
@@ -219,7 +204,9 @@ fn flow_view(c: &CycleStatus) -> FlowView {
         verdict_class: last
             .map(|l| l.judgement.disposition.as_str().to_string())
             .unwrap_or_default(),
-        figures: last.map(|l| figures_text(&l.figures)).unwrap_or_default(),
+        figures: last
+            .map(|l| stage::figures_text(&l.figures))
+            .unwrap_or_default(),
         play: last
             .filter(|l| !l.paths.is_empty() && !l.judgement.is_failed())
             .map(|l| super::super::take_list::play_url(&l.take_id))
@@ -338,7 +325,7 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
             .map(|s| format!("{:.2} Hz", s.frequency))
             .unwrap_or_default(),
         last_figures: last
-            .map(|l| stage::figures_text(&l.shown))
+            .map(|l| stage::figures_text(&l.figures))
             .unwrap_or_default(),
         wave: stage::wave(last),
         meters: stage::meters(recorders),
