@@ -133,10 +133,20 @@ fn a_silent_take_pauses_the_session_and_is_recorded_again_after_it_finished() {
     assert_eq!(after["phase"], "finished");
     assert_eq!(after["last"]["take_id"], before["last"]["take_id"]);
     assert_eq!(after["last"]["figures"]["verdict_name"], "silent");
+    // The waveform comes back from the session log's confirmation line.
+    assert!(
+        before["last"]["waveform"]["envelope"]["max"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        before["last"]
+    );
+    assert_eq!(after["last"]["waveform"], before["last"]["waveform"]);
     assert_eq!(takes(&control), list);
     let page = raw_http(control.addr, "GET", "/", &[], b"").2;
     assert!(page.contains("2 takes need attention"), "{page}");
     assert!(page.contains("id=\"last_audio\""), "{page}");
+    assert!(page.contains("id=\"wave_path\" d=\"M0.5 "), "{page}");
 }
 
 /// The last take's file from the board: whole, in ranges, 416 outside it;

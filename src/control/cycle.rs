@@ -1307,7 +1307,9 @@ fn last_take(
             .flat_map(|f| f.warnings.iter().map(|w| w.to_string()))
             .collect(),
         recorded_at: files.first().map(|f| f.timestamp),
-        waveform: None,
+        waveform: files
+            .first()
+            .and_then(|f| Waveform::new(f.envelope.as_ref(), f.processing.as_ref(), f.sample_rate)),
     })
 }
 
@@ -1352,6 +1354,8 @@ fn confirmation_line(
         warnings: c.warnings.clone(),
         slot: Some(take.slot + 1),
         start_at: Some(take.start_at),
+        sample_rate: Some(c.sample_rate),
+        envelope: c.envelope.clone(),
     }
 }
 

@@ -8,7 +8,9 @@
 //! enum does not name reads as [`LogEvent::Other`].
 
 use super::judgement::Judgement;
-use crate::protocol::{Processing, TakeCheck, TakeId, TakeState, TakeWarning, Timestamp};
+use crate::protocol::{
+    Processing, TakeCheck, TakeEnvelope, TakeId, TakeState, TakeWarning, Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -200,6 +202,13 @@ pub struct Confirmed {
     /// When the note was to start, on the board's clock.
     #[serde(default)]
     pub start_at: Option<Timestamp>,
+    /// The file's sample rate: the waveform's time scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
+    /// The recording's waveform as the recorder measured it, so the board's
+    /// page still draws it after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<TakeEnvelope>,
 }
 
 /// How a session ended.
@@ -446,6 +455,8 @@ mod tests {
                     }],
                     slot: Some(1),
                     start_at: Some(at("2026-11-25T10:00:05.125Z")),
+                    sample_rate: None,
+                    envelope: None,
                 })),
             ),
             (
@@ -471,6 +482,8 @@ mod tests {
                     warnings: vec![],
                     slot: Some(2),
                     start_at: Some(at("2026-11-25T10:00:05.125Z")),
+                    sample_rate: None,
+                    envelope: None,
                 })),
             ),
             (

@@ -232,6 +232,8 @@ mod tests {
             warnings: vec![],
             slot: None,
             start_at: None,
+            sample_rate: None,
+            envelope: None,
         };
         TakeLine {
             confirmed,
