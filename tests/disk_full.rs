@@ -1,7 +1,8 @@
 //! Full disks: a full spool fails the take with a clear error and loses nothing
 //! recorded before; a full share keeps the take in the spool, leaves no partial
-//! file on the share, and delivers it once there is room. Uses small tmpfs
-//! mounts, so it runs as root (as `make test` does).
+//! file on the share, and delivers it once there is room; a full log folder
+//! on the board is said in the status and on the page (Chromium, live). Uses
+//! small tmpfs mounts, so it runs as root (as `make test` does).
 
 mod common;
 
@@ -245,6 +246,11 @@ fn a_full_log_folder_on_the_board_is_shown_on_the_page_and_in_the_status() {
     assert_eq!(st["storage"]["log_write_failures"], 0);
     assert!(st["storage"]["folders"][1]["free_bytes"].as_u64().unwrap() > 0);
 
+    // The page in Chromium follows it live (server-sent events, no reload).
+    let browser = common::webdriver::Driver::start_sized(390, 844);
+    browser.go(&format!("http://{}/", control.addr));
+    let problems = |browser: &common::webdriver::Driver| browser.text("#board_problems");
+
     // Full before the session begins, so its log's first line finds no room
     // (a file already written to has room left in its last page).
     fill(&ws.log_dir(), "filler");
@@ -287,6 +293,12 @@ fn a_full_log_folder_on_the_board_is_shown_on_the_page_and_in_the_status() {
         "{problem}"
     );
     assert!(problem["free_bytes"].as_u64().unwrap() < 4096, "{problem}");
+    let live = wait_for(
+        "the page to show the full folder",
+        Duration::from_secs(20),
+        || problems(&browser).filter(|t| t.contains("The session log cannot be written in")),
+    );
+    assert!(live.contains("No space left on device"), "{live}");
     let page = raw_http(control.addr, "GET", "/", &[], b"").2;
     let shown = format!(
         "The session log cannot be written in {}",
@@ -315,4 +327,9 @@ fn a_full_log_folder_on_the_board_is_shown_on_the_page_and_in_the_status() {
         "{page}"
     );
     assert!(!page.contains("cannot be written in"), "{page}");
+    wait_for(
+        "the page to clear the problem",
+        Duration::from_secs(20),
+        || problems(&browser).filter(|t| !t.contains("cannot be written in")),
+    );
 }
