@@ -392,3 +392,66 @@ fn levels_of_silence_have_no_peak_and_no_pitch() {
     assert_eq!(v["peak_dbfs"], json!([null]), "{v}");
     assert!(v.get("pitch").is_none(), "{v}");
 }
+
+/// Peak of a delivered take's WAV, dBFS.
+fn delivered_peak_dbfs(ws: &Workspace, conf: &serde_json::Value) -> f64 {
+    let (_, samples) = read_wav(&ws.share().join(conf["path"].as_str().unwrap()));
+    let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+    20.0 * f64::from(peak).log10()
+}
+
+/// Record `patch`'s take of a -20 dBFS sine under `post_processing`; its gain and peak.
+fn gain_and_peak(ws: &Workspace, d: &Daemon, id: &str, patch: serde_json::Value) -> (f64, f64) {
+    let (code, conf) = d.post("/v1/takes", &take_cmd(id, patch));
+    assert_eq!(
+        (code, conf["state"].as_str()),
+        (200, Some("delivered")),
+        "{conf}"
+    );
+    let gain = conf["processing"]["gain_db"].as_f64().unwrap();
+    (gain, delivered_peak_dbfs(ws, &conf))
+}
+
+fn sine_daemon(ws: &Workspace, post_processing: serde_json::Value) -> Daemon {
+    ws.mount_share();
+    ws.write_config(json!({
+        "capture": {"device": "takebox:sine=440,level=-20"},
+        "post_processing": post_processing,
+    }));
+    Daemon::capture(ws, None)
+}
+
+#[test]
+fn layered_takes_keep_their_recorded_level_under_the_seeds_normalization() {
+    // The seed's post_processing as written: normalize_audio true, peak -1 dBFS.
+    let ws = Workspace::new();
+    let d = sine_daemon(
+        &ws,
+        json!({"normalize_audio": true, "peak_target_dbfs": -1.0}),
+    );
+    let (gain, peak) = gain_and_peak(&ws, &d, "single", json!({}));
+    assert!(
+        (gain - 19.0).abs() < 0.2 && (peak + 1.0).abs() < 0.2,
+        "{gain} {peak}"
+    );
+    for (id, patch) in [
+        ("pp", json!({"dynamic": "pp"})),
+        ("rr2", json!({"round_robin": 2})),
+    ] {
+        let (gain, peak) = gain_and_peak(&ws, &d, id, patch);
+        assert_eq!(gain, 0.0, "{id}: a layer keeps its level");
+        assert!((peak + 20.0).abs() < 0.2, "{id}: peak {peak} dBFS");
+    }
+    drop(d);
+    // Asked for explicitly, every take is normalized on its own, as before.
+    let ws = Workspace::new();
+    let d = sine_daemon(
+        &ws,
+        json!({"normalize_audio": true, "normalize_per": "take"}),
+    );
+    let (gain, peak) = gain_and_peak(&ws, &d, "pp", json!({"dynamic": "pp"}));
+    assert!(
+        (gain - 19.0).abs() < 0.2 && (peak + 1.0).abs() < 0.2,
+        "{gain} {peak}"
+    );
+}

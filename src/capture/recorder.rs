@@ -469,7 +469,12 @@ impl Recorder {
     ) -> ProcessOptions {
         let middle_c = self.config.notes.middle_c;
         let note = Note::parse(&cmd.note, middle_c).ok();
-        let mut opts = ProcessOptions::from_config(&self.config.post_processing, span.pre_roll());
+        let pp = &self.config.post_processing;
+        let mut opts = ProcessOptions::from_config(pp, span.pre_roll());
+        // A layer of a dynamics or round-robin set keeps its recorded level.
+        if !pp.normalizes_take(cmd.dynamic.is_some() || cmd.round_robin.is_some()) {
+            opts.normalize = None;
+        }
         opts.planned_hz = (cmd.pitch_check != Some(false)).then_some(cmd.frequency);
         opts.planned_midi = note.map(|n| n.midi());
         // The instrument's limits, as the board sent them.
