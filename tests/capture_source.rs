@@ -455,3 +455,89 @@ fn layered_takes_keep_their_recorded_level_under_the_seeds_normalization() {
         "{gain} {peak}"
     );
 }
+
+/// The loops of a WAV's `smpl` chunk.
+fn smpl_loops(path: &Path) -> Vec<takebox::dsp::SmplLoop> {
+    let f = std::fs::File::open(path).unwrap();
+    let r = takebox::wav::WavReader::new(std::io::BufReader::new(f)).unwrap();
+    r.info
+        .other_chunks
+        .iter()
+        .filter(|(id, _)| id == b"smpl")
+        .flat_map(|(_, p)| takebox::dsp::chunks::smpl_loops(p))
+        .collect()
+}
+
+#[test]
+fn a_sustained_take_gets_its_loop_live_in_smpl_and_the_confirmation() {
+    let ws = Workspace::new();
+    let d = sine_daemon(&ws, json!({}));
+    for (id, sustain) in [("marked", json!(true)), ("detected", json!(null))] {
+        let (code, conf) = d.post(
+            "/v1/takes",
+            &take_cmd(id, json!({"duration": 1.0, "sustain": sustain})),
+        );
+        assert_eq!(
+            (code, conf["state"].as_str()),
+            (200, Some("delivered")),
+            "{conf}"
+        );
+        let l = &conf["sample_loop"];
+        assert!(l["no_loop"].is_null(), "{id}: {conf}");
+        assert!(l["seam_db"].as_f64().unwrap() < -30.0, "{id}: {l}");
+        let wav = ws.share().join(conf["path"].as_str().unwrap());
+        let (start, last) = (
+            l["start_frame"].as_u64().unwrap(),
+            l["last_frame"].as_u64().unwrap(),
+        );
+        assert_eq!(
+            smpl_loops(&wav),
+            [takebox::dsp::SmplLoop {
+                start: start as u32,
+                last: last as u32
+            }],
+            "{id}: the file holds the loop the confirmation reports"
+        );
+        // takebox check measures the same seam on the delivered file.
+        let o = Command::new(env!("CARGO_BIN_EXE_takebox"))
+            .arg("check")
+            .arg(&wav)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains(&format!("loop {start}..={last} seam")) && out.contains(": good"),
+            "{out}"
+        );
+    }
+    // Marked off (a drum), never looped.
+    let (_, conf) = d.post(
+        "/v1/takes",
+        &take_cmd("off", json!({"duration": 1.0, "sustain": false})),
+    );
+    assert!(conf["sample_loop"].is_null(), "{conf}");
+    assert!(smpl_loops(&ws.share().join(conf["path"].as_str().unwrap())).is_empty());
+}
+
+#[test]
+fn a_marked_sustain_without_a_loop_says_why() {
+    let ws = Workspace::new();
+    ws.mount_share();
+    ws.write_config(json!({"capture": {"device": "takebox:silence"}}));
+    let d = Daemon::capture(&ws, None);
+    let (code, conf) = d.post(
+        "/v1/takes",
+        &take_cmd("quiet", json!({"duration": 1.0, "sustain": true})),
+    );
+    assert_eq!(
+        (code, conf["state"].as_str()),
+        (200, Some("delivered")),
+        "{conf}"
+    );
+    let l = &conf["sample_loop"];
+    assert!(l["start_frame"].is_null(), "{l}");
+    assert!(!l["no_loop"].as_str().unwrap().is_empty(), "{l}");
+    // Not marked, a take that does not hold says nothing.
+    let (_, conf) = d.post("/v1/takes", &take_cmd("quiet2", json!({"duration": 1.0})));
+    assert!(conf["sample_loop"].is_null(), "{conf}");
+}

@@ -1043,6 +1043,13 @@ fn a_sample_with_a_smpl_loop_exports_looped_and_the_others_unchanged() {
         let (so, se) = text(&o);
         assert!(o.status.success(), "{so}{se}");
         assert!(so.contains("9 regions, 1 with a sustain loop"), "{so}");
+        // The log gives the loop's seam figure and its verdict (whole periods: good).
+        let seam = so.lines().find(|l| l.starts_with("loop ")).expect(&so);
+        assert!(
+            seam.contains(&sample) && seam.contains("1257..=3769 seam"),
+            "{seam}"
+        );
+        assert!(seam.ends_with(": good"), "{seam}");
     }
     let after = std::fs::read_to_string(looped.join("s4_cello_long.sfz")).unwrap();
     // Only the looped sample's region changed, by the loop opcodes.
