@@ -663,7 +663,7 @@ import json, sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 groups = root.find('groups')
 print(json.dumps({'root': root.tag, 'mode': groups.get('seqMode'),
-  'groups': [{'pos': g.get('seqPosition'), 'samples': [dict(s.attrib) for s in g.findall('sample')]} for g in groups.findall('group')]}))
+  'groups': [{'pos': g.get('seqPosition'), 'veltrack': g.get('ampVelTrack'), 'samples': [dict(s.attrib) for s in g.findall('sample')]} for g in groups.findall('group')]}))
 "#;
     let py = Command::new("python3")
         .args(["-c", script])
@@ -682,6 +682,8 @@ print(json.dumps({'root': root.tag, 'mode': groups.get('seqMode'),
     assert_eq!(groups.len(), 2, "{v}");
     for (i, g) in groups.iter().enumerate() {
         assert_eq!(g["pos"], (i + 1).to_string());
+        // pp and ff layers keep their recorded levels: velocity does not scale them.
+        assert_eq!(g["veltrack"], "0", "{g}");
         let samples = g["samples"].as_array().unwrap();
         assert_eq!(samples.len(), 4);
         for s in samples {
