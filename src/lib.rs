@@ -27,5 +27,6 @@ pub mod panics;
 pub mod protocol;
 pub mod retention;
 pub mod sdnotify;
+pub mod seam;
 pub mod session_log_format;
 pub mod wav;

@@ -392,3 +392,152 @@ fn levels_of_silence_have_no_peak_and_no_pitch() {
     assert_eq!(v["peak_dbfs"], json!([null]), "{v}");
     assert!(v.get("pitch").is_none(), "{v}");
 }
+
+/// Peak of a delivered take's WAV, dBFS.
+fn delivered_peak_dbfs(ws: &Workspace, conf: &serde_json::Value) -> f64 {
+    let (_, samples) = read_wav(&ws.share().join(conf["path"].as_str().unwrap()));
+    let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
+    20.0 * f64::from(peak).log10()
+}
+
+/// Record `patch`'s take of a -20 dBFS sine under `post_processing`; its gain and peak.
+fn gain_and_peak(ws: &Workspace, d: &Daemon, id: &str, patch: serde_json::Value) -> (f64, f64) {
+    let (code, conf) = d.post("/v1/takes", &take_cmd(id, patch));
+    assert_eq!(
+        (code, conf["state"].as_str()),
+        (200, Some("delivered")),
+        "{conf}"
+    );
+    let gain = conf["processing"]["gain_db"].as_f64().unwrap();
+    (gain, delivered_peak_dbfs(ws, &conf))
+}
+
+fn sine_daemon(ws: &Workspace, post_processing: serde_json::Value) -> Daemon {
+    ws.mount_share();
+    ws.write_config(json!({
+        "capture": {"device": "takebox:sine=440,level=-20"},
+        "post_processing": post_processing,
+    }));
+    Daemon::capture(ws, None)
+}
+
+#[test]
+fn layered_takes_keep_their_recorded_level_under_the_seeds_normalization() {
+    // The seed's post_processing as written: normalize_audio true, peak -1 dBFS.
+    let ws = Workspace::new();
+    let d = sine_daemon(
+        &ws,
+        json!({"normalize_audio": true, "peak_target_dbfs": -1.0}),
+    );
+    let (gain, peak) = gain_and_peak(&ws, &d, "single", json!({}));
+    assert!(
+        (gain - 19.0).abs() < 0.2 && (peak + 1.0).abs() < 0.2,
+        "{gain} {peak}"
+    );
+    for (id, patch) in [
+        ("pp", json!({"dynamic": "pp"})),
+        ("rr2", json!({"round_robin": 2})),
+    ] {
+        let (gain, peak) = gain_and_peak(&ws, &d, id, patch);
+        assert_eq!(gain, 0.0, "{id}: a layer keeps its level");
+        assert!((peak + 20.0).abs() < 0.2, "{id}: peak {peak} dBFS");
+    }
+    drop(d);
+    // Asked for explicitly, every take is normalized on its own, as before.
+    let ws = Workspace::new();
+    let d = sine_daemon(
+        &ws,
+        json!({"normalize_audio": true, "normalize_per": "take"}),
+    );
+    let (gain, peak) = gain_and_peak(&ws, &d, "pp", json!({"dynamic": "pp"}));
+    assert!(
+        (gain - 19.0).abs() < 0.2 && (peak + 1.0).abs() < 0.2,
+        "{gain} {peak}"
+    );
+}
+
+/// The loops of a WAV's `smpl` chunk.
+fn smpl_loops(path: &Path) -> Vec<takebox::dsp::SmplLoop> {
+    let f = std::fs::File::open(path).unwrap();
+    let r = takebox::wav::WavReader::new(std::io::BufReader::new(f)).unwrap();
+    r.info
+        .other_chunks
+        .iter()
+        .filter(|(id, _)| id == b"smpl")
+        .flat_map(|(_, p)| takebox::dsp::chunks::smpl_loops(p))
+        .collect()
+}
+
+#[test]
+fn a_sustained_take_gets_its_loop_live_in_smpl_and_the_confirmation() {
+    let ws = Workspace::new();
+    let d = sine_daemon(&ws, json!({}));
+    for (id, sustain) in [("marked", json!(true)), ("detected", json!(null))] {
+        let (code, conf) = d.post(
+            "/v1/takes",
+            &take_cmd(id, json!({"duration": 1.0, "sustain": sustain})),
+        );
+        assert_eq!(
+            (code, conf["state"].as_str()),
+            (200, Some("delivered")),
+            "{conf}"
+        );
+        let l = &conf["sample_loop"];
+        assert!(l["no_loop"].is_null(), "{id}: {conf}");
+        assert!(l["seam_db"].as_f64().unwrap() < -30.0, "{id}: {l}");
+        let wav = ws.share().join(conf["path"].as_str().unwrap());
+        let (start, last) = (
+            l["start_frame"].as_u64().unwrap(),
+            l["last_frame"].as_u64().unwrap(),
+        );
+        assert_eq!(
+            smpl_loops(&wav),
+            [takebox::dsp::SmplLoop {
+                start: start as u32,
+                last: last as u32
+            }],
+            "{id}: the file holds the loop the confirmation reports"
+        );
+        // takebox check measures the same seam on the delivered file.
+        let o = Command::new(env!("CARGO_BIN_EXE_takebox"))
+            .arg("check")
+            .arg(&wav)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains(&format!("loop {start}..={last} seam")) && out.contains(": good"),
+            "{out}"
+        );
+    }
+    // Marked off (a drum), never looped.
+    let (_, conf) = d.post(
+        "/v1/takes",
+        &take_cmd("off", json!({"duration": 1.0, "sustain": false})),
+    );
+    assert!(conf["sample_loop"].is_null(), "{conf}");
+    assert!(smpl_loops(&ws.share().join(conf["path"].as_str().unwrap())).is_empty());
+}
+
+#[test]
+fn a_marked_sustain_without_a_loop_says_why() {
+    let ws = Workspace::new();
+    ws.mount_share();
+    ws.write_config(json!({"capture": {"device": "takebox:silence"}}));
+    let d = Daemon::capture(&ws, None);
+    let (code, conf) = d.post(
+        "/v1/takes",
+        &take_cmd("quiet", json!({"duration": 1.0, "sustain": true})),
+    );
+    assert_eq!(
+        (code, conf["state"].as_str()),
+        (200, Some("delivered")),
+        "{conf}"
+    );
+    let l = &conf["sample_loop"];
+    assert!(l["start_frame"].is_null(), "{l}");
+    assert!(!l["no_loop"].as_str().unwrap().is_empty(), "{l}");
+    // Not marked, a take that does not hold says nothing.
+    let (_, conf) = d.post("/v1/takes", &take_cmd("quiet2", json!({"duration": 1.0})));
+    assert!(conf["sample_loop"].is_null(), "{conf}");
+}

@@ -488,24 +488,28 @@ fn opcodes(line: &str) -> std::collections::BTreeMap<String, String> {
 }
 
 /// sfzlint from PyPI in a venv under target/; no network means a failed test.
+fn sfzlint() -> PathBuf {
+    test_venv("sfzlint", &["sfzlint"]).join("bin/sfzlint")
+}
+
+/// A venv under target/test-venvs holding `packages` from PyPI, built once.
 ///
 /// Tests run in parallel (threads of this binary, and other processes sharing
 /// the target folder): one builds the venv while the others wait on a lock, and
 /// the venv counts as built only once a marker written after a successful
-/// install exists, so nobody runs a half-installed sfzlint. (A venv cannot be
+/// install exists, so nobody runs a half-installed tool. (A venv cannot be
 /// built elsewhere and renamed into place: its scripts name their own path.)
-fn sfzlint() -> PathBuf {
+fn test_venv(name: &str, packages: &[&str]) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venvs");
     std::fs::create_dir_all(&root).unwrap();
-    let venv = root.join("sfzlint");
-    let bin = venv.join("bin/sfzlint");
-    let done = root.join("sfzlint.installed");
-    let lock = std::fs::File::create(root.join("sfzlint.lock")).unwrap();
+    let venv = root.join(name);
+    let done = root.join(format!("{name}.installed"));
+    let lock = std::fs::File::create(root.join(format!("{name}.lock"))).unwrap();
     let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
-        .expect("lock the sfzlint venv");
-    if done.exists() && bin.exists() {
-        return bin;
+        .expect("lock the venv");
+    if done.exists() && venv.join("bin/python").exists() {
+        return venv;
     }
     // Whatever is there was left by an interrupted build: start over.
     let _ = std::fs::remove_file(&done);
@@ -517,16 +521,17 @@ fn sfzlint() -> PathBuf {
         .expect("python3");
     assert!(st.success(), "python3 -m venv failed: install python3-venv");
     let out = Command::new(venv.join("bin/pip"))
-        .args(["install", "-q", "sfzlint"])
+        .args(["install", "-q"])
+        .args(packages)
         .output()
         .unwrap();
     assert!(
-        out.status.success() && bin.exists(),
-        "cannot install sfzlint from PyPI (is it reachable?): {}",
+        out.status.success(),
+        "cannot install {packages:?} from PyPI (is it reachable?): {}",
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::write(&done, b"").unwrap();
-    bin
+    venv
 }
 
 #[test]
@@ -658,7 +663,7 @@ import json, sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 groups = root.find('groups')
 print(json.dumps({'root': root.tag, 'mode': groups.get('seqMode'),
-  'groups': [{'pos': g.get('seqPosition'), 'samples': [dict(s.attrib) for s in g.findall('sample')]} for g in groups.findall('group')]}))
+  'groups': [{'pos': g.get('seqPosition'), 'veltrack': g.get('ampVelTrack'), 'samples': [dict(s.attrib) for s in g.findall('sample')]} for g in groups.findall('group')]}))
 "#;
     let py = Command::new("python3")
         .args(["-c", script])
@@ -677,6 +682,8 @@ print(json.dumps({'root': root.tag, 'mode': groups.get('seqMode'),
     assert_eq!(groups.len(), 2, "{v}");
     for (i, g) in groups.iter().enumerate() {
         assert_eq!(g["pos"], (i + 1).to_string());
+        // pp and ff layers keep their recorded levels: velocity does not scale them.
+        assert_eq!(g["veltrack"], "0", "{g}");
         let samples = g["samples"].as_array().unwrap();
         assert_eq!(samples.len(), 4);
         for s in samples {
@@ -1043,6 +1050,13 @@ fn a_sample_with_a_smpl_loop_exports_looped_and_the_others_unchanged() {
         let (so, se) = text(&o);
         assert!(o.status.success(), "{so}{se}");
         assert!(so.contains("9 regions, 1 with a sustain loop"), "{so}");
+        // The log gives the loop's seam figure and its verdict (whole periods: good).
+        let seam = so.lines().find(|l| l.starts_with("loop ")).expect(&so);
+        assert!(
+            seam.contains(&sample) && seam.contains("1257..=3769 seam"),
+            "{seam}"
+        );
+        assert!(seam.ends_with(": good"), "{seam}");
     }
     let after = std::fs::read_to_string(looped.join("s4_cello_long.sfz")).unwrap();
     // Only the looped sample's region changed, by the loop opcodes.
@@ -1144,4 +1158,416 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+// ---- Exports played by sfizz (pysfizz from PyPI) ----
+
+const RATE: f64 = 48_000.0;
+
+/// Peak dBFS of a sample by dynamic and round robin: ff 18 dB over pp, and
+/// round robin 2 two dB under 1, so a rendered level names the sample played.
+fn sample_level_db(dynamic: &str, rr: u32) -> f64 {
+    (if dynamic == "ff" { -8.0 } else { -26.0 }) - 2.0 * f64::from(rr - 1)
+}
+
+/// A 24-bit mono steady tone at `hz`, `secs` long, 10 ms fade in.
+fn write_steady_tone(path: &Path, hz: f64, peak_db: f64, secs: f64) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE as u32,
+        bits_per_sample: 24,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    let a = 10f64.powf(peak_db / 20.0) * 8_388_607.0;
+    for i in 0..(secs * RATE) as usize {
+        let fade = (i as f64 / (0.01 * RATE)).min(1.0);
+        let x = (std::f64::consts::TAU * hz * i as f64 / RATE).sin();
+        w.write_sample((a * fade * x).round() as i32).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Session s5: C4 and E4 long, pp and ff, two round robins, each sample a
+/// steady tone off its note by the cents its confirmation logs, looped by
+/// `takebox process --loop` (as the share would hold them).
+fn sfizz_session(root: &Path) -> (PathBuf, PathBuf) {
+    let (logs, share) = (root.join("logs"), root.join("share"));
+    let mut w = LogWriter::new("s5", SystemTime::now());
+    let mut files = Vec::new();
+    let mut slot = 0;
+    for midi in [60u8, 64] {
+        for dynamic in ["pp", "ff"] {
+            for rr in [1u32, 2] {
+                slot += 1;
+                let cents = if dynamic == "ff" { 3.4 } else { -7.6 };
+                let t = (midi, "long", Some(dynamic), Some(rr), Some(cents), "ok");
+                let (_, file) = w.take(slot, 1, t);
+                let hz = hz(midi) * (cents / 1200.0).exp2();
+                write_steady_tone(&share.join(&file), hz, sample_level_db(dynamic, rr), 1.5);
+                files.push(share.join(&file).display().to_string());
+            }
+        }
+    }
+    w.end();
+    w.write(&logs);
+    let mut args = vec!["process", "--loop", "--in-place"];
+    args.extend(files.iter().map(String::as_str));
+    let o = takebox(&args);
+    assert!(o.status.success(), "{:?}", text(&o));
+    (logs, share)
+}
+
+/// One note for sfizz: key, velocity, seconds held, seconds rendered.
+struct Play {
+    key: u8,
+    vel: u8,
+    on: f64,
+    len: f64,
+}
+
+/// Render `plays` in order through sfizz on one synth; each rendering's samples.
+fn sfizz_render(sfz: &Path, dir: &Path, plays: &[Play]) -> Vec<Vec<f32>> {
+    let venv = test_venv("pysfizz", &["pysfizz"]);
+    std::fs::create_dir_all(dir).unwrap();
+    let outs: Vec<PathBuf> = (0..plays.len())
+        .map(|i| dir.join(format!("{i}.wav")))
+        .collect();
+    let notes: Vec<Value> = plays
+        .iter()
+        .zip(&outs)
+        .map(|(p, out)| json!({"key": p.key, "vel": p.vel, "on": p.on, "len": p.len, "out": out}))
+        .collect();
+    let job = json!({"sfz": sfz, "rate": RATE, "notes": notes});
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sfizz_render.py");
+    let mut child = Command::new(venv.join("bin/python"))
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(job.to_string().as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "sfizz: {:?}", text(&o));
+    eprintln!("sfizz: {}", text(&o).0.trim());
+    outs.iter()
+        .map(|p| {
+            hound::WavReader::open(p)
+                .unwrap()
+                .samples::<f32>()
+                .map(Result::unwrap)
+                .collect()
+        })
+        .collect()
+}
+
+fn rms_db(x: &[f32]) -> f64 {
+    let ms = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * ms.max(1e-30).log10()
+}
+
+/// The steady part of a rendered note (from 0.2 s to `until` s).
+fn steady(x: &[f32], until: f64) -> &[f32] {
+    &x[(0.2 * RATE) as usize..(until * RATE) as usize]
+}
+
+/// Pitch of a rendered note against `midi`, cents, by `takebox check --note`.
+fn checked_cents(wav: &Path, midi: u8) -> f64 {
+    let o = takebox(&[
+        "check",
+        "--json",
+        "--note",
+        &note_name(midi),
+        wav.to_str().unwrap(),
+    ]);
+    let (so, se) = text(&o);
+    let v: Value = serde_json::from_str(so.lines().next().unwrap_or(""))
+        .unwrap_or_else(|_| panic!("{so}{se}"));
+    v["cents"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no pitch for key {midi}: {v}"))
+}
+
+#[test]
+fn sfizz_plays_every_key_at_its_pitch_from_the_sfz_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, share) = sfizz_session(tmp.path());
+    let out = tmp.path().join("sfz");
+    let o = export("sfz", "s5", &out, &logs, &share);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let sfz = out.join("s5_cello_long.sfz");
+    assert_sfzlint_passes(&sfz);
+    let renders = tmp.path().join("keys");
+    let plays: Vec<Play> = (0..=127)
+        .map(|key| Play {
+            key,
+            vel: 127,
+            on: 0.6,
+            len: 0.6,
+        })
+        .collect();
+    let keys = sfizz_render(&sfz, &renders, &plays);
+    for (key, x) in keys.iter().enumerate() {
+        let level = rms_db(steady(x, 0.55));
+        assert!(level > -40.0, "key {key} is silent ({level:.1} dB)");
+    }
+    // The pitch of every key whose fundamental takebox's check can measure
+    // well (C2 to C7): the sampled note shifted to the key, within 3 cents
+    // (the export's tune is whole cents, so up to 0.5 off by design).
+    let mut worst = (0u8, 0f64);
+    for key in 36u8..=96 {
+        let c = checked_cents(&renders.join(format!("{key}.wav")), key);
+        if c.abs() > worst.1.abs() {
+            worst = (key, c);
+        }
+    }
+    eprintln!(
+        "sfizz pitch: worst key {} at {:+.2} cents",
+        worst.0, worst.1
+    );
+    assert!(
+        worst.1.abs() < 3.0,
+        "key {} at {:+.2} cents",
+        worst.0,
+        worst.1
+    );
+}
+
+#[test]
+fn sfizz_switches_layers_alternates_round_robins_loops_and_keeps_levels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, share) = sfizz_session(tmp.path());
+    let out = tmp.path().join("sfz");
+    let o = export("sfz", "s5", &out, &logs, &share);
+    let (so, _) = text(&o);
+    assert!(
+        o.status.success() && so.contains("8 regions, 8 with a sustain loop"),
+        "{so}"
+    );
+    let sfz = out.join("s5_cello_long.sfz");
+    let text_sfz = std::fs::read_to_string(&sfz).unwrap();
+    let c4: Vec<_> = text_sfz
+        .lines()
+        .filter(|l| l.starts_with("<region>"))
+        .map(opcodes)
+        .filter(|r| r["pitch_keycenter"] == "60")
+        .collect();
+    let vel =
+        |r: &std::collections::BTreeMap<String, String>, k: &str| -> u8 { r[k].parse().unwrap() };
+    let pp_top = c4.iter().map(|r| vel(r, "hivel")).min().unwrap();
+    let ff_bottom = c4.iter().map(|r| vel(r, "lovel")).max().unwrap();
+    assert_eq!(ff_bottom, pp_top + 1, "{text_sfz}");
+    let held = |key, vel| Play {
+        key,
+        vel,
+        on: 0.6,
+        len: 0.6,
+    };
+    // Each velocity twice (both round robins), at the layers' edges, then
+    // ff four times in a row, then one long ff note past its sample's end.
+    let mut plays = Vec::new();
+    for v in [1, pp_top, ff_bottom, 127] {
+        plays.extend([held(60, v), held(60, v)]);
+    }
+    plays.extend((0..4).map(|_| held(60, 127)));
+    plays.push(Play {
+        key: 60,
+        vel: 127,
+        on: 4.0,
+        len: 4.0,
+    });
+    let x = sfizz_render(&sfz, &tmp.path().join("r"), &plays);
+    let levels: Vec<f64> = x.iter().map(|r| rms_db(steady(r, 0.55))).collect();
+    // Which sample played, by level: from a sample's peak to the rendered
+    // RMS (a sine's -3 dB, sfizz's default volume and pan law on this left
+    // channel: -14.5 dB) is the same for all, so levels are compared with
+    // the loudest, ff round robin 1.
+    let gain = levels.iter().copied().fold(f64::MIN, f64::max) - sample_level_db("ff", 1);
+    let played = |db: f64| -> (&str, u32) {
+        let mut best = ("?", 0, f64::INFINITY);
+        for d in ["pp", "ff"] {
+            for rr in [1, 2] {
+                let off = (db - gain - sample_level_db(d, rr)).abs();
+                if off < best.2 {
+                    best = (d, rr, off);
+                }
+            }
+        }
+        assert!(best.2 < 0.5, "a level of {db:.2} dB is no sample's");
+        (best.0, best.1)
+    };
+    eprintln!("sfizz levels: {levels:.2?}, output gain {gain:.2} dB");
+    for (i, want) in ["pp", "pp", "pp", "pp", "ff", "ff", "ff", "ff"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            played(levels[i]).0,
+            *want,
+            "velocity play {i}: {levels:.2?}"
+        );
+    }
+    // Round robins alternate (whatever position the counter is at).
+    let rrs: Vec<u32> = levels[8..12].iter().map(|&l| played(l).1).collect();
+    assert!(rrs.windows(2).all(|w| w[0] != w[1]), "round robins {rrs:?}");
+    // pp softer than ff by the recorded difference (same round robin).
+    let pp = levels[0].max(levels[1]);
+    let ff = levels[6].max(levels[7]);
+    let recorded = sample_level_db("ff", 1) - sample_level_db("pp", 1);
+    assert!(
+        ((ff - pp) - recorded).abs() < 0.3,
+        "ff - pp {:.2} dB, recorded {recorded}",
+        ff - pp
+    );
+    // The long note sustains past the sample's 1.5 s, as loud, without a click.
+    let long = &x[12];
+    let early = rms_db(&long[(0.5 * RATE) as usize..(1.0 * RATE) as usize]);
+    let late = rms_db(&long[(3.0 * RATE) as usize..(3.5 * RATE) as usize]);
+    assert!(
+        (early - late).abs() < 0.5,
+        "sustain {early:.2} dB then {late:.2} dB"
+    );
+    let sustain = |x: &[f32]| x[(0.05 * RATE) as usize..(3.9 * RATE) as usize].to_vec();
+    let ratio = click_ratio(&sustain(long), 60);
+    // Measured 0.98 (the seam is as smooth as the tone); a loop half a period
+    // off reads 4.5 through sfizz's interpolation (below), so 2 splits them.
+    assert!(ratio < 2.0, "a click: {ratio:.1} times a sine's own jump");
+    // The same check hears a loop half a period off (C4's ff samples).
+    for f in walk(&share)
+        .iter()
+        .filter(|f| f.to_string_lossy().contains("C4_long_ff"))
+    {
+        shift_loop_end(f, 92);
+    }
+    let bad = tmp.path().join("bad");
+    let o = export("sfz", "s5", &bad, &logs, &share);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let play = [Play {
+        key: 60,
+        vel: 127,
+        on: 4.0,
+        len: 4.0,
+    }];
+    let x = sfizz_render(
+        &bad.join("s5_cello_long.sfz"),
+        &tmp.path().join("rb"),
+        &play,
+    );
+    let ratio = click_ratio(&sustain(&x[0]), 60);
+    assert!(ratio > 3.0, "a loop half a period off reads {ratio:.1}");
+}
+
+/// Rewrites a 24-bit mono WAV's first `smpl` loop to end `by` frames later.
+fn shift_loop_end(path: &Path, by: u32) {
+    use takebox::dsp::{SmplLoop, SmplPitch, chunks::smpl_loops, smpl_chunk_looped};
+    let f = std::fs::File::open(path).unwrap();
+    let mut r = takebox::wav::WavReader::new(std::io::BufReader::new(f)).unwrap();
+    let smpl = r.info.other_chunks.iter().find(|(id, _)| id == b"smpl");
+    let l = smpl_loops(&smpl.unwrap().1)[0];
+    let mut x = Vec::new();
+    while r.read_append(&mut x, 65_536).unwrap() > 0 {}
+    let last = l.last + by;
+    let chunk = smpl_chunk_looped(
+        48_000,
+        SmplPitch::from_cents(60, 0.0),
+        &[SmplLoop {
+            start: l.start,
+            last,
+        }],
+    )
+    .unwrap();
+    let spec = takebox::wav::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        format: takebox::protocol::SampleFormat::S24,
+    };
+    let out = std::fs::File::create(path).unwrap();
+    let mut w = takebox::wav::WavWriter::new(out, spec, x.len() as u64, &chunk).unwrap();
+    w.write(&x).unwrap();
+    w.finish().unwrap();
+}
+
+/// A steady tone near `midi` has no sample-to-sample jump: its second
+/// difference stays within the sine's own (A·ω²); a seam off by one frame
+/// jumps by up to about A·ω, ω = 2πf/rate (sfizz's interpolation smooths
+/// it). Returns the worst second difference over the sine's own.
+fn click_ratio(x: &[f32], midi: u8) -> f64 {
+    let amp = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let w = std::f64::consts::TAU * hz(midi) * 1.01 / RATE;
+    let own = f64::from(amp) * w * w;
+    let (at, worst) = x
+        .windows(3)
+        .map(|t| f64::from(t[0] - 2.0 * t[1] + t[2]).abs())
+        .enumerate()
+        .fold((0, 0f64), |m, (i, d)| if d > m.1 { (i, d) } else { m });
+    eprintln!("click check: worst second difference {worst:.2e} at {at}, a sine's own {own:.2e}");
+    worst / own
+}
+
+#[test]
+fn sfizz_plays_the_self_contained_flac_export_as_the_wav_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (logs, share) = sfizz_session(tmp.path());
+    let (wav, flac) = (tmp.path().join("wav"), tmp.path().join("flac"));
+    let o = export("sfz", "s5", &wav, &logs, &share);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let mut args = vec![
+        "export",
+        "sfz",
+        "s5",
+        "--flac",
+        "--out",
+        flac.to_str().unwrap(),
+    ];
+    let (l, s) = (logs.display().to_string(), share.display().to_string());
+    args.extend(["--logs", &l, "--share", &s]);
+    let o = takebox(&args);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let sfz = flac.join("s5_cello_long.sfz");
+    assert!(std::fs::read_to_string(&sfz).unwrap().contains(".flac"));
+    assert_sfzlint_passes(&sfz);
+    // Both layers, both round robins, and a note held past its loop.
+    let plays = || {
+        [1, 1, 127, 127]
+            .map(|vel| Play {
+                key: 62,
+                vel,
+                on: 0.6,
+                len: 0.6,
+            })
+            .into_iter()
+            .chain([Play {
+                key: 60,
+                vel: 127,
+                on: 3.0,
+                len: 3.0,
+            }])
+            .collect::<Vec<_>>()
+    };
+    let a = sfizz_render(
+        &wav.join("s5_cello_long.sfz"),
+        &tmp.path().join("a"),
+        &plays(),
+    );
+    let b = sfizz_render(&sfz, &tmp.path().join("b"), &plays());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(rms_db(steady(x, 0.55)) > -50.0, "play {i} sounds");
+        let worst = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst < 1e-6,
+            "play {i}: FLAC and WAV renders differ by {worst}"
+        );
+    }
 }

@@ -359,6 +359,13 @@ fn process_format_flac_decodes_bit_identical_with_the_note_and_loop() {
     let (back, _) = samples_and_loops(&d.join("back.wav"));
     assert_eq!(back.len(), wav.len());
     assert!(back == wav, "decoded samples differ");
+    // The STREAMINFO written last (streamed encoding) has the right MD5 and length.
+    let t = Command::new("flac")
+        .args(["-t", "-w", "done/C4.flac"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
     // The note and loop as tags; the smpl chunk as a riff APPLICATION block.
     let tags = Command::new("metaflac")
         .args(["--export-tags-to=-", "done/C4.flac"])

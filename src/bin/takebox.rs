@@ -335,6 +335,25 @@ fn loop_line(l: &takebox::capture::process::LoopReport) -> String {
     }
 }
 
+/// "loop SAMPLE START..=LAST seam X dB: verdict", for the export and the check.
+fn seam_line(sample: &str, seam: &Result<takebox::seam::FileLoop, String>) -> String {
+    let sample = if sample.is_empty() {
+        String::new()
+    } else {
+        format!(" {sample}")
+    };
+    match seam {
+        Ok(l) => format!(
+            "loop{sample} {}..={} seam {:.1} dB: {}",
+            l.sample_loop.start,
+            l.sample_loop.last,
+            l.seam_db,
+            l.verdict()
+        ),
+        Err(e) => format!("loop{sample}: seam not measured: {e}"),
+    }
+}
+
 fn verdict(c: &takebox::protocol::TakeCheck) -> String {
     serde_json::to_value(c.verdict)
         .ok()
@@ -389,6 +408,9 @@ fn run_check(mut args: Args) -> i32 {
                     opt(check.snr_db, 1),
                     verdict(check)
                 );
+                if let Some(seam) = file_seam(path) {
+                    println!("  {}", seam_line("", &seam));
+                }
                 if check.verdict != takebox::protocol::Verdict::Ok {
                     failed.push(format!("{name} ({})", verdict(check)));
                 }
@@ -400,6 +422,13 @@ fn run_check(mut args: Args) -> i32 {
         }
     }
     summary(results.len(), &failed)
+}
+
+/// The seam of the loop in a checked file's `smpl`, if it has one.
+fn file_seam(path: &std::path::Path) -> Option<Result<takebox::seam::FileLoop, String>> {
+    takebox::seam::file_loop(path)
+        .map_err(|e| e.to_string())
+        .transpose()
 }
 
 /// `check --json`: one object per line, `file` then the check's fields (or
@@ -414,6 +443,16 @@ fn print_json(results: &[(PathBuf, batch::CheckResult)]) -> i32 {
                 failed |= check.verdict != takebox::protocol::Verdict::Ok;
                 if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(check) {
                     line.extend(fields);
+                }
+                match file_seam(path) {
+                    Some(Ok(l)) => {
+                        line.insert("loop_seam_db".into(), l.seam_db.into());
+                        line.insert("loop_verdict".into(), l.verdict().into());
+                    }
+                    Some(Err(e)) => {
+                        line.insert("loop_verdict".into(), e.into());
+                    }
+                    None => {}
                 }
             }
             Err(e) => {
@@ -550,6 +589,9 @@ fn run_export(args: Args) -> i32 {
             }
             for f in &done.files {
                 println!("wrote {}", f.display());
+            }
+            for (sample, seam) in &done.seams {
+                println!("{}", seam_line(sample, seam));
             }
             if done.looped > 0 {
                 println!(

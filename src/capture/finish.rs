@@ -88,7 +88,14 @@ pub fn finish_take(
             && keeps_audio(opts, format)
     });
     if let Some(format) = as_recorded {
-        let chunks = process::metadata_chunks(info, analysis.pitch, kept, opts, raw)?;
+        let chunks = process::metadata_chunks_looped(
+            info,
+            analysis.pitch,
+            analysis.sample_loop,
+            kept,
+            opts,
+            raw,
+        )?;
         if room > 0 && chunks.len() == room {
             let spec = WavSpec {
                 channels: info.channels,

@@ -2,12 +2,12 @@
 //! take id, and reports its state.
 
 use super::engine::{CaptureEngine, CaptureShared};
-use super::finish;
 use super::process::{self, Analysis, Analyzer, ProcessError, ProcessOptions, TakeMetadata};
 use super::refused::{NotReady, TakeRefused};
 use super::share::{DeliveryError, Share};
 use super::spool::Spool;
 use super::take::{self, TakeError, TakeSpan};
+use super::{finish, live_loop};
 use crate::config::Config;
 use crate::notes::Note;
 use crate::panics::locked;
@@ -353,14 +353,16 @@ impl Recorder {
         crate::failpoint::hit("capture.recorded");
         let finished = recorded.and_then(|mut analysis| {
             let envelope = analysis.envelope.take();
+            let sample_loop = live_loop(cmd, &raw, &mut analysis, &opts);
             self.finish_spool_file(&opts, &analysis, &raw, &wav, room.len())
-                .map(|done| (done, envelope))
+                .map(|done| (done, (envelope, sample_loop)))
                 .map_err(TakeError::from)
         });
         let _ = std::fs::remove_file(&raw);
         match finished {
-            Ok(((rendered, processing, check), envelope)) => {
+            Ok(((rendered, processing, check), (envelope, sample_loop))) => {
                 conf.envelope = envelope.map(|e| TakeEnvelope::new(&e, span.pre_roll()));
+                conf.sample_loop = sample_loop.map(|l| live_loop::to_protocol(&l, rendered.kept));
                 conf.frames = rendered.frames;
                 conf.pre_roll_frames = span.pre_roll().saturating_sub(rendered.kept.start_frame);
                 conf.peak_dbfs = rendered.peaks.iter().map(|&p| peak_to_dbfs(p)).collect();
@@ -433,6 +435,7 @@ impl Recorder {
             check: None,
             processing: None,
             envelope: None,
+            sample_loop: None,
         }
     }
 
@@ -469,7 +472,12 @@ impl Recorder {
     ) -> ProcessOptions {
         let middle_c = self.config.notes.middle_c;
         let note = Note::parse(&cmd.note, middle_c).ok();
-        let mut opts = ProcessOptions::from_config(&self.config.post_processing, span.pre_roll());
+        let pp = &self.config.post_processing;
+        let mut opts = ProcessOptions::from_config(pp, span.pre_roll());
+        // A layer of a dynamics or round-robin set keeps its recorded level.
+        if !pp.normalizes_take(cmd.dynamic.is_some() || cmd.round_robin.is_some()) {
+            opts.normalize = None;
+        }
         opts.planned_hz = (cmd.pitch_check != Some(false)).then_some(cmd.frequency);
         opts.planned_midi = note.map(|n| n.midi());
         // The instrument's limits, as the board sent them.
@@ -614,4 +622,21 @@ impl Recorder {
             clock: Timestamp::now(),
         }
     }
+}
+
+/// The take's sustain loop ([`live_loop::search`]), set into `analysis` to be
+/// written when good. A failed search costs the take its loop, not the take.
+fn live_loop(
+    cmd: &TakeCommand,
+    raw: &Path,
+    analysis: &mut Analysis,
+    opts: &ProcessOptions,
+) -> Option<process::LoopReport> {
+    let report = live_loop::search(raw, analysis, opts, cmd.sustain)
+        .inspect_err(
+            |e| log::warn!(target: "takebox::capture", "take {}: loop search: {e}", cmd.take_id),
+        )
+        .ok()??;
+    analysis.sample_loop = report.found.as_ref().ok().copied();
+    Some(report)
 }

@@ -39,6 +39,10 @@ pub struct Instrument {
     /// Where each note is meant to sit (absent: equal temperament).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning: Option<Tuning>,
+    /// Articulations held long enough to loop (`long` for an organ): the
+    /// recorder searches their takes for a sustain loop and says when none is good.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sustain_articulations: Vec<String>,
 }
 
 /// A `max_cents` for the notes `lowest_note..=highest_note`.

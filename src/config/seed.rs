@@ -59,14 +59,37 @@ pub enum NormalizeTo {
     Loudness,
 }
 
+/// Which takes `normalize_audio` brings to its target one by one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NormalizePer {
+    /// Takes of a layered session (a take with a dynamic or a round robin)
+    /// keep their recorded level, so pp stays softer than ff by what was
+    /// played; a single take is normalized.
+    #[default]
+    Auto,
+    /// Every take on its own (pp as loud as ff): the seed's behaviour.
+    Take,
+}
+
+impl NormalizePer {
+    fn is_auto(&self) -> bool {
+        *self == NormalizePer::Auto
+    }
+}
+
 /// The seed's `post_processing` (`normalize_audio`) and takebox's options beside it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PostProcessing {
-    /// Per take. For velocity layers, leave it off and run
-    /// `takebox process --normalize group` on the session instead.
+    /// Per take, except layered takes under `normalize_per: auto` (the
+    /// default); `takebox process --normalize group` then gives the whole
+    /// session one gain.
     pub normalize_audio: bool,
     pub normalize_to: NormalizeTo,
+    /// Absent from the seed's file: `auto`. Written only when set otherwise.
+    #[serde(skip_serializing_if = "NormalizePer::is_auto")]
+    pub normalize_per: NormalizePer,
     pub peak_target_dbfs: f64,
     pub loudness_target_lufs: f64,
     /// Cut leading and trailing silence (the pre-roll is measured first).
@@ -92,6 +115,7 @@ impl Default for PostProcessing {
         PostProcessing {
             normalize_audio: true,
             normalize_to: NormalizeTo::Peak,
+            normalize_per: NormalizePer::Auto,
             peak_target_dbfs: -1.0,
             loudness_target_lufs: -23.0,
             trim_silence: true,
@@ -110,6 +134,12 @@ impl Default for PostProcessing {
 }
 
 impl PostProcessing {
+    /// Whether a take gets its own gain: `layered` is a take with a dynamic
+    /// or a round robin, whose level against its siblings is the point.
+    pub fn normalizes_take(&self, layered: bool) -> bool {
+        self.normalize_audio && (self.normalize_per == NormalizePer::Take || !layered)
+    }
+
     pub(super) fn check(&self, p: &mut Problems) {
         for (field, v, lo, hi) in [
             ("peak_target_dbfs", self.peak_target_dbfs, -60.0, 0.0),
@@ -185,5 +215,33 @@ impl Default for SessionSettings {
             default_frequency: 440.0,
             default_articulation: "long".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layered_takes_are_normalized_only_when_asked_per_take() {
+        let seed: PostProcessing =
+            serde_json::from_str(r#"{"normalize_audio": true, "peak_target_dbfs": -1.0}"#).unwrap();
+        assert_eq!(seed.normalize_per, NormalizePer::Auto);
+        assert!(seed.normalizes_take(false));
+        assert!(!seed.normalizes_take(true));
+        let per_take: PostProcessing =
+            serde_json::from_str(r#"{"normalize_audio": true, "normalize_per": "take"}"#).unwrap();
+        assert!(per_take.normalizes_take(true));
+        let off = PostProcessing {
+            normalize_audio: false,
+            ..per_take
+        };
+        assert!(!off.normalizes_take(false) && !off.normalizes_take(true));
+        // Auto is the default and is not written out, so logs and saved files keep their shape.
+        assert!(
+            !serde_json::to_string(&seed)
+                .unwrap()
+                .contains("normalize_per")
+        );
     }
 }

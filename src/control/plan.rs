@@ -57,6 +57,9 @@ pub struct Slot {
     /// temperament (absent: 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning_cents: Option<f64>,
+    /// The instrument marks this articulation sustained (`sustain_articulations`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sustain: bool,
 }
 
 /// A `long` A4-pitched slot `index` named `note`, for tests.
@@ -74,6 +77,7 @@ pub(crate) fn test_slot(index: usize, note: &str) -> Slot {
         pitch_check: true,
         max_cents: None,
         tuning_cents: None,
+        sustain: false,
     }
 }
 
@@ -129,6 +133,7 @@ pub fn build(
                         pitch_check: inst.pitch_check,
                         max_cents: limits.max_cents,
                         tuning_cents: Some(limits.target_cents).filter(|c| *c != 0.0),
+                        sustain: inst.sustain_articulations.contains(art),
                     });
                 }
             }

@@ -84,6 +84,10 @@ pub struct TakeCommand {
     /// (a stretched piano). Absent: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning_cents: Option<f64>,
+    /// The articulation is marked sustained: the recorder loops the take and
+    /// says so when it finds no good loop. Absent: looped when it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sustain: Option<bool>,
 }
 
 impl TakeCommand {
@@ -219,6 +223,28 @@ pub struct Confirmation {
     /// The recording's waveform, for the board's page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope: Option<TakeEnvelope>,
+    /// The sustain loop written into the take's `smpl`, or why there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_loop: Option<TakeLoop>,
+}
+
+/// A take's sustain loop, in frames of the delivered file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TakeLoop {
+    /// First frame of the loop, and the last one played before the jump
+    /// (as `smpl` stores it); absent when no loop was written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_frame: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_frame: Option<u64>,
+    /// RMS of the difference around the seam, dB relative to the loop's
+    /// signal (of the best loop found, written or not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seam_db: Option<f64>,
+    /// Why no loop was written (`None`: a good loop is in the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_loop: Option<String>,
 }
 
 /// The waveform of a take as recorded (pre-roll included, before trimming):
@@ -300,6 +326,7 @@ impl Confirmation {
             check: None,
             processing: None,
             envelope: None,
+            sample_loop: None,
         }
     }
 }

@@ -3,6 +3,14 @@
 //! root note and fine tuning (in semitones, as Decent Sampler wants it), and the
 //! sustain loop when the sample has one (any crossfade is already rendered into
 //! the file by `takebox process --loop --crossfade`, so none is asked of the player).
+//!
+//! `loopEnd` is the last frame played, inclusive, as `smpl` stores it: the
+//! Decent Sampler Developers Guide ("The <groups> element", `<sample>`'s
+//! Looping attributes, DecentSamples/DecentSampler-Developers-Guide
+//! docs/source/the-groups-element.md) gives `loopEnd` a default of "the
+//! file's length in samples minus 1", the index of the last frame, as for
+//! `end`. Layered presets set `ampVelTrack="0"` on their groups (the guide's
+//! group attribute, 0..1, default 1): the layers hold their recorded levels.
 
 use super::mapping::Layer;
 use crate::dsp::chunks::xml_escape;
@@ -26,12 +34,14 @@ pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
     );
     s.push_str("<DecentSampler minVersion=\"1.0.0\">\n");
     s.push_str("  <groups seqMode=\"round_robin\">\n");
+    let layered = layer.regions.iter().any(|r| (r.lovel, r.hivel) != (1, 127));
     for (pos, regions) in by_position {
         let _ = writeln!(
             s,
-            "    <group name=\"{} rr{pos}\" seqPosition=\"{pos}\" tags=\"{}\">",
+            "    <group name=\"{} rr{pos}\" seqPosition=\"{pos}\" tags=\"{}\"{}>",
             xml_escape(&layer.name()),
-            xml_escape(&layer.articulation)
+            xml_escape(&layer.articulation),
+            if layered { " ampVelTrack=\"0\"" } else { "" }
         );
         for r in regions {
             let _ = writeln!(

@@ -39,6 +39,9 @@ pub struct Exported {
     pub looped: usize,
     /// Takes left out, with why (a missing WAV, a frequency that is no note).
     pub skipped: Vec<(String, String)>,
+    /// Each looped sample (as the instrument names it) and its seam figure,
+    /// or why it could not be measured, for the export's log.
+    pub seams: Vec<(String, Result<crate::seam::FileLoop, String>)>,
 }
 
 /// `to` relative to the folder `from` (both absolute, normalized).
@@ -121,6 +124,12 @@ pub fn export_with(
             } else {
                 sample_path(&out_abs, &sample)
             };
+            if r.sample_loop.is_some() {
+                let seam = crate::seam::file_loop(&sample)
+                    .map_err(|e| e.to_string())
+                    .and_then(|l| l.ok_or_else(|| "no loop".to_string()));
+                result.seams.push((r.filename.clone(), seam));
+            }
         }
     }
     result.looped = layers

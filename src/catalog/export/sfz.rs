@@ -16,7 +16,14 @@ pub fn render(rec: &SessionRecord, instrument: &str, layer: &Layer) -> String {
         layer.name()
     );
     let _ = writeln!(s, "<control>");
-    let _ = writeln!(s, "<global>");
+    // Velocity layers hold their recorded levels (pp softer than ff by what
+    // was played): velocity picks the layer and does not scale it again.
+    let layered = layer.regions.iter().any(|r| (r.lovel, r.hivel) != (1, 127));
+    let _ = writeln!(
+        s,
+        "<global>{}",
+        if layered { " amp_veltrack=0" } else { "" }
+    );
     for r in &layer.regions {
         let _ = writeln!(
             s,
