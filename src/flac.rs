@@ -167,9 +167,10 @@ fn encode_stream<R: std::io::Read, W: Write + Seek>(
         }
         fill.fill_interleaved(&ints[..frames * ch])
             .map_err(encode_err)?;
-        let frame =
+        let coded =
             flacenc::encode_fixed_size_frame(&config, &fill.0, frame_no, stream.stream_info())
                 .map_err(encode_err)?;
+        let frame = no_larger_than_verbatim(coded, &ints[..frames * ch], ch, &info, frame_no)?;
         stream.stream_info_mut().update_frame_info(&frame);
         sink.clear();
         frame.write(&mut sink).map_err(encode_err)?;
@@ -186,6 +187,51 @@ fn encode_stream<R: std::io::Read, W: Write + Seek>(
     out.write_all(&final_header).map_err(Failure::Write)?;
     out.flush().map_err(Failure::Write)?;
     Ok(size)
+}
+
+/// `coded`, or the same samples verbatim when that is smaller. flacenc's
+/// Rice parameter stops at 14 (no RICE2 partitions), so a 24-bit block whose
+/// residuals are large (pink noise, cymbals, breath) codes at up to five
+/// times its raw size, and its mode choice does not fall back by itself: a
+/// 2.9 MB pink-noise WAV became a 712 MB FLAC. A verbatim frame is never
+/// more than the WAV's own bytes plus a few header bytes.
+fn no_larger_than_verbatim(
+    coded: flacenc::component::Frame,
+    interleaved: &[i32],
+    channels: usize,
+    info: &crate::wav::WavInfo,
+    frame_no: usize,
+) -> Result<flacenc::component::Frame, Failure> {
+    use flacenc::component::{ChannelAssignment, Frame, FrameHeader, FrameOffset, Verbatim};
+    let frames = interleaved.len() / channels;
+    let bits = usize::from(info.bits);
+    // Subframe header (8 bits) and raw samples per channel, and a frame
+    // header and CRC of at most 16 + 2 bytes.
+    let verbatim_bits = channels * (8 + frames * bits) + 18 * 8;
+    if coded.count_bits() <= verbatim_bits {
+        return Ok(coded);
+    }
+    let header = FrameHeader::new(
+        frames,
+        ChannelAssignment::Independent(channels as u8),
+        bits,
+        info.sample_rate as usize,
+        FrameOffset::Frame(frame_no as u32),
+    )
+    .map_err(encode_err)?;
+    let subframes = (0..channels)
+        .map(|c| {
+            let samples: Vec<i32> = interleaved
+                .iter()
+                .skip(c)
+                .step_by(channels)
+                .copied()
+                .collect();
+            Verbatim::new(&samples, bits).map(Into::into)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(encode_err)?;
+    Frame::new(header, subframes.into_iter()).map_err(encode_err)
 }
 
 /// `fLaC`, STREAMINFO and the metadata blocks: the stream with no frames yet.

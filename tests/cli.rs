@@ -323,6 +323,42 @@ fn process_loop_writes_a_seamless_smpl_loop_and_names_takes_without_one() {
     assert!(samples_and_loops(&d.join("plain/C4.wav")).1.is_empty());
 }
 
+/// 24-bit pink noise leaves residuals too large for flacenc's Rice coding
+/// (a 2.9 MB WAV once became a 712 MB FLAC): the FLAC must stay about the
+/// WAV's size and still decode exactly.
+#[test]
+fn process_format_flac_of_24_bit_noise_is_never_larger_than_the_wav() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let st = Command::new("sox")
+        .args(["-n", "-r", "48000", "-b", "24", "-c", "2", "pink.wav"])
+        .args(["synth", "2", "pinknoise"])
+        .current_dir(d)
+        .status()
+        .expect("sox (scripts/deps.sh test)");
+    assert!(st.success());
+    let (code, out, err) = takebox(
+        &["process", "pink.wav", "--out", "done", "--format", "flac"],
+        d,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let wav = std::fs::metadata(d.join("done/pink.wav")).unwrap().len();
+    let flac = std::fs::metadata(d.join("done/pink.flac")).unwrap().len();
+    assert!(
+        flac <= wav + wav / 100,
+        "FLAC {flac} bytes against the WAV's {wav}"
+    );
+    let st = Command::new("flac")
+        .args(["-d", "-s", "-f", "-o", "back.wav", "done/pink.flac"])
+        .current_dir(d)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (back, _) = samples_and_loops(&d.join("back.wav"));
+    let (orig, _) = samples_and_loops(&d.join("done/pink.wav"));
+    assert!(back == orig, "decoded samples differ");
+}
+
 #[test]
 fn process_format_flac_decodes_bit_identical_with_the_note_and_loop() {
     let dir = tempfile::tempdir().unwrap();
