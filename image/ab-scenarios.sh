@@ -28,10 +28,10 @@ ab_bundles() {
   done
 }
 
-# What the board says over SSH as admin (no sudo): the slot it runs, the
-# update's last outcome, whether mark-good has finished.
+# What the board says: the slot it runs, the update's last outcome, whether
+# mark-good has finished.
 board_state() {
-  ssh "${ssh_opts[@]}" admin@127.0.0.1 'echo "slot=$(sed -n "s/.*rauc\.slot=\([AB]\).*/\1/p" /proc/cmdline)";
+  as_root <<<'echo "slot=$(sed -n "s/.*rauc\.slot=\([AB]\).*/\1/p" /proc/cmdline)";
     cat /var/lib/takebox/update/status 2>/dev/null; echo "mark_good=$(systemctl is-active takebox-mark-good.service)"'
 }
 # on_slot SLOT STATE: the board runs SLOT, mark-good is done and the outcome is STATE.
