@@ -17,6 +17,9 @@
 #     loopback by the mount unit make install writes), records a take from
 #     snd-dummy (or snd-aloop) through the API (port-forwarded), and reads the WAV back over
 #     SMB from the host, checking its SHA-256 against the confirmation.
+#   - the board starts through Debian's mainline U-Boot for qemu running the
+#     image's A/B boot script (slot A, its kernel from the slot, RAUC marks it
+#     good); then, unless AB=0, the A/B update scenarios of image/ab-scenarios.sh.
 # The image itself is not modified: the test works on a sparse copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
