@@ -7,8 +7,11 @@
 #
 #   ARCH      arm64 (the board, Khadas VIM3/VIM3L) or amd64 (the quick variant
 #             that the tests boot; the same recipe)
-#   OUT       output folder: takebox-ARCH.img, boot-ARCH/{vmlinuz,initrd.img},
-#             and the cached root file system rootfs-ARCH.tar
+#   OUT       output folder: takebox-ARCH.img, slot-ARCH.ext4 (the root slot's
+#             file system, what `make bundle` packs), the cached root file
+#             system rootfs-ARCH.tar, and what later builds of the same board
+#             must reuse: board-ARCH.env (partition ids) and keys/ (the
+#             development signing key, never committed; README, "Updates")
 #
 # Environment:
 #   BIN_DIR   built takebox binaries for ARCH (takebox-control goes into the
@@ -17,11 +20,15 @@
 #             see README "Deployment"); without it the image has no bootloader
 #   MIRROR    Debian mirror (default http://deb.debian.org/debian)
 #   SECURITY  Debian security mirror (default http://security.debian.org/debian-security)
+#   VERSION   the image's version (default: git describe and the build time)
+#   RAUC_CERT the certificate bundles are checked against (default: the
+#             development one in OUT/keys, made on the first build)
 #
 # Layout (MBR; the first partition at 16 MiB, where Khadas's images start):
-#   1  FAT32  TAKEBOOT       kernel, initrd, device trees, extlinux.conf, takebox/
-#   2  ext4   takebox-root   the system, mounted read-only
-#   3  ext4   takebox-var    /var: logs, journal, Samba's state, takebox's state
+#   1  FAT32  TAKEBOOT       boot.scr, abstate.txt (slot tries), takebox/
+#   2  ext4   takebox-root   slot A: the system with its kernel in /boot, read-only
+#   3  ext4   takebox-root   slot B: the same size, written by updates
+#   4  ext4   takebox-var    /var: logs, journal, Samba's state, takebox's state
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -53,6 +60,7 @@ packages=(
   openssh-server sudo
   samba cifs-utils gpiod
   libasound2 fdisk nano
+  rauc curl
 )
 # Docs, manuals and translations are not needed on an appliance.
 dpkgopts=(
@@ -131,17 +139,31 @@ else
   loud "no takebox-control in BIN_DIR=${BIN_DIR:-(unset)}: this image has no takebox page"
 fi
 
-# The board's own partitions by the UUIDs made here, never by label: a USB
-# stick labelled takebox-var or TAKEBOOT must not stand in for them.
-root_uuid=$(cat /proc/sys/kernel/random/uuid)
-var_uuid=$(cat /proc/sys/kernel/random/uuid)
-boot_id=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n' | tr a-f A-F)
+# The board's own partitions by ids made on its first build and kept in
+# board-ARCH.env, never by label: a USB stick labelled takebox-var or TAKEBOOT
+# must not stand in for them. Later builds (update bundles) reuse the ids, so
+# a new slot mounts the same /var.
+# The slots are booted by PARTUUID (disk id and partition number): the
+# board's U-Boot overwrites the MBR's disk id with its own bytes 440-443 (see
+# below), so with UBOOT= those bytes are the disk id.
+ids=$out/board-$arch.env
+uboot_id=
+[[ $arch == arm64 && -n $UBOOT ]] && uboot_id=$(od -An -j440 -N4 -tx4 "$UBOOT" | tr -d ' \n')
+if [[ ! -f $ids ]]; then
+  boot_id=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n' | tr a-f A-F)
+  printf 'disk_id=%s\nvar_uuid=%s\nboot_id=%s\n' "${uboot_id:-$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')}" \
+    "$(cat /proc/sys/kernel/random/uuid)" "$boot_id" >"$ids"
+fi
+. "$ids"
+[[ -z $uboot_id || $uboot_id == "$disk_id" ]] ||
+  { echo "image/build.sh: $ids has disk id $disk_id, but this UBOOT writes $uboot_id over it" >&2; exit 1; }
 boot_uuid=${boot_id:0:4}-${boot_id:4:4}
 # /var is nofail: a failed check leaves the board reachable over SSH (with
 # /var's empty mount point) instead of in emergency mode with root locked.
+# The root is whichever slot the boot script chose (root=PARTUUID=).
 cat >"$root/etc/fstab" <<FSTAB
-# takebox board. The root is read-only; /var is the writable partition.
-UUID=$root_uuid  /               ext4   ro,noatime,errors=remount-ro                                     0 1
+# takebox board. The root (slot A or B) is read-only; /var is the writable partition.
+/dev/root                                   /               ext4   ro,noatime,errors=remount-ro                                     0 0
 UUID=$var_uuid  /var            ext4   rw,noatime,nosuid,nodev,nofail,x-systemd.device-timeout=30s      0 2
 UUID=$boot_uuid                             /boot/firmware  vfat   rw,noatime,nosuid,nodev,noexec,umask=0077,nofail                 0 2
 tmpfs                                       /tmp            tmpfs  rw,nosuid,nodev,mode=1777,size=64m                               0 0
@@ -163,13 +185,56 @@ ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 # apt's lists and caches are not kept on the card.
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
 
-# The kernel and initrd: on the boot partition for U-Boot, beside the image for qemu.
+# The kernel, initrd and device trees travel in the slot's /boot, where the
+# boot script loads them: a kernel update is a slot update (issue 19, item 8).
 kver=$(basename "$(ls -d "$root"/lib/modules/* | sort -V | tail -n 1)")
-bootdir=$out/boot-$arch
-rm -rf "$bootdir"
-mkdir -p "$bootdir"
-cp "$root/boot/vmlinuz-$kver" "$bootdir/vmlinuz"
-cp "$root/boot/initrd.img-$kver" "$bootdir/initrd.img"
+ln -f "$root/boot/vmlinuz-$kver" "$root/boot/vmlinuz"
+ln -f "$root/boot/initrd.img-$kver" "$root/boot/initrd.img"
+if [[ -d $root/usr/lib/linux-image-$kver/amlogic ]]; then
+  mkdir -p "$root/boot/dtbs"
+  cp -a "$root/usr/lib/linux-image-$kver/amlogic" "$root/boot/dtbs/"
+fi
+
+# Updates (RAUC): the slots, the boot-state handler, the key bundles are checked against.
+version=${VERSION:-$(git describe --always --dirty 2>/dev/null || echo unknown)-$(date -u +%Y%m%d%H%M)}
+echo "$version" >"$root/usr/lib/takebox/version"
+keys=$out/keys
+if [[ -z ${RAUC_CERT:-} && ! -f $keys/dev.cert.pem ]]; then
+  # The development key: made here once, kept out of the repo (README, "Updates").
+  mkdir -p "$keys"
+  openssl req -x509 -newkey rsa:4096 -nodes -days 3650 -subj "/O=takebox/CN=takebox development $(hostname)" \
+    -keyout "$keys/dev.key.pem" -out "$keys/dev.cert.pem" 2>/dev/null
+  chmod 0600 "$keys/dev.key.pem"
+  loud "made a DEVELOPMENT signing key in $keys: every bundle it signs installs on this image"
+fi
+install -D -m 0644 "${RAUC_CERT:-$keys/dev.cert.pem}" "$root/etc/rauc/keyring.pem"
+cat >"$root/etc/rauc/system.conf" <<RAUC
+# RAUC on the takebox board (written by image/build.sh; README, "Updates").
+[system]
+compatible=takebox-$arch
+bootloader=custom
+mountprefix=/run/rauc
+data-directory=/var/lib/rauc
+bundle-formats=-plain
+
+[handlers]
+bootloader-custom-backend=/usr/lib/takebox/boot-state
+
+[keyring]
+path=/etc/rauc/keyring.pem
+
+[slot.rootfs.0]
+device=/dev/disk/by-partuuid/$disk_id-02
+type=ext4
+bootname=A
+
+[slot.rootfs.1]
+device=/dev/disk/by-partuuid/$disk_id-03
+type=ext4
+bootname=B
+RAUC
+install -d -m 0755 "$root/var/lib/rauc" "$root/var/lib/takebox/update"
+systemctl --root="$root" enable takebox-mark-good.service >/dev/null
 
 # /var goes to its own partition; the root keeps an empty mount point.
 mv "$root/var" "$work/var"
@@ -177,28 +242,16 @@ install -d -m 0755 "$root/var"
 
 # ---- 3. partitions as files ----
 fat=$work/boot.fat
-fat_mb=256
+fat_mb=64
 mkfs.vfat -n TAKEBOOT -i "$boot_id" -F 32 -C "$fat" $((fat_mb * 1024)) >/dev/null
-mmd -i "$fat" ::/extlinux ::/takebox
-mcopy -i "$fat" "$bootdir/vmlinuz" ::/vmlinuz
-mcopy -i "$fat" "$bootdir/initrd.img" ::/initrd.img
-if [[ -d $root/usr/lib/linux-image-$kver/amlogic ]]; then
-  mmd -i "$fat" ::/dtbs
-  mcopy -i "$fat" -s "$root/usr/lib/linux-image-$kver/amlogic" ::/dtbs/
-fi
-cat >"$work/extlinux.conf" <<EXT
-# U-Boot (distro boot) reads this from the bootable FAT partition.
-default takebox
-timeout 1
-label takebox
-    kernel /vmlinuz
-    initrd /initrd.img
-    fdtdir /dtbs
-    append root=UUID=$root_uuid rootwait ro console=ttyAML0,115200 quiet
-EXT
-# The same root for qemu (image/test.sh boots the kernel beside the image).
-echo "root=UUID=$root_uuid" >"$bootdir/root"
-mcopy -i "$fat" "$work/extlinux.conf" ::/extlinux/extlinux.conf
+mmd -i "$fat" ::/takebox
+# U-Boot's distro boot runs boot.scr from the bootable FAT partition.
+image/bootscript.sh "$arch" "$disk_id" >"$work/boot.cmd"
+mkimage -A "$([[ $arch == arm64 ]] && echo arm64 || echo x86)" -T script -C none \
+  -n "takebox A/B" -d "$work/boot.cmd" "$work/boot.scr" >/dev/null
+mcopy -i "$fat" "$work/boot.scr" ::/boot.scr
+printf 'BOOT_A_LEFT=3\nBOOT_B_LEFT=0\nBOOT_ORDER=A B\n' >"$work/abstate.txt"
+mcopy -i "$fat" "$work/abstate.txt" ::/abstate.txt
 cat >"$work/takebox-README.txt" <<'TXT'
 takebox first boot: put any of these files in this folder before the first boot.
   hostname         the board's name (default: takebox); it answers as NAME.local
@@ -211,26 +264,38 @@ mcopy -i "$fat" "$work/takebox-README.txt" ::/takebox/README.txt
 mb_of() { du -sm --apparent-size "$1" | cut -f 1; }
 root_mb=$(($(mb_of "$root") * 115 / 100 + 160))
 var_mb=$(( $(mb_of "$work/var") + 384 ))
-mke2fs -q -t ext4 -L takebox-root -U "$root_uuid" -m 0 -d "$root" "$work/root.ext4" "${root_mb}M"
+# Both slots the same size, fixed on the board's first build with room for
+# half as much again: later bundles must fit the slots already on the card.
+if ! grep -q '^slot_mb=' "$ids"; then
+  echo "slot_mb=$(( (root_mb * 3 / 2 + 127) / 128 * 128 ))" >>"$ids"
+  . "$ids"
+fi
+((root_mb <= slot_mb)) || { echo "image/build.sh: the root needs $root_mb MiB, the slots have $slot_mb" >&2; exit 1; }
+mke2fs -q -t ext4 -L takebox-root -m 0 -d "$root" "$work/root.ext4" "${root_mb}M"
 mke2fs -q -t ext4 -L takebox-var -U "$var_uuid" -d "$work/var" "$work/var.ext4" "${var_mb}M"
 rm -rf "$root" "$work/var" # disk space: only the partition files are needed now
+# What `make bundle` packs: this slot's file system and its version.
+mv "$work/root.ext4" "$out/slot-$arch.ext4"
+echo "$version" >"$out/slot-$arch.version"
 
 img=$out/takebox-$arch.img
 first=16 # MiB
-total=$((first + fat_mb + root_mb + var_mb + 1))
+total=$((first + fat_mb + 2 * slot_mb + var_mb + 1))
 rm -f "$img"
 # Partitions are written straight into the image file, which stays sparse.
 truncate -s "${total}M" "$img"
 s() { echo $(($1 * 2048)); } # MiB -> sectors
 sfdisk -q "$img" <<PART
 label: dos
+label-id: 0x$disk_id
 start=$(s $first), size=$(s $fat_mb), type=c, bootable
-start=$(s $((first + fat_mb))), size=$(s "$root_mb"), type=83
-start=$(s $((first + fat_mb + root_mb))), size=$(s "$var_mb"), type=83
+start=$(s $((first + fat_mb))), size=$(s "$slot_mb"), type=83
+start=$(s $((first + fat_mb + slot_mb))), size=$(s "$slot_mb"), type=83
+start=$(s $((first + fat_mb + 2 * slot_mb))), size=$(s "$var_mb"), type=83
 PART
 dd if="$fat" of="$img" bs=1M seek=$first conv=notrunc,sparse status=none
-dd if="$work/root.ext4" of="$img" bs=1M seek=$((first + fat_mb)) conv=notrunc,sparse status=none
-dd if="$work/var.ext4" of="$img" bs=1M seek=$((first + fat_mb + root_mb)) conv=notrunc,sparse status=none
+dd if="$out/slot-$arch.ext4" of="$img" bs=1M seek=$((first + fat_mb)) conv=notrunc,sparse status=none
+dd if="$work/var.ext4" of="$img" bs=1M seek=$((first + fat_mb + 2 * slot_mb)) conv=notrunc,sparse status=none
 
 if [[ $arch == arm64 ]]; then
   if [[ -n $UBOOT ]]; then
@@ -244,4 +309,4 @@ if [[ $arch == arm64 ]]; then
   fi
 fi
 rm -rf "$work"
-say "$img: $(du -h --apparent-size "$img" | cut -f 1) ($(du -h "$img" | cut -f 1) on disk), kernel $kver, takebox-control: $control"
+say "$img: $(du -h --apparent-size "$img" | cut -f 1) ($(du -h "$img" | cut -f 1) on disk), version $version, kernel $kver (in the slot), takebox-control: $control"

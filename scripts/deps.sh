@@ -23,8 +23,9 @@ declare -A PACKAGES=(
   # make image / image-test: a Debian root file system (mmdebstrap, foreign
   # architectures through qemu-user), partitions without loop mounts, qemu to
   # boot it, the clients the boot test talks to it with, and systemctl/
-  # systemd-sysusers to set the root up offline.
-  [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2 systemd"
+  # systemd-sysusers to set the root up offline; U-Boot for qemu (the A/B boot
+  # script runs under it), mkimage, and RAUC with mksquashfs for make bundle.
+  [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2 systemd u-boot-qemu u-boot-tools rauc squashfs-tools openssl"
   # Cross-compiling to the board (rigs, section 3).
   [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
   # make gpio-cross-check: running the aarch64 build here.

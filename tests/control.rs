@@ -291,6 +291,17 @@ fn bad_requests_are_refused_with_4xx_and_settings_save_atomically() {
     api_refuses_bad_requests(&control);
     forms_refuse_cross_site_posts_and_show_errors(a);
     settings_save_atomically(&ws, a, &before);
+
+    // The board's version, in the API and on Settings (off an image: no image version).
+    let st = board_get(&control, "/api/v1/status");
+    assert_eq!(st["board"]["takebox"], env!("CARGO_PKG_VERSION"), "{st}");
+    let (code, _, page) = raw_http(a, "GET", "/settings", &[], b"");
+    assert_eq!(code, 200);
+    let line = format!(
+        "<p id=\"board_version\">takebox {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(page.contains(&line), "{page}");
 }
 
 /// Malformed, unknown or wrong fields, no token, no session, too large, no such path.

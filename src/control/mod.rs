@@ -7,6 +7,7 @@
 //! Old sessions are deleted by a periodic job through [`crate::retention`] (shared
 //! with `takebox cleanup`, below both, so control never uses the catalog).
 
+pub mod board_update;
 pub mod clock;
 pub mod cycle;
 pub mod cycle_worker;

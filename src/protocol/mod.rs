@@ -16,6 +16,29 @@ pub use time::{TimeError, Timestamp, seconds};
 
 use serde::{Deserialize, Serialize};
 
+/// In the board's `GET /api/v1/status`: what it runs and how its last update
+/// went (the image's A/B updates; README, "Updates").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BoardVersion {
+    /// takebox-control's own version.
+    pub takebox: String,
+    /// The board image's version, when it runs from one.
+    pub image: Option<String>,
+    pub update: Option<UpdateOutcome>,
+}
+
+/// The last update's outcome, as the board's update tools recorded it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateOutcome {
+    /// installing, installed, trying, good, rolled-back or failed.
+    pub state: String,
+    pub version: String,
+    pub slot: String,
+    /// Why it failed or was rolled back (empty when it did not).
+    pub reason: String,
+    pub time: String,
+}
+
 pub const TAKES_PATH: &str = "/v1/takes";
 pub const STATUS_PATH: &str = "/v1/status";
 /// `GET /v1/levels[?near_hz=F]`: the live input, polled several times a second.

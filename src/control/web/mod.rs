@@ -31,6 +31,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request as HttpRequest, Response, StatusCode};
 use serde::Serialize;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use views::{ArticulationChoice, Choice, InitiateView, LoginView};
@@ -288,6 +289,7 @@ fn settings_page(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
     let raw = ctl.raw.lock().map(|r| r.clone()).unwrap_or_default();
     let mut view = settings::view(&raw, &ctl.instruments, None, &[]);
     view.saved = query_param(req, "saved").is_some();
+    view.board = super::board_update::summary(&board_version());
     html(
         StatusCode::OK,
         ctl.pages.page("Settings", "settings", &view, "idle", false),
@@ -581,6 +583,7 @@ struct ApiStatus<'a> {
     gpio: &'a super::GpioState,
     storage: super::storage::StorageStatus,
     clock: super::time_sync::ClockSync,
+    board: crate::protocol::BoardVersion,
 }
 
 /// `POST /api/v1/gpio/press`: how long the simulated button is held.
@@ -605,6 +608,14 @@ fn sim(ctl: &Control) -> Result<&super::gpio::sim::SimHandle, ApiError> {
     })
 }
 
+/// The board's version and last update, from the image's files.
+fn board_version() -> crate::protocol::BoardVersion {
+    super::board_update::read(
+        Path::new(super::board_update::IMAGE_VERSION_FILE),
+        Path::new(super::board_update::UPDATE_STATUS_FILE),
+    )
+}
+
 /// The API's status answer: the cycle, the recorders' health and the GPIO state.
 fn api_status(ctl: &Control) -> Response<Body> {
     let cycle = ctl.status.borrow().clone();
@@ -616,6 +627,7 @@ fn api_status(ctl: &Control) -> Response<Body> {
             gpio: &ctl.gpio,
             storage: ctl.storage_status(),
             clock: super::time_sync::read(),
+            board: board_version(),
         },
     )
 }

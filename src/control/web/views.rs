@@ -475,6 +475,8 @@ pub struct SettingsView {
     pub fields: Vec<InputField>,
     pub selects: Vec<SelectField>,
     pub checks: Vec<CheckField>,
+    /// What the board runs and how its last update went (board_update).
+    pub board: String,
 }
 
 #[derive(Debug, Serialize, Default)]

@@ -1,0 +1,117 @@
+# The A/B update scenarios (issue 19), sourced by image/test.sh once the board
+# has recorded a take, with its helpers (as_root, wait_for, power_on, say,
+# fail, ssh_opts) and the kit disk holding the bundles (ab_bundles, below).
+# Each prints what booted (the boot script's lines on the console) and how long
+# it took, and checks that the settings and the take on the share survived.
+
+# ab_bundles DIR: a good bundle (a new version of the same root) and one whose
+# takebox-control cannot start, made from the image's slot file system.
+ab_bundles() {
+  local dir=$1 ext4 name
+  mkdir -p "$dir"
+  for name in good broken; do
+    ext4=$run/slot-$name.ext4
+    cp --sparse=always "$out/slot-$arch.ext4" "$ext4"
+    echo "$(cat "$out/slot-$arch.version")-$name" >"$run/version-$name"
+    {
+      echo "rm /usr/lib/takebox/version"
+      echo "write $run/version-$name /usr/lib/takebox/version"
+      if [[ $name == broken ]]; then
+        printf '[Service]\nExecStart=\nExecStart=/bin/false\nRestart=no\n' >"$run/broken.conf"
+        echo "mkdir /etc/systemd/system/takebox-control.service.d"
+        echo "write $run/broken.conf /etc/systemd/system/takebox-control.service.d/broken.conf"
+      fi
+    } >"$run/debugfs-$name"
+    debugfs -w -f "$run/debugfs-$name" "$ext4" >/dev/null 2>&1
+    mv "$(image/bundle.sh "$arch" "$out" "$ext4" "$(cat "$run/version-$name")" | tail -n 1)" "$dir/$name.raucb"
+    rm -f "$ext4"
+  done
+}
+
+# What the board says: the slot it runs, the update's last outcome, whether
+# mark-good has finished.
+board_state() {
+  as_root <<<'echo "slot=$(sed -n "s/.*rauc\.slot=\([AB]\).*/\1/p" /proc/cmdline)";
+    cat /var/lib/takebox/update/status 2>/dev/null; echo "mark_good=$(systemctl is-active takebox-mark-good.service)"'
+}
+# on_slot SLOT STATE: the board runs SLOT, mark-good is done and the outcome is STATE.
+on_slot() {
+  local s
+  s=$(board_state) || return 1
+  grep -qx "slot=$1" <<<"$s" && grep -qx "state=$2" <<<"$s" && grep -qx 'mark_good=active' <<<"$s"
+}
+# What the boot script booted since console line $1.
+booted_since() {
+  tail -n +"$1" "$run/console.log" | tr -d '\r' | sed -n 's/^takebox: booting slot \([AB]\).*/\1/p' | tr '\n' ' '
+}
+survived() {
+  as_root <<VM || fail "after $1: the settings or the take did not survive"
+grep -q '"countdown_duration": 3.5' /var/lib/takebox/config.json
+test -s '/srv/takebox/recordings/$path'
+VM
+}
+mount_kit='mkdir -p /run/kit; mountpoint -q /run/kit || mount -o ro LABEL=tbkit /run/kit'
+
+ab_report=()
+ab_scenario() { # NAME: report what booted and the time since $t0
+  local took=$(( $(date +%s) - t0 )) booted
+  booted=$(booted_since "$line0")
+  say "$1: booted ${booted:-nothing new}in ${took} s"
+  ab_report+=("$(printf '%-44s booted: %-10s %4d s' "$1" "$booted" "$took")")
+}
+
+# The three scenarios, in order: B good, A broken and rolled back, A cut.
+ab_run() {
+  say "A/B 1: install a bundle into slot B, reboot, B is marked good"
+  t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
+  as_root <<VM || fail "takebox-update install (good bundle)"
+  $mount_kit
+  start=\$(date +%s)
+  takebox-update install /run/kit/bundles/good.raucb
+  echo "  install took \$((\$(date +%s) - start)) s"
+VM
+  ab_install_s=$(( $(date +%s) - t0 ))
+  as_root <<<'systemctl reboot' >/dev/null 2>&1 || true
+  start_ms=$(date +%s%3N)
+  wait_for "slot B marked good" on_slot B good >/dev/null
+  survived "the update into B"
+  ab_scenario "1 good bundle into B"
+
+  say "A/B 2: a bundle whose takebox-control fails: 3 tries, then back on B"
+  t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
+  as_root <<VM || fail "takebox-update install (broken bundle)"
+  $mount_kit
+  takebox-update install /run/kit/bundles/broken.raucb
+VM
+  as_root <<<'systemctl reboot' >/dev/null 2>&1 || true
+  start_ms=$(date +%s%3N)
+  BOOT_TIMEOUT=$((BOOT_TIMEOUT * 5)) wait_for "the roll-back to slot B" on_slot B rolled-back >/dev/null
+  booted=$(booted_since "$line0")
+  [[ $booted == "A A A B " ]] || fail "expected three tries of A then B, the boot script booted: $booted"
+  reason=$(board_state | sed -n 's/^reason=//p')
+  say "rolled back, the board says why: $reason"
+  [[ $reason == *takebox-control* ]] || fail "the roll-back gives no reason naming takebox-control: $reason"
+  survived "the roll-back"
+  ab_scenario "2 broken bundle into A, rolled back"
+
+  say "A/B 3: power cut while slot A is being written; the board boots B"
+  t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
+  as_root <<VM || fail "starting an install to cut"
+  $mount_kit
+  systemd-run --unit=takebox-update-cut takebox-update install /run/kit/bundles/good.raucb >/dev/null
+VM
+  copying() {
+    as_root <<<'busctl get-property de.pengutronix.rauc / de.pengutronix.rauc.Installer Progress' |
+      grep -q 'Copying image'
+  }
+  wait_for "RAUC copying the image into slot A" copying >/dev/null
+  kill -9 "$qemu_pid"
+  wait "$qemu_pid" 2>/dev/null || true
+  say "power cut while RAUC copied the image"
+  power_on
+  wait_for "slot B after the power cut" on_slot B failed >/dev/null
+  survived "the power cut"
+  ab_scenario "3 power cut while writing A"
+  as_root <<<'rauc status --detailed 2>/dev/null | sed -n "/Boot Status/,\$p" | head -n 12; tail -n 8 /var/lib/takebox/update/log' |
+    sed 's/^/  /' || true
+}
