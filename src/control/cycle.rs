@@ -826,6 +826,7 @@ impl Cycle {
             pitch_check: (!s.pitch_check).then_some(false),
             max_cents: s.max_cents,
             tuning_cents: s.tuning_cents,
+            midi: None,
         };
         let until = start_at
             .0
