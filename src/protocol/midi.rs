@@ -34,6 +34,18 @@ pub struct MidiTake {
 }
 
 impl MidiTake {
+    /// Longest wait for the previous release to decay before the note-on:
+    /// twice the release, at least a second. The board allows for it (and
+    /// the longer tail) in the take's timeout.
+    pub fn max_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64((2.0 * self.release_seconds).max(1.0))
+    }
+
+    /// What a MIDI take may add to a played one: the wait and the release.
+    pub fn extra(&self) -> std::time::Duration {
+        self.max_wait() + std::time::Duration::from_secs_f64(self.release_seconds)
+    }
+
     pub fn validate(&self) -> Result<(), FieldError> {
         let bad = |f: &str, m: String| Err(FieldError::new(&format!("midi.{f}"), m));
         if self.port.trim().is_empty() || self.port.len() > super::MAX_NAME_LEN {
@@ -131,6 +143,15 @@ mod tests {
             spoil(&mut m);
             assert_eq!(m.validate().unwrap_err().field, field);
         }
+    }
+
+    #[test]
+    fn the_wait_is_twice_the_release_and_at_least_a_second() {
+        let mut m = take();
+        assert_eq!(m.max_wait(), std::time::Duration::from_secs(3));
+        assert_eq!(m.extra(), std::time::Duration::from_secs_f64(4.5));
+        m.release_seconds = 0.0;
+        assert_eq!(m.max_wait(), std::time::Duration::from_secs(1));
     }
 
     #[test]

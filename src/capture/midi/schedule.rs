@@ -65,12 +65,6 @@ pub fn quiet_threshold(noise_peak: Option<f32>) -> f32 {
     10f64.powf(db / 20.0) as f32
 }
 
-/// Longest wait for the previous release to decay: twice its length, at
-/// least a second.
-pub fn max_wait(release_seconds: f64) -> Duration {
-    Duration::from_secs_f64((2.0 * release_seconds).max(1.0))
-}
-
 /// Seconds kept after the note: the configured tail, or the instrument's
 /// release when that is longer.
 pub fn tail_seconds(configured: f64, release_seconds: f64) -> f64 {
@@ -124,8 +118,6 @@ mod tests {
         assert!((db(quiet_threshold(Some(0.0))) - QUIET_FLOOR_DBFS).abs() < 0.01);
         assert!((db(quiet_threshold(Some(1e-7))) - QUIET_FLOOR_DBFS).abs() < 0.01);
         assert!((db(quiet_threshold(None)) - UNKNOWN_FLOOR_DBFS).abs() < 0.01);
-        assert_eq!(max_wait(2.5), Duration::from_secs(5));
-        assert_eq!(max_wait(0.0), Duration::from_secs(1));
         assert_eq!(tail_seconds(1.0, 2.5), 2.5);
     }
 }

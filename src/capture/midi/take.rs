@@ -24,7 +24,7 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// Open the port (program and bank sent when they change) and wait for the
 /// previous release to decay under the noise floor, at most
-/// [`schedule::max_wait`]. `peaks` reads the input's recent peak per channel.
+/// [`MidiTake::max_wait`]. `peaks` reads the input's recent peak per channel.
 pub fn prepare(
     hub: &MidiHub,
     take: &MidiTake,
@@ -34,7 +34,7 @@ pub fn prepare(
 ) -> Result<MidiStart, MidiError> {
     let prepared = hub.prepare(take)?;
     let quiet = schedule::quiet_threshold(prepared.noise_peak);
-    let max = schedule::max_wait(take.release_seconds);
+    let max = take.max_wait();
     let began = Instant::now();
     let mut timed_out = false;
     while !cancel() && peaks().iter().any(|p| *p > quiet) {
