@@ -1331,6 +1331,7 @@ fn confirmation_line(
         warnings: c.warnings.clone(),
         slot: Some(take.slot + 1),
         start_at: Some(take.start_at),
+        midi: c.midi.clone(),
     }
 }
 

@@ -200,6 +200,9 @@ pub struct Confirmed {
     /// When the note was to start, on the board's clock.
     #[serde(default)]
     pub start_at: Option<Timestamp>,
+    /// A MIDI take: latency, where the onset landed against `start_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midi: Option<crate::protocol::MidiReport>,
 }
 
 /// How a session ended.
@@ -446,6 +449,7 @@ mod tests {
                     }],
                     slot: Some(1),
                     start_at: Some(at("2026-11-25T10:00:05.125Z")),
+                    midi: None,
                 })),
             ),
             (
@@ -471,6 +475,7 @@ mod tests {
                     warnings: vec![],
                     slot: Some(2),
                     start_at: Some(at("2026-11-25T10:00:05.125Z")),
+                    midi: None,
                 })),
             ),
             (

@@ -232,6 +232,7 @@ mod tests {
             warnings: vec![],
             slot: None,
             start_at: None,
+            midi: None,
         };
         TakeLine {
             confirmed,
