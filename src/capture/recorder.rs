@@ -404,26 +404,28 @@ impl Recorder {
         }
         let mut conf = self.spooled_record(cmd, planned, recorded_at);
         conf.xruns = shared.xruns() - xruns_before;
-        if let Some(m) = &midi {
-            conf.midi = Some(m.report(
-                &self.midi,
-                onset.finish(),
-                span.pre_roll(),
-                self.spec().sample_rate,
-            ));
+        if played.is_err()
+            && let Some(m) = &cmd.midi
+        {
+            // The synth went away (restarted, unplugged): found again next time.
+            self.midi.close(&m.port);
         }
         let recorded = match (recorded, played) {
-            (Ok(_), Err(e)) => {
-                self.midi.close(
-                    &cmd.midi
-                        .as_ref()
-                        .map(|m| m.port.clone())
-                        .unwrap_or_default(),
-                );
-                Err(TakeError::Midi(e.to_string()))
-            }
+            (Ok(_), Err(e)) => Err(TakeError::Midi(e.to_string())),
             (r, _) => r,
         };
+        if let Some(m) = &midi {
+            // A failed take's onset says nothing: no calibration from it.
+            let found = match &recorded {
+                Ok(_) => onset.finish(),
+                Err(_) => crate::dsp::onset::Onset {
+                    frame: None,
+                    ..onset.finish()
+                },
+            };
+            let rate = self.spec().sample_rate;
+            conf.midi = Some(m.report(&self.midi, found, span.pre_roll(), rate));
+        }
         crate::failpoint::hit("capture.recorded");
         let finished = recorded.and_then(|mut analysis| {
             let envelope = analysis.envelope.take();

@@ -54,6 +54,16 @@ pub fn calibrated_ms(used_ms: f64, onset_ms: f64) -> f64 {
     ((used_ms + onset_ms) * 1000.0).round() / 1000.0
 }
 
+/// Longest latency a calibration may store, ms: beyond it the onset found
+/// was not this note's (or the capture clock jumped).
+pub const MAX_LATENCY_MS: f64 = 2000.0;
+
+/// A measured latency that can be real: the sound never comes before its
+/// note-on, and not seconds after it.
+pub fn plausible_latency(ms: f64) -> bool {
+    (0.0..=MAX_LATENCY_MS).contains(&ms)
+}
+
 /// The peak (linear, full scale 1) below which the input counts as quiet,
 /// from the last pre-roll's noise peak (`None`: not measured yet).
 pub fn quiet_threshold(noise_peak: Option<f32>) -> f32 {
@@ -109,6 +119,8 @@ mod tests {
         assert_eq!(calibrated_ms(0.0, 11.604), 11.604);
         assert_eq!(calibrated_ms(11.604, -0.2), 11.404);
         assert_eq!(latency_ns(11.404), 11_404_000);
+        assert!(plausible_latency(0.0) && plausible_latency(145.9));
+        assert!(!plausible_latency(-463.9) && !plausible_latency(5000.0));
     }
 
     #[test]

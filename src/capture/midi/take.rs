@@ -77,9 +77,14 @@ impl MidiStart {
     pub fn report(&self, hub: &MidiHub, onset: Onset, pre_roll: u64, rate: u32) -> MidiReport {
         let onset_ms = onset.frame.map(|f| ms_from_start(f, pre_roll, rate));
         hub.note_noise(&self.take.port, onset.noise_peak);
-        let calibrated = onset_ms
+        let measured = onset_ms
             .filter(|_| self.take.calibrate)
             .map(|ms| schedule::calibrated_ms(self.prepared.latency_ms, ms));
+        let calibrated = measured.filter(|ms| schedule::plausible_latency(*ms));
+        if let (Some(ms), None) = (measured, calibrated) {
+            log::warn!(target: "takebox::capture",
+                "MIDI port {:?}: a latency of {ms} ms cannot be right; the stored one is kept", self.take.port);
+        }
         if let Some(ms) = calibrated {
             match hub.store_latency(&self.take.port, ms) {
                 Ok(()) => log::info!(target: "takebox::capture",
