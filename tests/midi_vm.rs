@@ -26,11 +26,17 @@ const PORT: &str = "FLUID Synth";
 fn prepare_run(run: &Path) {
     let bin = run.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
+    // This build's daemons; MIDI_VM_BIN_DIR=target/release for ones that
+    // keep up with the audio in an emulated CPU.
     for (exe, name) in [
         (env!("CARGO_BIN_EXE_takebox-capture"), "takebox-capture"),
         (env!("CARGO_BIN_EXE_takebox-control"), "takebox-control"),
     ] {
-        std::fs::copy(exe, bin.join(name)).unwrap();
+        let exe = match std::env::var_os("MIDI_VM_BIN_DIR") {
+            Some(dir) => Path::new(ROOT).join(dir).join(name),
+            None => PathBuf::from(exe),
+        };
+        std::fs::copy(&exe, bin.join(name)).unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
     }
     std::fs::copy(
         Path::new(ROOT).join("scripts/midi-vm-guest.sh"),
@@ -55,7 +61,7 @@ fn prepare_run(run: &Path) {
         "post_processing": {"normalize_audio": false},
         "capture": {
             "device": "hw:Loopback,1,0", "sample_rate": 48000, "channels": 2,
-            "sample_format": "s16", "period_frames": 1024,
+            "sample_format": "s16", "period_frames": 4096,
             "pre_roll_seconds": 1.0, "release_tail_seconds": 0.5,
             "share_path": "/rig/share", "spool_path": "/var/spool/takebox",
             "listen": "127.0.0.1:5001", "midi_ports": [PORT]
