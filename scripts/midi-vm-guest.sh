@@ -38,7 +38,7 @@ synth() {
   # an error but the process stays) is started again, as a studio's synth
   # would be switched on again; the kernel's last words are kept beside it.
   while ! test -e /rig/stop; do
-    fluidsynth -is -a alsa -m alsa_seq -r 48000 -z "${PERIOD:-512}" -c 4 -R 0 -C 0 -g 0.6 \
+    fluidsynth -is -a alsa -m alsa_seq -r 48000 -z "${PERIOD:-256}" -c 4 -R 0 -C 0 -g 0.6 \
       -o audio.alsa.device=hw:Loopback,0,0 -o audio.sample-format=16bits \
       -o shell.port=9800 "$sf2" </dev/null 2>&1 | while read -r line; do
       say "fluidsynth: $line"
