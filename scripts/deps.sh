@@ -26,6 +26,9 @@ declare -A PACKAGES=(
   # systemd-sysusers to set the root up offline; U-Boot for qemu (the A/B boot
   # script runs under it), mkimage, and RAUC with mksquashfs for make bundle.
   [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2 systemd u-boot-qemu u-boot-tools rauc squashfs-tools openssl"
+  # make midi-test: the MIDI rig's Debian VM (mmdebstrap, an ext4 image without
+  # loop mounts, a qcow2 overlay, qemu) and sfzlint's venv.
+  [midi]="mmdebstrap e2fsprogs qemu-utils qemu-system-x86 ipxe-qemu iproute2 python3-venv"
   # Cross-compiling to the board (rigs, section 3).
   [cross]="rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross libasound2-dev:arm64"
   # make gpio-cross-check: running the aarch64 build here.

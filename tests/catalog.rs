@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::sfzlint::{assert_sfzlint_passes, sfzlint, test_venv};
+
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -487,53 +489,6 @@ fn opcodes(line: &str) -> std::collections::BTreeMap<String, String> {
         .collect()
 }
 
-/// sfzlint from PyPI in a venv under target/; no network means a failed test.
-fn sfzlint() -> PathBuf {
-    test_venv("sfzlint", &["sfzlint"]).join("bin/sfzlint")
-}
-
-/// A venv under target/test-venvs holding `packages` from PyPI, built once.
-///
-/// Tests run in parallel (threads of this binary, and other processes sharing
-/// the target folder): one builds the venv while the others wait on a lock, and
-/// the venv counts as built only once a marker written after a successful
-/// install exists, so nobody runs a half-installed tool. (A venv cannot be
-/// built elsewhere and renamed into place: its scripts name their own path.)
-fn test_venv(name: &str, packages: &[&str]) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venvs");
-    std::fs::create_dir_all(&root).unwrap();
-    let venv = root.join(name);
-    let done = root.join(format!("{name}.installed"));
-    let lock = std::fs::File::create(root.join(format!("{name}.lock"))).unwrap();
-    let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .expect("lock the venv");
-    if done.exists() && venv.join("bin/python").exists() {
-        return venv;
-    }
-    // Whatever is there was left by an interrupted build: start over.
-    let _ = std::fs::remove_file(&done);
-    let _ = std::fs::remove_dir_all(&venv);
-    let st = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3");
-    assert!(st.success(), "python3 -m venv failed: install python3-venv");
-    let out = Command::new(venv.join("bin/pip"))
-        .args(["install", "-q"])
-        .args(packages)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cannot install {packages:?} from PyPI (is it reachable?): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::write(&done, b"").unwrap();
-    venv
-}
-
 #[test]
 fn sfz_export_maps_keys_velocities_round_robins_and_passes_sfzlint() {
     let tmp = tempfile::tempdir().unwrap();
@@ -946,18 +901,6 @@ fn a_session_recorded_by_the_real_daemons_imports_and_exports() {
     }
     let se = assert_sfzlint_passes(&out_dir.join(format!("{id}_guitar_short.sfz")));
     assert!(se.trim().is_empty(), "sfzlint: {se}");
-}
-
-/// sfzlint finds nothing in `sfz` (it exits 0 and prints no finding); what
-/// it wrote to stderr.
-fn assert_sfzlint_passes(sfz: &Path) -> String {
-    let o = Command::new(sfzlint()).arg(sfz).output().unwrap();
-    let (so, se) = text(&o);
-    assert!(
-        o.status.success() && so.trim().is_empty(),
-        "sfzlint: {so}{se}"
-    );
-    se
 }
 
 #[test]

@@ -33,6 +33,20 @@ fn real_main() -> i32 {
         return EXIT_CONFIG;
     }
     if start.check {
+        // A synth that is not there is found now, not at the first take.
+        use takebox::capture::midi::{Sequencer, seq::AlsaSequencer};
+        for port in &config.capture.midi_ports {
+            match AlsaSequencer.find(port) {
+                Ok(name) => println!("MIDI port {port:?}: {name}"),
+                Err(e) => {
+                    eprintln!(
+                        "takebox-capture: {}: capture.midi_ports: {e}",
+                        start.path.display()
+                    );
+                    return EXIT_CONFIG;
+                }
+            }
+        }
         println!("{}: ok", start.path.display());
         return 0;
     }

@@ -11,6 +11,7 @@ pub mod batch;
 pub mod engine;
 pub mod finish;
 pub mod levels;
+pub mod midi;
 pub mod live_loop;
 pub mod process;
 pub mod recorder;

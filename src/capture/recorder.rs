@@ -2,6 +2,9 @@
 //! take id, and reports its state.
 
 use super::engine::{CaptureEngine, CaptureShared};
+use super::finish;
+use super::midi::take::MidiStart;
+use super::midi::{MidiHub, seq::AlsaSequencer};
 use super::process::{self, Analysis, Analyzer, ProcessError, ProcessOptions, TakeMetadata};
 use super::refused::{NotReady, TakeRefused};
 use super::share::{DeliveryError, Share};
@@ -32,6 +35,7 @@ pub struct Recorder {
     delivering: Mutex<()>,
     cancel: AtomicBool,
     tuner: super::levels::Tuner,
+    midi: MidiHub,
 }
 
 /// Clears the active slot however the take ends.
@@ -68,7 +72,9 @@ impl Recorder {
         let share = Share::new(&c.share_path, &c.share_marker);
         let retain = c.frames(c.pre_roll_seconds + c.late_start_seconds + 1.0);
         let engine = CaptureEngine::start(c.clone(), retain)?;
+        let midi = MidiHub::new(Box::new(AlsaSequencer), &c.spool_path, c.midi_ports.clone());
         Ok(Recorder {
+            midi,
             config,
             engine,
             spool,
@@ -84,9 +90,11 @@ impl Recorder {
         self.engine.shared()
     }
 
-    /// Abandon a take still recording (the daemon is stopping).
+    /// Abandon a take still recording (the daemon is stopping); silence
+    /// every MIDI instrument.
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Release);
+        self.midi.silence_all();
     }
 
     pub fn lookup(&self, take_id: &str) -> Option<TakeReply> {
@@ -243,7 +251,10 @@ impl Recorder {
         let first = note_start
             .saturating_sub(configured_frames)
             .max(Self::pre_roll_floor(ring, note_start));
-        let end = note_start + c.frames(cmd.duration + c.release_tail_seconds).max(1);
+        let tail = cmd.midi.as_ref().map_or(c.release_tail_seconds, |m| {
+            super::midi::schedule::tail_seconds(c.release_tail_seconds, m.release_seconds)
+        });
+        let end = note_start + c.frames(cmd.duration + tail).max(1);
         let span = TakeSpan {
             first,
             note_start,
@@ -293,11 +304,39 @@ impl Recorder {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = ActiveGuard(&this.active);
+            let (cmd, midi) = this.midi_start(cmd)?;
             let planned = this.plan(&cmd)?;
-            this.record_and_deliver(&cmd, planned)
+            this.record_and_deliver(&cmd, planned, midi)
         })
         .await
         .map_err(|e| TakeRefused::Internal(e.to_string()))?
+    }
+
+    /// A MIDI take: its port made ready, the last release waited out, and
+    /// its `start_at` moved to where the note-on can still be sent in time.
+    fn midi_start(
+        &self,
+        mut cmd: TakeCommand,
+    ) -> Result<(TakeCommand, Option<MidiStart>), TakeRefused> {
+        let Some(m) = cmd.midi.clone() else {
+            return Ok((cmd, None));
+        };
+        let note = Note::parse(&cmd.note, self.config.notes.middle_c)
+            .map_err(|e| FieldError::new("note", e.to_string()))?;
+        self.device_running()?;
+        let start = super::midi::take::prepare(
+            &self.midi,
+            &m,
+            note.midi(),
+            &|| self.capture().peaks(),
+            &|| self.cancel.load(Ordering::Acquire),
+        )
+        .map_err(TakeRefused::Midi)?;
+        let asked = cmd.start_at.map(|t| unix_ns(t.0));
+        let at =
+            super::midi::schedule::start_ns(asked, unix_ns(SystemTime::now()), start.latency_ns());
+        cmd.start_at = Some(Timestamp(SystemTime::UNIX_EPOCH + Duration::from_nanos(at)));
+        Ok((cmd, Some(start)))
     }
 
     /// Record a planned take into the spool, commit its record, and try to
@@ -306,8 +345,9 @@ impl Recorder {
         &self,
         cmd: &TakeCommand,
         planned: Planned,
+        midi: Option<MidiStart>,
     ) -> Result<TakeReply, TakeRefused> {
-        let conf = self.spool_take(cmd, planned)?;
+        let conf = self.spool_take(cmd, planned, midi)?;
         crate::failpoint::hit("capture.processed");
         // The record is the commit point: without it the take did not happen.
         self.spool.save(&conf).map_err(|e| {
@@ -330,7 +370,12 @@ impl Recorder {
 
     /// Record, analyse and finish a take into the spool WAV; its record (not
     /// saved yet) says `spooled` or `failed`, and why.
-    fn spool_take(&self, cmd: &TakeCommand, planned: Planned) -> Result<Confirmation, TakeRefused> {
+    fn spool_take(
+        &self,
+        cmd: &TakeCommand,
+        planned: Planned,
+        midi: Option<MidiStart>,
+    ) -> Result<Confirmation, TakeRefused> {
         let span = planned.span;
         let shared = self.capture();
         let raw = self.spool.raw_path(&cmd.take_id);
@@ -343,13 +388,45 @@ impl Recorder {
         });
         log::info!(target: "takebox::capture",
             "take {}: recording {} frames ({} pre-roll) to {}", cmd.take_id, span.frames(), span.pre_roll(), planned.path);
-        let recorded = self.record_analysed(span, &raw, &room, &opts);
+        let mut onset = crate::dsp::onset::OnsetFinder::new(self.spec().channels, span.pre_roll());
+        let playing = midi.as_ref().map(|m| {
+            let start = self
+                .capture()
+                .ring
+                .time_of(span.note_start, self.spec().sample_rate);
+            m.play(start.unwrap_or_default(), cmd.duration)
+        });
+        let recorded = self.record_analysed(span, &raw, &room, &opts, &mut onset);
+        // Past the note-off by the release tail: this only collects the thread.
+        let played = playing.map(|p| p.finish()).transpose();
         let recorded_at = self.recorded_at(span);
         if let Some(meta) = opts.metadata.as_mut() {
             meta.recorded_at = Some(recorded_at.0);
         }
         let mut conf = self.spooled_record(cmd, planned, recorded_at);
         conf.xruns = shared.xruns() - xruns_before;
+        if played.is_err()
+            && let Some(m) = &cmd.midi
+        {
+            // The synth went away (restarted, unplugged): found again next time.
+            self.midi.close(&m.port);
+        }
+        let recorded = match (recorded, played) {
+            (Ok(_), Err(e)) => Err(TakeError::Midi(e.to_string())),
+            (r, _) => r,
+        };
+        if let Some(m) = &midi {
+            // A failed take's onset says nothing: no calibration from it.
+            let found = match &recorded {
+                Ok(_) => onset.finish(),
+                Err(_) => crate::dsp::onset::Onset {
+                    frame: None,
+                    ..onset.finish()
+                },
+            };
+            let rate = self.spec().sample_rate;
+            conf.midi = Some(m.report(&self.midi, found, span.pre_roll(), rate));
+        }
         crate::failpoint::hit("capture.recorded");
         let finished = recorded.and_then(|mut analysis| {
             let envelope = analysis.envelope.take();
@@ -435,6 +512,7 @@ impl Recorder {
             check: None,
             processing: None,
             envelope: None,
+            midi: None,
             sample_loop: None,
         }
     }
@@ -447,6 +525,7 @@ impl Recorder {
         raw: &Path,
         room: &[u8],
         opts: &ProcessOptions,
+        onset: &mut crate::dsp::onset::OnsetFinder,
     ) -> Result<Analysis, TakeError> {
         let spec = self.spec();
         let mut analyzer = Analyzer::new(WavInfo::of(spec, 0), opts, raw)?;
@@ -457,7 +536,10 @@ impl Recorder {
             raw,
             room,
             &|| self.cancel.load(Ordering::Acquire),
-            &mut |frames| analyzer.feed(frames),
+            &mut |frames| {
+                onset.feed(frames);
+                analyzer.feed(frames)
+            },
         )?;
         Ok(analyzer.finish(raw)?)
     }
@@ -619,6 +701,7 @@ impl Recorder {
                 free_bytes: spool_free,
                 room_seconds: self.spool_room_seconds(spool_free),
             },
+            midi_ports: self.midi.status(),
             clock: Timestamp::now(),
         }
     }

@@ -77,6 +77,8 @@ pub enum TakeRefused {
     ShuttingDown,
     /// The take's record could not be written: it did not happen.
     NotStored { take_id: String, error: String },
+    /// The take's MIDI port cannot be found or played.
+    Midi(crate::capture::midi::MidiError),
     /// The worker recording the take failed.
     Internal(String),
 }
@@ -137,6 +139,7 @@ impl fmt::Display for TakeRefused {
             TakeRefused::NotStored { take_id, error } => {
                 write!(f, "take {take_id} could not be stored: {error}")
             }
+            TakeRefused::Midi(e) => e.fmt(f),
             TakeRefused::Internal(e) => write!(f, "{e}"),
         }
     }

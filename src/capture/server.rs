@@ -117,7 +117,9 @@ fn refusal(e: TakeRefused) -> ApiError {
         TakeRefused::SpoolFull { .. } | TakeRefused::NotReady(NotReady::SpoolFull { .. }) => {
             (StatusCode::INSUFFICIENT_STORAGE, ErrorKind::SpoolFull)
         }
-        TakeRefused::NotReady(NotReady::DeviceNotRunning { .. }) | TakeRefused::ShuttingDown => (
+        TakeRefused::NotReady(NotReady::DeviceNotRunning { .. })
+        | TakeRefused::ShuttingDown
+        | TakeRefused::Midi(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::DeviceUnavailable,
         ),

@@ -46,6 +46,8 @@ pub enum TakeError {
     Write { path: String, what: String },
     /// The daemon is shutting down.
     Cancelled,
+    /// The MIDI note could not be played (its instrument went away).
+    Midi(String),
 }
 
 impl fmt::Display for TakeError {
@@ -58,6 +60,7 @@ impl fmt::Display for TakeError {
             TakeError::DeviceLost(e) => write!(f, "capture device failed during the take: {e}"),
             TakeError::Write { path, what } => write!(f, "{path}: {what}"),
             TakeError::Cancelled => write!(f, "recording cancelled by shutdown"),
+            TakeError::Midi(e) => write!(f, "{e}"),
         }
     }
 }

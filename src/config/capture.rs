@@ -52,6 +52,10 @@ pub struct CaptureSettings {
     /// Written out only when on.
     #[serde(skip_serializing_if = "is_false")]
     pub pace: bool,
+    /// MIDI ports (ALSA sequencer, by part of their `client:port` name) the
+    /// instruments play through: `--check` and status say when one is missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub midi_ports: Vec<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -77,6 +81,7 @@ impl Default for CaptureSettings {
             listen: SocketAddr::from(([0, 0, 0, 0], 5001)),
             token: String::new(),
             pace: false,
+            midi_ports: Vec::new(),
         }
     }
 }

@@ -43,6 +43,111 @@ pub struct Instrument {
     /// recorder searches their takes for a sustain loop and says when none is good.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sustain_articulations: Vec<String>,
+    /// How the recording computer plays this instrument over MIDI; a session
+    /// of it runs without a player.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midi: Option<InstrumentMidi>,
+}
+
+/// `"midi": {"port": "FLUID", "channel": 1, "program": 48, "velocities":
+/// {"pp": 30, "ff": 120}, "release_seconds": 2.0}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentMidi {
+    /// The recording computer's ALSA sequencer port, by (part of) its
+    /// `client:port` name (`aconnect -o` lists them).
+    pub port: String,
+    /// 1 to 16.
+    #[serde(default = "first_channel")]
+    pub channel: u8,
+    /// Program change before the first take, 0 to 127.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<u8>,
+    /// Bank select before the program, 0 to 16383.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<u16>,
+    /// Note-on velocity per dynamic of a session; `velocity` for a session
+    /// without dynamics.
+    #[serde(default)]
+    pub velocities: BTreeMap<String, u8>,
+    #[serde(default = "default_velocity")]
+    pub velocity: u8,
+    /// How long the release lasts (see `protocol::MidiTake`).
+    #[serde(default = "default_release")]
+    pub release_seconds: f64,
+    /// Seconds of countdown before each take (none: the recorder plays as
+    /// soon as the last release has decayed).
+    #[serde(default)]
+    pub countdown_seconds: f64,
+    /// The first take of each session measures the port's latency.
+    #[serde(default = "yes")]
+    pub calibrate: bool,
+}
+
+fn first_channel() -> u8 {
+    1
+}
+
+fn default_velocity() -> u8 {
+    100
+}
+
+fn default_release() -> f64 {
+    1.0
+}
+
+impl InstrumentMidi {
+    /// The take command's MIDI part for a slot at `dynamic`; `None` when the
+    /// dynamic has no velocity.
+    pub fn take(
+        &self,
+        dynamic: Option<&str>,
+        calibrate: bool,
+    ) -> Option<crate::protocol::MidiTake> {
+        let velocity = match dynamic {
+            Some(d) => *self.velocities.get(d)?,
+            None => self.velocity,
+        };
+        Some(crate::protocol::MidiTake {
+            port: self.port.clone(),
+            channel: self.channel,
+            velocity,
+            program: self.program,
+            bank: self.bank,
+            release_seconds: self.release_seconds,
+            calibrate,
+        })
+    }
+
+    /// Every field in range; `at` names a field of the instrument.
+    fn validate(&self, file: &Path, at: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        let fail = |f: &str, m: String| Err(invalid(file, &at(&format!("midi.{f}")), m));
+        let base = self.take(None, false).and_then(|t| t.validate().err());
+        if let Some(e) = base {
+            return Err(invalid(file, &at(&e.field), e.message));
+        }
+        if let Some((d, v)) = self
+            .velocities
+            .iter()
+            .find(|(_, v)| !(1..=127).contains(*v))
+        {
+            return fail(
+                &format!("velocities.{d}"),
+                format!("expected 1 to 127, got {v}"),
+            );
+        }
+        let c = self.countdown_seconds;
+        if !(c.is_finite() && (0.0..=crate::config::MAX_COUNTDOWN_SECONDS).contains(&c)) {
+            return fail(
+                "countdown_seconds",
+                format!(
+                    "expected 0 to {} seconds, got {c}",
+                    crate::config::MAX_COUNTDOWN_SECONDS
+                ),
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A `max_cents` for the notes `lowest_note..=highest_note`.
@@ -256,6 +361,11 @@ impl Instruments {
                 ));
             }
             inst.validate_pitch(file, middle_c, &at)?;
+            if let Some(m) = &inst.midi {
+                // The field path alone gives an index: name the instrument too.
+                let named = |f: &str| format!("{} (instrument {:?})", at(f), inst.name);
+                m.validate(file, &named)?;
+            }
             for (j, art) in inst.default_articulations.iter().enumerate() {
                 if !config.articulation_durations.contains_key(art) {
                     return Err(invalid(
@@ -284,5 +394,63 @@ impl Instruments {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod midi_tests {
+    use super::*;
+
+    fn load(midi: &str) -> Result<Instruments, ConfigError> {
+        let text = format!(
+            r#"{{"instruments":[{{"name":"Strings","type":"string",
+            "range":{{"lowest_note":"C3","highest_note":"C5"}},
+            "default_articulations":["long"],"midi":{midi}}}]}}"#
+        );
+        let file = Path::new("instruments.json");
+        let list: Instruments = crate::config::parse_json(file, &text)?;
+        list.validate(file, &Config::default())?;
+        Ok(list)
+    }
+
+    #[test]
+    fn a_midi_block_gives_each_dynamic_its_velocity() {
+        let list = load(
+            r#"{"port":"FLUID","channel":2,"program":48,"velocities":{"pp":30,"ff":120},"release_seconds":2}"#,
+        )
+        .unwrap();
+        let m = list.instruments[0].midi.as_ref().unwrap();
+        assert_eq!(m.take(Some("pp"), false).unwrap().velocity, 30);
+        assert_eq!(m.take(None, true).unwrap().velocity, 100);
+        assert!(m.take(Some("mf"), false).is_none());
+        assert_eq!(m.countdown_seconds, 0.0);
+    }
+
+    #[test]
+    fn errors_name_the_instrument_and_the_field() {
+        for (midi, field) in [
+            (r#"{"port":"FLUID","channel":17}"#, "midi.channel"),
+            (
+                r#"{"port":"FLUID","velocities":{"pp":0}}"#,
+                "midi.velocities.pp",
+            ),
+            (r#"{"port":"FLUID","program":200}"#, "midi.program"),
+            (r#"{"port":"","channel":1}"#, "midi.port"),
+            (
+                r#"{"port":"FLUID","release_seconds":-1}"#,
+                "midi.release_seconds",
+            ),
+            (
+                r#"{"port":"FLUID","countdown_seconds":99}"#,
+                "midi.countdown_seconds",
+            ),
+        ] {
+            let e = load(midi).unwrap_err().to_string();
+            assert!(e.contains(field) && e.contains("Strings"), "{midi}: {e}");
+        }
+        let e = load(r#"{"port":"FLUID","chanel":1}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("chanel"), "{e}");
     }
 }

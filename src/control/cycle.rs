@@ -640,6 +640,9 @@ impl Cycle {
         self.session = Some(session);
         self.last = None;
         self.message = None;
+        // Nobody plays a MIDI instrument's session: it starts by itself as
+        // soon as the recorders are ready (Start and the button still work).
+        self.held = self.session.as_ref().is_some_and(Session::unattended);
         self.set_phase(Phase::Armed);
         Ok(())
     }
@@ -816,9 +819,14 @@ impl Cycle {
     /// A new attempt at `slot`, its countdown starting now.
     fn start_take(&mut self, slot: usize) {
         self.held = false;
-        let countdown = crate::protocol::seconds(self.config().countdown_duration);
-        let start_at = Timestamp(SystemTime::now() + countdown);
+        let configured = self.config().countdown_duration;
         let session = self.session.as_mut().expect("a session");
+        // A MIDI instrument's session keeps the countdown it began with (its own).
+        let countdown = match session.plan[slot].play {
+            Some(_) => session.countdown,
+            None => configured,
+        };
+        let start_at = Timestamp(SystemTime::now() + crate::protocol::seconds(countdown));
         let take_id = session.new_attempt(slot, start_at).take_id.clone();
         self.persist();
         self.launch(slot, take_id, start_at);
@@ -850,6 +858,7 @@ impl Cycle {
             max_cents: s.max_cents,
             tuning_cents: s.tuning_cents,
             sustain: s.sustain.then_some(true),
+            midi: s.play.clone(),
         };
         let until = start_at
             .0
@@ -1357,6 +1366,7 @@ fn confirmation_line(
         start_at: Some(take.start_at),
         sample_rate: Some(c.sample_rate),
         envelope: c.envelope.clone(),
+        midi: c.midi.clone(),
     }
 }
 

@@ -57,6 +57,9 @@ pub struct Slot {
     /// temperament (absent: 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning_cents: Option<f64>,
+    /// A MIDI instrument's slot: how the recorder plays it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play: Option<crate::protocol::MidiTake>,
     /// The instrument marks this articulation sustained (`sustain_articulations`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sustain: bool,
@@ -77,6 +80,7 @@ pub(crate) fn test_slot(index: usize, note: &str) -> Slot {
         pitch_check: true,
         max_cents: None,
         tuning_cents: None,
+        play: None,
         sustain: false,
     }
 }
@@ -96,6 +100,7 @@ pub fn build(
     let (low, high) = note_range(req, inst, mc)?;
     let durations = articulation_durations(req, inst, config)?;
     check_names(req)?;
+    check_velocities(req, inst)?;
     let dynamics: Vec<Option<String>> = if req.dynamics.is_empty() {
         vec![None]
     } else {
@@ -133,6 +138,10 @@ pub fn build(
                         pitch_check: inst.pitch_check,
                         max_cents: limits.max_cents,
                         tuning_cents: Some(limits.target_cents).filter(|c| *c != 0.0),
+                        // The first take of a session measures the port's latency.
+                        play: inst.midi.as_ref().and_then(|m| {
+                            m.take(dynamic.as_deref(), plan.is_empty() && m.calibrate)
+                        }),
                         sustain: inst.sustain_articulations.contains(art),
                     });
                 }
@@ -140,6 +149,25 @@ pub fn build(
         }
     }
     Ok(plan)
+}
+
+/// A MIDI instrument has a velocity for every dynamic asked for.
+fn check_velocities(req: &SessionRequest, inst: &Instrument) -> Result<(), FieldError> {
+    let Some(m) = &inst.midi else { return Ok(()) };
+    match req
+        .dynamics
+        .iter()
+        .position(|d| !m.velocities.contains_key(d))
+    {
+        Some(i) => Err(FieldError::new(
+            &format!("dynamics[{i}]"),
+            format!(
+                "the {}'s midi.velocities in instruments.json has no velocity for {:?}",
+                inst.name, req.dynamics[i]
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The instrument asked for; the error lists those instruments.json has.
@@ -334,6 +362,50 @@ mod tests {
         };
         patch(&mut r);
         r
+    }
+
+    #[test]
+    fn a_midi_instrument_plays_each_slot_at_its_dynamic_s_velocity() {
+        let cfg = Config::default();
+        let inst: Instruments = parse_json(
+            Path::new("instruments.json"),
+            r#"{"instruments":[{"name":"organ","type":"keys",
+            "range":{"lowest_note":"C3","highest_note":"C5"},
+            "default_articulations":["long"],
+            "midi":{"port":"FLUID","program":19,"velocities":{"pp":30,"ff":120}}}]}"#,
+        )
+        .unwrap();
+        let r = SessionRequest {
+            instrument: "organ".into(),
+            lowest_note: "C3".into(),
+            highest_note: "C#3".into(),
+            dynamics: vec!["pp".into(), "ff".into()],
+            round_robins: 2,
+            ..SessionRequest::default()
+        };
+        let plan = build(&r, &cfg, &inst).unwrap();
+        assert_eq!(plan.len(), 8);
+        let play: Vec<_> = plan.iter().map(|s| s.play.clone().unwrap()).collect();
+        let v: Vec<u8> = play.iter().map(|p| p.velocity).collect();
+        assert_eq!(v, [30, 30, 120, 120, 30, 30, 120, 120]);
+        // Only the first take calibrates.
+        assert!(play[0].calibrate && play[1..].iter().all(|p| !p.calibrate));
+        assert_eq!(
+            (play[0].port.as_str(), play[0].program),
+            ("FLUID", Some(19))
+        );
+        let mut r = r;
+        r.dynamics = vec!["pp".into(), "mf".into()];
+        let e = build(&r, &cfg, &inst).unwrap_err();
+        assert_eq!(e.field, "dynamics[1]");
+        assert!(
+            e.message.contains("organ") && e.message.contains("\"mf\""),
+            "{}",
+            e.message
+        );
+        // A played instrument's slots carry nothing MIDI.
+        let (cfg, inst) = setup();
+        assert!(build(&req(|_| {}), &cfg, &inst).unwrap()[0].play.is_none());
     }
 
     #[test]

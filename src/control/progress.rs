@@ -112,6 +112,11 @@ impl Session {
         }
     }
 
+    /// A MIDI instrument's session: the recorder plays every take.
+    pub fn unattended(&self) -> bool {
+        self.plan.first().is_some_and(|s| s.play.is_some())
+    }
+
     /// The next slot to record: the first one neither done nor skipped.
     pub fn current(&self) -> Option<usize> {
         self.progress

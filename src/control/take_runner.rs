@@ -100,7 +100,9 @@ async fn drive(
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
     let mut poll = false;
     let mut troubled = false;
-    let duration = crate::protocol::seconds(cmd.duration);
+    // A MIDI take may first wait for the last release, and keeps a longer tail.
+    let duration = crate::protocol::seconds(cmd.duration)
+        + cmd.midi.as_ref().map_or(Duration::ZERO, |m| m.extra());
     loop {
         let answer = if poll {
             client.get_take(&cmd.take_id).await

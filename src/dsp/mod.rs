@@ -30,6 +30,7 @@ pub mod level;
 pub mod loops;
 pub mod loudness;
 pub mod normalize;
+pub mod onset;
 pub mod pitch;
 pub mod pitch_track;
 #[cfg(test)]

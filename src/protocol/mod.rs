@@ -3,6 +3,7 @@
 //! Defined once, used by both daemons. Paths are versioned under `/v1/`; a new
 //! incompatible message shape gets a new prefix instead of changing these.
 
+mod midi;
 mod names;
 mod take_id;
 pub mod take_path;
@@ -10,6 +11,7 @@ mod time;
 
 /// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
 pub use crate::dsp::{PitchMethod, Verdict};
+pub use midi::{MAX_RELEASE_SECONDS, MidiPortStatus, MidiReport, MidiTake};
 pub use names::{FieldError, MAX_NAME_LEN, check_name};
 pub use take_id::TakeId;
 pub use time::{TimeError, Timestamp, seconds};
@@ -107,6 +109,9 @@ pub struct TakeCommand {
     /// (a stretched piano). Absent: 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuning_cents: Option<f64>,
+    /// The recorder plays the note on a MIDI instrument (an unattended session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midi: Option<MidiTake>,
     /// The articulation is marked sustained: the recorder loops the take and
     /// says so when it finds no good loop. Absent: looped when it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,7 +178,7 @@ impl TakeCommand {
         if self.round_robin == Some(0) {
             return Err(FieldError::new("round_robin", "counts from 1"));
         }
-        Ok(())
+        self.midi.as_ref().map_or(Ok(()), MidiTake::validate)
     }
 }
 
@@ -246,6 +251,9 @@ pub struct Confirmation {
     /// The recording's waveform, for the board's page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope: Option<TakeEnvelope>,
+    /// A MIDI take: its latency, where the onset landed, the wait before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midi: Option<MidiReport>,
     /// The sustain loop written into the take's `smpl`, or why there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_loop: Option<TakeLoop>,
@@ -349,6 +357,7 @@ impl Confirmation {
             check: None,
             processing: None,
             envelope: None,
+            midi: None,
             sample_loop: None,
         }
     }
@@ -558,6 +567,9 @@ pub struct RecorderStatus {
     pub spool_pending: Vec<String>,
     pub share: ShareStatus,
     pub spool: SpoolStatus,
+    /// MIDI ports: configured (`capture.midi_ports`) or used by a take.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub midi_ports: Vec<MidiPortStatus>,
     /// The recorder's clock when it answered, for the board's offset estimate.
     pub clock: Timestamp,
 }

@@ -209,6 +209,9 @@ pub struct Confirmed {
     /// page still draws it after a restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope: Option<TakeEnvelope>,
+    /// A MIDI take: latency, where the onset landed against `start_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midi: Option<crate::protocol::MidiReport>,
 }
 
 /// How a session ended.
@@ -457,6 +460,7 @@ mod tests {
                     start_at: Some(at("2026-11-25T10:00:05.125Z")),
                     sample_rate: None,
                     envelope: None,
+                    midi: None,
                 })),
             ),
             (
@@ -484,6 +488,7 @@ mod tests {
                     start_at: Some(at("2026-11-25T10:00:05.125Z")),
                     sample_rate: None,
                     envelope: None,
+                    midi: None,
                 })),
             ),
             (

@@ -234,6 +234,7 @@ mod tests {
             start_at: None,
             sample_rate: None,
             envelope: None,
+            midi: None,
         };
         TakeLine {
             confirmed,

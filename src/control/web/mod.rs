@@ -556,14 +556,21 @@ impl From<BeginError> for ApiError {
     }
 }
 
-async fn begin(ctl: &Control, request: SessionRequest) -> Result<Begun, BeginError> {
+async fn begin(ctl: &Control, mut request: SessionRequest) -> Result<Begun, BeginError> {
     let config = ctl.config();
     let plan = plan::build(&request, &config, &ctl.instruments).map_err(BeginError::Plan)?;
+    // A MIDI instrument plays itself: its own countdown, every take in turn.
+    let midi = ctl
+        .instruments
+        .get(&request.instrument)
+        .and_then(|i| i.midi.as_ref());
+    request.auto_advance |= midi.is_some();
+    let countdown = midi.map_or(config.countdown_duration, |m| m.countdown_seconds);
     let id = new_session_id(ctl, &request.user_initials);
     let recorders = config.control.recorder_urls(&config).len();
     plan::check_file_names(&plan, &id, &request, &config, recorders).map_err(BeginError::Plan)?;
     let takes = plan.len();
-    let session = Session::new(id.clone(), request, config.countdown_duration, plan);
+    let session = Session::new(id.clone(), request, countdown, plan);
     ctl.cycle.begin(session).await.map_err(BeginError::Cycle)?;
     Ok(Begun {
         session_id: id,

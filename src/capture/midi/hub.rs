@@ -1,0 +1,271 @@
+//! The recorder's MIDI ports: opened on first use and kept, their program
+//! sent once, their latency stored, their status for `GET /v1/status`.
+
+use super::latency::LatencyStore;
+use super::player::{SharedOut, silence};
+use super::{MidiError, MidiMessage, Sequencer};
+use crate::panics::locked;
+use crate::protocol::{MidiPortStatus, MidiTake};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a status look at the sequencer's ports is reused.
+const STATUS_TTL: Duration = Duration::from_secs(2);
+
+struct Port {
+    out: SharedOut,
+    /// The bank and program last sent, by channel (from 0).
+    programs: BTreeMap<u8, (Option<u16>, u8)>,
+    /// The last pre-roll's noise peak, for the silence wait.
+    noise_peak: Option<f32>,
+}
+
+/// A port ready for a take.
+pub struct Prepared {
+    pub out: SharedOut,
+    /// The full `client:port` name.
+    pub name: String,
+    /// Stored latency (0 before the first calibration), ms.
+    pub latency_ms: f64,
+    pub noise_peak: Option<f32>,
+}
+
+pub struct MidiHub {
+    sequencer: Box<dyn Sequencer>,
+    /// By the name the take asks for.
+    ports: Mutex<BTreeMap<String, Port>>,
+    latencies: LatencyStore,
+    /// `capture.midi_ports`, always in status.
+    configured: Vec<String>,
+    status: Mutex<Option<(Instant, Vec<MidiPortStatus>)>>,
+}
+
+impl MidiHub {
+    pub fn new(sequencer: Box<dyn Sequencer>, state_dir: &Path, configured: Vec<String>) -> Self {
+        MidiHub {
+            sequencer,
+            ports: Mutex::new(BTreeMap::new()),
+            latencies: LatencyStore::open(state_dir),
+            configured,
+            status: Mutex::new(None),
+        }
+    }
+
+    /// Open `m.port` if need be and send its bank and program when they
+    /// changed. A port that fails is closed, to be found again next time.
+    pub fn prepare(&self, m: &MidiTake) -> Result<Prepared, MidiError> {
+        let mut ports = locked(&self.ports);
+        if !ports.contains_key(&m.port) {
+            let out = self.sequencer.open(&m.port)?;
+            log::info!(target: "takebox::capture", "MIDI port {:?}: {}", m.port, out.name());
+            let port = Port {
+                out: Arc::new(Mutex::new(out)),
+                programs: BTreeMap::new(),
+                noise_peak: None,
+            };
+            ports.insert(m.port.clone(), port);
+        }
+        let port = ports.get_mut(&m.port).expect("just inserted");
+        let channel = m.channel - 1;
+        if let Some(program) = m.program
+            && port.programs.get(&channel) != Some(&(m.bank, program))
+        {
+            let sent = MidiMessage::program_change(channel, m.bank, program)
+                .into_iter()
+                .try_for_each(|msg| locked(&port.out).send(msg));
+            if let Err(e) = sent {
+                ports.remove(&m.port);
+                return Err(e);
+            }
+            port.programs.insert(channel, (m.bank, program));
+        }
+        let name = locked(&port.out).name().to_string();
+        Ok(Prepared {
+            out: port.out.clone(),
+            name,
+            latency_ms: self.latencies.get(&m.port).unwrap_or(0.0),
+            noise_peak: port.noise_peak,
+        })
+    }
+
+    /// Forget `port` after a failed take: it is looked up again next time.
+    pub fn close(&self, port: &str) {
+        locked(&self.ports).remove(port);
+    }
+
+    /// The noise peak of the last pre-roll recorded from `port`.
+    pub fn note_noise(&self, port: &str, peak: f32) {
+        if let Some(p) = locked(&self.ports).get_mut(port) {
+            p.noise_peak = Some(peak);
+        }
+    }
+
+    pub fn store_latency(&self, port: &str, ms: f64) -> std::io::Result<()> {
+        self.latencies.set(port, ms)
+    }
+
+    /// Silence every channel of every open port (abort, exit).
+    pub fn silence_all(&self) {
+        for port in locked(&self.ports).values() {
+            let mut out = locked(&port.out);
+            for channel in 0..16 {
+                silence(&mut **out, channel);
+            }
+        }
+    }
+
+    /// Each configured or used port: found or not, its stored latency.
+    pub fn status(&self) -> Vec<MidiPortStatus> {
+        let mut cached = locked(&self.status);
+        if let Some((at, s)) = cached.as_ref()
+            && at.elapsed() < STATUS_TTL
+        {
+            return s.clone();
+        }
+        let mut names: Vec<String> = self.configured.clone();
+        for p in locked(&self.ports).keys() {
+            if !names.contains(p) {
+                names.push(p.clone());
+            }
+        }
+        let s: Vec<MidiPortStatus> = names
+            .into_iter()
+            .map(|port| {
+                let found = self.sequencer.find(&port);
+                MidiPortStatus {
+                    available: found.is_ok(),
+                    latency_ms: self.latencies.get(&port),
+                    error: found.err().map(|e| e.to_string()),
+                    port,
+                }
+            })
+            .collect();
+        *cached = Some((Instant::now(), s.clone()));
+        s
+    }
+}
+
+impl Drop for MidiHub {
+    fn drop(&mut self) {
+        self.silence_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::MidiOut;
+    use super::super::player::tests::{Sent, recording};
+    use super::*;
+
+    /// A sequencer with one port, "synth:in", whose output records.
+    struct OnePort(Mutex<Option<SharedOut>>);
+
+    struct Forward(SharedOut);
+    impl MidiOut for Forward {
+        fn send(&mut self, m: MidiMessage) -> Result<(), MidiError> {
+            locked(&self.0).send(m)
+        }
+        fn name(&self) -> &str {
+            "synth:in"
+        }
+    }
+
+    impl Sequencer for OnePort {
+        fn open(&self, port: &str) -> Result<Box<dyn MidiOut>, MidiError> {
+            self.find(port)?;
+            let out = locked(&self.0).clone().expect("one output");
+            Ok(Box::new(Forward(out)))
+        }
+        fn find(&self, port: &str) -> Result<String, MidiError> {
+            if "synth:in".contains(port) {
+                Ok("synth:in".into())
+            } else {
+                Err(MidiError::PortNotFound {
+                    port: port.into(),
+                    available: vec!["synth:in".into()],
+                })
+            }
+        }
+    }
+
+    fn hub(dir: &Path, configured: &[&str]) -> (MidiHub, Sent) {
+        let (out, sent) = recording(usize::MAX);
+        let seq = OnePort(Mutex::new(Some(out)));
+        let configured = configured.iter().map(|s| s.to_string()).collect();
+        (MidiHub::new(Box::new(seq), dir, configured), sent)
+    }
+
+    fn take(port: &str, program: Option<u8>) -> MidiTake {
+        MidiTake {
+            port: port.into(),
+            channel: 3,
+            velocity: 64,
+            program,
+            bank: Some(129),
+            release_seconds: 1.0,
+            calibrate: false,
+        }
+    }
+
+    #[test]
+    fn the_program_goes_once_before_the_first_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, sent) = hub(dir.path(), &[]);
+        let p = hub.prepare(&take("synth", Some(48))).unwrap();
+        assert_eq!(p.name, "synth:in");
+        assert_eq!(p.latency_ms, 0.0);
+        hub.prepare(&take("synth", Some(48))).unwrap();
+        let msgs: Vec<_> = locked(&sent).iter().map(|s| s.1).collect();
+        assert_eq!(msgs, MidiMessage::program_change(2, Some(129), 48));
+        assert_eq!(
+            &msgs[..2],
+            &[
+                MidiMessage::Controller {
+                    channel: 2,
+                    param: 0,
+                    value: 1
+                },
+                MidiMessage::Controller {
+                    channel: 2,
+                    param: 32,
+                    value: 1
+                },
+            ]
+        );
+        hub.prepare(&take("synth", Some(49))).unwrap();
+        assert_eq!(locked(&sent).len(), 6);
+        hub.store_latency("synth", 7.5).unwrap();
+        assert_eq!(hub.prepare(&take("synth", None)).unwrap().latency_ms, 7.5);
+    }
+
+    #[test]
+    fn a_missing_port_is_named_in_the_error_and_in_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, _) = hub(dir.path(), &["Yamaha"]);
+        let e = hub
+            .prepare(&take("Roland", None))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("\"Roland\" not found") && e.contains("synth:in"),
+            "{e}"
+        );
+        let s = hub.status();
+        assert_eq!(s.len(), 1);
+        assert!(!s[0].available && s[0].error.as_deref().unwrap().contains("Yamaha"));
+    }
+
+    #[test]
+    fn dropping_the_hub_silences_every_channel_of_its_ports() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, sent) = hub(dir.path(), &[]);
+        hub.prepare(&take("synth", None)).unwrap();
+        drop(hub);
+        let msgs: Vec<_> = locked(&sent).iter().map(|s| s.1).collect();
+        assert_eq!(msgs.len(), 16 * 3);
+        assert_eq!(&msgs[45..], &MidiMessage::silence(15));
+    }
+}
