@@ -10,7 +10,7 @@ use super::refused::{NotReady, TakeRefused};
 use super::share::{DeliveryError, Share};
 use super::spool::Spool;
 use super::take::{self, TakeError, TakeSpan};
-use super::{finish, live_loop};
+use super::live_loop;
 use crate::config::Config;
 use crate::notes::Note;
 use crate::panics::locked;
