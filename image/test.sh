@@ -73,13 +73,7 @@ cp README.md "$run/kit/"
 kit_mb=$(($(du -sm "$run/kit" | cut -f1) * 2 + 16))
 mke2fs -q -t ext4 -L tbkit -d "$run/kit" "$run/kit.ext4" "${kit_mb}M"
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-}
+. scripts/free-port.sh
 p_http=$(free_port) p_cap=$(free_port) p_smb=$(free_port) p_ssh=$(free_port)
 fwd="hostfwd=tcp:127.0.0.1:$p_http-:5000,hostfwd=tcp:127.0.0.1:$p_cap-:5001"
 fwd+=",hostfwd=tcp:127.0.0.1:$p_smb-:445,hostfwd=tcp:127.0.0.1:$p_ssh-:22"

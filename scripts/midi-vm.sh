@@ -68,13 +68,7 @@ build() {
   say "root file system built in $((SECONDS - start)) s"
 }
 
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-}
+. scripts/free-port.sh
 
 up() {
   local run=${1:?usage: midi-vm.sh up RUN}
