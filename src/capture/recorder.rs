@@ -3,6 +3,7 @@
 
 use super::engine::{CaptureEngine, CaptureShared};
 use super::finish;
+use super::live_loop;
 use super::midi::take::MidiStart;
 use super::midi::{MidiHub, seq::AlsaSequencer};
 use super::process::{self, Analysis, Analyzer, ProcessError, ProcessOptions, TakeMetadata};
@@ -10,7 +11,6 @@ use super::refused::{NotReady, TakeRefused};
 use super::share::{DeliveryError, Share};
 use super::spool::Spool;
 use super::take::{self, TakeError, TakeSpan};
-use super::live_loop;
 use crate::config::Config;
 use crate::notes::Note;
 use crate::panics::locked;

@@ -79,7 +79,6 @@ impl MidiTake {
 
 /// What the recorder did for a MIDI take, in its confirmation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MidiReport {
     /// The sequencer port played, as the recorder found it (`client:port`).
     pub port: String,
@@ -102,7 +101,6 @@ pub struct MidiReport {
 /// A MIDI port in the recorder's status (`capture.midi_ports` and every
 /// port a take has used).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MidiPortStatus {
     /// As configured or asked for.
     pub port: String,

@@ -2,6 +2,15 @@
 //!
 //! Defined once, used by both daemons. Paths are versioned under `/v1/`; a new
 //! incompatible message shape gets a new prefix instead of changing these.
+//!
+//! The board and the recording computers are updated apart (the board by its
+//! A/B bundles, a recording computer by `make install`), so new fields are
+//! optional, and the two directions differ on fields they do not know: a
+//! command (`TakeCommand`, `MidiTake`) is refused when it carries one (it may
+//! ask for something this recorder cannot do, and a typo must not pass
+//! silently), while what a recorder reports (confirmations, status, levels,
+//! errors) is read for the fields the board knows, so a newer recorder's
+//! confirmation is never lost on an older board.
 
 mod midi;
 mod names;
@@ -214,7 +223,6 @@ impl TakeState {
 
 /// The recorder's answer about one take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Confirmation {
     pub take_id: String,
     pub session_id: String,
@@ -261,7 +269,6 @@ pub struct Confirmation {
 
 /// A take's sustain loop, in frames of the delivered file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TakeLoop {
     /// First frame of the loop, and the last one played before the jump
     /// (as `smpl` stores it); absent when no loop was written.
@@ -283,7 +290,6 @@ pub struct TakeLoop {
 /// over all channels, in thousandths of full scale. Frame positions are
 /// counted from the recording's first frame, as `Processing`'s kept range.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TakeEnvelope {
     pub frames: u64,
     pub frames_per_column: u64,
@@ -313,7 +319,6 @@ impl TakeEnvelope {
 /// `GET /v1/levels`: the input's recent peak per channel and, when asked
 /// with `near_hz` and the input is loud enough, its pitch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct InputLevels {
     /// Peak of about the last 100 ms per channel in dBFS; `null` for silence.
     pub peak_dbfs: Vec<Option<f64>>,
@@ -324,7 +329,6 @@ pub struct InputLevels {
 
 /// The live input's pitch, measured on its most recent frames.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LivePitch {
     pub hz: f64,
     /// Periodicity 0..=1 (a clean tone reads over 0.99).
@@ -393,7 +397,6 @@ impl std::fmt::Display for TakeWarning {
 
 /// Figures behind a [`Verdict`], so the board can show why it asks for a retake.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TakeCheck {
     pub verdict: Verdict,
     /// Every issue found, worst first (empty when ok).
@@ -442,7 +445,6 @@ pub struct TakeCheck {
 
 /// Trim and gain applied to the recorded take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Processing {
     /// Kept range of the recording, in frames from its first frame (end exclusive).
     pub kept_from_frame: u64,
@@ -458,7 +460,6 @@ pub struct Processing {
 
 /// Answer for a take that is still being recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct InProgress {
     pub take_id: String,
     pub state: TakeState,
@@ -497,7 +498,6 @@ pub enum ErrorKind {
 
 /// Every error answer has this shape.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     pub error: ErrorKind,
     pub message: String,
@@ -514,7 +514,6 @@ pub enum DeviceState {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ShareStatus {
     pub path: String,
     /// The marker file is present and the last write onto the share succeeded:
@@ -528,7 +527,6 @@ pub struct ShareStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct SpoolStatus {
     pub path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -541,7 +539,6 @@ pub struct SpoolStatus {
 
 /// `GET /v1/status`: readable without the token, polled by the board.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RecorderStatus {
     pub version: String,
     pub device: String,
@@ -601,6 +598,23 @@ mod tests {
         let text = COMMAND.replace("\"duration\"", "\"durration\"");
         let e = serde_json::from_str::<TakeCommand>(&text).unwrap_err();
         assert!(e.to_string().contains("durration"), "{e}");
+    }
+
+    #[test]
+    fn a_newer_recorders_reports_are_read_for_the_fields_known_here() {
+        let mut c = serde_json::to_value(Confirmation::for_tests(
+            "t1",
+            TakeState::Delivered,
+            vec![Some(-6.0)],
+        ))
+        .unwrap();
+        c["added_by_a_newer_recorder"] = serde_json::json!({"x": 1});
+        let read: Confirmation = serde_json::from_value(c).unwrap();
+        assert_eq!(read.take_id, "t1");
+        // A status missing what this board needs is still refused, by name.
+        let status = r#"{"ready":true,"added_later":[1,2]}"#;
+        let e = serde_json::from_str::<RecorderStatus>(status).unwrap_err();
+        assert!(e.to_string().contains("missing field"), "{e}");
     }
 
     #[test]
