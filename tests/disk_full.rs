@@ -88,6 +88,16 @@ fn a_full_spool_fails_the_take_clearly_and_keeps_earlier_takes() {
         message.contains("MB free") && message.contains("big"),
         "{message}"
     );
+    // A short MIDI note keeps its instrument's whole release (5 s here): the
+    // room it needs counts that release, not only the configured tail.
+    let midi = json!({"duration": 0.2, "midi": {"port": "no such synth", "channel": 1,
+        "velocity": 100, "release_seconds": 5.0, "calibrate": false}});
+    let (code, long) = d.post("/v1/takes", &take_cmd("long_release", midi));
+    assert_eq!(
+        (code, long["error"].as_str()),
+        (507, Some("spool_full")),
+        "{long}"
+    );
     assert_eq!(
         d.get("/v1/takes/big").0,
         404,

@@ -113,10 +113,19 @@ impl Recorder {
     /// Bytes the spool needs for a take whose note lasts `note_seconds`: the
     /// raw recording and the processed file exist side by side until the raw
     /// one is removed.
-    fn spool_bytes_for(&self, note_seconds: f64) -> u64 {
+    fn spool_bytes_for(&self, cmd: &TakeCommand) -> u64 {
         let c = &self.config.capture;
-        let frames = c.frames(c.pre_roll_seconds + note_seconds + c.release_tail_seconds);
+        let frames = c.frames(c.pre_roll_seconds + cmd.duration + self.tail_seconds(cmd));
         2 * frames * self.bytes_per_frame() + SPOOL_MARGIN_BYTES
+    }
+
+    /// What the take keeps after the note: the configured tail, or a MIDI
+    /// instrument's whole release when that is longer.
+    fn tail_seconds(&self, cmd: &TakeCommand) -> f64 {
+        let configured = self.config.capture.release_tail_seconds;
+        cmd.midi.as_ref().map_or(configured, |m| {
+            super::midi::schedule::tail_seconds(configured, m.release_seconds)
+        })
     }
 
     fn bytes_per_frame(&self) -> u64 {
@@ -135,7 +144,7 @@ impl Recorder {
 
     /// Refuse a take the spool cannot hold, before a note is played.
     fn check_spool_room(&self, cmd: &TakeCommand) -> Result<(), TakeRefused> {
-        let need = self.spool_bytes_for(cmd.duration);
+        let need = self.spool_bytes_for(cmd);
         match self.spool.free_bytes() {
             Some(free) if free < need => Err(TakeRefused::SpoolFull {
                 spool: self.spool.root().to_path_buf(),
@@ -251,10 +260,7 @@ impl Recorder {
         let first = note_start
             .saturating_sub(configured_frames)
             .max(Self::pre_roll_floor(ring, note_start));
-        let tail = cmd.midi.as_ref().map_or(c.release_tail_seconds, |m| {
-            super::midi::schedule::tail_seconds(c.release_tail_seconds, m.release_seconds)
-        });
-        let end = note_start + c.frames(cmd.duration + tail).max(1);
+        let end = note_start + c.frames(cmd.duration + self.tail_seconds(cmd)).max(1);
         let span = TakeSpan {
             first,
             note_start,
@@ -304,6 +310,9 @@ impl Recorder {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = ActiveGuard(&this.active);
+            // Before a synth is woken or a release waited out: a note that
+            // cannot be kept is never played.
+            this.check_spool_room(&cmd)?;
             let (cmd, midi) = this.midi_start(cmd)?;
             let planned = this.plan(&cmd)?;
             this.record_and_deliver(&cmd, planned, midi)
