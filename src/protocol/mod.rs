@@ -369,7 +369,7 @@ impl Confirmation {
 
 /// Something about a recorded take that its audio alone does not show.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "warning", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "warning", rename_all = "snake_case")]
 pub enum TakeWarning {
     /// Less audio before the note than configured: the recorder had only just
     /// started, or its stream was interrupted shortly before the note.
@@ -379,6 +379,10 @@ pub enum TakeWarning {
         /// Frames the configuration asks for.
         configured_frames: u64,
     },
+    /// A warning a newer recorder gave that this board does not know: still
+    /// a warning (the take is flagged), never a lost confirmation.
+    #[serde(other)]
+    Unrecognised,
 }
 
 impl std::fmt::Display for TakeWarning {
@@ -391,6 +395,9 @@ impl std::fmt::Display for TakeWarning {
                 f,
                 "short pre-roll: {frames} frames before the note instead of {configured_frames}"
             ),
+            TakeWarning::Unrecognised => {
+                write!(f, "a warning from a newer recorder (update the board)")
+            }
         }
     }
 }
@@ -609,8 +616,22 @@ mod tests {
         ))
         .unwrap();
         c["added_by_a_newer_recorder"] = serde_json::json!({"x": 1});
+        c["warnings"] = serde_json::json!([
+            {"warning": "short_pre_roll", "frames": 1, "configured_frames": 2, "later": 3},
+            {"warning": "added_later", "seconds": 1.5}
+        ]);
         let read: Confirmation = serde_json::from_value(c).unwrap();
         assert_eq!(read.take_id, "t1");
+        assert_eq!(
+            read.warnings,
+            [
+                TakeWarning::ShortPreRoll {
+                    frames: 1,
+                    configured_frames: 2
+                },
+                TakeWarning::Unrecognised
+            ]
+        );
         // A status missing what this board needs is still refused, by name.
         let status = r#"{"ready":true,"added_later":[1,2]}"#;
         let e = serde_json::from_str::<RecorderStatus>(status).unwrap_err();
