@@ -907,8 +907,24 @@ fn with_settings_and_abort_guarded_start_stays_open_and_abort_needs_the_password
     assert_eq!(raw_http(a, "GET", "/initiate", &[], b"").0, 200);
     let (code, head, _) = raw_http(a, "GET", "/settings", &[], b"");
     assert_eq!(code, 303);
-    assert!(head.contains("location: /login"), "{head}");
+    assert!(head.contains("location: /login?next=/settings"), "{head}");
     assert_eq!(post_form(a, "/settings", "countdown_duration=3").0, 401);
+    // The login page carries where to go on to; a login goes back to Settings,
+    // and a `next` from elsewhere goes to the status page, never off the board.
+    let page = raw_http(a, "GET", "/login?next=/settings", &[], b"").2;
+    assert!(page.contains(r#"name="next" value="/settings""#), "{page}");
+    for (next, to) in [
+        ("%2Fsettings", "/settings"),
+        ("%2F%2Fevil.example", "/"),
+        ("http%3A%2F%2Fevil.example", "/"),
+    ] {
+        let (code, head, _) = post_form(a, "/login", &format!("password=s3cret&next={next}"));
+        assert_eq!(code, 303, "{head}");
+        assert!(
+            head.contains(&format!("location: {to}\r")),
+            "{next}: {head}"
+        );
+    }
 
     let (code, begun) = board_post(
         &control,

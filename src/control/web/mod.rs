@@ -138,7 +138,11 @@ async fn route(
             return Ok(asset(views::FAVICON_SVG, "image/svg+xml"));
         }
         ("/login", &Method::GET) => {
-            return Ok(login_page(StatusCode::OK, ctl, String::new()));
+            let asked = Form::parse(req.uri().query().unwrap_or("").as_bytes())
+                .map(|q| q.text("next"))
+                .unwrap_or_default();
+            let next = after_login(&asked);
+            return Ok(login_page(StatusCode::OK, ctl, String::new(), next));
         }
         ("/login", &Method::POST) => return login(ctl, req, peer).await,
         _ => {}
@@ -154,7 +158,7 @@ async fn route(
     let whole_page = ctl.password_guards.is_page();
     if !logged_in && (whole_page || matches!(path.as_str(), "/settings" | "/logout")) {
         return if method == Method::GET && path != "/events" {
-            Ok(redirect("/login"))
+            Ok(redirect(&format!("/login?next={}", after_login(&path))))
         } else {
             Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -183,7 +187,7 @@ async fn route(
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
             if !logged_in && form.text("command") == "abort" {
                 let why = "Abort needs the page password: log in, then abort again";
-                return Ok(login_page(StatusCode::UNAUTHORIZED, ctl, why.into()));
+                return Ok(login_page(StatusCode::UNAUTHORIZED, ctl, why.into(), "/"));
             }
             control_form(ctl, &form).await
         }
@@ -309,8 +313,24 @@ fn logout(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
     resp
 }
 
-fn login_page(status: StatusCode, ctl: &Control, error: String) -> Response<Body> {
-    let view = LoginView { error };
+/// Where a login goes on to: the page that asked for it when it is one of
+/// the page's own (never a path from elsewhere: no open redirect), else `/`.
+fn after_login(next: &str) -> &'static str {
+    match next {
+        "/settings" => "/settings",
+        "/takes" => "/takes",
+        "/initiate" => "/initiate",
+        _ => "/",
+    }
+}
+
+fn login_page(
+    status: StatusCode,
+    ctl: &Control,
+    error: String,
+    next: &'static str,
+) -> Response<Body> {
+    let view = LoginView { error, next };
     html(
         status,
         ctl.pages.page("Password", "login", &view, "idle", false),
@@ -324,8 +344,9 @@ async fn login(
 ) -> Result<Response<Body>, ApiError> {
     guard::same_origin(req.headers())?;
     let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
+    let next = after_login(&form.text("next"));
     if ctl.page_password.is_empty() {
-        return Ok(redirect("/"));
+        return Ok(redirect(next));
     }
     // Counted before the password is looked at: parallel guesses too.
     if let Err(wait) = ctl.logins.attempt(peer.ip(), Instant::now()) {
@@ -334,6 +355,7 @@ async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             ctl,
             format!("too many wrong passwords: try again in {wait} s"),
+            next,
         );
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(wait));
@@ -348,7 +370,7 @@ async fn login(
                 format!("no session id: {e}"),
             )
         })?;
-        let mut resp = redirect("/");
+        let mut resp = redirect(next);
         let cookie = format!("{}={id}; Path=/; HttpOnly; SameSite=Strict", guard::COOKIE);
         if let Ok(v) = HeaderValue::from_str(&cookie) {
             resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -361,6 +383,7 @@ async fn login(
         StatusCode::UNAUTHORIZED,
         ctl,
         "wrong password".into(),
+        next,
     ))
 }
 

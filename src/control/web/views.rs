@@ -482,6 +482,8 @@ pub struct SettingsView {
 #[derive(Debug, Serialize, Default)]
 pub struct LoginView {
     pub error: String,
+    /// The page to go on to once logged in (one of the page's own).
+    pub next: &'static str,
 }
 
 #[cfg(test)]
