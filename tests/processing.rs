@@ -62,7 +62,12 @@ fn a_clean_note_is_trimmed_normalized_checked_and_tagged() {
     let pulse = Pulse::start();
     let ws = Workspace::new();
     ws.mount_share();
-    ws.write_config(json!({"capture": {"pre_roll_seconds": 1.0, "release_tail_seconds": 0.3}}));
+    // A layered take (it has a dynamic and a round robin) keeps its level by
+    // default; this one asks for the gain per take.
+    ws.write_config(
+        json!({"capture": {"pre_roll_seconds": 1.0, "release_tail_seconds": 0.3},
+        "post_processing": {"normalize_per": "take"}}),
+    );
     let d = Daemon::capture(&ws, Some(&pulse));
 
     let conf = take_with_tone(

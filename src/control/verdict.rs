@@ -122,6 +122,7 @@ fn short_name(check: &TakeCheck) -> String {
         (Verdict::Silent, _) => "silent".into(),
         (Verdict::Noisy, _) => "noisy".into(),
         (Verdict::NoPitch, _) => "no pitch".into(),
+        (Verdict::Unrecognised, _) => "unknown problem".into(),
         (Verdict::Ok, _) => "ok".into(),
     }
 }
@@ -146,6 +147,9 @@ fn describe(check: &TakeCheck) -> String {
             Some(reason) => format!("no pitch: {reason}"),
             None => "no pitch found".into(),
         },
+        Verdict::Unrecognised => {
+            "a problem a newer recorder found that this board cannot name: update the board".into()
+        }
         Verdict::Ok => "ok".into(),
     }
 }

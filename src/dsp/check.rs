@@ -44,10 +44,15 @@ pub enum Verdict {
     Noisy,
     /// No measurable pitch (the reason is in the notes).
     NoPitch,
+    /// A verdict a newer recorder gave that this build does not know: read
+    /// as a problem (the take is flagged), never as a lost confirmation.
+    #[serde(other)]
+    Unrecognised,
 }
 
 impl Verdict {
-    /// Lowercase name: `ok`, `off_pitch`, `clipped`, `silent`, `noisy`, `no_pitch`.
+    /// Lowercase name: `ok`, `off_pitch`, `clipped`, `silent`, `noisy`,
+    /// `no_pitch` (and `unrecognised`).
     pub fn as_str(&self) -> &'static str {
         match self {
             Verdict::Ok => "ok",
@@ -56,6 +61,7 @@ impl Verdict {
             Verdict::Silent => "silent",
             Verdict::Noisy => "noisy",
             Verdict::NoPitch => "no_pitch",
+            Verdict::Unrecognised => "unrecognised",
         }
     }
 }

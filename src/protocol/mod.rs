@@ -632,6 +632,19 @@ mod tests {
                 TakeWarning::Unrecognised
             ]
         );
+        // A verdict this board does not know still flags the take.
+        let mut c = serde_json::to_value(Confirmation::for_tests(
+            "t2",
+            TakeState::Delivered,
+            vec![Some(-6.0)],
+        ))
+        .unwrap();
+        c["check"] = serde_json::json!({"verdict": "wobbly", "issues": ["wobbly", "noisy"],
+            "notes": [], "clipped_samples": 0});
+        let read: Confirmation = serde_json::from_value(c).unwrap();
+        let check = read.check.expect("the check is kept");
+        assert_eq!(check.verdict, Verdict::Unrecognised);
+        assert_eq!(check.issues, [Verdict::Unrecognised, Verdict::Noisy]);
         // A status missing what this board needs is still refused, by name.
         let status = r#"{"ready":true,"added_later":[1,2]}"#;
         let e = serde_json::from_str::<RecorderStatus>(status).unwrap_err();

@@ -662,7 +662,7 @@ mod tests {
             read(&conf(r#""frequency":"high""#)),
             Err(r#"confirmation: frequency: invalid type: string "high", expected f64"#.into())
         );
-        let e = read(&conf(r#""frequency":1,"check":{"verdict":"fine"}"#)).unwrap_err();
+        let e = read(&conf(r#""frequency":1,"check":{"verdict":7}"#)).unwrap_err();
         assert!(e.starts_with("confirmation: check.verdict: "), "{e}");
     }
 }
