@@ -250,8 +250,11 @@ pub fn metadata_blocks(chunks: &[([u8; 4], Vec<u8>)]) -> Vec<(u8, Vec<u8>)> {
         if let Ok(chunk) = riff_chunk(*id, payload) {
             out.push((APPLICATION, [b"riff".as_slice(), &chunk].concat()));
         }
-        if id == b"smpl" && payload.len() >= 16 {
-            tags.push(format!("MIDI_UNITY_NOTE={}", payload[12]));
+        if id == b"smpl"
+            && payload.len() >= 16
+            && let Some(pitch) = crate::dsp::chunks::smpl_pitch(payload)
+        {
+            tags.push(format!("MIDI_UNITY_NOTE={}", pitch.unity_note));
             if let Some(l) = smpl_loops(payload).first() {
                 tags.push(format!("LOOPSTART={}", l.start));
                 tags.push(format!("LOOPLENGTH={}", l.last - l.start + 1));

@@ -58,13 +58,7 @@ pub fn file_loop(path: &Path) -> io::Result<Option<FileLoop>> {
     let Some(l) = dsp::chunks::smpl_loops(&payload).first().copied() else {
         return Ok(None);
     };
-    let word = |at: usize| {
-        payload
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-    };
-    let midi =
-        f64::from(word(12).unwrap_or(60)) + f64::from(word(16).unwrap_or(0)) / 4_294_967_296.0;
+    let midi = dsp::chunks::smpl_pitch(&payload).map_or(60.0, |p| p.midi());
     let hz = 440.0 * ((midi - 69.0) / 12.0).exp2();
     let (ch, rate) = (usize::from(reader.info.channels), reader.info.sample_rate);
     let end = u64::from(l.last) + 1;

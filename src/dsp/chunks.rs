@@ -125,14 +125,33 @@ pub fn smpl_chunk_looped(
     riff_chunk(*b"smpl", &payload)
 }
 
+/// The little-endian 32-bit word at `at` of a chunk payload, if it is there.
+fn le_word(payload: &[u8], at: usize) -> Option<u32> {
+    payload
+        .get(at..at + 4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+}
+
+impl SmplPitch {
+    /// The pitch as a fractional MIDI note (unity note plus fraction).
+    pub fn midi(&self) -> f64 {
+        f64::from(self.unity_note) + f64::from(self.fraction) / 4_294_967_296.0
+    }
+}
+
+/// The unity note and fraction of a `smpl` payload (`None` when it is cut
+/// before the note; a missing fraction counts as 0).
+pub fn smpl_pitch(payload: &[u8]) -> Option<SmplPitch> {
+    Some(SmplPitch {
+        unity_note: *payload.get(12)?,
+        fraction: le_word(payload, 16).unwrap_or(0),
+    })
+}
+
 /// The forward loops of a `smpl` payload (other loop types and records cut
 /// short are left out).
 pub fn smpl_loops(payload: &[u8]) -> Vec<SmplLoop> {
-    let word = |at: usize| {
-        payload
-            .get(at..at + 4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-    };
+    let word = |at: usize| le_word(payload, at);
     let count = word(28).unwrap_or(0) as usize;
     (0..count.min(payload.len() / SMPL_LOOP))
         .filter_map(|i| {
@@ -419,6 +438,21 @@ mod tests {
             smpl_chunk(0, SmplPitch::from_cents(60, 0.0)),
             Err(DspError::Rate(0))
         );
+    }
+
+    #[test]
+    fn smpl_pitch_round_trip() {
+        let pitch = SmplPitch::from_cents(69, -15.0);
+        let c = smpl_chunk(48_000, pitch).unwrap();
+        assert_eq!(smpl_pitch(&c[8..]), Some(pitch));
+        assert!((pitch.midi() - 68.85).abs() < 1e-6, "{}", pitch.midi());
+        // Cut before the fraction: the note alone; cut before the note: none.
+        let cut = &c[8..8 + 16];
+        assert_eq!(
+            smpl_pitch(cut).map(|p| (p.unity_note, p.fraction)),
+            Some((68, 0))
+        );
+        assert_eq!(smpl_pitch(&cut[..12]), None);
     }
 
     #[test]
