@@ -2,6 +2,8 @@
 //! frame that stands out of the noise measured in the pre-roll's first half.
 //! Streaming, fed the take's frames as they are recorded.
 
+use super::level::db_to_gain;
+
 /// Quietest level an onset must reach (dBFS): with a digitally silent
 /// pre-roll (a software synth) the first sample above it is the onset.
 pub const ONSET_FLOOR_DBFS: f64 = -80.0;
@@ -42,8 +44,8 @@ impl OnsetFinder {
     }
 
     fn threshold(&self) -> f32 {
-        let floor = 10f64.powf(ONSET_FLOOR_DBFS / 20.0) as f32;
-        let over = 10f64.powf(ONSET_OVER_NOISE_DB / 20.0) as f32;
+        let floor = db_to_gain(ONSET_FLOOR_DBFS) as f32;
+        let over = db_to_gain(ONSET_OVER_NOISE_DB) as f32;
         (self.noise_peak * over).max(floor)
     }
 

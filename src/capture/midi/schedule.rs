@@ -1,6 +1,7 @@
 //! When a MIDI take's messages go out, as arithmetic on nanoseconds since
 //! the Unix epoch (the capture timeline's clock): no sequencer, no sleeping.
 
+use crate::dsp::{db_to_gain, gain_to_db};
 use std::time::Duration;
 
 /// Least time between deciding a take's start and its note-on: the command
@@ -68,11 +69,11 @@ pub fn plausible_latency(ms: f64) -> bool {
 /// from the last pre-roll's noise peak (`None`: not measured yet).
 pub fn quiet_threshold(noise_peak: Option<f32>) -> f32 {
     let db = match noise_peak {
-        Some(p) if p > 0.0 => (20.0 * f64::from(p).log10() + QUIET_MARGIN_DB).max(QUIET_FLOOR_DBFS),
+        Some(p) if p > 0.0 => (gain_to_db(f64::from(p)) + QUIET_MARGIN_DB).max(QUIET_FLOOR_DBFS),
         Some(_) => QUIET_FLOOR_DBFS,
         None => UNKNOWN_FLOOR_DBFS,
     };
-    10f64.powf(db / 20.0) as f32
+    db_to_gain(db) as f32
 }
 
 /// Seconds kept after the note: the configured tail, or the instrument's
