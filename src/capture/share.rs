@@ -66,8 +66,7 @@ impl Share {
     }
 
     pub fn free_bytes(&self) -> Option<u64> {
-        let st = nix::sys::statvfs::statvfs(&self.root).ok()?;
-        Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+        crate::retention::free_bytes(&self.root).ok()
     }
 
     /// Whether the last write failed (so a probe should find out whether it is back).

@@ -109,8 +109,7 @@ impl Spool {
 
     /// Bytes free for this daemon on the spool's file system.
     pub fn free_bytes(&self) -> Option<u64> {
-        let st = nix::sys::statvfs::statvfs(&self.root).ok()?;
-        Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+        crate::retention::free_bytes(&self.root).ok()
     }
 
     fn recover(&self) -> io::Result<()> {
