@@ -278,7 +278,7 @@ fn a_panic_ends_the_recorder_and_a_restart_delivers_the_take() {
     );
     let status = wait_for("the daemon to exit", Duration::from_secs(10), || d.exited());
     assert_eq!(status.code(), Some(takebox::panics::EXIT_PANIC));
-    assert!(d.log_contains("failpoint capture.deliver"));
+    d.wait_for_log("failpoint capture.deliver");
     let d = Daemon::capture(&ws, Some(&pulse));
     let done = wait_delivered(&d, "p1");
     assert_whole_on_share(&ws, &done);

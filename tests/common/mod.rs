@@ -362,8 +362,19 @@ impl Daemon {
         )
     }
 
+    /// Whether a line read so far holds `needle`: for asserting a line is absent.
     pub fn log_contains(&self, needle: &str) -> bool {
         self.logs.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    /// Waits until the daemon has logged a line holding `needle`: the reader thread
+    /// may lag the HTTP answer that followed the line.
+    pub fn wait_for_log(&self, needle: &str) {
+        wait_for(
+            &format!("a log line with {needle:?}"),
+            Duration::from_secs(30),
+            || self.log_contains(needle).then_some(()),
+        )
     }
 }
 
