@@ -12,10 +12,23 @@ use std::time::{Duration, Instant};
 
 /// Every notification that arrives within `window`.
 fn collect(sock: &UnixDatagram, window: Duration) -> Vec<String> {
-    let end = Instant::now() + window;
+    collect_until(sock, window, |_| false)
+}
+
+/// The notifications that arrive until those read so far satisfy `done`, or
+/// `timeout` passes: a loaded machine may be slow to send them, never early.
+fn collect_until(
+    sock: &UnixDatagram,
+    timeout: Duration,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let end = Instant::now() + timeout;
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     while let Some(left) = end.checked_duration_since(Instant::now()) {
+        if done(&got) {
+            break;
+        }
         sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))
             .unwrap();
         match sock.recv(&mut buf) {
@@ -24,6 +37,10 @@ fn collect(sock: &UnixDatagram, window: Duration) -> Vec<String> {
         }
     }
     got
+}
+
+fn is_ready(msgs: &[String]) -> bool {
+    msgs.iter().any(|m| m.starts_with("READY=1"))
 }
 
 fn pings(msgs: &[String]) -> usize {
@@ -54,14 +71,13 @@ fn ready_watchdog_only_while_capturing_and_stopping() {
     );
 
     // READY=1 comes once the pre-roll is held (0.5 s here), however loaded the machine.
-    let mut first = Vec::new();
-    let end = Instant::now() + Duration::from_secs(20);
-    while !first.iter().any(|m: &String| m.starts_with("READY=1")) && Instant::now() < end {
-        first.extend(collect(&sock, Duration::from_millis(200)));
-    }
+    let mut first = collect_until(&sock, Duration::from_secs(30), is_ready);
+    assert!(is_ready(&first), "no READY=1: {first:?}");
     // READY means a take would be accepted with its whole pre-roll.
     assert_eq!(d.get("/v1/status").1["ready"], true);
-    first.extend(collect(&sock, Duration::from_secs(2)));
+    first.extend(collect_until(&sock, Duration::from_secs(30), |m| {
+        pings(m) >= 3
+    }));
     let ready: Vec<_> = first.iter().filter(|m| m.starts_with("READY=1")).collect();
     assert_eq!(ready.len(), 1, "one READY=1: {first:?}");
     assert!(
@@ -75,8 +91,11 @@ fn ready_watchdog_only_while_capturing_and_stopping() {
     // A capture thread stuck in the driver: freeze the sound server.
     let server = pulse.pid().unwrap();
     signal(server, nix::sys::signal::Signal::SIGSTOP);
-    // The engine calls the thread stuck after 5 s of silence.
-    let frozen = collect(&sock, Duration::from_secs(8));
+    // The engine calls the thread stuck after 5 s of silence; then a further
+    // two ping periods show that no ping follows it.
+    let stuck = |m: &[String]| m.iter().any(|m| m.contains("STATUS=capture thread stuck"));
+    let mut frozen = collect_until(&sock, Duration::from_secs(60), stuck);
+    frozen.extend(collect(&sock, Duration::from_secs(1)));
     signal(server, nix::sys::signal::Signal::SIGCONT);
     let status = frozen
         .iter()
@@ -87,7 +106,7 @@ fn ready_watchdog_only_while_capturing_and_stopping() {
         0,
         "no ping once stuck: {frozen:?}"
     );
-    let thawed = collect(&sock, Duration::from_secs(4));
+    let thawed = collect_until(&sock, Duration::from_secs(30), |m| pings(m) >= 2);
     assert!(pings(&thawed) >= 2, "pings resume: {thawed:?}");
 
     let exit = d.terminate();
@@ -116,8 +135,10 @@ fn control_reports_ready_pings_while_its_cycle_runs_and_stops() {
         &["--config", &config],
         &env,
     );
-    let first = collect(&sock, Duration::from_secs(2));
-    assert!(first.iter().any(|m| m.starts_with("READY=1")), "{first:?}");
+    let first = collect_until(&sock, Duration::from_secs(30), |m| {
+        is_ready(m) && pings(m) >= 2
+    });
+    assert!(is_ready(&first), "{first:?}");
     assert!(pings(&first) >= 2, "{first:?}");
     assert!(d.terminate().success());
     let last = collect(&sock, Duration::from_millis(300));
