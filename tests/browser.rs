@@ -168,7 +168,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     browser.click("#begin");
     wait_for(
         "the status page with the session",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || browser.text("#note_text").filter(|t| t == "A4"),
     );
     assert_eq!(browser.text("#progress_text").as_deref(), Some("0 of 3"));
@@ -187,10 +187,10 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
            window.lv.n++; if (JSON.parse(e.data).tuner) window.lv.tuned++; });",
         Value::Null,
     );
-    let cents = wait_for("the tuner's cents", Duration::from_secs(15), || {
+    let cents = wait_for("the tuner's cents", Duration::from_secs(30), || {
         tuner_cents(&browser).filter(|c| (c - expected).abs() < 3.0)
     });
-    let level = wait_for("the tone on the meter", Duration::from_secs(10), || {
+    let level = wait_for("the tone on the meter", Duration::from_secs(30), || {
         meter(&browser).filter(|db| (-14.0..=-7.0).contains(db))
     });
     every_size(&browser, "armed");
@@ -203,17 +203,17 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     // tuner goes, and the pre-roll measures the noise floor.
     let _ = player.kill();
     let _ = player.wait();
-    wait_for("the meter to fall", Duration::from_secs(10), || {
+    wait_for("the meter to fall", Duration::from_secs(30), || {
         meter(&browser).filter(|db| *db <= -40.0)
     });
-    wait_for("the tuner to go", Duration::from_secs(10), || {
+    wait_for("the tuner to go", Duration::from_secs(30), || {
         tuner_cents(&browser).is_none().then_some(())
     });
     eprintln!("tuner {cents:+.1} cents for {expected:+.1}; meter {level} dBFS");
 
     // Space starts the take.
     browser.press(" ");
-    let seen = wait_for("the countdown on screen", Duration::from_secs(10), || {
+    let seen = wait_for("the countdown on screen", Duration::from_secs(30), || {
         let n = browser.text("#countdown_text")?;
         (phase(&browser) == "countdown" && !n.is_empty()).then_some(n)
     });
@@ -231,14 +231,14 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     let note = ws.dir.path().join("note.wav");
     write_tone(&note, 440.0, 0.3, 4.5);
     pulse.upload_sample(&note, "note");
-    wait_for("the recording phase", Duration::from_secs(10), || {
+    wait_for("the recording phase", Duration::from_secs(30), || {
         (phase(&browser) == "recording").then_some(())
     });
     pulse.play_sample("note");
     // The meter follows the note while it is recorded, not afterwards.
     wait_for(
         "the note on the meter while recording",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || {
             let p = phase(&browser);
             assert!(
@@ -257,7 +257,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     every_size(&browser, "recording");
     wait_for(
         "the board checking the take",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || (phase(&browser) == "waiting for confirmation").then_some(()),
     );
     every_size(&browser, "checking");
@@ -312,7 +312,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     let weight = page("/") + page("/app.js");
     eprintln!("status page with its script: {weight} bytes");
     assert!(weight < 40_000, "status page and script: {weight} bytes");
-    wait_for("progress 1 of 3", Duration::from_secs(10), || {
+    wait_for("progress 1 of 3", Duration::from_secs(30), || {
         (browser.text("#progress_text")? == "1 of 3").then_some(())
     });
     every_size(&browser, "ok");
@@ -328,7 +328,7 @@ fn the_page_records_takes_readable_across_the_room_in_chromium() {
     });
     wait_for(
         "the view to ask for attention",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || (stage(&browser) == "attention").then_some(()),
     );
     every_size(&browser, "attention");

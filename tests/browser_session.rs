@@ -51,7 +51,7 @@ fn a_recordist_session_pauses_on_a_silent_take_plays_it_back_and_records_it_agai
     browser.screenshot(&artifact("session-paused-390x844.png"));
 
     // Listen back: the audio element loads the take and knows its length.
-    let duration = wait_for("the take to load", Duration::from_secs(20), || {
+    let duration = wait_for("the take to load", Duration::from_secs(30), || {
         let v = browser.execute(
             "var a = document.getElementById('last_audio');
              return a && a.readyState >= 1 ? a.duration : null;",
@@ -107,7 +107,7 @@ fn a_recordist_session_pauses_on_a_silent_take_plays_it_back_and_records_it_agai
     });
     browser.go(&format!("{base}/"));
     browser.click("button[value=start]");
-    let flash = wait_for("the refusal on the page", Duration::from_secs(10), || {
+    let flash = wait_for("the refusal on the page", Duration::from_secs(30), || {
         browser.text("#flash")
     });
     assert!(flash.contains("is down"), "{flash}");

@@ -798,7 +798,7 @@ fn a_session_recorded_by_the_real_daemons_imports_and_exports() {
     let control = common::Daemon::control(&ws);
     common::wait_for(
         "the recorder to show as up",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || {
             let (_, s) = common::http(
                 control.addr,

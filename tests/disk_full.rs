@@ -166,7 +166,7 @@ fn a_full_share_keeps_the_take_spooled_until_there_is_room() {
     share.resize("4m");
     let done = wait_for(
         "delivery once the share has room",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || {
             let (_, t) = d.get("/v1/takes/wide");
             (t["state"] == "delivered").then_some(t)
@@ -217,7 +217,7 @@ fn a_read_only_share_is_reported_unavailable_until_it_takes_writes_again() {
     assert!(ok.success());
     wait_for(
         "delivery once the share is writable",
-        Duration::from_secs(15),
+        Duration::from_secs(30),
         || {
             let s = d.get("/v1/status").1;
             (s["share"]["available"] == true && s["spool_pending"] == json!([])).then_some(())
@@ -305,7 +305,7 @@ fn a_full_log_folder_on_the_board_is_shown_on_the_page_and_in_the_status() {
     assert!(problem["free_bytes"].as_u64().unwrap() < 4096, "{problem}");
     let live = wait_for(
         "the page to show the full folder",
-        Duration::from_secs(20),
+        Duration::from_secs(30),
         || problems(&browser).filter(|t| t.contains("The session log cannot be written in")),
     );
     assert!(live.contains("No space left on device"), "{live}");
@@ -339,7 +339,7 @@ fn a_full_log_folder_on_the_board_is_shown_on_the_page_and_in_the_status() {
     assert!(!page.contains("cannot be written in"), "{page}");
     wait_for(
         "the page to clear the problem",
-        Duration::from_secs(20),
+        Duration::from_secs(30),
         || problems(&browser).filter(|t| !t.contains("cannot be written in")),
     );
 }

@@ -265,7 +265,7 @@ fn start_is_refused_while_the_recorder_is_down_and_a_lost_take_says_so() {
     let (code, st) = board_post(&control, "/api/v1/start", json!({}));
     assert_eq!(code, 200, "{st}");
     let mut capture = capture;
-    wait_for("the take to record", Duration::from_secs(15), || {
+    wait_for("the take to record", Duration::from_secs(30), || {
         let (_, s) = capture.get("/v1/status");
         s["recording"].as_str().map(String::from)
     });

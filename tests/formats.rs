@@ -106,7 +106,7 @@ fn capture_from_file(format: &str, channels: usize) {
         &["--config", &config],
         &env,
     );
-    wait_for("the file device to run", Duration::from_secs(20), || {
+    wait_for("the file device to run", Duration::from_secs(30), || {
         let (_, s) = d.get("/v1/status");
         (s["state"] == "running" && s["frames_captured"].as_u64() > Some(RATE as u64 / 2))
             .then_some(())

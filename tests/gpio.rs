@@ -55,7 +55,7 @@ fn a_press_drives_a_whole_take_and_the_leds_show_countdown_recording_and_the_ver
     );
     let _capture = Daemon::capture(&ws, Some(&pulse));
     let control = Daemon::control(&ws);
-    wait_status(&control, "the recorder to show as up", 10, |s| {
+    wait_status(&control, "the recorder to show as up", 30, |s| {
         s["recorders"][0]["up"] == true
     });
     let (code, st) = api(&control, "GET", "/api/v1/status", None);
@@ -233,7 +233,7 @@ fn with_the_abort_policy_a_press_during_the_countdown_aborts_and_a_down_recorder
     );
     let mut capture = Daemon::capture(&ws, None);
     let control = Daemon::control(&ws);
-    wait_status(&control, "the recorder to show as up", 10, |s| {
+    wait_status(&control, "the recorder to show as up", 30, |s| {
         s["recorders"][0]["up"] == true
     });
     let (code, begun) = api(
@@ -253,7 +253,7 @@ fn with_the_abort_policy_a_press_during_the_countdown_aborts_and_a_down_recorder
         Some(json!({"ms": 150})),
     );
     assert_eq!(code, 200);
-    wait_status(&control, "the countdown", 5, |s| s["phase"] == "countdown");
+    wait_status(&control, "the countdown", 30, |s| s["phase"] == "countdown");
     let (code, _) = api(
         &control,
         "POST",
@@ -261,11 +261,11 @@ fn with_the_abort_policy_a_press_during_the_countdown_aborts_and_a_down_recorder
         Some(json!({"ms": 150})),
     );
     assert_eq!(code, 200);
-    wait_status(&control, "the abort", 5, |s| s["phase"] == "aborted");
+    wait_status(&control, "the abort", 30, |s| s["phase"] == "aborted");
     capture.kill9();
     wait_for(
         "the slow blink of a down recorder",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || {
             let (_, leds) = api(&control, "GET", "/api/v1/gpio/leds", None);
             leds["changes"]

@@ -197,7 +197,7 @@ fn refused_live_status_streams_are_closed_at_once() {
     ninth.write_all(request.as_bytes()).unwrap();
     let answer = wait_for(
         "the ninth stream to be refused and closed",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || closed_by_server(&mut ninth),
     );
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");

@@ -207,7 +207,7 @@ fn ready_means_a_take_gets_its_whole_pre_roll() {
     // Before ready, with the clock up: accepted, and flagged.
     let filling = wait_for(
         "the pre-roll to be filling",
-        Duration::from_secs(20),
+        Duration::from_secs(30),
         || {
             let (_, s) = d.get("/v1/status");
             (s["ready"] == false
@@ -228,7 +228,7 @@ fn ready_means_a_take_gets_its_whole_pre_roll() {
     );
     assert_eq!(warning["configured_frames"], 4 * 48_000);
     // Once ready: the whole pre-roll, no warning.
-    wait_for("ready", Duration::from_secs(20), || {
+    wait_for("ready", Duration::from_secs(30), || {
         (d.get("/v1/status").1["ready"] == true).then_some(())
     });
     let (code, late) = d.post("/v1/takes", &take_cmd("late", json!({"duration": 0.2})));
@@ -254,7 +254,7 @@ fn a_panic_ends_the_recorder_and_a_restart_delivers_the_take() {
         &["--config", &config],
         &env,
     );
-    wait_for("ready", Duration::from_secs(20), || {
+    wait_for("ready", Duration::from_secs(30), || {
         (d.get("/v1/status").1["ready"] == true).then_some(())
     });
     // The connection dies with the daemon: no answer, or an error.
@@ -276,7 +276,7 @@ fn a_panic_ends_the_recorder_and_a_restart_delivers_the_take() {
             .map_or(true, |(code, _)| code.as_u16() != 200),
         "{answer:?}"
     );
-    let status = wait_for("the daemon to exit", Duration::from_secs(10), || d.exited());
+    let status = wait_for("the daemon to exit", Duration::from_secs(30), || d.exited());
     assert_eq!(status.code(), Some(takebox::panics::EXIT_PANIC));
     d.wait_for_log("failpoint capture.deliver");
     let d = Daemon::capture(&ws, Some(&pulse));
@@ -339,7 +339,7 @@ fn a_session_that_cannot_launch_is_paused_with_the_reason_never_a_crash() {
         Some(b"{}".to_vec()),
     );
     assert_eq!(code, 200, "{st}");
-    let st = wait_for("the session to pause", Duration::from_secs(10), || {
+    let st = wait_for("the session to pause", Duration::from_secs(30), || {
         let (_, s) = http(control.addr, "GET", "/api/v1/status", Some(TOKEN), None);
         (s["phase"] == "paused").then_some(s)
     });

@@ -67,7 +67,7 @@ fn check_refuses_folders_that_start_cannot_make() {
         .unwrap();
     let status = wait_for(
         "capture to refuse its start",
-        Duration::from_secs(20),
+        Duration::from_secs(30),
         || child.try_wait().unwrap(),
     );
     let mut err = String::new();

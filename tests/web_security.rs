@@ -429,7 +429,7 @@ fn control_with_stderr(
         .stderr(file)
         .spawn()
         .unwrap();
-    let addr = wait_for("the listening line", Duration::from_secs(20), || {
+    let addr = wait_for("the listening line", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(stderr).ok()?;
         let rest = text.split("listening on http://").nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
@@ -515,7 +515,7 @@ fn log_lines_carry_syslog_priorities_when_stderr_is_the_journal() {
         Some(TOKEN),
         Some(b"{}".to_vec()),
     );
-    let text = wait_for("a warning in the journal", Duration::from_secs(20), || {
+    let text = wait_for("a warning in the journal", Duration::from_secs(30), || {
         let text = std::fs::read_to_string(&journal).ok()?;
         let has = |p: &str| text.lines().any(|l| l.starts_with(p));
         (has("<3>") && has("<4>") && has("<6>") && has("<7>")).then_some(text)

@@ -73,7 +73,7 @@ impl Pulse {
             .spawn()
             .expect("pulseaudio must be installed (make test installs it)");
         self.child = Some(child);
-        wait_for("PulseAudio to answer", Duration::from_secs(15), || {
+        wait_for("PulseAudio to answer", Duration::from_secs(30), || {
             self.pactl(&["set-default-source", "studio.monitor"])
                 .then_some(())
         });
@@ -320,7 +320,7 @@ impl Daemon {
             &["--config", &config],
             &env,
         );
-        wait_for("the recorder to be ready", Duration::from_secs(20), || {
+        wait_for("the recorder to be ready", Duration::from_secs(30), || {
             let (code, s) = d.get("/v1/status");
             (code == 200 && s["ready"] == true).then_some(())
         });

@@ -34,7 +34,7 @@ impl Driver {
             session: String::new(),
             _profile: tempfile::tempdir().unwrap(),
         };
-        wait_for("chromedriver to answer", Duration::from_secs(20), || {
+        wait_for("chromedriver to answer", Duration::from_secs(30), || {
             std::net::TcpStream::connect(addr).ok()?;
             let (code, v) = http(addr, "GET", "/status", None, None);
             (code == 200 && v["value"]["ready"] == true).then_some(())
