@@ -512,6 +512,7 @@ impl Cycle {
                 });
                 self.message = Some(format!("waiting for {recorder}: {error}"));
             }
+            Progress::Aborted(line) => self.log_event(line),
             Progress::Recovered { recorder } => {
                 self.log_event(LogEvent::RecorderBack { recorder });
                 // Only the notice it made untrue goes (not, say, a lost take's).
@@ -755,6 +756,12 @@ impl Cycle {
                 r.outcome = outcome;
             }
             let take_id = t.take_id;
+            if outcome == TakeOutcome::Abandoned {
+                // The recorders stop it too; their answers are logged as they come.
+                let timeout =
+                    crate::protocol::seconds(self.config().control.request_timeout_seconds);
+                super::take_abort::spawn(&self.ctx.clients, &take_id, timeout, &self.progress_tx);
+            }
             self.log_event(if outcome == TakeOutcome::Abandoned {
                 LogEvent::TakeAbandoned { take_id }
             } else {
@@ -931,11 +938,17 @@ impl Cycle {
         let slot = take.slot;
         let session = self.session.as_mut().expect("a session");
         let mut lost = false;
+        // Aborted on a recorder (not by this board): nothing kept, as if lost.
+        let aborted = matches!(result, TakeResult::Aborted(_));
         let rearm = match result {
             TakeResult::Confirmed(confs) => self.confirmed(&take, &confs),
-            TakeResult::Lost(why) => {
+            TakeResult::Lost(why) | TakeResult::Aborted(why) => {
                 if let Some(r) = session.take_mut(slot, &take.take_id) {
-                    r.outcome = TakeOutcome::Lost;
+                    r.outcome = if aborted {
+                        TakeOutcome::Abandoned
+                    } else {
+                        TakeOutcome::Lost
+                    };
                     r.detail = Some(why.clone());
                 }
                 lost = true;
@@ -960,7 +973,9 @@ impl Cycle {
         };
         if let Some(why) = rearm {
             log::warn!(target: "takebox::control", "take {} not usable ({why}); slot {} is recorded again", take.take_id, slot + 1);
-            let what = if lost {
+            let what = if aborted {
+                "was aborted"
+            } else if lost {
                 "was lost"
             } else {
                 "has no usable audio"
