@@ -333,15 +333,31 @@ impl Recorder {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = ActiveGuard(&this);
-            // Before a synth is woken or a release waited out: a note that
-            // cannot be kept is never played.
-            this.check_spool_room(&cmd)?;
-            let (cmd, midi) = this.midi_start(cmd)?;
-            let planned = this.plan(&cmd)?;
-            this.record_and_deliver(&cmd, planned, midi)
+            let take_id = cmd.take_id.clone();
+            match this.run_take(cmd) {
+                // Whatever the abort cut short, the take answers as aborted
+                // (and its id is kept), as when it stopped the recording.
+                Err(e)
+                    if this.aborting.load(Ordering::Acquire)
+                        && !matches!(e, TakeRefused::Aborted { .. }) =>
+                {
+                    Err(this.stopped(&take_id))
+                }
+                r => r,
+            }
         })
         .await
         .map_err(|e| TakeRefused::Internal(e.to_string()))?
+    }
+
+    /// A take made active: its MIDI note prepared, planned, recorded, delivered.
+    fn run_take(&self, cmd: TakeCommand) -> Result<TakeReply, TakeRefused> {
+        // Before a synth is woken or a release waited out: a note that
+        // cannot be kept is never played.
+        self.check_spool_room(&cmd)?;
+        let (cmd, midi) = self.midi_start(cmd)?;
+        let planned = self.plan(&cmd)?;
+        self.record_and_deliver(&cmd, planned, midi)
     }
 
     /// A MIDI take: its port made ready, the last release waited out, and

@@ -105,12 +105,15 @@ mod tests {
     use std::sync::Arc;
     use std::time::{Duration, Instant, SystemTime};
 
-    /// A recorder on a silent generated input whose MIDI port records what
-    /// it is sent, ready for a take.
-    async fn recorder(dir: &Path) -> (Arc<Recorder>, crate::capture::midi::player::tests::Sent) {
+    /// A recorder on a generated input (`device`) whose MIDI port records
+    /// what it is sent, ready for a take.
+    async fn recorder(
+        dir: &Path,
+        device: &str,
+    ) -> (Arc<Recorder>, crate::capture::midi::player::tests::Sent) {
         let mut config = Config::default();
         let c = &mut config.capture;
-        c.device = "takebox:silence".parse().unwrap();
+        c.device = device.parse().unwrap();
         c.pre_roll_seconds = 0.2;
         c.release_tail_seconds = 0.1;
         c.spool_path = dir.join("spool");
@@ -133,11 +136,12 @@ mod tests {
     }
 
     /// A take of A4 on channel 3 of the recording port, a long note.
-    fn midi_take(take_id: &str) -> TakeCommand {
+    fn midi_take(take_id: &str, release_seconds: f64) -> TakeCommand {
         let mut cmd: TakeCommand = serde_json::from_value(serde_json::json!({
             "take_id": take_id, "session_id": "s1", "instrument": "synth",
             "note": "A4", "frequency": 440.0, "articulation": "long", "duration": 60.0,
-            "midi": {"port": "synth", "channel": 3, "velocity": 90, "release_seconds": 0.2}
+            "midi": {"port": "synth", "channel": 3, "velocity": 90,
+                     "release_seconds": release_seconds}
         }))
         .unwrap();
         cmd.start_at = Some(Timestamp(SystemTime::now() + Duration::from_millis(300)));
@@ -165,10 +169,10 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_aborted_midi_take_silences_its_channel_and_keeps_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let (r, sent) = recorder(dir.path()).await;
+        let (r, sent) = recorder(dir.path(), "takebox:silence").await;
         let take = tokio::spawn({
             let r = r.clone();
-            async move { r.take(midi_take("m1")).await }
+            async move { r.take(midi_take("m1", 0.2)).await }
         });
         let sounding = || {
             locked(&sent)
@@ -200,11 +204,35 @@ mod tests {
         assert_eq!(files_under(&dir.path().join("spool")), ["aborted/m1"]);
         assert_eq!(files_under(&dir.path().join("share")), [".takebox-share"]);
         assert!(r.lookup("m1").is_none() && r.was_aborted("m1"));
-        let again = r.take(midi_take("m1")).await.unwrap_err();
+        let again = r.take(midi_take("m1", 0.2)).await.unwrap_err();
         assert!(matches!(again, TakeRefused::Aborted { .. }), "{again:?}");
         let reply = r.abort("m1").await.unwrap();
         assert_eq!(reply.outcome, AbortOutcome::AlreadyAborted);
         // Only the abort's own messages went out: no note-off came later.
         assert_eq!(locked(&sent).len(), 4);
+    }
+
+    /// Aborted while it waits for the last release to decay (the input never
+    /// goes quiet here): the note is never played, and the take answers as
+    /// aborted, not as whatever the cut-short wait led to.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_midi_take_aborted_before_its_note_plays_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (r, sent) = recorder(dir.path(), "takebox:sine=440").await;
+        let take = tokio::spawn({
+            let r = r.clone();
+            async move { r.take(midi_take("w1", 30.0)).await }
+        });
+        let waiting = || r.status().recording.as_deref() == Some("w1");
+        until("the take to wait for quiet", waiting).await;
+        let reply = r.abort("w1").await.unwrap();
+        assert_eq!(reply.outcome, AbortOutcome::Stopped);
+        let refused = take.await.unwrap().unwrap_err();
+        assert!(
+            matches!(refused, TakeRefused::Aborted { .. }),
+            "{refused:?}"
+        );
+        assert!(locked(&sent).is_empty(), "{:?}", locked(&sent));
+        assert_eq!(files_under(&dir.path().join("spool")), ["aborted/w1"]);
     }
 }
