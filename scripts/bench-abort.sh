@@ -14,17 +14,16 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 export TAKEBOX_TOKEN=bench
 mkdir -p "$work/share" "$work/spool"
 touch "$work/share/.takebox-share"
+addr=127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$work/config.json" <<JSON
 {"logging": {"log_to_file": false, "log_level": "INFO"},
- "capture": {"device": "takebox:sine=440", "listen": "127.0.0.1:0",
+ "capture": {"device": "takebox:sine=440", "listen": "$addr",
    "share_path": "share", "spool_path": "spool", "pre_roll_seconds": 0.5,
    "release_tail_seconds": 0.2, "period_frames": 4096}}
 JSON
 "$bin/takebox-capture" --config "$work/config.json" 2>"$work/capture.log" &
-addr=""
 for _ in $(seq 200); do
-  addr=$(grep -o 'listening on http://[0-9.:]*' "$work/capture.log" | sed 's|.*http://||' || true)
-  [[ -n $addr ]] && curl -fs "http://$addr/v1/status" | grep -q '"ready":true' && break
+  curl -fs "http://$addr/v1/status" 2>/dev/null | grep -q '"ready":true' && break
   sleep 0.1
 done
 python3 - "$addr" "$work" "${BENCH_ABORTS:-10}" <<'PY'

@@ -148,6 +148,15 @@ mod tests {
         cmd
     }
 
+    /// The take sent on a task of its own, as the HTTP layer does.
+    fn send(
+        r: &Arc<Recorder>,
+        cmd: TakeCommand,
+    ) -> tokio::task::JoinHandle<Result<crate::protocol::TakeReply, TakeRefused>> {
+        let r = r.clone();
+        tokio::spawn(async move { r.take(cmd).await })
+    }
+
     fn files_under(dir: &Path) -> Vec<String> {
         let mut out = Vec::new();
         for e in walk(dir) {
@@ -170,10 +179,7 @@ mod tests {
     async fn an_aborted_midi_take_silences_its_channel_and_keeps_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let (r, sent) = recorder(dir.path(), "takebox:silence").await;
-        let take = tokio::spawn({
-            let r = r.clone();
-            async move { r.take(midi_take("m1", 0.2)).await }
-        });
+        let take = send(&r, midi_take("m1", 0.2));
         let sounding = || {
             locked(&sent)
                 .iter()
@@ -219,10 +225,7 @@ mod tests {
     async fn a_midi_take_aborted_before_its_note_plays_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let (r, sent) = recorder(dir.path(), "takebox:sine=440").await;
-        let take = tokio::spawn({
-            let r = r.clone();
-            async move { r.take(midi_take("w1", 30.0)).await }
-        });
+        let take = send(&r, midi_take("w1", 30.0));
         let waiting = || r.status().recording.as_deref() == Some("w1");
         until("the take to wait for quiet", waiting).await;
         let reply = r.abort("w1").await.unwrap();
