@@ -245,3 +245,72 @@ fn a_session_aborted_mid_take_stops_it_on_the_recorder_and_the_slot_records_agai
     assert!(!confirmed.iter().any(|c| c["take_id"] == aborted.as_str()));
     assert_eq!(share_wavs(&ws).len(), 3, "{:?}", share_wavs(&ws));
 }
+
+fn signal(d: &Daemon, sig: nix::sys::signal::Signal) {
+    let pid = nix::unistd::Pid::from_raw(d.pid() as i32);
+    nix::sys::signal::kill(pid, sig).unwrap();
+}
+
+#[test]
+fn a_recorder_that_does_not_answer_holds_no_abort_up_and_late_answers_stay_in_their_session() {
+    let (ws1, ws2) = (Workspace::new(), Workspace::new());
+    ws1.mount_share();
+    ws2.mount_share();
+    let (p1, p2) = (free_port(), free_port());
+    let device = json!({"capture": {"device": "takebox:sine=440"}});
+    ws2.write_board_config(p2, device.clone());
+    let mut patch = json!({
+        "control": {"recorders": [format!("http://127.0.0.1:{p1}"), format!("http://127.0.0.1:{p2}")],
+                    "on_warning": "continue"},
+        "articulation_durations": {"short": 0.5, "medium": 0.5, "long": 8.0, "transient": 0.05}});
+    merge(&mut patch, &device);
+    ws1.write_board_config(p1, patch);
+    let _c1 = Daemon::capture(&ws1, None);
+    let c2 = Daemon::capture(&ws2, None);
+    let control = Daemon::control(&ws1);
+    board_wait(&control, "both recorders ready", 20, |s| {
+        (0..2).all(|i| s["recorders"][i]["ready"] == true)
+    });
+    let session = |note: &str| {
+        let (code, begun) = board_post(
+            &control,
+            "/api/v1/session",
+            json!({"instrument": "guitar", "lowest_note": note, "highest_note": note,
+                   "articulations": ["long"], "auto_advance": false}),
+        );
+        assert_eq!(code, 201, "{begun}");
+        begun["session_id"].as_str().unwrap().to_string()
+    };
+    let first = session("A4");
+    let (code, st) = board_post(&control, "/api/v1/start", json!({}));
+    assert_eq!(code, 200, "{st}");
+    let take = st["take_id"].as_str().unwrap().to_string();
+    let on_second = format!("{take}-r2");
+    wait_for("the take recording on both", ANSWER_BOUND, || {
+        (ws1.spooled_bytes(&take) > 48_000 * 3 && ws2.spooled_bytes(&on_second) > 48_000 * 3)
+            .then_some(())
+    });
+
+    // The second recorder stops answering (a machine that hung); the abort
+    // and a new session go through regardless.
+    signal(&c2, nix::sys::signal::Signal::SIGSTOP);
+    let (code, st) = board_post(&control, "/api/v1/abort", json!({}));
+    assert_eq!((code, st["phase"].as_str()), (200, Some("aborted")), "{st}");
+    let second = session("B4");
+    let answers = wait_for("both recorders' lines", ANSWER_BOUND, || {
+        let lines = events(&ws1, &first, "take_aborted");
+        (lines.len() == 2).then_some(lines)
+    });
+    signal(&c2, nix::sys::signal::Signal::SIGCONT);
+    let by = |id: &str| answers.iter().find(|l| l["take_id"] == id).unwrap();
+    assert_eq!(by(&take)["outcome"], "stopped", "{answers:?}");
+    assert_eq!(by(&take)["recorder"], format!("http://127.0.0.1:{p1}"));
+    let silent = by(&on_second);
+    assert!(
+        silent["error"].as_str().unwrap().contains("no answer"),
+        "{silent}"
+    );
+    assert!(silent.get("outcome").is_none(), "{silent}");
+    assert!(events(&ws1, &second, "take_aborted").is_empty());
+    assert_eq!(share_wavs(&ws1), Vec::<String>::new());
+}

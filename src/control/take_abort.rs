@@ -10,10 +10,12 @@ use crate::session_log_format::LogEvent;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// Ask every recorder to stop `take_id`; their answers arrive on `progress`.
-/// `request_timeout` is the board's usual wait for a recorder.
+/// Ask every recorder to stop `take_id` of session `session_id`; their
+/// answers arrive on `progress`. `request_timeout` is the board's usual wait
+/// for a recorder.
 pub fn spawn(
     clients: &[RecorderClient],
+    session_id: &str,
     take_id: &TakeId,
     request_timeout: Duration,
     progress: &mpsc::Sender<Progress>,
@@ -23,10 +25,11 @@ pub fn spawn(
     for (i, client) in clients.iter().cloned().enumerate() {
         let id = take_id.on_recorder(i, clients.len());
         let progress = progress.clone();
+        let session_id = session_id.to_string();
         tokio::spawn(async move {
             let answer = client.abort_take(&id.to_string(), timeout).await;
             let line = log_line(id, client.url, answer.map_err(|e| e.to_string()));
-            let _ = progress.send(Progress::Aborted(line)).await;
+            let _ = progress.send(Progress::Aborted { session_id, line }).await;
         });
     }
 }

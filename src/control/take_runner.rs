@@ -39,8 +39,12 @@ pub enum Progress {
     Recovered {
         recorder: String,
     },
-    /// What a recorder did about the take the board aborted (see `take_abort`).
-    Aborted(crate::session_log_format::LogEvent),
+    /// What a recorder did about the take the board aborted (see
+    /// `take_abort`): a line for session `session_id`'s log.
+    Aborted {
+        session_id: String,
+        line: crate::session_log_format::LogEvent,
+    },
 }
 
 pub struct TakeJob {
