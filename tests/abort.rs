@@ -17,7 +17,7 @@ const LONG_TAKE_SECONDS: f64 = 60.0;
 
 /// Bound on the answers an abort brings (the recorder itself answers within
 /// 2 s); only a hang reaches it.
-const ANSWER_BOUND: Duration = Duration::from_secs(20);
+const ANSWER_BOUND: Duration = Duration::from_secs(30);
 
 fn abort(d: &Daemon, take_id: &str, token: Option<&str>) -> (u16, Value) {
     http(
@@ -268,7 +268,7 @@ fn a_recorder_that_does_not_answer_holds_no_abort_up_and_late_answers_stay_in_th
     let _c1 = Daemon::capture(&ws1, None);
     let c2 = Daemon::capture(&ws2, None);
     let control = Daemon::control(&ws1);
-    board_wait(&control, "both recorders ready", 20, |s| {
+    board_wait(&control, "both recorders ready", 30, |s| {
         (0..2).all(|i| s["recorders"][i]["ready"] == true)
     });
     let session = |note: &str| {
