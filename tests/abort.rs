@@ -314,3 +314,50 @@ fn a_recorder_that_does_not_answer_holds_no_abort_up_and_late_answers_stay_in_th
     assert!(events(&ws1, &second, "take_aborted").is_empty());
     assert_eq!(share_wavs(&ws1), Vec::<String>::new());
 }
+
+#[test]
+fn a_take_aborted_on_the_recorder_by_someone_else_is_recorded_again_under_a_new_id() {
+    let (ws, capture, control) = generated_board(
+        "takebox:sine=440",
+        json!({"control": {"on_warning": "continue"},
+               "articulation_durations": {"short": 0.5, "medium": 0.5, "long": 8.0, "transient": 0.05}}),
+    );
+    let (code, begun) = board_post(
+        &control,
+        "/api/v1/session",
+        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
+               "articulations": ["long"], "auto_advance": false}),
+    );
+    assert_eq!(code, 201, "{begun}");
+    let id = begun["session_id"].as_str().unwrap().to_string();
+    let (_, st) = board_post(&control, "/api/v1/start", json!({}));
+    let take = st["take_id"].as_str().unwrap().to_string();
+    wait_for("the take recording", ANSWER_BOUND, || {
+        (ws.spooled_bytes(&take) > 48_000 * 3).then_some(())
+    });
+    // Not the board: a script with the token stops it on the recorder. The
+    // board's waiting command hears `aborted`, and the slot is armed again.
+    let (code, stopped) = abort(&capture, &take, Some(TOKEN));
+    assert_eq!((code, stopped["outcome"].as_str()), (200, Some("stopped")));
+    let st = board_wait(&control, "the slot armed again", 30, |s| {
+        s["phase"] == "armed"
+            && s["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("was aborted"))
+    });
+    assert_eq!(st["done"], 0, "{st}");
+    let rearm = &events(&ws, &id, "rearm")[0];
+    assert_eq!(rearm["take_id"], take.as_str(), "{rearm}");
+    assert!(
+        rearm["reason"].as_str().unwrap().contains("aborted"),
+        "{rearm}"
+    );
+    assert!(
+        events(&ws, &id, "error").is_empty(),
+        "not a recorder failure"
+    );
+    let row = &board_get(&control, "/api/v1/takes")["rows"][0];
+    assert_eq!(row["verdict_name"], "abandoned", "{row}");
+    let (_, st) = board_post(&control, "/api/v1/start", json!({}));
+    assert_ne!(st["take_id"].as_str(), Some(take.as_str()), "{st}");
+}
