@@ -163,9 +163,9 @@ fn events(ws: &Workspace, id: &str, event: &str) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn a_session_aborted_mid_take_stops_it_on_the_recorder_and_the_slot_records_again() {
-    // Slot 1 (A4 short) quick; slot 2 (A4 long) long enough to be aborted mid-take.
+/// A board and its recorder on a sine, and a session of A4 in
+/// `articulations` (`long` lasts 8 s: long enough to be aborted mid-take).
+fn board_session(articulations: Value) -> (Workspace, Daemon, Daemon, String) {
     let (ws, capture, control) = generated_board(
         "takebox:sine=440",
         json!({"control": {"on_warning": "continue"},
@@ -175,10 +175,17 @@ fn a_session_aborted_mid_take_stops_it_on_the_recorder_and_the_slot_records_agai
         &control,
         "/api/v1/session",
         json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
-               "articulations": ["short", "long"], "auto_advance": false}),
+               "articulations": articulations, "auto_advance": false}),
     );
     assert_eq!(code, 201, "{begun}");
     let id = begun["session_id"].as_str().unwrap().to_string();
+    (ws, capture, control, id)
+}
+
+#[test]
+fn a_session_aborted_mid_take_stops_it_on_the_recorder_and_the_slot_records_again() {
+    // Slot 1 (A4 short) quick; slot 2 (A4 long) aborted mid-take.
+    let (ws, capture, control, id) = board_session(json!(["short", "long"]));
     board_post(&control, "/api/v1/start", json!({}));
     board_wait(&control, "slot 1", 30, |s| {
         s["done"] == 1 && s["phase"] == "armed"
@@ -317,19 +324,7 @@ fn a_recorder_that_does_not_answer_holds_no_abort_up_and_late_answers_stay_in_th
 
 #[test]
 fn a_take_aborted_on_the_recorder_by_someone_else_is_recorded_again_under_a_new_id() {
-    let (ws, capture, control) = generated_board(
-        "takebox:sine=440",
-        json!({"control": {"on_warning": "continue"},
-               "articulation_durations": {"short": 0.5, "medium": 0.5, "long": 8.0, "transient": 0.05}}),
-    );
-    let (code, begun) = board_post(
-        &control,
-        "/api/v1/session",
-        json!({"instrument": "guitar", "lowest_note": "A4", "highest_note": "A4",
-               "articulations": ["long"], "auto_advance": false}),
-    );
-    assert_eq!(code, 201, "{begun}");
-    let id = begun["session_id"].as_str().unwrap().to_string();
+    let (ws, capture, control, id) = board_session(json!(["long"]));
     let (_, st) = board_post(&control, "/api/v1/start", json!({}));
     let take = st["take_id"].as_str().unwrap().to_string();
     wait_for("the take recording", ANSWER_BOUND, || {
