@@ -87,6 +87,7 @@ bench:
 	scripts/deps.sh build bench
 	$(RELEASE_BUILD)
 	scripts/bench-capture.sh
+	scripts/bench-abort.sh
 	scripts/bench-process.sh
 	scripts/bench-pitch.sh
 	scripts/bench-control.sh

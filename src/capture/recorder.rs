@@ -5,7 +5,7 @@ use super::engine::{CaptureEngine, CaptureShared};
 use super::finish;
 use super::live_loop;
 use super::midi::take::MidiStart;
-use super::midi::{MidiHub, seq::AlsaSequencer};
+use super::midi::{MidiHub, Sequencer, seq::AlsaSequencer};
 use super::process::{self, Analysis, Analyzer, ProcessError, ProcessOptions, TakeMetadata};
 use super::refused::{NotReady, TakeRefused};
 use super::share::{DeliveryError, Share};
@@ -23,6 +23,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+mod abort;
 
 pub struct Recorder {
     config: Config,
@@ -33,17 +36,24 @@ pub struct Recorder {
     active: Mutex<Option<String>>,
     /// Serializes copies to the share (a take's own and the background retry).
     delivering: Mutex<()>,
+    /// The daemon is stopping: every take is abandoned.
     cancel: AtomicBool,
+    /// The board aborted the active take (cleared when a take begins, set
+    /// only for the active take's id, both under the `active` lock).
+    aborting: AtomicBool,
+    /// Counts the takes that ended, so an abort can wait for its take.
+    take_ended: watch::Sender<u64>,
     tuner: super::levels::Tuner,
     midi: MidiHub,
 }
 
-/// Clears the active slot however the take ends.
-struct ActiveGuard<'a>(&'a Mutex<Option<String>>);
+/// Clears the active slot however the take ends, and says it ended.
+struct ActiveGuard<'a>(&'a Recorder);
 
 impl Drop for ActiveGuard<'_> {
     fn drop(&mut self) {
-        *locked(self.0) = None;
+        *locked(&self.0.active) = None;
+        self.0.take_ended.send_modify(|n| *n += 1);
     }
 }
 
@@ -67,12 +77,17 @@ fn unix_ns(t: SystemTime) -> u64 {
 
 impl Recorder {
     pub fn start(config: Config) -> std::io::Result<Recorder> {
+        Recorder::start_with(config, Box::new(AlsaSequencer))
+    }
+
+    /// A recorder whose MIDI ports come from `sequencer`.
+    pub fn start_with(config: Config, sequencer: Box<dyn Sequencer>) -> std::io::Result<Recorder> {
         let c = &config.capture;
         let spool = Spool::open(&c.spool_path)?;
         let share = Share::new(&c.share_path, &c.share_marker);
         let retain = c.frames(c.pre_roll_seconds + c.late_start_seconds + 1.0);
         let engine = CaptureEngine::start(c.clone(), retain)?;
-        let midi = MidiHub::new(Box::new(AlsaSequencer), &c.spool_path, c.midi_ports.clone());
+        let midi = MidiHub::new(sequencer, &c.spool_path, c.midi_ports.clone());
         Ok(Recorder {
             midi,
             config,
@@ -82,6 +97,8 @@ impl Recorder {
             active: Mutex::new(None),
             delivering: Mutex::new(()),
             cancel: AtomicBool::new(false),
+            aborting: AtomicBool::new(false),
+            take_ended: watch::Sender::new(0),
             tuner: super::levels::Tuner::default(),
         })
     }
@@ -300,25 +317,47 @@ impl Recorder {
                     take_id: cmd.take_id,
                 });
             }
+            if self.spool.was_aborted(&cmd.take_id) {
+                return Err(TakeRefused::Aborted {
+                    take_id: cmd.take_id,
+                });
+            }
             if let Some(other) = active.as_deref() {
                 return Err(TakeRefused::Busy {
                     recording: other.to_string(),
                 });
             }
             *active = Some(cmd.take_id.clone());
+            self.aborting.store(false, Ordering::Release);
         }
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
-            let _guard = ActiveGuard(&this.active);
-            // Before a synth is woken or a release waited out: a note that
-            // cannot be kept is never played.
-            this.check_spool_room(&cmd)?;
-            let (cmd, midi) = this.midi_start(cmd)?;
-            let planned = this.plan(&cmd)?;
-            this.record_and_deliver(&cmd, planned, midi)
+            let _guard = ActiveGuard(&this);
+            let take_id = cmd.take_id.clone();
+            match this.run_take(cmd) {
+                // Whatever the abort cut short, the take answers as aborted
+                // (and its id is kept), as when it stopped the recording.
+                Err(e)
+                    if this.aborting.load(Ordering::Acquire)
+                        && !matches!(e, TakeRefused::Aborted { .. }) =>
+                {
+                    Err(this.stopped(&take_id))
+                }
+                r => r,
+            }
         })
         .await
         .map_err(|e| TakeRefused::Internal(e.to_string()))?
+    }
+
+    /// A take made active: its MIDI note prepared, planned, recorded, delivered.
+    fn run_take(&self, cmd: TakeCommand) -> Result<TakeReply, TakeRefused> {
+        // Before a synth is woken or a release waited out: a note that
+        // cannot be kept is never played.
+        self.check_spool_room(&cmd)?;
+        let (cmd, midi) = self.midi_start(cmd)?;
+        let planned = self.plan(&cmd)?;
+        self.record_and_deliver(&cmd, planned, midi)
     }
 
     /// A MIDI take: its port made ready, the last release waited out, and
@@ -338,7 +377,7 @@ impl Recorder {
             &m,
             note.midi(),
             &|| self.capture().peaks(),
-            &|| self.cancel.load(Ordering::Acquire),
+            &|| self.stop_asked(),
         )
         .map_err(TakeRefused::Midi)?;
         let asked = cmd.start_at.map(|t| unix_ns(t.0));
@@ -358,6 +397,10 @@ impl Recorder {
     ) -> Result<TakeReply, TakeRefused> {
         let conf = self.spool_take(cmd, planned, midi)?;
         crate::failpoint::hit("capture.processed");
+        // Aborted while it was processed: it must not be committed.
+        if self.aborting.load(Ordering::Acquire) {
+            return Err(self.stopped(&cmd.take_id));
+        }
         // The record is the commit point: without it the take did not happen.
         self.spool.save(&conf).map_err(|e| {
             let _ = std::fs::remove_file(self.spool.wav_path(&cmd.take_id));
@@ -406,8 +449,13 @@ impl Recorder {
             m.play(start.unwrap_or_default(), cmd.duration)
         });
         let recorded = self.record_analysed(span, &raw, &room, &opts, &mut onset);
-        // Past the note-off by the release tail: this only collects the thread.
-        let played = playing.map(|p| p.finish()).transpose();
+        let played = match &recorded {
+            // Past the note-off by the release tail: this only collects the thread.
+            Ok(_) => playing.map(|p| p.finish()).transpose(),
+            // Stopped early (aborted, failed, shutting down): the note is
+            // dropped now, which silences its channel once it sounded.
+            Err(_) => Ok(playing.map(drop)),
+        };
         let recorded_at = self.recorded_at(span);
         if let Some(meta) = opts.metadata.as_mut() {
             meta.recorded_at = Some(recorded_at.0);
@@ -458,7 +506,7 @@ impl Recorder {
             }
             Err(TakeError::Cancelled) => {
                 let _ = std::fs::remove_file(&wav);
-                return Err(TakeRefused::ShuttingDown);
+                return Err(self.stopped(&cmd.take_id));
             }
             Err(e) => {
                 log::error!(target: "takebox::capture", "take {} failed: {e}", cmd.take_id);
@@ -544,7 +592,7 @@ impl Recorder {
             spec.format,
             raw,
             room,
-            &|| self.cancel.load(Ordering::Acquire),
+            &|| self.stop_asked(),
             &mut |frames| {
                 onset.feed(frames);
                 analyzer.feed(frames)

@@ -73,6 +73,9 @@ pub enum TakeRefused {
     /// This take id was cut short by a restart of the recorder; an id never
     /// records twice, so the board records the slot under a new one.
     Interrupted { take_id: String },
+    /// The board aborted this take: nothing of it is kept and its id never
+    /// records (the board records the slot under a new one).
+    Aborted { take_id: String },
     /// The daemon is stopping; the take was abandoned.
     ShuttingDown,
     /// The take's record could not be written: it did not happen.
@@ -132,6 +135,10 @@ impl fmt::Display for TakeRefused {
             TakeRefused::Interrupted { take_id } => write!(
                 f,
                 "take {take_id:?} was cut short by a restart of the recorder; a take id never records twice"
+            ),
+            TakeRefused::Aborted { take_id } => write!(
+                f,
+                "take {take_id:?} was aborted; nothing of it is kept and a take id never records twice"
             ),
             TakeRefused::ShuttingDown => {
                 write!(f, "the recorder is shutting down; send the take again")

@@ -1,11 +1,12 @@
-//! The recorder's HTTP API: `POST /v1/takes`, `GET /v1/takes/{id}`, `GET /v1/status`,
-//! `GET /v1/levels`.
+//! The recorder's HTTP API: `POST /v1/takes`, `GET /v1/takes/{id}`,
+//! `POST /v1/takes/{id}/abort`, `GET /v1/status`, `GET /v1/levels`.
 
 use super::recorder::Recorder;
 use super::refused::{NotReady, TakeRefused};
 use crate::http::{self, ApiError, Body};
 use crate::protocol::{
-    ErrorKind, LEVELS_PATH, STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply, TakeState,
+    ABORT_SUFFIX, AbortOutcome, ErrorKind, LEVELS_PATH, STATUS_PATH, TAKES_PATH, TakeCommand,
+    TakeReply, TakeState,
 };
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
@@ -81,19 +82,43 @@ async fn route(
     if let Some(id) = path
         .strip_prefix(TAKES_PATH)
         .and_then(|p| p.strip_prefix('/'))
+        .and_then(|p| p.strip_suffix(ABORT_SUFFIX))
+    {
+        if req.method() != Method::POST {
+            return Err(method_not_allowed("POST"));
+        }
+        http::require_bearer(req.headers(), token)?;
+        let id = take_id_in_path(id)?;
+        let reply = recorder.abort(&id).await.map_err(refusal)?;
+        let status = match reply.outcome {
+            AbortOutcome::Stopping => StatusCode::ACCEPTED,
+            _ => StatusCode::OK,
+        };
+        return Ok(http::json_response(status, &reply));
+    }
+    if let Some(id) = path
+        .strip_prefix(TAKES_PATH)
+        .and_then(|p| p.strip_prefix('/'))
     {
         if req.method() != Method::GET {
             return Err(method_not_allowed("GET"));
         }
-        let id = crate::http::percent_decode(id, false)
-            .ok_or_else(|| ApiError::bad_field("take_id", "bad percent-encoding"))?;
-        crate::protocol::check_name("take_id", &id)?;
+        let id = take_id_in_path(id)?;
         return match recorder.lookup(&id) {
             Some(reply) => Ok(reply_response(&reply)),
+            None if recorder.was_aborted(&id) => Err(refusal(TakeRefused::Aborted { take_id: id })),
             None => Err(not_found(format!("no take {id:?} on this recorder"))),
         };
     }
     Err(not_found(format!("no such endpoint: {path}")))
+}
+
+/// The take id a path names, decoded and checked as a name.
+fn take_id_in_path(id: &str) -> Result<String, ApiError> {
+    let id = crate::http::percent_decode(id, false)
+        .ok_or_else(|| ApiError::bad_field("take_id", "bad percent-encoding"))?;
+    crate::protocol::check_name("take_id", &id)?;
+    Ok(id)
 }
 
 /// The answer to a refused take: its status, kind and message.
@@ -114,6 +139,9 @@ fn refusal(e: TakeRefused) -> ApiError {
         TakeRefused::Interrupted { .. } => {
             (StatusCode::UNPROCESSABLE_ENTITY, ErrorKind::Interrupted)
         }
+        // 422 as for `interrupted`: a board that does not know `aborted`
+        // still records the slot again under a new id.
+        TakeRefused::Aborted { .. } => (StatusCode::UNPROCESSABLE_ENTITY, ErrorKind::Aborted),
         TakeRefused::SpoolFull { .. } | TakeRefused::NotReady(NotReady::SpoolFull { .. }) => {
             (StatusCode::INSUFFICIENT_STORAGE, ErrorKind::SpoolFull)
         }
@@ -206,6 +234,13 @@ mod tests {
                 },
                 422,
                 r#"{"error":"interrupted","message":"take \"0043-1\" was cut short by a restart of the recorder; a take id never records twice"}"#,
+            ),
+            (
+                TakeRefused::Aborted {
+                    take_id: "0043-1".into(),
+                },
+                422,
+                r#"{"error":"aborted","message":"take \"0043-1\" was aborted; nothing of it is kept and a take id never records twice"}"#,
             ),
             (
                 TakeRefused::ShuttingDown,

@@ -8,7 +8,8 @@
 //! - `pending/<take_id>.wav`: processed audio not yet on the share;
 //! - `recording/<take_id>.wav`: the unprocessed recording of the take under way;
 //! - `interrupted/<take_id>`: an empty file for each take a crash or kill cut
-//!   short, so that the id is refused from then on, never recorded twice.
+//!   short, so that the id is refused from then on, never recorded twice;
+//! - `aborted/<take_id>`: the same for each take the board aborted.
 //!
 //! Temporary files start with a dot (see [`durable::temp_path_for`]); take ids
 //! never do. At start, `recording/` is emptied (those takes were never
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// The folders under `spool_path`, made at start.
-pub const SUBDIRS: [&str; 4] = ["takes", "pending", "recording", "interrupted"];
+pub const SUBDIRS: [&str; 5] = ["takes", "pending", "recording", "interrupted", "aborted"];
 
 pub struct Spool {
     root: PathBuf,
@@ -49,6 +50,7 @@ impl Spool {
             spool.pending_dir(),
             spool.recording_dir(),
             spool.interrupted_dir(),
+            spool.aborted_dir(),
         ] {
             fs::create_dir_all(&dir).map_err(|e| ctx(&dir, e))?;
         }
@@ -74,6 +76,29 @@ impl Spool {
 
     fn interrupted_dir(&self) -> PathBuf {
         self.root.join(SUBDIRS[3])
+    }
+
+    fn aborted_dir(&self) -> PathBuf {
+        self.root.join(SUBDIRS[4])
+    }
+
+    /// A take the board aborted: its id never records.
+    pub fn was_aborted(&self, take_id: &str) -> bool {
+        self.aborted_dir().join(take_id).exists()
+    }
+
+    /// Remember that `take_id` was aborted (durably: a restart keeps it), and
+    /// remove whatever audio it left (its record never was saved).
+    pub fn mark_aborted(&self, take_id: &str) -> io::Result<()> {
+        let mark = self.aborted_dir().join(take_id);
+        durable::write_atomic(&mark, b"").map_err(|e| ctx(&mark, e))?;
+        for file in [self.raw_path(take_id), self.wav_path(take_id)] {
+            match fs::remove_file(&file) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(ctx(&file, e)),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// A take that was cut short by a crash: its id must never record again
@@ -249,5 +274,22 @@ mod tests {
             "forgotten at the next restart"
         );
         assert_eq!(spool.pending(), ["kept"]);
+    }
+
+    /// An aborted take leaves no audio, and its id stays refused after a
+    /// restart; a take id marked before it ever came has nothing to remove.
+    #[test]
+    fn an_aborted_take_id_is_kept_and_its_audio_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::open(dir.path()).unwrap();
+        fs::write(spool.raw_path("cut"), b"half a recording").unwrap();
+        fs::write(spool.wav_path("cut"), b"processed, no record").unwrap();
+        spool.mark_aborted("cut").unwrap();
+        spool.mark_aborted("never-came").unwrap();
+        assert!(!spool.raw_path("cut").exists() && !spool.wav_path("cut").exists());
+        drop(spool);
+        let spool = Spool::open(dir.path()).unwrap();
+        assert!(spool.was_aborted("cut") && spool.was_aborted("never-came"));
+        assert!(!spool.was_aborted("other") && !spool.was_interrupted("cut"));
     }
 }

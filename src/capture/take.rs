@@ -83,9 +83,24 @@ fn write_err(path: &Path, e: impl fmt::Display) -> TakeError {
     }
 }
 
-/// Longest sleep between two copies out of the ring: how long a cancelled
-/// take may take to notice.
+/// Longest sleep between two copies out of the ring.
 const MAX_NAP: Duration = Duration::from_millis(500);
+
+/// How often a sleeping take looks whether it must stop: an aborted take
+/// (and its MIDI note) stops within about this, not a whole nap later.
+const STOP_POLL: Duration = Duration::from_millis(40);
+
+/// Sleep `nap`, or less once `cancel` says so.
+fn nap_unless(nap: Duration, cancel: &dyn Fn() -> bool) {
+    let until = Instant::now() + nap;
+    while !cancel() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        std::thread::sleep(left.min(STOP_POLL));
+    }
+}
 
 /// Record `span` from the timeline into a WAV at `path`, with `extra_chunks`
 /// (complete chunks) between `fmt ` and `data`. Every piece copied out of the
@@ -128,7 +143,7 @@ pub fn record(
         let n = match follow.next(shared, pos, span.end)? {
             Next::Copy(n) => n,
             Next::Wait(nap) => {
-                std::thread::sleep(nap);
+                nap_unless(nap, cancel);
                 continue;
             }
         };

@@ -333,6 +333,20 @@ impl Cycle {
         r
     }
 
+    /// A line for session `session_id`'s log: the open log when it is that
+    /// session's, else that session's file (a new one began meanwhile).
+    fn log_to(&mut self, session_id: &str, event: LogEvent) {
+        if self.session.as_ref().is_some_and(|s| s.id == session_id) {
+            return self.log_event(event);
+        }
+        let dir = self.config().logging.log_directory.clone();
+        let appended = SessionLog::open(&dir, session_id).and_then(|mut l| l.append(&event));
+        self.wrote(WriteKind::SessionLog, &appended);
+        if let Err(e) = appended {
+            log::error!(target: "takebox::control", "session log of {session_id}: {e}");
+        }
+    }
+
     fn log_event(&mut self, event: LogEvent) {
         let Some(log) = &mut self.log else { return };
         let appended = log.append(&event);
@@ -512,6 +526,7 @@ impl Cycle {
                 });
                 self.message = Some(format!("waiting for {recorder}: {error}"));
             }
+            Progress::Aborted { session_id, line } => self.log_to(&session_id, line),
             Progress::Recovered { recorder } => {
                 self.log_event(LogEvent::RecorderBack { recorder });
                 // Only the notice it made untrue goes (not, say, a lost take's).
@@ -755,6 +770,19 @@ impl Cycle {
                 r.outcome = outcome;
             }
             let take_id = t.take_id;
+            if outcome == TakeOutcome::Abandoned {
+                // The recorders stop it too; their answers are logged as they come.
+                let timeout =
+                    crate::protocol::seconds(self.config().control.request_timeout_seconds);
+                let session_id = self.session_mut().id.clone();
+                super::take_abort::spawn(
+                    &self.ctx.clients,
+                    &session_id,
+                    &take_id,
+                    timeout,
+                    &self.progress_tx,
+                );
+            }
             self.log_event(if outcome == TakeOutcome::Abandoned {
                 LogEvent::TakeAbandoned { take_id }
             } else {
@@ -931,11 +959,17 @@ impl Cycle {
         let slot = take.slot;
         let session = self.session.as_mut().expect("a session");
         let mut lost = false;
+        // Aborted on a recorder (not by this board): nothing kept, as if lost.
+        let aborted = matches!(result, TakeResult::Aborted(_));
         let rearm = match result {
             TakeResult::Confirmed(confs) => self.confirmed(&take, &confs),
-            TakeResult::Lost(why) => {
+            TakeResult::Lost(why) | TakeResult::Aborted(why) => {
                 if let Some(r) = session.take_mut(slot, &take.take_id) {
-                    r.outcome = TakeOutcome::Lost;
+                    r.outcome = if aborted {
+                        TakeOutcome::Abandoned
+                    } else {
+                        TakeOutcome::Lost
+                    };
                     r.detail = Some(why.clone());
                 }
                 lost = true;
@@ -960,7 +994,9 @@ impl Cycle {
         };
         if let Some(why) = rearm {
             log::warn!(target: "takebox::control", "take {} not usable ({why}); slot {} is recorded again", take.take_id, slot + 1);
-            let what = if lost {
+            let what = if aborted {
+                "was aborted"
+            } else if lost {
                 "was lost"
             } else {
                 "has no usable audio"

@@ -20,6 +20,7 @@ pub mod recorder_client;
 pub mod session_log;
 pub mod status;
 pub mod storage;
+pub mod take_abort;
 pub mod take_list;
 pub mod take_runner;
 pub mod time_sync;

@@ -1,4 +1,4 @@
-//! JSON over HTTP to one recording computer: take commands and status.
+//! JSON over HTTP to one recording computer: take commands, aborts and status.
 //!
 //! Answers are sorted into what the take cycle does next: a confirmation ends
 //! the take, "in progress" means ask again, a refused start or an unknown take
@@ -7,8 +7,8 @@
 
 use crate::http;
 use crate::protocol::{
-    Confirmation, ErrorBody, InputLevels, LEVELS_PATH, RecorderStatus, STATUS_PATH, TAKES_PATH,
-    TakeCommand, TakeReply, Timestamp,
+    AbortReply, Confirmation, ErrorBody, ErrorKind, InputLevels, LEVELS_PATH, RecorderStatus,
+    STATUS_PATH, TAKES_PATH, TakeCommand, TakeReply, Timestamp, abort_path,
 };
 use hyper::{Method, StatusCode};
 use std::fmt;
@@ -23,6 +23,9 @@ pub enum Answer {
     Unknown,
     /// The recorder cannot record this start any more (422): record the slot again.
     StartRefused(String),
+    /// The take was aborted on the recorder (422 `aborted`): nothing of it
+    /// is kept; the slot is recorded again under a new id.
+    Aborted(String),
     /// Down, busy, device missing, timed out: try the same take id again.
     Retry(String),
     /// The command itself is wrong (400, 401): retrying cannot help.
@@ -177,6 +180,19 @@ impl RecorderClient {
         self.get_json(&path, LEVELS_PATH, timeout).await
     }
 
+    /// Stop take `take_id` on this recorder (`POST /v1/takes/{id}/abort`):
+    /// what it did, answered within `timeout`.
+    pub async fn abort_take(
+        &self,
+        take_id: &str,
+        timeout: Duration,
+    ) -> Result<AbortReply, RecorderError> {
+        let path = abort_path(take_id);
+        let name = "/v1/takes/{take_id}/abort";
+        self.json(Method::POST, &path, name, timeout, &[StatusCode::ACCEPTED])
+            .await
+    }
+
     /// `GET path` answered 200 with a `T`; `name` is the path in errors.
     async fn get_json<T: serde::de::DeserializeOwned>(
         &self,
@@ -184,8 +200,20 @@ impl RecorderClient {
         name: &'static str,
         timeout: Duration,
     ) -> Result<T, RecorderError> {
-        let (code, bytes) = self.call(Method::GET, path, None, timeout).await?;
-        if code != StatusCode::OK {
+        self.json(Method::GET, path, name, timeout, &[]).await
+    }
+
+    /// `method path` answered 200 (or one of `also`) with a `T`.
+    async fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        name: &'static str,
+        timeout: Duration,
+        also: &[StatusCode],
+    ) -> Result<T, RecorderError> {
+        let (code, bytes) = self.call(method, path, None, timeout).await?;
+        if code != StatusCode::OK && !also.contains(&code) {
             return Err(RecorderError::Status {
                 url: self.url.clone(),
                 path: name,
@@ -228,10 +256,12 @@ impl RecorderClient {
     }
 
     fn classify(&self, code: StatusCode, bytes: &[u8]) -> Answer {
+        let body = serde_json::from_slice::<ErrorBody>(bytes).ok();
+        let kind = body.as_ref().map(|b| b.error);
         let message = || {
-            serde_json::from_slice::<ErrorBody>(bytes)
-                .map(|b| b.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(bytes).chars().take(200).collect())
+            body.as_ref()
+                .map(|b| b.message.clone())
+                .unwrap_or_else(|| String::from_utf8_lossy(bytes).chars().take(200).collect())
         };
         match code {
             StatusCode::OK | StatusCode::ACCEPTED => {
@@ -242,6 +272,9 @@ impl RecorderClient {
                 }
             }
             StatusCode::NOT_FOUND => Answer::Unknown,
+            StatusCode::UNPROCESSABLE_ENTITY if kind == Some(ErrorKind::Aborted) => {
+                Answer::Aborted(message())
+            }
             StatusCode::UNPROCESSABLE_ENTITY => Answer::StartRefused(message()),
             StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::PAYLOAD_TOO_LARGE => {
                 Answer::Rejected(format!("{}: HTTP {code}: {}", self.url, message()))
@@ -309,6 +342,21 @@ mod tests {
                 br#"{"error":"start_out_of_range","message":"too late"}"#
             ),
             Answer::StartRefused(m) if m == "too late"
+        ));
+        assert!(matches!(
+            c.classify(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"error":"aborted","message":"take t was aborted"}"#
+            ),
+            Answer::Aborted(m) if m == "take t was aborted"
+        ));
+        // A kind a newer recorder names is read for its message.
+        assert!(matches!(
+            c.classify(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                br#"{"error":"rewound","message":"later"}"#
+            ),
+            Answer::StartRefused(m) if m == "later"
         ));
         assert!(matches!(
             c.classify(StatusCode::CONFLICT, b"{}"),

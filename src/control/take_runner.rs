@@ -23,6 +23,8 @@ pub enum TakeResult {
     Confirmed(Vec<(String, Confirmation)>),
     /// A recorder no longer knows the take or refused its start: record the slot again.
     Lost(String),
+    /// A recorder says the take was aborted (nothing of it kept): record the slot again.
+    Aborted(String),
     /// The command was refused as wrong: retrying cannot help.
     Rejected(String),
 }
@@ -30,8 +32,19 @@ pub enum TakeResult {
 /// Something worth showing while the take is out.
 #[derive(Debug, Clone)]
 pub enum Progress {
-    Trouble { recorder: String, error: String },
-    Recovered { recorder: String },
+    Trouble {
+        recorder: String,
+        error: String,
+    },
+    Recovered {
+        recorder: String,
+    },
+    /// What a recorder did about the take the board aborted (see
+    /// `take_abort`): a line for session `session_id`'s log.
+    Aborted {
+        session_id: String,
+        line: crate::session_log_format::LogEvent,
+    },
 }
 
 pub struct TakeJob {
@@ -134,6 +147,9 @@ async fn drive(
             }
             Answer::StartRefused(m) => {
                 return Err(TakeResult::Lost(format!("{}: {m}", client.url)));
+            }
+            Answer::Aborted(m) => {
+                return Err(TakeResult::Aborted(format!("{}: {m}", client.url)));
             }
             Answer::Rejected(m) => return Err(TakeResult::Rejected(m)),
             Answer::Retry(m) => {

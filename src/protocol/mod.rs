@@ -12,6 +12,7 @@
 //! errors) is read for the fields the board knows, so a newer recorder's
 //! confirmation is never lost on an older board.
 
+mod abort;
 mod midi;
 mod names;
 mod take_id;
@@ -20,6 +21,7 @@ mod time;
 
 /// The check's overall judgement, worst first: silent, clipped, off_pitch, noisy.
 pub use crate::dsp::{PitchMethod, Verdict};
+pub use abort::{ABORT_ANSWER_WITHIN, ABORT_SUFFIX, AbortOutcome, AbortReply, abort_path};
 pub use midi::{MAX_RELEASE_SECONDS, MidiPortStatus, MidiReport, MidiTake};
 pub use names::{FieldError, MAX_NAME_LEN, check_name};
 pub use take_id::TakeId;
@@ -500,7 +502,14 @@ pub enum ErrorKind {
     /// The take id was cut short by a restart of the recorder: the board
     /// records the slot again under a new id.
     Interrupted,
+    /// The take was aborted (`POST /v1/takes/{id}/abort`): nothing of it is
+    /// kept and its id never records; the board records the slot again
+    /// under a new id, as for `interrupted`.
+    Aborted,
     Internal,
+    /// A kind a newer recorder names and this board does not.
+    #[serde(other)]
+    Unrecognised,
 }
 
 /// Every error answer has this shape.

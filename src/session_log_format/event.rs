@@ -9,7 +9,7 @@
 
 use super::judgement::Judgement;
 use crate::protocol::{
-    Processing, TakeCheck, TakeEnvelope, TakeId, TakeState, TakeWarning, Timestamp,
+    AbortOutcome, Processing, TakeCheck, TakeEnvelope, TakeId, TakeState, TakeWarning, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -120,6 +120,22 @@ pub enum LogEvent {
     TakeCancelled { take_id: TakeId },
     /// Out on the recorders when the session was aborted.
     TakeAbandoned { take_id: TakeId },
+    /// What one recorder did when the board aborted its take (`take_id` as
+    /// that recorder knows it): `outcome`, with `state` and `path` for a
+    /// take it had recorded already, or `error` when it did not answer.
+    TakeAborted {
+        take_id: TakeId,
+        #[serde(default)]
+        recorder: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<AbortOutcome>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<TakeState>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// A recorder in trouble while a take is out (`recorder`, the take if any),
     /// or a take the recorders refused (no `recorder`).
     Error {
@@ -547,6 +563,28 @@ mod tests {
                 r#"{"event":"take_abandoned","take_id":"s1-0002-2","time":"2026-11-25T10:00:00.000001Z"}"#,
                 LogEvent::TakeAbandoned {
                     take_id: id("s1-0002-2"),
+                },
+            ),
+            (
+                r#"{"event":"take_aborted","outcome":"stopped","recorder":"http://127.0.0.1:5001","take_id":"s1-0002-2","time":"2026-11-25T10:00:00.000001Z"}"#,
+                LogEvent::TakeAborted {
+                    take_id: id("s1-0002-2"),
+                    recorder: "http://127.0.0.1:5001".into(),
+                    outcome: Some(AbortOutcome::Stopped),
+                    state: None,
+                    path: None,
+                    error: None,
+                },
+            ),
+            (
+                r#"{"event":"take_aborted","outcome":"recorded","path":"s1/x_0002-2.wav","recorder":"http://127.0.0.1:5002","state":"delivered","take_id":"s1-0002-2-r2","time":"2026-11-25T10:00:00.000001Z"}"#,
+                LogEvent::TakeAborted {
+                    take_id: id("s1-0002-2-r2"),
+                    recorder: "http://127.0.0.1:5002".into(),
+                    outcome: Some(AbortOutcome::Recorded),
+                    state: Some(TakeState::Delivered),
+                    path: Some("s1/x_0002-2.wav".into()),
+                    error: None,
                 },
             ),
             (

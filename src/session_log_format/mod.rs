@@ -173,6 +173,7 @@ impl Reading {
             LogEvent::Rearm { take_id, .. }
             | LogEvent::TakeCancelled { take_id }
             | LogEvent::TakeAbandoned { take_id }
+            | LogEvent::TakeAborted { take_id, .. }
             | LogEvent::Error {
                 take_id: Some(take_id),
                 ..

@@ -154,13 +154,19 @@ impl Drop for MidiHub {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::MidiOut;
     use super::super::player::tests::{Sent, recording};
     use super::*;
 
     /// A sequencer with one port, "synth:in", whose output records.
-    struct OnePort(Mutex<Option<SharedOut>>);
+    pub(crate) struct OnePort(Mutex<Option<SharedOut>>);
+
+    /// [`OnePort`] and what its port is sent.
+    pub(crate) fn one_port() -> (OnePort, Sent) {
+        let (out, sent) = recording(usize::MAX);
+        (OnePort(Mutex::new(Some(out))), sent)
+    }
 
     struct Forward(SharedOut);
     impl MidiOut for Forward {
@@ -191,8 +197,7 @@ mod tests {
     }
 
     fn hub(dir: &Path, configured: &[&str]) -> (MidiHub, Sent) {
-        let (out, sent) = recording(usize::MAX);
-        let seq = OnePort(Mutex::new(Some(out)));
+        let (seq, sent) = one_port();
         let configured = configured.iter().map(|s| s.to_string()).collect();
         (MidiHub::new(Box::new(seq), dir, configured), sent)
     }
