@@ -265,10 +265,17 @@ fn start_is_refused_while_the_recorder_is_down_and_a_lost_take_says_so() {
     let (code, st) = board_post(&control, "/api/v1/start", json!({}));
     assert_eq!(code, 200, "{st}");
     let mut capture = capture;
-    wait_for("the take to record", Duration::from_secs(30), || {
+    let recording = wait_for("the take to record", Duration::from_secs(30), || {
         let (_, s) = capture.get("/v1/status");
         s["recording"].as_str().map(String::from)
     });
+    // Killed once its audio is in the spool: mid-recording, not while the
+    // command waits for its start (a recorder back before then records it).
+    wait_for(
+        "the take's audio in the spool",
+        Duration::from_secs(30),
+        || (ws.spooled_bytes(&recording) > 44).then_some(()),
+    );
     capture.kill9();
     let _capture = Daemon::capture(&ws, None);
     let st = board_wait(&control, "the lost take's re-arm", 40, |s| {

@@ -224,8 +224,10 @@ impl Recorder {
             .max(ring.last_gap_at_or_before(note_start).unwrap_or(0))
     }
 
-    /// Check a command against this recorder's limits and place it on the timeline.
-    fn plan(&self, cmd: &TakeCommand) -> Result<Planned, TakeRefused> {
+    /// The command's note, if it and its duration are within this recorder's
+    /// limits: a request that could never be recorded says so (400) before
+    /// the spool's free space is weighed against it (507).
+    fn check_limits(&self, cmd: &TakeCommand) -> Result<Note, TakeRefused> {
         let c = &self.config.capture;
         let note = Note::parse(&cmd.note, self.config.notes.middle_c)
             .map_err(|e| FieldError::new("note", e.to_string()))?;
@@ -239,6 +241,13 @@ impl Recorder {
             )
             .into());
         }
+        Ok(note)
+    }
+
+    /// Check a command against this recorder's limits and place it on the timeline.
+    fn plan(&self, cmd: &TakeCommand) -> Result<Planned, TakeRefused> {
+        let c = &self.config.capture;
+        let note = self.check_limits(cmd)?;
         let name = note.name(self.config.notes.middle_c);
         let naming = &self.config.file_naming;
         let path = cmd
@@ -354,6 +363,7 @@ impl Recorder {
     fn run_take(&self, cmd: TakeCommand) -> Result<TakeReply, TakeRefused> {
         // Before a synth is woken or a release waited out: a note that
         // cannot be kept is never played.
+        self.check_limits(&cmd)?;
         self.check_spool_room(&cmd)?;
         let (cmd, midi) = self.midi_start(cmd)?;
         let planned = self.plan(&cmd)?;
