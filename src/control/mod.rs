@@ -23,6 +23,7 @@ pub mod storage;
 pub mod take_list;
 pub mod take_runner;
 pub mod time_sync;
+pub mod update_upload;
 pub mod verdict;
 pub mod web;
 
@@ -74,6 +75,8 @@ pub struct Control {
     pub gpio: GpioState,
     /// Writes that failed (session log, progress, settings, log file).
     pub storage: Arc<storage::Storage>,
+    /// Settings -> Update: the bundle upload and the updater's progress.
+    pub updates: update_upload::Updates,
 }
 
 /// What the API tells of the button and LEDs.
@@ -209,6 +212,10 @@ impl Board {
         let password_guards = config.control.password_guards;
         let max_connections = config.control.max_connections;
         let gpio_settings = config.control.gpio.clone();
+        let updates = update_upload::Updates::new(
+            config.control.state_dir.join("update"),
+            board_update::IMAGE_VERSION_FILE.into(),
+        );
         let config = Arc::new(RwLock::new(Arc::new(config)));
         let health = Arc::new(Health::new(&clients));
         let storage = Arc::new(storage::Storage::default());
@@ -277,6 +284,7 @@ impl Board {
             pages: web::views::Pages::new(),
             gpio,
             storage,
+            updates,
         });
         Ok(Board {
             control,
