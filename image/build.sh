@@ -109,7 +109,7 @@ tar -C "$root" --numeric-owner -xpf "$tarball"
 
 inst() { install -D -m "$1" "$2" "$root$3"; }
 cp -a image/overlay/. "$root/"
-chown -R 0:0 "$root/etc/systemd" "$root/etc/chrony" "$root/usr/lib/takebox"
+chown -R 0:0 "$root/etc/systemd" "$root/etc/chrony" "$root/usr/lib/takebox" "$root/usr/lib/tmpfiles.d/takebox-update.conf"
 
 inst 0644 udev/70-takebox.rules /etc/udev/rules.d/70-takebox.rules
 inst 0644 samba/smb.conf /etc/samba/smb.conf
@@ -234,7 +234,7 @@ type=ext4
 bootname=B
 RAUC
 install -d -m 0755 "$root/var/lib/rauc" "$root/var/lib/takebox/update"
-systemctl --root="$root" enable takebox-mark-good.service >/dev/null
+systemctl --root="$root" enable takebox-mark-good.service takebox-update-request.path >/dev/null
 
 # /var goes to its own partition; the root keeps an empty mount point.
 mv "$root/var" "$work/var"

@@ -43,7 +43,11 @@ pub fn summary(board: &BoardVersion) -> String {
             "failed" => "not installed",
             other => other,
         };
-        line += &format!("; last update {} (slot {}): {what}", u.version, u.slot);
+        let slot = match u.slot.as_str() {
+            "" => String::new(),
+            s => format!(" (slot {s})"),
+        };
+        line += &format!("; last update {}{slot}: {what}", u.version);
         if let Some(p) = u.percent.filter(|_| u.state == "installing") {
             line += &format!(" {p}% ({})", u.step);
         }
