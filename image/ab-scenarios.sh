@@ -80,8 +80,8 @@ ab_page_install() {
   code=$(ab_curl -m 10 -o /dev/null -w '%{http_code}' --data "password=$pw" "$ab_url/login") || code=none
   [[ $code == 303 ]] || fail "the page login for the update: HTTP $code"
   before=$(slot_b_head)
-  code=$(ab_curl -m 600 -o /dev/null -w '%{http_code}' -F "bundle=@$run/kit/bundles/foreign.raucb" "$ab_url/settings/update") || code=none
-  [[ $code == 303 ]] || fail "uploading a bundle on the page: HTTP $code"
+  code=$(ab_curl -m 600 -o "$run/upload.html" -w '%{http_code}' -F "bundle=@$run/kit/bundles/foreign.raucb" "$ab_url/settings/update") || code=none
+  [[ $code == 303 ]] || fail "uploading a bundle on the page: HTTP $code: $(sed -n 's/.*id="update_error">\([^<]*\).*/\1/p' "$run/upload.html")"
   start_ms=$(date +%s%3N)
   wait_for "the page to refuse the foreign bundle" page_says failed >/dev/null
   ab_curl -m 10 "$ab_url/settings" | grep -q 'refused before writing' ||

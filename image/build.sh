@@ -109,7 +109,7 @@ tar -C "$root" --numeric-owner -xpf "$tarball"
 
 inst() { install -D -m "$1" "$2" "$root$3"; }
 cp -a image/overlay/. "$root/"
-chown -R 0:0 "$root/etc/systemd" "$root/etc/chrony" "$root/usr/lib/takebox" "$root/usr/lib/tmpfiles.d/takebox-update.conf"
+chown -R 0:0 "$root/etc/systemd" "$root/etc/chrony" "$root/usr/lib/takebox"
 
 inst 0644 udev/70-takebox.rules /etc/udev/rules.d/70-takebox.rules
 inst 0644 samba/smb.conf /etc/samba/smb.conf
@@ -263,7 +263,9 @@ mcopy -i "$fat" "$work/takebox-README.txt" ::/takebox/README.txt
 
 mb_of() { du -sm --apparent-size "$1" | cut -f 1; }
 root_mb=$(($(mb_of "$root") * 115 / 100 + 160))
-var_mb=$(( $(mb_of "$work/var") + 384 ))
+# /var: 384 MiB for logs and state, and 1 GiB for one bundle uploaded on the
+# page (Settings -> Update keeps 64 MiB free whatever the bundle).
+var_mb=$(( $(mb_of "$work/var") + 384 + 1024 ))
 # Both slots the same size, fixed on the board's first build with room for
 # half as much again: later bundles must fit the slots already on the card.
 if ! grep -q '^slot_mb=' "$ids"; then
