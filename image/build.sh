@@ -234,7 +234,7 @@ type=ext4
 bootname=B
 RAUC
 install -d -m 0755 "$root/var/lib/rauc" "$root/var/lib/takebox/update"
-systemctl --root="$root" enable takebox-mark-good.service >/dev/null
+systemctl --root="$root" enable takebox-mark-good.service takebox-update-request.path >/dev/null
 
 # /var goes to its own partition; the root keeps an empty mount point.
 mv "$root/var" "$work/var"
@@ -263,7 +263,9 @@ mcopy -i "$fat" "$work/takebox-README.txt" ::/takebox/README.txt
 
 mb_of() { du -sm --apparent-size "$1" | cut -f 1; }
 root_mb=$(($(mb_of "$root") * 115 / 100 + 160))
-var_mb=$(( $(mb_of "$work/var") + 384 ))
+# /var: 384 MiB for logs and state, and 1 GiB for one bundle uploaded on the
+# page (Settings -> Update keeps 64 MiB free whatever the bundle).
+var_mb=$(( $(mb_of "$work/var") + 384 + 1024 ))
 # Both slots the same size, fixed on the board's first build with room for
 # half as much again: later bundles must fit the slots already on the card.
 if ! grep -q '^slot_mb=' "$ids"; then

@@ -8,11 +8,9 @@ use crate::protocol::{BoardVersion, UpdateOutcome};
 
 /// Written into each root slot by image/build.sh.
 pub const IMAGE_VERSION_FILE: &str = "/usr/lib/takebox/version";
-/// KEY=VALUE lines on the shared /var, rewritten by each update step.
-pub const UPDATE_STATUS_FILE: &str = "/var/lib/takebox/update/status";
-
-/// What runs and how the last update went; files that are missing (not an
-/// image, or never updated) leave their part out.
+/// What runs and how the last update went (`status_file`: KEY=VALUE lines in
+/// `state_dir/update` on the shared /var, rewritten by each update step);
+/// files that are missing (not an image, or never updated) leave their part out.
 pub fn read(version_file: &Path, status_file: &Path) -> BoardVersion {
     let image = std::fs::read_to_string(version_file)
         .ok()
@@ -25,6 +23,7 @@ pub fn read(version_file: &Path, status_file: &Path) -> BoardVersion {
         takebox: env!("CARGO_PKG_VERSION").to_string(),
         image,
         update,
+        upload: None,
     }
 }
 
@@ -40,9 +39,18 @@ pub fn summary(board: &BoardVersion) -> String {
             "good" => "installed and running",
             "installed" => "installed, tried at the next reboot",
             "trying" => "being tried",
+            "verifying" => "verifying the bundle's signature",
+            "failed" => "not installed",
             other => other,
         };
-        line += &format!("; last update {} (slot {}): {what}", u.version, u.slot);
+        let slot = match u.slot.as_str() {
+            "" => String::new(),
+            s => format!(" (slot {s})"),
+        };
+        line += &format!("; last update {}{slot}: {what}", u.version);
+        if let Some(p) = u.percent.filter(|_| u.state == "installing") {
+            line += &format!(" {p}% ({})", u.step);
+        }
         if !u.reason.is_empty() {
             line += &format!(": {}", u.reason);
         }
@@ -66,6 +74,8 @@ fn parse_outcome(text: &str) -> Option<UpdateOutcome> {
         slot: field("slot"),
         reason: field("reason"),
         time: field("time"),
+        percent: field("percent").parse().ok().filter(|p| *p <= 100),
+        step: field("step"),
     })
 }
 

@@ -24,6 +24,7 @@ pub mod take_abort;
 pub mod take_list;
 pub mod take_runner;
 pub mod time_sync;
+pub mod update_upload;
 pub mod verdict;
 pub mod web;
 
@@ -75,6 +76,8 @@ pub struct Control {
     pub gpio: GpioState,
     /// Writes that failed (session log, progress, settings, log file).
     pub storage: Arc<storage::Storage>,
+    /// Settings -> Update: the bundle upload and the updater's progress.
+    pub updates: update_upload::Updates,
 }
 
 /// What the API tells of the button and LEDs.
@@ -210,6 +213,10 @@ impl Board {
         let password_guards = config.control.password_guards;
         let max_connections = config.control.max_connections;
         let gpio_settings = config.control.gpio.clone();
+        let updates = update_upload::Updates::new(
+            config.control.state_dir.join("update"),
+            board_update::IMAGE_VERSION_FILE.into(),
+        );
         let config = Arc::new(RwLock::new(Arc::new(config)));
         let health = Arc::new(Health::new(&clients));
         let storage = Arc::new(storage::Storage::default());
@@ -278,6 +285,7 @@ impl Board {
             pages: web::views::Pages::new(),
             gpio,
             storage,
+            updates,
         });
         Ok(Board {
             control,

@@ -3,6 +3,7 @@
 //! bearer-token check, and a small client.
 
 mod admission;
+pub mod multipart;
 mod percent;
 mod server;
 mod throttle;

@@ -38,18 +38,36 @@ pub struct BoardVersion {
     /// The board image's version, when it runs from one.
     pub image: Option<String>,
     pub update: Option<UpdateOutcome>,
+    /// A bundle on its way to the board's updater (Settings -> Update).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<UploadProgress>,
+}
+
+/// A bundle being uploaded (`uploading`), or uploaded and waiting for the
+/// board's updater to take it (`queued`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadProgress {
+    pub state: String,
+    pub received: u64,
+    pub total: u64,
+    pub percent: u8,
 }
 
 /// The last update's outcome, as the board's update tools recorded it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpdateOutcome {
-    /// installing, installed, trying, good, rolled-back or failed.
+    /// verifying, installing, installed, trying, good, rolled-back or failed.
     pub state: String,
     pub version: String,
     pub slot: String,
     /// Why it failed or was rolled back (empty when it did not).
     pub reason: String,
     pub time: String,
+    /// While installing: RAUC's progress and its step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub step: String,
 }
 
 pub const TAKES_PATH: &str = "/v1/takes";

@@ -14,6 +14,7 @@ pub mod settings;
 pub mod sse;
 pub mod stage;
 pub mod takes;
+pub mod update;
 pub mod views;
 
 use super::Control;
@@ -31,7 +32,6 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request as HttpRequest, Response, StatusCode};
 use serde::Serialize;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 use views::{ArticulationChoice, Choice, InitiateView, LoginView};
@@ -134,6 +134,9 @@ async fn route(
         ("/app.js", &Method::GET) => {
             return Ok(asset(views::APP_JS, "text/javascript; charset=utf-8"));
         }
+        ("/update.js", &Method::GET) => {
+            return Ok(asset(views::UPDATE_JS, "text/javascript; charset=utf-8"));
+        }
         ("/favicon.svg" | "/favicon.ico", &Method::GET) => {
             return Ok(asset(views::FAVICON_SVG, "image/svg+xml"));
         }
@@ -156,7 +159,9 @@ async fn route(
     // With `settings_and_abort`, only Settings (and logging out) need the
     // login here; Abort is looked at once its form is read.
     let whole_page = ctl.password_guards.is_page();
-    if !logged_in && (whole_page || matches!(path.as_str(), "/settings" | "/logout")) {
+    let guarded =
+        matches!(path.as_str(), "/settings" | "/logout") || path.starts_with("/settings/");
+    if !logged_in && (whole_page || guarded) {
         return if method == Method::GET && path != "/events" {
             Ok(redirect(&format!("/login?next={}", after_login(&path))))
         } else {
@@ -204,11 +209,33 @@ async fn route(
             let form = Form::parse(&http::read_body(req, MAX_BODY).await?)?;
             save_settings(ctl, &form)
         }
+        ("/settings/update", Method::GET) => {
+            Ok(http::json_response(StatusCode::OK, &update::view(ctl)))
+        }
+        ("/settings/update", Method::POST) => {
+            let form = update::is_form(&req);
+            match update::receive(ctl, req).await {
+                Ok(_) if form => Ok(redirect("/settings")),
+                Ok(_) => Ok(update::accepted(ctl)),
+                Err(e) if form => Ok(settings_with(ctl, update::api_error(&e))),
+                Err(e) => Err(update::api_error(&e)),
+            }
+        }
+        ("/settings/reboot", Method::POST) => {
+            http::read_body(req, MAX_BODY).await?;
+            match update::reboot(ctl) {
+                Ok(()) => Ok(redirect("/settings?rebooting=1")),
+                Err(e) => Ok(settings_with(ctl, update::api_error(&e))),
+            }
+        }
         ("/logout", Method::POST) => Ok(logout(ctl, &req)),
         ("/" | "/events" | "/initiate" | "/settings" | "/takes", _) => {
             Err(method_not_allowed("GET or POST"))
         }
-        ("/control" | "/logout" | "/takes/again", _) => Err(method_not_allowed("POST")),
+        ("/control" | "/logout" | "/takes/again" | "/settings/reboot", _) => {
+            Err(method_not_allowed("POST"))
+        }
+        ("/settings/update", _) => Err(method_not_allowed("GET or POST")),
         _ => Err(not_found(&path)),
     }
 }
@@ -290,14 +317,40 @@ fn abort_page(ctl: &Control) -> Response<Body> {
 }
 
 fn settings_page(ctl: &Control, req: &HttpRequest<Incoming>) -> Response<Body> {
-    let raw = ctl.raw.lock().map(|r| r.clone()).unwrap_or_default();
-    let mut view = settings::view(&raw, &ctl.instruments, None, &[]);
+    let mut view = settings_view(ctl);
     view.saved = query_param(req, "saved").is_some();
-    view.board = super::board_update::summary(&board_version());
+    view.rebooting = query_param(req, "rebooting").is_some();
     html(
         StatusCode::OK,
         ctl.pages.page("Settings", "settings", &view, "idle", false),
     )
+}
+
+/// The settings as saved, with the Update section as it stands.
+fn settings_view(ctl: &Control) -> views::SettingsView {
+    let raw = ctl.raw.lock().map(|r| r.clone()).unwrap_or_default();
+    let mut view = settings::view(&raw, &ctl.instruments, None, &[]);
+    let update = update::view(ctl);
+    view.board = update.summary;
+    view.update_progress = update.progress;
+    view.can_reboot = update.can_reboot;
+    view
+}
+
+/// Settings with an update or reboot refusal in its Update section (the
+/// plain forms' answer).
+fn settings_with(ctl: &Control, e: ApiError) -> Response<Body> {
+    let mut view = settings_view(ctl);
+    view.update_error = e.body.message;
+    let mut resp = html(
+        e.status,
+        ctl.pages.page("Settings", "settings", &view, "idle", false),
+    );
+    if e.close {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// `POST /logout`: over on the board, the cookie is worth nothing from now on.
@@ -638,14 +691,6 @@ fn sim(ctl: &Control) -> Result<&super::gpio::sim::SimHandle, ApiError> {
     })
 }
 
-/// The board's version and last update, from the image's files.
-fn board_version() -> crate::protocol::BoardVersion {
-    super::board_update::read(
-        Path::new(super::board_update::IMAGE_VERSION_FILE),
-        Path::new(super::board_update::UPDATE_STATUS_FILE),
-    )
-}
-
 /// The API's status answer: the cycle, the recorders' health and the GPIO state.
 fn api_status(ctl: &Control) -> Response<Body> {
     let cycle = ctl.status.borrow().clone();
@@ -657,7 +702,7 @@ fn api_status(ctl: &Control) -> Response<Body> {
             gpio: &ctl.gpio,
             storage: ctl.storage_status(),
             clock: super::time_sync::read(),
-            board: board_version(),
+            board: ctl.updates.board(),
         },
     )
 }
@@ -721,6 +766,16 @@ async fn api(
         (a, Method::GET) if a.starts_with("audio/") => {
             takes::audio(ctl, &a["audio/".len()..], &req).await
         }
+        ("update", Method::POST) => match update::receive(ctl, req).await {
+            Ok(_) => Ok(update::accepted(ctl)),
+            Err(e) => Err(update::api_error(&e)),
+        },
+        ("update/reboot", Method::POST) => {
+            http::read_body(req, MAX_BODY).await?;
+            update::reboot(ctl).map_err(|e| update::api_error(&e))?;
+            Ok(update::accepted(ctl))
+        }
+        ("update" | "update/reboot", _) => Err(method_not_allowed("POST")),
         ("gpio/press", _) => Err(method_not_allowed("POST")),
         ("gpio/leds", _) => Err(method_not_allowed("GET")),
         (name, method) => {

@@ -10,6 +10,8 @@ use tinytemplate::TinyTemplate;
 
 pub const CSS: &str = include_str!("templates/style.css");
 pub const APP_JS: &str = include_str!("templates/app.js");
+/// Settings -> Update's upload with progress, and the install followed.
+pub const UPDATE_JS: &str = include_str!("templates/update.js");
 /// The tab's icon: a record dot, served so that no browser asks in vain.
 pub const FAVICON_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#b3001b"/></svg>"##;
 
@@ -477,6 +479,14 @@ pub struct SettingsView {
     pub checks: Vec<CheckField>,
     /// What the board runs and how its last update went (board_update).
     pub board: String,
+    /// Settings -> Update: the upload or install under way.
+    pub update_progress: String,
+    /// Why the last upload or reboot was refused.
+    pub update_error: String,
+    /// An update is installed: offer "Reboot now".
+    pub can_reboot: bool,
+    /// A reboot was asked for just now.
+    pub rebooting: bool,
 }
 
 #[derive(Debug, Serialize, Default)]
