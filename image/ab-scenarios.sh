@@ -39,7 +39,7 @@ ab_bundles() {
 # mark-good has finished.
 board_state() {
   as_root <<<'echo "slot=$(sed -n "s/.*rauc\.slot=\([AB]\).*/\1/p" /proc/cmdline)";
-    cat /var/lib/takebox/update/status 2>/dev/null; echo "mark_good=$(systemctl is-active takebox-mark-good.service)"'
+    cat /var/lib/takebox-update/status 2>/dev/null; echo "mark_good=$(systemctl is-active takebox-mark-good.service)"'
 }
 # on_slot SLOT STATE: the board runs SLOT, mark-good is done and the outcome is STATE.
 on_slot() {
@@ -153,6 +153,6 @@ VM
   wait_for "slot B after the power cut" on_slot B failed >/dev/null
   survived "the power cut"
   ab_scenario "3 power cut while writing A"
-  as_root <<<'rauc status --detailed 2>/dev/null | sed -n "/Boot Status/,\$p" | head -n 12; tail -n 8 /var/lib/takebox/update/log' |
+  as_root <<<'rauc status --detailed 2>/dev/null | sed -n "/Boot Status/,\$p" | head -n 12; tail -n 8 /var/lib/takebox-update/log' |
     sed 's/^/  /' || true
 }

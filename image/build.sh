@@ -233,7 +233,7 @@ device=/dev/disk/by-partuuid/$disk_id-03
 type=ext4
 bootname=B
 RAUC
-install -d -m 0755 "$root/var/lib/rauc" "$root/var/lib/takebox/update"
+install -d -m 0755 "$root/var/lib/rauc" "$root/var/lib/takebox-update"
 systemctl --root="$root" enable takebox-mark-good.service takebox-update-request.path >/dev/null
 
 # /var goes to its own partition; the root keeps an empty mount point.

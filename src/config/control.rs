@@ -19,6 +19,12 @@ pub struct ControlSettings {
     pub instruments_file: PathBuf,
     /// Session progress lives here (`sessions/<id>.json`).
     pub state_dir: PathBuf,
+    /// Where root's updater keeps its status and log and takes uploaded
+    /// bundles from (`incoming/`, the only part this daemon writes); none:
+    /// `state_dir/update`. The image's is root's own `/var/lib/takebox-update`:
+    /// inside `state_dir` this daemon could swap root's folder for its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_dir: Option<PathBuf>,
     /// Empty: the page needs no password. The `TAKEBOX_PAGE_PASSWORD`
     /// environment variable overrides it (the image sets it at first boot).
     pub page_password: String,
@@ -204,6 +210,7 @@ impl Default for ControlSettings {
             token: String::new(),
             instruments_file: PathBuf::from("instruments.json"),
             state_dir: PathBuf::from("/var/lib/takebox"),
+            update_dir: None,
             page_password: String::new(),
             password_guards: PasswordGuards::default(),
             host_names: Vec::new(),
@@ -217,6 +224,13 @@ impl Default for ControlSettings {
 }
 
 impl ControlSettings {
+    /// `update_dir`, else `state_dir/update`.
+    pub fn update_dir(&self) -> PathBuf {
+        self.update_dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("update"))
+    }
+
     /// The recorders to drive: `control.recorders`, else the seed's URL.
     pub fn recorder_urls<'a>(&'a self, config: &'a Config) -> Vec<&'a str> {
         if self.recorders.is_empty() {

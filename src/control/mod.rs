@@ -214,7 +214,7 @@ impl Board {
         let max_connections = config.control.max_connections;
         let gpio_settings = config.control.gpio.clone();
         let updates = update_upload::Updates::new(
-            config.control.state_dir.join("update"),
+            config.control.update_dir(),
             board_update::IMAGE_VERSION_FILE.into(),
         );
         let config = Arc::new(RwLock::new(Arc::new(config)));

@@ -1,8 +1,8 @@
 //! Settings -> Update: a bundle uploaded to the board is streamed to disk
-//! (never held in memory) under `state_dir/update/incoming`, then renamed
+//! (never held in memory) under `control.update_dir`'s `incoming/`, then renamed
 //! complete; root's path unit (image/overlay: takebox-update-request) takes
 //! it from there, verifies and installs it, and writes its progress into
-//! `state_dir/update/status`, which [`Updates::board`] reads back. A reboot
+//! `status` beside it, which [`Updates::board`] reads back. A reboot
 //! is asked for the same way: a request file, never a command line.
 
 use super::board_update;
@@ -111,7 +111,7 @@ pub struct Updates {
 }
 
 impl Updates {
-    /// `dir`: `state_dir/update` (`/var/lib/takebox/update` on the image).
+    /// `dir`: `control.update_dir` (`/var/lib/takebox-update` on the image).
     pub fn new(dir: PathBuf, version_file: PathBuf) -> Updates {
         Updates {
             dir,
