@@ -2,13 +2,15 @@
 # has recorded a take, with its helpers (as_root, wait_for, power_on, say,
 # fail, ssh_opts) and the kit disk holding the bundles (ab_bundles, below).
 # Each prints what booted (the boot script's lines on the console) and how long
-# it took, and checks that the settings and the take on the share survived.
+# it took, and checks that the settings and the take on the share survived
+# (survived, below).
 
 # ab_bundles DIR: a good bundle (a new version of the same root) and one whose
 # takebox-control cannot start, made from the image's slot file system.
 ab_bundles() {
   local dir=$1 ext4 name
   mkdir -p "$dir"
+  ab_sizes=
   for name in good broken; do
     ext4=$run/slot-$name.ext4
     cp --sparse=always "$out/slot-$arch.ext4" "$ext4"
@@ -24,6 +26,7 @@ ab_bundles() {
     } >"$run/debugfs-$name"
     debugfs -w -f "$run/debugfs-$name" "$ext4" >/dev/null 2>&1
     mv "$(image/bundle.sh "$arch" "$out" "$ext4" "$(cat "$run/version-$name")" | tail -n 1)" "$dir/$name.raucb"
+    ab_sizes+="$name $(du -h "$dir/$name.raucb" | cut -f 1), "
     rm -f "$ext4"
   done
 }
@@ -44,11 +47,20 @@ on_slot() {
 booted_since() {
   tail -n +"$1" "$run/console.log" | tr -d '\r' | sed -n 's/^takebox: booting slot \([AB]\).*/\1/p' | tr '\n' ' '
 }
+# survived WHEN: the setting saved before the updates, in /var and as the
+# running slot's page shows it (a new login: logins do not outlive a boot;
+# the page password is carried into each slot), and the take's very bytes.
 survived() {
   as_root <<VM || fail "after $1: the settings or the take did not survive"
 grep -q '"countdown_duration": 3.5' /var/lib/takebox/config.json
-test -s '/srv/takebox/recordings/$path'
+echo '$sha  /srv/takebox/recordings/$path' | sha256sum --check --quiet
 VM
+  [[ -n $t_page ]] || return 0
+  [[ $(post /login "password=$pw") == 303 ]] || fail "after $1: the page password no longer logs in"
+  local shown
+  shown=$(curl -fsS -m 10 -b "$jar" "http://127.0.0.1:$p_http/settings") &&
+    grep -q 'name="countdown_duration" value="3.5"' <<<"$shown" ||
+    fail "after $1: the page's Settings do not show the countdown saved before the update"
 }
 mount_kit='mkdir -p /run/kit; mountpoint -q /run/kit || mount -o ro LABEL=tbkit /run/kit'
 

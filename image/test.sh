@@ -281,6 +281,7 @@ echo "  power-on to the page:  ${t_page:-n/a (no takebox-control in this image)}
 sed 's/^/  guest: /' <<<"$boot_split"
 if [[ ${AB:-1} == 1 ]]; then
   echo "  A/B updates (qemu TCG; times from the command to the board settled):"
+  echo "    bundles (slot file system $(du -h --apparent-size "$out/slot-$arch.ext4" | cut -f 1)): ${ab_sizes%, }"
   echo "    bundle install into the inactive slot: ${ab_install_s} s"
   printf '    %s\n' "${ab_report[@]}"
 fi
