@@ -17,7 +17,8 @@ disk_id=${2:?DISK_ID}
 pre=
 case $arch in
   # The board's console is ttyAML0; qemu's virt machine's is ttyAMA0.
-  # Debian's arm64 vmlinuz is a gzip Image: booti unpacks it at
+  # Debian's arm64 vmlinuz is a plain Image (33 MB), booted where it was
+  # loaded; a gzip one (another kernel in a bundle) is unpacked by booti at
   # kernel_comp_addr_r (the board's U-Boot sets one; qemu's has none: 256 MiB
   # into its RAM, above the initrd) and needs its compressed size. The board's
   # U-Boot names its device tree in fdtfile (loaded from the slot); qemu's
