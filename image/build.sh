@@ -272,15 +272,6 @@ if ! grep -q '^slot_mb=' "$ids"; then
 fi
 ((root_mb <= slot_mb)) || { echo "image/build.sh: the root needs $root_mb MiB, the slots have $slot_mb" >&2; exit 1; }
 mke2fs -q -t ext4 -L takebox-root -m 0 -d "$root" "$work/root.ext4" "${root_mb}M"
-# Shrunk to what it holds plus 64 MiB (first boot's keys, the files an update
-# carries): RAUC writes, and takebox-update reads back, the file system only,
-# so every MiB less is install time saved; the partition keeps its size.
-resize() { resize2fs "$@" >"$work/resize.log" 2>&1 || { cat "$work/resize.log" >&2; exit 1; }; }
-resize -M "$work/root.ext4"
-slot_fs_mb=$(dumpe2fs -h "$work/root.ext4" 2>/dev/null |
-  awk -F: '/^Block count/ { n = $2 } /^Block size/ { b = $2 } END { print int(n * b / 1048576) + 64 }')
-resize "$work/root.ext4" "${slot_fs_mb}M"
-truncate -s "${slot_fs_mb}M" "$work/root.ext4"
 mke2fs -q -t ext4 -L takebox-var -U "$var_uuid" -d "$work/var" "$work/var.ext4" "${var_mb}M"
 rm -rf "$root" "$work/var" # disk space: only the partition files are needed now
 # What `make bundle` packs: this slot's file system and its version.
