@@ -106,7 +106,16 @@ VM
   survived "the roll-back"
   ab_scenario "2 broken bundle into A, rolled back"
 
-  say "A/B 3: power cut while slot A is being written; the board boots B"
+  ab_power_cut
+}
+
+# Scenario 3 on its own (AB=cut in image/test.sh): power cut while RAUC
+# copies a bundle into the slot not running; the running one boots again.
+ab_power_cut() {
+  local from to
+  from=$(board_state | sed -n 's/^slot=//p')
+  to=$([[ $from == A ]] && echo B || echo A)
+  say "A/B 3: power cut while slot $to is being written; the board boots $from"
   t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
   as_root <<VM || fail "starting an install to cut"
   $mount_kit
@@ -116,14 +125,16 @@ VM
     as_root <<<'busctl get-property de.pengutronix.rauc / de.pengutronix.rauc.Installer Progress' |
       grep -q 'Copying image'
   }
-  wait_for "RAUC copying the image into slot A" copying >/dev/null
+  # wait_for counts from start_ms: from the install, not the last power-on.
+  start_ms=$(date +%s%3N)
+  wait_for "RAUC copying the image into slot $to" copying >/dev/null
   kill -9 "$qemu_pid"
   wait "$qemu_pid" 2>/dev/null || true
   say "power cut while RAUC copied the image"
   power_on
-  wait_for "slot B after the power cut" on_slot B failed >/dev/null
+  wait_for "slot $from after the power cut" on_slot "$from" failed >/dev/null
   survived "the power cut"
-  ab_scenario "3 power cut while writing A"
+  ab_scenario "3 power cut while writing $to"
   as_root <<<'rauc status --detailed 2>/dev/null | sed -n "/Boot Status/,\$p" | head -n 12; tail -n 8 /var/lib/takebox/update/log' |
     sed 's/^/  /' || true
 }
