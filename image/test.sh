@@ -294,6 +294,6 @@ sed 's/^/  guest: /' <<<"$boot_split"
 if [[ ${AB:-1} != 0 ]]; then
   echo "  A/B updates (qemu TCG; times from the command to the board settled):"
   echo "    bundles (slot file system $(du -h --apparent-size "$out/slot-$arch.ext4" | cut -f 1)): ${ab_sizes%, }"
-  echo "    bundle install into the inactive slot: ${ab_install_s:-n/a} s"
+  echo "    bundle install into the inactive slot: ${ab_install_s:-n/a}${ab_install_s:+ s}"
   printf '    %s\n' "${ab_report[@]}"
 fi
