@@ -2,13 +2,15 @@
 # has recorded a take, with its helpers (as_root, wait_for, power_on, say,
 # fail, ssh_opts) and the kit disk holding the bundles (ab_bundles, below).
 # Each prints what booted (the boot script's lines on the console) and how long
-# it took, and checks that the settings and the take on the share survived.
+# it took, and checks that the settings and the take on the share survived
+# (survived, below).
 
 # ab_bundles DIR: a good bundle (a new version of the same root) and one whose
 # takebox-control cannot start, made from the image's slot file system.
 ab_bundles() {
   local dir=$1 ext4 name
   mkdir -p "$dir"
+  ab_sizes=
   for name in good broken foreign; do
     ext4=$run/slot-$name.ext4
     cp --sparse=always "$out/slot-$arch.ext4" "$ext4"
@@ -31,6 +33,7 @@ ab_bundles() {
       signer=(RAUC_KEY="$run/foreign.key" RAUC_CERT="$run/foreign.cert")
     fi
     mv "$(env "${signer[@]}" image/bundle.sh "$arch" "$out" "$ext4" "$(cat "$run/version-$name")" | tail -n 1)" "$dir/$name.raucb"
+    ab_sizes+="$name $(du -h "$dir/$name.raucb" | cut -f 1), "
     rm -f "$ext4"
   done
 }
@@ -51,11 +54,20 @@ on_slot() {
 booted_since() {
   tail -n +"$1" "$run/console.log" | tr -d '\r' | sed -n 's/^takebox: booting slot \([AB]\).*/\1/p' | tr '\n' ' '
 }
+# survived WHEN: the setting saved before the updates, in /var and as the
+# running slot's page shows it (a new login: logins do not outlive a boot;
+# the page password is carried into each slot), and the take's very bytes.
 survived() {
   as_root <<VM || fail "after $1: the settings or the take did not survive"
 grep -q '"countdown_duration": 3.5' /var/lib/takebox/config.json
-test -s '/srv/takebox/recordings/$path'
+echo '$sha  /srv/takebox/recordings/$path' | sha256sum --check --quiet
 VM
+  [[ -n $t_page ]] || return 0
+  [[ $(post /login "password=$pw") == 303 ]] || fail "after $1: the page password no longer logs in"
+  local shown
+  shown=$(curl -fsS -m 10 -b "$jar" "http://127.0.0.1:$p_http/settings") &&
+    grep -q 'name="countdown_duration" value="3.5"' <<<"$shown" ||
+    fail "after $1: the page's Settings do not show the countdown saved before the update"
 }
 mount_kit='mkdir -p /run/kit; mountpoint -q /run/kit || mount -o ro LABEL=tbkit /run/kit'
 
@@ -135,7 +147,16 @@ VM
   survived "the roll-back"
   ab_scenario "2 broken bundle into A, rolled back"
 
-  say "A/B 3: power cut while slot A is being written; the board boots B"
+  ab_power_cut
+}
+
+# Scenario 3 on its own (AB=cut in image/test.sh): power cut while RAUC
+# copies a bundle into the slot not running; the running one boots again.
+ab_power_cut() {
+  local from to
+  from=$(board_state | sed -n 's/^slot=//p')
+  to=$([[ $from == A ]] && echo B || echo A)
+  say "A/B 3: power cut while slot $to is being written; the board boots $from"
   t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
   as_root <<VM || fail "starting an install to cut"
   $mount_kit
@@ -145,14 +166,16 @@ VM
     as_root <<<'busctl get-property de.pengutronix.rauc / de.pengutronix.rauc.Installer Progress' |
       grep -q 'Copying image'
   }
-  wait_for "RAUC copying the image into slot A" copying >/dev/null
+  # wait_for counts from start_ms: from the install, not the last power-on.
+  start_ms=$(date +%s%3N)
+  wait_for "RAUC copying the image into slot $to" copying >/dev/null
   kill -9 "$qemu_pid"
   wait "$qemu_pid" 2>/dev/null || true
   say "power cut while RAUC copied the image"
   power_on
-  wait_for "slot B after the power cut" on_slot B failed >/dev/null
+  wait_for "slot $from after the power cut" on_slot "$from" failed >/dev/null
   survived "the power cut"
-  ab_scenario "3 power cut while writing A"
+  ab_scenario "3 power cut while writing $to"
   as_root <<<'rauc status --detailed 2>/dev/null | sed -n "/Boot Status/,\$p" | head -n 12; tail -n 8 /var/lib/takebox-update/log' |
     sed 's/^/  /' || true
 }

@@ -16,13 +16,17 @@ arch=${1:?usage: image/bootscript.sh arm64|amd64 DISK_ID}
 disk_id=${2:?DISK_ID}
 pre=
 case $arch in
-  # The board's console is ttyAML0; qemu's virt machine's is ttyAMA0. A gzip
-  # Image is unpacked by booti at kernel_comp_addr_r. The board's U-Boot names
-  # its device tree in fdtfile; qemu's passes its own (fdtcontroladdr).
+  # The board's console is ttyAML0; qemu's virt machine's is ttyAMA0.
+  # Debian's arm64 vmlinuz is a plain Image (33 MB), booted where it was
+  # loaded; a gzip one (another kernel in a bundle) is unpacked by booti at
+  # kernel_comp_addr_r (the board's U-Boot sets one; qemu's has none: 256 MiB
+  # into its RAM, above the initrd) and needs its compressed size. The board's
+  # U-Boot names its device tree in fdtfile (loaded from the slot); qemu's
+  # names none and passes its own (fdtcontroladdr), which describes the VM.
   arm64)
     console="console=ttyAMA0 console=ttyAML0,115200"
-    boot='setenv kernel_comp_addr_r 0x50000000
-setenv kernel_comp_size 0x4000000
+    boot='test -n "${kernel_comp_addr_r}" || setenv kernel_comp_addr_r 0x50000000
+setenv kernel_comp_size ${filesize}
 setenv tb_fdt ${fdtcontroladdr}
 if test -n "${fdtfile}"; then
   if load ${devtype} ${devnum}:${tb_part} ${fdt_addr_r} /boot/dtbs/${fdtfile}; then setenv tb_fdt ${fdt_addr_r}; fi

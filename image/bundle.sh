@@ -17,6 +17,13 @@ version=${4:-$(cat "$out/slot-$arch.version")}
 key=${RAUC_KEY:-$out/keys/dev.key.pem}
 cert=${RAUC_CERT:-$out/keys/dev.cert.pem}
 [[ -f $slot && -f $key && -f $cert ]] || { echo "image/bundle.sh: build the image first (make image)" >&2; exit 1; }
+# A slot built for another card (another board-ARCH.env) would not mount
+# that card's /var and be rolled back: refuse it here instead.
+ids=$out/board-$arch.env
+[[ -f $ids ]] || { echo "image/bundle.sh: no $ids: bundles are built with the card's ids (README, Updates)" >&2; exit 1; }
+var_uuid=$(sed -n 's/^var_uuid=//p' "$ids")
+debugfs -R 'cat /etc/fstab' "$slot" 2>/dev/null | grep -q "^UUID=$var_uuid " ||
+  { echo "image/bundle.sh: $slot does not mount /var $var_uuid of $ids: built for another card" >&2; exit 1; }
 
 dir=$(mktemp -d "$out/bundle.XXXXXX")
 trap 'rm -rf "$dir"' EXIT

@@ -19,7 +19,10 @@
 #     SMB from the host, checking its SHA-256 against the confirmation.
 #   - the board starts through Debian's mainline U-Boot for qemu running the
 #     image's A/B boot script (slot A, its kernel from the slot, RAUC marks it
-#     good); then, unless AB=0, the A/B update scenarios of image/ab-scenarios.sh.
+#     good); then, unless AB=0, the A/B update scenarios of image/ab-scenarios.sh
+#     (AB=cut: the power cut alone).
+#     On arm64 the same boot.scr also runs first with the board's variables
+#     (image/uboot-board.py: the VIM3's device tree from the slot).
 # The image itself is not modified: the test works on a sparse copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +38,12 @@ rm -rf "$run"
 mkdir -p "$run/first" "$run/kit/bin"
 say() { echo "image/test.sh: $*"; }
 fail() { echo "image/test.sh: FAIL: $*" >&2; echo "--- console (last 60 lines) ---" >&2; tail -n 60 "$run/console.log" >&2 || true; exit 1; }
+
+# The board's own path through the same boot.scr, which qemu's U-Boot (no
+# fdtfile) never takes: the VIM3's device tree loaded from the slot. Seconds.
+if [[ $arch == arm64 ]]; then
+  image/uboot-board.py "$img" amlogic/meson-g12b-a311d-khadas-vim3.dtb || fail "the boot script's board path"
+fi
 
 admin_pw=admin-$RANDOM$RANDOM
 smb_pw=share-$RANDOM$RANDOM
@@ -69,7 +78,7 @@ cp examples/install/recording-pc.json "$run/kit/examples/install/"
 cp README.md "$run/kit/"
 # The A/B scenarios' bundles travel on the kit (AB=0 leaves them out).
 . image/ab-scenarios.sh
-[[ ${AB:-1} == 1 ]] && ab_bundles "$run/kit/bundles"
+[[ ${AB:-1} != 0 ]] && ab_bundles "$run/kit/bundles"
 kit_mb=$(($(du -sm "$run/kit" | cut -f1) * 2 + 16))
 mke2fs -q -t ext4 -L tbkit -d "$run/kit" "$run/kit.ext4" "${kit_mb}M"
 
@@ -256,7 +265,10 @@ refused=$(timeout 40 smbclient "//127.0.0.1/takebox" -p "$p_smb" -t 30 -N -c ls 
 grep -q NT_STATUS_ <<<"$refused" || fail "a guest got in: $refused"
 say "guest refused: $(tail -n 1 <<<"$refused")"
 
-[[ ${AB:-1} == 1 ]] && ab_run
+case ${AB:-1} in
+  1) ab_run ;;
+  cut) ab_power_cut ;; # scenario 3 alone, from slot A
+esac
 
 # Where the boot time goes, as the guest's systemd saw it: under TCG every
 # stage is several times slower than on the board, so the split says more
@@ -279,8 +291,9 @@ echo "  power-on to SSH:       ${t_ssh} s"
 echo "  power-on to SMB share: ${t_smb} s (first boot, qemu TCG, smp ${SMP:-2})"
 echo "  power-on to the page:  ${t_page:-n/a (no takebox-control in this image)}${t_page:+ s}"
 sed 's/^/  guest: /' <<<"$boot_split"
-if [[ ${AB:-1} == 1 ]]; then
+if [[ ${AB:-1} != 0 ]]; then
   echo "  A/B updates (qemu TCG; times from the command to the board settled):"
-  echo "    bundle install into the inactive slot: ${ab_install_s} s"
+  echo "    bundles (slot file system $(du -h --apparent-size "$out/slot-$arch.ext4" | cut -f 1)): ${ab_sizes%, }"
+  echo "    bundle install into the inactive slot: ${ab_install_s:-n/a}${ab_install_s:+ s}"
   printf '    %s\n' "${ab_report[@]}"
 fi

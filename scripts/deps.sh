@@ -24,8 +24,9 @@ declare -A PACKAGES=(
   # architectures through qemu-user), partitions without loop mounts, qemu to
   # boot it, the clients the boot test talks to it with, and systemctl/
   # systemd-sysusers to set the root up offline; U-Boot for qemu (the A/B boot
-  # script runs under it), mkimage, and RAUC with mksquashfs for make bundle.
-  [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2 systemd u-boot-qemu u-boot-tools rauc squashfs-tools openssl"
+  # script runs under it; python3 drives its prompt for the board's path), mkimage,
+  # and RAUC with mksquashfs for make bundle.
+  [image]="mmdebstrap uidmap arch-test qemu-user-static binfmt-support fdisk e2fsprogs dosfstools mtools qemu-system-arm qemu-system-x86 ipxe-qemu qemu-efi-aarch64 smbclient zstd openssh-client curl iproute2 systemd u-boot-qemu u-boot-tools rauc squashfs-tools openssl python3"
   # make midi-test: the MIDI rig's Debian VM (mmdebstrap, an ext4 image without
   # loop mounts, a qcow2 overlay, qemu) and sfzlint's venv.
   [midi]="mmdebstrap e2fsprogs qemu-utils qemu-system-x86 ipxe-qemu iproute2 python3-venv"
