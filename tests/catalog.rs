@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::sfizz::{Play, RATE, checked_cents, rms_db, sfizz_render, worst_jump};
+use common::sfizz::{Play, RATE, checked_cents, opcodes, rms_db, sfizz_render, worst_jump};
 use common::sfzlint::{assert_sfzlint_passes, sfzlint};
 
 use serde_json::{Value, json};
@@ -480,14 +480,6 @@ fn export_session(root: &Path) -> (PathBuf, PathBuf, Vec<String>) {
     w.end();
     w.write(&logs);
     (logs, share, excluded)
-}
-
-fn opcodes(line: &str) -> std::collections::BTreeMap<String, String> {
-    line.trim_start_matches("<region>")
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 #[test]

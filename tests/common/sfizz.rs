@@ -98,3 +98,12 @@ pub fn worst_jump(x: &[f32]) -> (usize, f64) {
         .enumerate()
         .fold((0, 0f64), |m, (i, d)| if d > m.1 { (i, d) } else { m })
 }
+
+/// A `<region>` line's opcodes by name.
+pub fn opcodes(line: &str) -> std::collections::BTreeMap<String, String> {
+    line.trim_start_matches("<region>")
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
