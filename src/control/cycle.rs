@@ -1101,7 +1101,9 @@ impl Cycle {
     ) -> (Option<String>, Option<retake::Fixable>) {
         let config = self.config();
         let limits = CheckSettings::from_post_processing(&config.post_processing);
-        let unattended = self.session_mut().unattended();
+        let session = self.session_mut();
+        let unattended = session.unattended();
+        let note_secs = session.plan[take.slot].duration;
         let settings = &config.control.unattended;
         let tolerance = settings.onset_tolerance_ms;
         let mut fix = None;
@@ -1109,7 +1111,7 @@ impl Cycle {
             .iter()
             .map(|(_, c)| {
                 let judged = verdict::judge(c, &limits);
-                match unattended.then(|| retake::fixable(c, &limits, settings)) {
+                match unattended.then(|| retake::fixable(c, note_secs, &limits, settings)) {
                     Some(Some(f)) => {
                         let flagged = match judged.disposition {
                             Disposition::Ok => Judgement::warn(f.describe(tolerance)),

@@ -6,7 +6,7 @@
 
 use crate::config::UnattendedSettings;
 use crate::dsp::CheckSettings;
-use crate::protocol::{Confirmation, TakeState, Verdict};
+use crate::protocol::{Confirmation, TakeEnvelope, TakeState, Verdict};
 
 /// Why a take is worth recording again.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +21,16 @@ pub enum Fixable {
     /// The capture reported overruns (no frames lost, or the take would have
     /// failed and been recorded again anyway).
     Xruns(u64),
+    /// The sound fell from a note's level to digital silence at once, this
+    /// many seconds after the planned start and before the note's end: the
+    /// synth (or its audio) stopped mid-note.
+    Dropout(f64),
 }
+
+/// A column this loud (thousandths of full scale, about -34 dBFS) followed
+/// by a digitally silent one (under -66 dBFS) is a dropout, not a release:
+/// no instrument falls 32 dB in one column (about 10 ms) by itself.
+const DROPOUT_FROM: i16 = 20;
 
 impl Fixable {
     /// The verdict by name, as the page and the take list show it.
@@ -31,6 +40,7 @@ impl Fixable {
             Fixable::NoOnset => "no onset".into(),
             Fixable::OnsetOff(ms) => format!("onset {ms:+.1} ms off"),
             Fixable::Xruns(_) => "xrun".into(),
+            Fixable::Dropout(_) => "dropout".into(),
         }
     }
 
@@ -43,14 +53,18 @@ impl Fixable {
                 format!("onset {ms:+.1} ms off start_at (more than {tolerance_ms} ms)")
             }
             Fixable::Xruns(n) => format!("xrun: the capture overran {n} times"),
+            Fixable::Dropout(s) => {
+                format!("dropout: the sound stopped dead {s:.2} s into the note")
+            }
         }
     }
 }
 
-/// What in `c` a second pass can fix, if anything. A failed take is not
-/// asked about: it is always recorded again.
+/// What in `c` (a take of a note `note_secs` long) a second pass can fix, if
+/// anything. A failed take is not asked about: it is always recorded again.
 pub fn fixable(
     c: &Confirmation,
+    note_secs: f64,
     limits: &CheckSettings,
     settings: &UnattendedSettings,
 ) -> Option<Fixable> {
@@ -73,6 +87,14 @@ pub fn fixable(
     if c.xruns > 0 {
         return Some(Fixable::Xruns(c.xruns));
     }
+    let onset_ms = c.midi.as_ref().and_then(|m| m.onset_ms).unwrap_or(0.0);
+    if let Some(at) = c
+        .envelope
+        .as_ref()
+        .and_then(|e| dropout(e, onset_ms, note_secs, c.sample_rate))
+    {
+        return Some(Fixable::Dropout(at));
+    }
     let midi = c.midi.as_ref()?;
     match midi.onset_ms {
         None => Some(Fixable::NoOnset),
@@ -85,6 +107,22 @@ pub fn fixable(
         }
         Some(_) => None,
     }
+}
+
+/// Where in the note (seconds from `start_at`) the waveform drops from a
+/// note's level to digital silence from one column to the next, between
+/// the onset and the note's planned end.
+fn dropout(e: &TakeEnvelope, onset_ms: f64, note_secs: f64, rate: u32) -> Option<f64> {
+    let per = e.frames_per_column.max(1) as f64;
+    let rate = f64::from(rate.max(1));
+    let start = e.planned_start_frame as f64 + onset_ms.max(0.0) / 1000.0 * rate;
+    let end = e.planned_start_frame as f64 + note_secs * rate;
+    let (first, last) = ((start / per).ceil() as usize, (end / per).floor() as usize);
+    let peak = |i: usize| e.max[i].max(-e.min[i]);
+    (first..last.min(e.max.len().min(e.min.len())))
+        .skip(1)
+        .find(|&i| peak(i - 1) >= DROPOUT_FROM && peak(i) == 0)
+        .map(|i| (i as f64 * per - e.planned_start_frame as f64) / rate)
 }
 
 /// Whether a slot that has had `flagged` flagged takes (this one counted) is
@@ -112,7 +150,48 @@ mod tests {
     }
 
     fn judged(c: &Confirmation) -> Option<Fixable> {
-        fixable(c, &CheckSettings::default(), &UnattendedSettings::default())
+        fixable(
+            c,
+            1.0,
+            &CheckSettings::default(),
+            &UnattendedSettings::default(),
+        )
+    }
+
+    /// 0.5 s of silence, then a note (columns of 480 frames at 48 kHz:
+    /// 10 ms) at `level` thousandths, silent again from `cut` s after the
+    /// planned start.
+    fn envelope(level: i16, fall: &[i16], cut: f64) -> TakeEnvelope {
+        let col = |t: f64| (t * 100.0) as usize;
+        let mut max = vec![0i16; col(2.0)];
+        for m in max.iter_mut().take(col(0.5 + cut)).skip(col(0.5)) {
+            *m = level;
+        }
+        let at = col(0.5 + cut);
+        max.splice(at..at + fall.len(), fall.iter().copied());
+        TakeEnvelope {
+            frames: 96_000,
+            frames_per_column: 480,
+            min: max.iter().map(|m| -m).collect(),
+            max,
+            planned_start_frame: 24_000,
+        }
+    }
+
+    #[test]
+    fn a_note_that_stops_dead_is_a_dropout_and_a_release_is_not() {
+        let mut c = take(Some(2.0));
+        c.envelope = Some(envelope(300, &[], 0.4));
+        assert_eq!(judged(&c), Some(Fixable::Dropout(0.4)));
+        // Falling through the levels in 60 ms, as a fast release does.
+        c.envelope = Some(envelope(300, &[150, 60, 20, 8, 3, 1], 0.4));
+        assert_eq!(judged(&c), None);
+        // After the note's end: its release, whatever its shape.
+        c.envelope = Some(envelope(300, &[], 1.02));
+        assert_eq!(judged(&c), None);
+        // A quiet note's end (under -34 dBFS) is not called a dropout.
+        c.envelope = Some(envelope(15, &[], 0.4));
+        assert_eq!(judged(&c), None);
     }
 
     #[test]
