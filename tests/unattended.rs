@@ -76,12 +76,13 @@ fn flagged_takes_are_recorded_again_until_good_or_out_of_retakes_and_the_session
         );
         s["phase"] == "finished"
     });
+    let log = session_log(&ws, &id);
     assert_eq!(
         (done["done"].as_u64(), done["attention"].as_u64()),
-        (Some(2), Some(1))
+        (Some(2), Some(1)),
+        "{done}\n{log:#?}"
     );
 
-    let log = session_log(&ws, &id);
     let retakes: Vec<(String, String)> = log
         .iter()
         .filter(|l| l["event"] == "retake")

@@ -985,7 +985,7 @@ impl Cycle {
             });
         } else if let Some(name) = self.warned() {
             if self.session_mut().unattended() {
-                self.unattended_warning(slot, &name, fix.is_some());
+                self.unattended_warning(slot, &name, fix.as_ref());
             } else {
                 self.on_warning(slot, &name);
             }
@@ -997,7 +997,7 @@ impl Cycle {
     /// An unattended session after a flagged take: recorded again when a
     /// second pass can fix it (`fixable`) and retakes are left; otherwise kept
     /// flagged, and the session goes on (the take list shows it).
-    fn unattended_warning(&mut self, slot: usize, name: &str, fixable: bool) {
+    fn unattended_warning(&mut self, slot: usize, name: &str, fix: Option<&retake::Fixable>) {
         let settings = self.config().control.unattended;
         let label = self.slot_label(slot);
         let session = self.session_mut();
@@ -1006,27 +1006,29 @@ impl Cycle {
             .iter()
             .filter(|t| t.verdict == Some(Disposition::Warn))
             .count();
-        let again = fixable && retake::again(flagged, &settings);
+        let again = fix.is_some() && retake::again(flagged, &settings);
         let old = again.then(|| session.retake(slot)).flatten();
-        self.message = Some(match old {
-            Some(old) => {
+        self.message = Some(match (old, fix) {
+            // Named by what a second pass fixes (a take may also be off pitch).
+            (Some(old), Some(fix)) => {
+                let why = fix.name();
                 self.log_event(LogEvent::Retake {
                     slot: slot + 1,
                     superseded: old,
-                    reason: Some(name.to_string()),
+                    reason: Some(why.clone()),
                 });
                 format!(
-                    "slot {} ({label}) is recorded again ({flagged} of {} retakes): {name}",
+                    "slot {} ({label}) is recorded again ({flagged} of {} retakes): {why}",
                     slot + 1,
                     settings.retakes
                 )
             }
-            None if fixable => format!(
+            (_, Some(_)) => format!(
                 "slot {} ({label}) {NEEDS_ATTENTION}: {name} after {} retakes; the session goes on",
                 slot + 1,
                 flagged - 1
             ),
-            None => format!(
+            (_, None) => format!(
                 "slot {} ({label}) {NEEDS_ATTENTION}: {name} (a second pass would not change it); the session goes on",
                 slot + 1
             ),
