@@ -58,12 +58,15 @@ fn prepare_run(run: &Path) {
     std::fs::write(run.join("rig.env"), knobs).unwrap();
     std::fs::create_dir_all(run.join("share")).unwrap();
     std::fs::write(run.join("share/.takebox-share"), b"").unwrap();
-    // Church organ (GM 20): sustained, steady, a quick attack.
+    // Drawbar organ (GM 17): sustained, steady, a quick attack; it loops
+    // (TimGM6mb through fluidsynth, 1.5 s at C3, G3, E4, C5: seams -40 to
+    // -45 dB), where the church organ (GM 20) moves too much for any loop
+    // (its best seams -5 to -15 dB, a naive one +4 dB).
     let instruments = json!({"instruments": [{
         "name": "GM Organ", "type": "keys",
         "range": {"lowest_note": "C3", "highest_note": "C5"},
         "default_articulations": ["long"],
-        "midi": {"port": PORT, "channel": 1, "program": 19,
+        "midi": {"port": PORT, "channel": 1, "program": 16,
                  "velocities": {"mf": 70, "ff": 120}, "release_seconds": 0.5}
     }]});
     std::fs::write(run.join("instruments.json"), instruments.to_string()).unwrap();
@@ -88,10 +91,10 @@ fn prepare_run(run: &Path) {
     std::fs::write(run.join("config.json"), config.to_string()).unwrap();
 }
 
-/// Retakes per slot: MIDI_VM_RETAKES, or 3 (an emulated machine's hiccups
-/// come in runs).
+/// Retakes per slot: MIDI_VM_RETAKES, or 5 (measured in a full run here with
+/// three VMs on two cores: 23% of the attempts landed over 20 ms off).
 fn retakes() -> u32 {
-    std::env::var("MIDI_VM_RETAKES").map_or(3, |v| v.parse().expect("MIDI_VM_RETAKES"))
+    std::env::var("MIDI_VM_RETAKES").map_or(5, |v| v.parse().expect("MIDI_VM_RETAKES"))
 }
 
 /// The VM, powered off when dropped.
@@ -231,10 +234,43 @@ fn a_synth_in_a_vm_is_sampled_unattended_calibrated_looped_and_exported() {
         secs / takes as f64,
         st["phase"]
     );
+    drop(vm);
+    analyse(run, &session, takes);
+    println!("the whole rig took {:.0} s", began.elapsed().as_secs_f64());
+}
 
+/// A kept run folder analysed again (MIDI_VM_RUN, default
+/// target/midi-vm-run): onsets, loops, the export, sfzlint and sfizz, as
+/// after a session, without the VM.
+#[test]
+#[ignore = "looks at a run folder the rig kept: MIDI_VM_RUN=... cargo test --test midi_vm -- --ignored again"]
+fn a_kept_run_is_analysed_again() {
+    let run = std::env::var_os("MIDI_VM_RUN")
+        .map_or_else(|| Path::new(ROOT).join("target/midi-vm-run"), PathBuf::from);
+    let log = std::fs::read_dir(run.join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .expect("a session log");
+    let session = log.file_stem().unwrap().to_string_lossy().into_owned();
+    let record = takebox::session_log_format::read(&log).unwrap();
+    // Every slot has a confirmed take, kept or flagged.
+    let takes = record
+        .takes
+        .iter()
+        .filter_map(|t| t.confirmed.slot)
+        .max()
+        .unwrap_or(0) as u64;
+    analyse(&run, &session, takes);
+}
+
+/// After the session: the onsets, every slot's kept take, the loops, the
+/// SFZ export through sfzlint and sfizz.
+fn analyse(run: &Path, session: &str, takes: u64) {
     let log = run.join("logs").join(format!("{session}.jsonl"));
     let record = takebox::session_log_format::read(&log).unwrap();
-    retakes_needed(&log, &record, vm.file("fluidsynth.log"));
+    let fluidsynth = std::fs::read_to_string(run.join("fluidsynth.log")).unwrap_or_default();
+    retakes_needed(&log, &record, fluidsynth);
     // The take of each slot, by the rule the take list and the exports use:
     // confirmed, usable, not superseded.
     let kept: Vec<&Confirmed> = record.playable().map(|t| &t.confirmed).collect();
@@ -352,7 +388,6 @@ fn a_synth_in_a_vm_is_sampled_unattended_calibrated_looped_and_exported() {
     assert_sfzlint_passes(&sfz);
     println!("sfzlint: ok");
     played_by_sfizz(&sfz, &body, run);
-    println!("the whole rig took {:.0} s", began.elapsed().as_secs_f64());
 }
 
 /// How many retakes the session needed and why (its `retake` lines), beside
@@ -374,10 +409,9 @@ fn retakes_needed(log: &Path, record: &SessionRecord, fluidsynth: String) {
     }
     let superseded = record.takes.iter().filter(|t| t.superseded).count();
     println!(
-        "retakes: {} ({why:?}); {} attempts for {} slots; fluidsynth's audio failed {} times",
+        "retakes: {} ({why:?}); {} takes confirmed, {superseded} of them superseded; fluidsynth's audio failed {} times",
         why.values().sum::<usize>(),
         record.takes.len(),
-        record.takes.len() - superseded,
         fluidsynth.matches("audio device error").count()
     );
 }
@@ -402,27 +436,20 @@ fn onset_figures(ms: &[f64]) -> String {
 }
 
 /// For each key, what the SFZ promises at velocity 127: its loudest
-/// layer's sample's measured pitch (the comment above the region) plus the
-/// region's `tune`, cents.
-fn promised_cents(body: &str) -> std::collections::BTreeMap<u8, f64> {
-    let mut measured = None;
+/// layer's sample's pitch (measured by the same check as the rendering)
+/// plus the region's `tune`, cents.
+fn promised_cents(sfz: &Path, body: &str) -> std::collections::BTreeMap<u8, f64> {
     let mut out = std::collections::BTreeMap::new();
-    for l in body.lines() {
-        if let Some((_, c)) = l
-            .strip_prefix("// ")
-            .and_then(|l| l.split_once(" measured "))
-        {
-            measured = c.trim_end_matches(" cents").parse::<f64>().ok();
-        } else if l.starts_with("<region>") {
-            let r = opcodes(l);
-            if r["hivel"] == "127" {
-                let tune: f64 = r["tune"].parse().unwrap();
-                out.insert(
-                    r["pitch_keycenter"].parse().unwrap(),
-                    measured.unwrap_or(0.0) + tune,
-                );
-            }
-            measured = None;
+    for r in body
+        .lines()
+        .filter(|l| l.starts_with("<region>"))
+        .map(opcodes)
+    {
+        let key: u8 = r["pitch_keycenter"].parse().unwrap();
+        if r["hivel"] == "127" && !out.contains_key(&key) {
+            let tune: f64 = r["tune"].parse().unwrap();
+            let sample = sfz.parent().unwrap().join(&r["sample"]);
+            out.insert(key, checked_cents(&sample, key) + tune);
         }
     }
     out
@@ -456,8 +483,8 @@ fn played_by_sfizz(sfz: &Path, body: &str, run: &Path) {
     let renders = run.join("sfizz-keys");
     let x = sfizz_render(sfz, &renders, &plays);
     // What the export promises for each key played at 127: its ff sample's
-    // measured pitch moved by its region's tune (every key is sampled here).
-    let promised = promised_cents(body);
+    // pitch moved by its region's tune (every key is sampled here).
+    let promised = promised_cents(sfz, body);
     let mut worst = (0u8, 0f64);
     let mut in_tune = 0;
     for (i, &k) in keys.iter().enumerate() {
