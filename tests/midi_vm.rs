@@ -362,7 +362,7 @@ fn analyse(run: &Path, session: &str, takes: u64) {
     let (ok, text) = takebox(&[
         "export",
         "sfz",
-        &session,
+        session,
         "--out",
         &out.display().to_string(),
         "--logs",
