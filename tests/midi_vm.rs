@@ -435,21 +435,23 @@ fn onset_figures(ms: &[f64]) -> String {
     )
 }
 
-/// For each key, what the SFZ promises at velocity 127: its loudest
-/// layer's sample's pitch (measured by the same check as the rendering)
-/// plus the region's `tune`, cents.
-fn promised_cents(sfz: &Path, body: &str) -> std::collections::BTreeMap<u8, f64> {
+/// For each key, its loudest layer's sample's pitch as the recorder's
+/// check measured it (the comment above the region), cents.
+fn measured_cents(body: &str) -> std::collections::BTreeMap<u8, f64> {
+    let mut measured = None;
     let mut out = std::collections::BTreeMap::new();
-    for r in body
-        .lines()
-        .filter(|l| l.starts_with("<region>"))
-        .map(opcodes)
-    {
-        let key: u8 = r["pitch_keycenter"].parse().unwrap();
-        if r["hivel"] == "127" && !out.contains_key(&key) {
-            let tune: f64 = r["tune"].parse().unwrap();
-            let sample = sfz.parent().unwrap().join(&r["sample"]);
-            out.insert(key, checked_cents(&sample, key) + tune);
+    for l in body.lines() {
+        if let Some((_, c)) = l
+            .strip_prefix("// ")
+            .and_then(|l| l.split_once(" measured "))
+        {
+            measured = c.trim_end_matches(" cents").parse::<f64>().ok();
+        } else if l.starts_with("<region>") {
+            let r = opcodes(l);
+            if let (Some(c), "127") = (measured, r["hivel"].as_str()) {
+                out.insert(r["pitch_keycenter"].parse().unwrap(), c);
+            }
+            measured = None;
         }
     }
     out
@@ -466,9 +468,18 @@ fn played_by_sfizz(sfz: &Path, body: &str, run: &Path) {
         .collect();
     let key =
         |r: &std::collections::BTreeMap<String, String>, k: &str| -> u8 { r[k].parse().unwrap() };
+    // The sampled keys (the outer regions reach on to the keyboard's ends).
     let (low, high) = (
-        regions.iter().map(|r| key(r, "lokey")).min().unwrap(),
-        regions.iter().map(|r| key(r, "hikey")).max().unwrap(),
+        regions
+            .iter()
+            .map(|r| key(r, "pitch_keycenter"))
+            .min()
+            .unwrap(),
+        regions
+            .iter()
+            .map(|r| key(r, "pitch_keycenter"))
+            .max()
+            .unwrap(),
     );
     let keys: Vec<u8> = (low..=high).collect();
     let plays: Vec<Play> = keys
@@ -482,30 +493,33 @@ fn played_by_sfizz(sfz: &Path, body: &str, run: &Path) {
         .collect();
     let renders = run.join("sfizz-keys");
     let x = sfizz_render(sfz, &renders, &plays);
-    // What the export promises for each key played at 127: its ff sample's
-    // pitch moved by its region's tune (every key is sampled here).
-    let promised = promised_cents(sfz, body);
+    // Each key at its own pitch: the export tunes its sample by what the
+    // check measured. Asserted where the sample read within 50 cents (a
+    // patch can read a fifth off: its spectrum, not the mapping; printed).
+    let measured = measured_cents(body);
     let mut worst = (0u8, 0f64);
-    let mut in_tune = 0;
+    let mut asserted = 0;
     for (i, &k) in keys.iter().enumerate() {
         let level = rms_db(&x[i][(0.2 * RATE) as usize..(0.75 * RATE) as usize]);
         assert!(level > -50.0, "key {k} is silent ({level:.1} dB)");
         let c = checked_cents(&renders.join(format!("{i}.wav")), k);
-        let off = c - promised[&k];
-        in_tune += usize::from(c.abs() < 5.0);
-        if off.abs() > worst.1.abs() {
-            worst = (k, off);
+        match measured.get(&k) {
+            Some(m) if m.abs() <= 50.0 => {
+                asserted += 1;
+                if c.abs() > worst.1.abs() {
+                    worst = (k, c);
+                }
+            }
+            m => println!("  key {k}: its sample read {m:?} cents, sfizz renders it at {c:+.2}"),
         }
     }
     println!(
-        "sfizz: keys {low}-{high} sound, {in_tune} of {} within 5 cents of the key; the worst against the export's promise (sample's measured pitch + tune): key {} {:+.2} cents",
-        keys.len(),
-        worst.0,
-        worst.1
+        "sfizz: keys {low}-{high} sound; of the {asserted} whose sample read within 50 cents, the worst is key {} at {:+.2} cents",
+        worst.0, worst.1
     );
     assert!(
-        worst.1.abs() < 3.0,
-        "key {} at {:+.2} cents from its promise",
+        asserted > 0 && worst.1.abs() < 5.0,
+        "key {} at {:+.2} cents",
         worst.0,
         worst.1
     );

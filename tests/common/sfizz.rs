@@ -99,11 +99,17 @@ pub fn worst_jump(x: &[f32]) -> (usize, f64) {
         .fold((0, 0f64), |m, (i, d)| if d > m.1 { (i, d) } else { m })
 }
 
-/// A `<region>` line's opcodes by name.
+/// A `<region>` line's opcodes by name; `sample=` runs to the end of the
+/// line, as in SFZ (a path may hold spaces).
 pub fn opcodes(line: &str) -> std::collections::BTreeMap<String, String> {
-    line.trim_start_matches("<region>")
-        .split_whitespace()
+    let line = line.trim_start_matches("<region>");
+    let (rest, sample) = match line.split_once("sample=") {
+        Some((rest, sample)) => (rest, Some(sample.trim_end())),
+        None => (line, None),
+    };
+    rest.split_whitespace()
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(sample.map(|s| ("sample".to_string(), s.to_string())))
         .collect()
 }
