@@ -75,6 +75,12 @@ pub fn rms_db(x: &[f32]) -> f64 {
 
 /// Pitch of a rendered note against `midi`, cents, by `takebox check --note`.
 pub fn checked_cents(wav: &Path, midi: u8) -> f64 {
+    pitch_cents(wav, midi).unwrap_or_else(|v| panic!("no pitch for key {midi}: {v}"))
+}
+
+/// Pitch of `wav` against `midi`, cents, by `takebox check --note`; the
+/// check's answer when it found none near the note.
+pub fn pitch_cents(wav: &Path, midi: u8) -> Result<f64, Value> {
     let note = takebox::notes::Note::from_midi(midi)
         .expect("a MIDI note")
         .name(takebox::notes::MiddleC::default());
@@ -85,9 +91,7 @@ pub fn checked_cents(wav: &Path, midi: u8) -> f64 {
     let (so, se) = text(&o);
     let v: Value = serde_json::from_str(so.lines().next().unwrap_or(""))
         .unwrap_or_else(|_| panic!("{so}{se}"));
-    v["cents"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("no pitch for key {midi}: {v}"))
+    v["cents"].as_f64().ok_or(v)
 }
 
 /// The worst second difference in `x` and where: a seam that does not join
