@@ -67,7 +67,7 @@ test:
 midi-test:
 	scripts/deps.sh build midi
 	$(CARGO) build --locked --release --bins
-	MIDI_VM_BIN_DIR=target/release $(CARGO) test --locked --test midi_vm -- --ignored --nocapture
+	MIDI_VM_BIN_DIR=target/release $(CARGO) test --locked --test midi_vm -- --ignored --nocapture a_synth_in_a_vm
 
 # Issue 15: a session under faults on two hosts (network namespaces, root).
 # `make test` runs the short pass (50 takes) with every other test.

@@ -17,7 +17,8 @@
 # recording the loopback's other end, takebox-control beside it.
 #
 # Environment: MIRROR (default http://deb.debian.org/debian), MIDI_VM_OUT
-# (default artifacts/midi-vm), BOOT_TIMEOUT (s, default 300).
+# (default artifacts/midi-vm), BOOT_TIMEOUT (s, default 300), MIDI_VM_SMP
+# (CPUs, default 2), MIDI_VM_KVM=1, MIDI_VM_QEMU_OPTS (more qemu options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -80,6 +81,9 @@ up() {
   # TCG as image/test.sh; MIDI_VM_KVM=1 uses KVM where it works (a nested
   # KVM refuses the arch-capabilities MSR, so the CPU goes without it).
   [[ ${MIDI_VM_KVM:-0} == 1 ]] && accel=(-accel kvm -cpu max,-arch-capabilities)
+  # MIDI_VM_QEMU_OPTS: more options for a measurement (-icount shift=auto, say).
+  local extra
+  read -r -a extra <<<"${MIDI_VM_QEMU_OPTS:-}"
   qemu-system-x86_64 -M q35 "${accel[@]}" -m 1024 -smp "${MIDI_VM_SMP:-2}" \
     -display none -monitor none -serial "file:$run/console.log" \
     -kernel "$out/vmlinuz" -initrd "$out/initrd.img" \
@@ -87,7 +91,7 @@ up() {
     -drive "file=$run/overlay.qcow2,format=qcow2,if=virtio" \
     -virtfs "local,path=$run,mount_tag=rig,security_model=none" \
     -netdev "user,id=n,restrict=on,hostfwd=tcp:127.0.0.1:$p_ctl-:5000,hostfwd=tcp:127.0.0.1:$p_cap-:5001" \
-    -device virtio-net-pci,netdev=n &
+    -device virtio-net-pci,netdev=n "${extra[@]}" &
   echo "$!" >"$run/qemu.pid"
   printf 'control=%s\ncapture=%s\n' "$p_ctl" "$p_cap" >"$run/ports"
   say "booting (qemu $(cat "$run/qemu.pid"), ${accel[*]}); control on 127.0.0.1:$p_ctl"

@@ -4,7 +4,8 @@
 
 mod common;
 
-use common::sfzlint::{assert_sfzlint_passes, sfzlint, test_venv};
+use common::sfizz::{Play, RATE, checked_cents, opcodes, rms_db, sfizz_render, worst_jump};
+use common::sfzlint::{assert_sfzlint_passes, sfzlint};
 
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -479,14 +480,6 @@ fn export_session(root: &Path) -> (PathBuf, PathBuf, Vec<String>) {
     w.end();
     w.write(&logs);
     (logs, share, excluded)
-}
-
-fn opcodes(line: &str) -> std::collections::BTreeMap<String, String> {
-    line.trim_start_matches("<region>")
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 #[test]
@@ -1105,8 +1098,6 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 // ---- Exports played by sfizz (pysfizz from PyPI) ----
 
-const RATE: f64 = 48_000.0;
-
 /// Peak dBFS of a sample by dynamic and round robin: ff 18 dB over pp, and
 /// round robin 2 two dB under 1, so a rendered level names the sample played.
 fn sample_level_db(dynamic: &str, rr: u32) -> f64 {
@@ -1162,81 +1153,9 @@ fn sfizz_session(root: &Path) -> (PathBuf, PathBuf) {
     (logs, share)
 }
 
-/// One note for sfizz: key, velocity, seconds held, seconds rendered.
-struct Play {
-    key: u8,
-    vel: u8,
-    on: f64,
-    len: f64,
-}
-
-/// Render `plays` in order through sfizz on one synth; each rendering's samples.
-fn sfizz_render(sfz: &Path, dir: &Path, plays: &[Play]) -> Vec<Vec<f32>> {
-    let venv = test_venv("pysfizz", &["pysfizz"]);
-    std::fs::create_dir_all(dir).unwrap();
-    let outs: Vec<PathBuf> = (0..plays.len())
-        .map(|i| dir.join(format!("{i}.wav")))
-        .collect();
-    let notes: Vec<Value> = plays
-        .iter()
-        .zip(&outs)
-        .map(|(p, out)| json!({"key": p.key, "vel": p.vel, "on": p.on, "len": p.len, "out": out}))
-        .collect();
-    let job = json!({"sfz": sfz, "rate": RATE, "notes": notes});
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sfizz_render.py");
-    let mut child = Command::new(venv.join("bin/python"))
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "sfizz: {:?}", text(&o));
-    eprintln!("sfizz: {}", text(&o).0.trim());
-    outs.iter()
-        .map(|p| {
-            hound::WavReader::open(p)
-                .unwrap()
-                .samples::<f32>()
-                .map(Result::unwrap)
-                .collect()
-        })
-        .collect()
-}
-
-fn rms_db(x: &[f32]) -> f64 {
-    let ms = x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len().max(1) as f64;
-    10.0 * ms.max(1e-30).log10()
-}
-
 /// The steady part of a rendered note (from 0.2 s to `until` s).
 fn steady(x: &[f32], until: f64) -> &[f32] {
     &x[(0.2 * RATE) as usize..(until * RATE) as usize]
-}
-
-/// Pitch of a rendered note against `midi`, cents, by `takebox check --note`.
-fn checked_cents(wav: &Path, midi: u8) -> f64 {
-    let o = takebox(&[
-        "check",
-        "--json",
-        "--note",
-        &note_name(midi),
-        wav.to_str().unwrap(),
-    ]);
-    let (so, se) = text(&o);
-    let v: Value = serde_json::from_str(so.lines().next().unwrap_or(""))
-        .unwrap_or_else(|_| panic!("{so}{se}"));
-    v["cents"]
-        .as_f64()
-        .unwrap_or_else(|| panic!("no pitch for key {midi}: {v}"))
 }
 
 #[test]
@@ -1446,11 +1365,7 @@ fn click_ratio(x: &[f32], midi: u8) -> f64 {
     let amp = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     let w = std::f64::consts::TAU * hz(midi) * 1.01 / RATE;
     let own = f64::from(amp) * w * w;
-    let (at, worst) = x
-        .windows(3)
-        .map(|t| f64::from(t[0] - 2.0 * t[1] + t[2]).abs())
-        .enumerate()
-        .fold((0, 0f64), |m, (i, d)| if d > m.1 { (i, d) } else { m });
+    let (at, worst) = worst_jump(x);
     eprintln!("click check: worst second difference {worst:.2e} at {at}, a sine's own {own:.2e}");
     worst / own
 }

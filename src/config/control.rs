@@ -46,6 +46,32 @@ pub struct ControlSettings {
     /// What the cycle does after a take the board warns about (silent, off
     /// pitch, clipped, noisy, not on the share yet).
     pub on_warning: OnWarning,
+    /// Sessions nobody attends (a MIDI instrument's, or asked for with
+    /// `unattended`): which flagged takes are recorded again, how often.
+    pub unattended: UnattendedSettings,
+}
+
+/// `control.unattended`: a take flagged for a reason a second pass can fix
+/// (no onset, an onset far off `start_at`, an xrun, silent) is recorded again
+/// under a new take id, at most `retakes` times; then it stays flagged and the
+/// session goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UnattendedSettings {
+    /// Attempts after the first, per slot (0: none).
+    pub retakes: u32,
+    /// A MIDI take whose sound starts further than this from `start_at`
+    /// (after calibration) is flagged, ms.
+    pub onset_tolerance_ms: f64,
+}
+
+impl Default for UnattendedSettings {
+    fn default() -> Self {
+        UnattendedSettings {
+            retakes: 2,
+            onset_tolerance_ms: 20.0,
+        }
+    }
 }
 
 /// `control.on_warning`: a take with a warning never slips by unnoticed.
@@ -219,6 +245,7 @@ impl Default for ControlSettings {
             max_connections: 64,
             gpio: GpioSettings::default(),
             on_warning: OnWarning::default(),
+            unattended: UnattendedSettings::default(),
         }
     }
 }

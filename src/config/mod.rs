@@ -146,6 +146,9 @@ pub fn parse_json<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Con
 /// bigger file is refused before it is read.
 pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
+/// Most attempts after the first an unattended session makes of one slot.
+pub const MAX_UNATTENDED_RETAKES: u32 = 10;
+
 /// The text of a config file: at most [`MAX_CONFIG_BYTES`], UTF-8, a leading
 /// byte order mark (as some Windows editors write) dropped.
 pub fn read(file: &Path) -> Result<String, ConfigError> {
@@ -517,6 +520,19 @@ impl Config {
         }
         if !(1..=10_000).contains(&c.max_connections) {
             p.add("control.max_connections", "expected 1 to 10000");
+        }
+        if c.unattended.retakes > MAX_UNATTENDED_RETAKES {
+            p.add(
+                "control.unattended.retakes",
+                format!("expected 0 to {MAX_UNATTENDED_RETAKES}"),
+            );
+        }
+        let tol = c.unattended.onset_tolerance_ms;
+        if !(tol.is_finite() && tol > 0.0 && tol <= 1000.0) {
+            p.add(
+                "control.unattended.onset_tolerance_ms",
+                "expected more than 0 and at most 1000 ms",
+            );
         }
         let g = &c.gpio;
         if g.chip.is_empty() {

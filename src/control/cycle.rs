@@ -8,6 +8,7 @@ use super::health::Health;
 use super::plan::Slot;
 use super::progress::{Session, SessionStatus, SlotState, Store, TakeOutcome};
 use super::recorder_client::RecorderClient;
+use super::retake;
 use super::session_log::SessionLog;
 pub use super::status::{CycleStatus, Event, LastTake, Phase, Waveform};
 use super::storage::{Storage, WriteKind};
@@ -730,6 +731,7 @@ impl Cycle {
         self.log_event(LogEvent::Retake {
             slot: slot + 1,
             superseded: old,
+            reason: None,
         });
         self.persist();
         self.start_take(slot);
@@ -961,8 +963,13 @@ impl Cycle {
         let mut lost = false;
         // Aborted on a recorder (not by this board): nothing kept, as if lost.
         let aborted = matches!(result, TakeResult::Aborted(_));
+        let mut fix = None;
         let rearm = match result {
-            TakeResult::Confirmed(confs) => self.confirmed(&take, &confs),
+            TakeResult::Confirmed(confs) => {
+                let (rearm, fixable) = self.confirmed(&take, &confs);
+                fix = fixable;
+                rearm
+            }
             TakeResult::Lost(why) | TakeResult::Aborted(why) => {
                 if let Some(r) = session.take_mut(slot, &take.take_id) {
                     r.outcome = if aborted {
@@ -1013,10 +1020,55 @@ impl Cycle {
                 reason: why,
             });
         } else if let Some(name) = self.warned() {
-            self.on_warning(slot, &name);
+            if self.session_mut().unattended() {
+                self.unattended_warning(slot, &name, fix.as_ref());
+            } else {
+                self.on_warning(slot, &name);
+            }
         }
         self.persist();
         self.arm_next();
+    }
+
+    /// An unattended session after a flagged take: recorded again when a
+    /// second pass can fix it (`fixable`) and retakes are left; otherwise kept
+    /// flagged, and the session goes on (the take list shows it).
+    fn unattended_warning(&mut self, slot: usize, name: &str, fix: Option<&retake::Fixable>) {
+        let settings = self.config().control.unattended;
+        let label = self.slot_label(slot);
+        let session = self.session_mut();
+        let flagged = session.progress[slot]
+            .takes
+            .iter()
+            .filter(|t| t.verdict == Some(Disposition::Warn))
+            .count();
+        let again = fix.is_some() && retake::again(flagged, &settings);
+        let old = again.then(|| session.retake(slot)).flatten();
+        self.message = Some(match (old, fix) {
+            // Named by what a second pass fixes (a take may also be off pitch).
+            (Some(old), Some(fix)) => {
+                let why = fix.name();
+                self.log_event(LogEvent::Retake {
+                    slot: slot + 1,
+                    superseded: old,
+                    reason: Some(why.clone()),
+                });
+                format!(
+                    "slot {} ({label}) is recorded again ({flagged} of {} retakes): {why}",
+                    slot + 1,
+                    settings.retakes
+                )
+            }
+            (_, Some(_)) => format!(
+                "slot {} ({label}) {NEEDS_ATTENTION}: {name} after {} retakes; the session goes on",
+                slot + 1,
+                flagged - 1
+            ),
+            (_, None) => format!(
+                "slot {} ({label}) {NEEDS_ATTENTION}: {name} (a second pass would not change it); the session goes on",
+                slot + 1
+            ),
+        });
     }
 
     /// The last take's verdict by name, when it is a warning.
@@ -1045,6 +1097,7 @@ impl Cycle {
                 self.log_event(LogEvent::Retake {
                     slot: slot + 1,
                     superseded: old,
+                    reason: Some(name.to_string()),
                 });
                 self.message = Some(format!(
                     "slot {} ({label}) is recorded again: {name}",
@@ -1077,18 +1130,50 @@ impl Cycle {
     }
 
     /// Every recorder confirmed `take`: judge it, log each file and show it.
-    /// Returns why the slot is recorded again, when no usable audio came back.
-    fn confirmed(&mut self, take: &ActiveTake, confs: &[(String, Confirmation)]) -> Option<String> {
-        let limits = CheckSettings::from_post_processing(&self.config().post_processing);
+    /// Returns why the slot is recorded again, when no usable audio came back,
+    /// and, in an unattended session, what a second pass could fix.
+    fn confirmed(
+        &mut self,
+        take: &ActiveTake,
+        confs: &[(String, Confirmation)],
+    ) -> (Option<String>, Option<retake::Fixable>) {
+        let config = self.config();
+        let limits = CheckSettings::from_post_processing(&config.post_processing);
+        let session = self.session_mut();
+        let unattended = session.unattended();
+        let note_secs = session.plan[take.slot].duration;
+        let settings = &config.control.unattended;
+        let tolerance = settings.onset_tolerance_ms;
+        let mut fix = None;
         let judged: Vec<Judgement> = confs
             .iter()
-            .map(|(_, c)| verdict::judge(c, &limits))
+            .map(|(_, c)| {
+                let judged = verdict::judge(c, &limits);
+                match unattended.then(|| retake::fixable(c, note_secs, &limits, settings)) {
+                    Some(Some(f)) => {
+                        let flagged = match judged.disposition {
+                            Disposition::Ok => Judgement::warn(f.describe(tolerance)),
+                            _ => judged,
+                        };
+                        fix.get_or_insert(f);
+                        flagged
+                    }
+                    _ => judged,
+                }
+            })
             .collect();
         let overall = judged
             .iter()
             .cloned()
             .fold(Judgement::ok(), Judgement::worst);
-        let figures = worst_figures(confs, &judged, &limits);
+        let mut figures = worst_figures(confs, &judged, &limits);
+        // Named by what a second pass would fix, where the recorder's check
+        // and the levels had nothing to say.
+        if let Some(f) = &fix
+            && overall.reason.as_deref() == Some(&f.describe(tolerance))
+        {
+            figures.verdict_name = f.name();
+        }
         let failed = overall.is_failed();
         let paths: Vec<String> = confs.iter().map(|(_, c)| c.path.clone()).collect();
         let slot = take.slot;
@@ -1142,7 +1227,8 @@ impl Cycle {
             verdict: overall.disposition,
         });
         self.message = None;
-        failed.then(|| overall.reason.unwrap_or_else(|| "failed".into()))
+        let rearm = failed.then(|| overall.reason.unwrap_or_else(|| "failed".into()));
+        (rearm, fix)
     }
 
     /// A held auto-advance starts the next take once nothing stands in its
@@ -1234,6 +1320,7 @@ impl Cycle {
                 Ok(Some(old)) => LogEvent::Retake {
                     slot: i + 1,
                     superseded: old,
+                    reason: None,
                 },
                 Ok(None) => LogEvent::Requeue {
                     slot: planned(i, &session.plan[i]),

@@ -17,6 +17,7 @@ pub mod levels;
 pub mod plan;
 pub mod progress;
 pub mod recorder_client;
+pub mod retake;
 pub mod session_log;
 pub mod status;
 pub mod storage;

@@ -31,6 +31,11 @@ pub struct SessionRequest {
     pub user_initials: String,
     /// Start the next take's countdown as soon as a take is confirmed.
     pub auto_advance: bool,
+    /// Nobody attends (always so for a MIDI instrument): the session starts
+    /// and advances by itself, records a take a second pass can fix again
+    /// (`control.unattended`) and never pauses on a warning.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unattended: bool,
 }
 
 /// One planned take.

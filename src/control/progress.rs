@@ -112,9 +112,10 @@ impl Session {
         }
     }
 
-    /// A MIDI instrument's session: the recorder plays every take.
+    /// Nobody attends: asked for, or a MIDI instrument's session (the
+    /// recorder plays every take).
     pub fn unattended(&self) -> bool {
-        self.plan.first().is_some_and(|s| s.play.is_some())
+        self.request.unattended || self.plan.first().is_some_and(|s| s.play.is_some())
     }
 
     /// The next slot to record: the first one neither done nor skipped.

@@ -89,6 +89,10 @@ pub enum LogEvent {
         #[serde(default)]
         slot: usize,
         superseded: TakeId,
+        /// Why an unattended session recorded it again by itself (the
+        /// superseded take's verdict by name); absent for a person's retake.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// A take that cannot be used: its slot is armed again.
     Rearm {
@@ -512,6 +516,7 @@ mod tests {
                 LogEvent::Retake {
                     slot: 1,
                     superseded: id("s1-0001-1"),
+                    reason: None,
                 },
             ),
             (

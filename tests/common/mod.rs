@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod samba;
+pub mod sfizz;
 pub mod sfzlint;
 
 use serde_json::Value;

@@ -37,6 +37,9 @@ pub struct MidiHub {
     /// By the name the take asks for.
     ports: Mutex<BTreeMap<String, Port>>,
     latencies: LatencyStore,
+    /// The latencies the last takes of each port measured, newest last
+    /// (since its last calibration).
+    recent: Mutex<BTreeMap<String, Vec<f64>>>,
     /// `capture.midi_ports`, always in status.
     configured: Vec<String>,
     status: Mutex<Option<(Instant, Vec<MidiPortStatus>)>>,
@@ -48,6 +51,7 @@ impl MidiHub {
             sequencer,
             ports: Mutex::new(BTreeMap::new()),
             latencies: LatencyStore::open(state_dir),
+            recent: Mutex::new(BTreeMap::new()),
             configured,
             status: Mutex::new(None),
         }
@@ -104,6 +108,21 @@ impl MidiHub {
 
     pub fn store_latency(&self, port: &str, ms: f64) -> std::io::Result<()> {
         self.latencies.set(port, ms)
+    }
+
+    /// A take of `port` measured a latency of `ms` (a calibration take starts
+    /// the count again): the latency the port should use from now on, the
+    /// lower median of the last [`schedule::TRACKED_TAKES`] measurements.
+    pub fn track_latency(&self, port: &str, ms: f64, calibration: bool) -> f64 {
+        let mut recent = locked(&self.recent);
+        let seen = recent.entry(port.to_string()).or_default();
+        if calibration {
+            seen.clear();
+        }
+        seen.push(ms);
+        let drop = seen.len().saturating_sub(super::schedule::TRACKED_TAKES);
+        seen.drain(..drop);
+        super::schedule::lower_median(seen)
     }
 
     /// Silence every channel of every open port (abort, exit).
@@ -272,5 +291,23 @@ pub(crate) mod tests {
         let msgs: Vec<_> = locked(&sent).iter().map(|s| s.1).collect();
         assert_eq!(msgs.len(), 16 * 3);
         assert_eq!(&msgs[45..], &MidiMessage::silence(15));
+    }
+
+    #[test]
+    fn the_latency_follows_the_median_of_the_last_takes_from_a_calibration() {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, _) = hub(dir.path(), &[]);
+        // A cold first note 30 ms late, then the synth's usual 22 ms or so.
+        assert_eq!(hub.track_latency("synth", 52.0, true), 52.0);
+        assert_eq!(hub.track_latency("synth", 22.0, false), 22.0);
+        assert_eq!(hub.track_latency("synth", 23.0, false), 23.0);
+        // A hiccup is outvoted; the oldest of more than five drop out.
+        assert_eq!(hub.track_latency("synth", 90.0, false), 23.0);
+        for ms in [21.0, 20.0, 21.0] {
+            hub.track_latency("synth", ms, false);
+        }
+        assert_eq!(hub.track_latency("synth", 20.0, false), 21.0);
+        // A calibration starts again.
+        assert_eq!(hub.track_latency("synth", 8.0, true), 8.0);
     }
 }

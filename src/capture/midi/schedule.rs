@@ -55,6 +55,18 @@ pub fn calibrated_ms(used_ms: f64, onset_ms: f64) -> f64 {
     ((used_ms + onset_ms) * 1000.0).round() / 1000.0
 }
 
+/// How many of a port's latest takes its latency follows: one take's onset
+/// can be a cold synth's first note or a hiccup, a few outvote it.
+pub const TRACKED_TAKES: usize = 5;
+
+/// The lower median: of two, the smaller (the calibration's cold first note
+/// is the later one).
+pub fn lower_median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+}
+
 /// Longest latency a calibration may store, ms: beyond it the onset found
 /// was not this note's (or the capture clock jumped).
 pub const MAX_LATENCY_MS: f64 = 2000.0;

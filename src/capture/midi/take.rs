@@ -72,20 +72,21 @@ impl MidiStart {
         player::play(self.prepared.out.clone(), self.note, times)
     }
 
-    /// The confirmation's report; a calibration take with an onset stores
-    /// the port's new latency first.
+    /// The confirmation's report; a take with an onset stores the port's
+    /// latency first: a calibration take's own, and every later take's
+    /// refinement of it (see [`MidiHub::track_latency`]).
     pub fn report(&self, hub: &MidiHub, onset: Onset, pre_roll: u64, rate: u32) -> MidiReport {
         let onset_ms = onset.frame.map(|f| ms_from_start(f, pre_roll, rate));
         hub.note_noise(&self.take.port, onset.noise_peak);
-        let measured = onset_ms
-            .filter(|_| self.take.calibrate)
-            .map(|ms| schedule::calibrated_ms(self.prepared.latency_ms, ms));
-        let calibrated = measured.filter(|ms| schedule::plausible_latency(*ms));
-        if let (Some(ms), None) = (measured, calibrated) {
+        let calibration = self.take.calibrate;
+        let measured = onset_ms.map(|ms| schedule::calibrated_ms(self.prepared.latency_ms, ms));
+        let plausible = measured.filter(|ms| schedule::plausible_latency(*ms));
+        if let (Some(ms), None) = (measured, plausible) {
             log::warn!(target: "takebox::capture",
                 "MIDI port {:?}: a latency of {ms} ms cannot be right; the stored one is kept", self.take.port);
         }
-        if let Some(ms) = calibrated {
+        let tracked = plausible.map(|ms| hub.track_latency(&self.take.port, ms, calibration));
+        if let Some(ms) = tracked.filter(|ms| calibration || *ms != self.prepared.latency_ms) {
             match hub.store_latency(&self.take.port, ms) {
                 Ok(()) => log::info!(target: "takebox::capture",
                     "MIDI port {:?}: latency {ms} ms (the onset came {} ms from start_at)",
@@ -94,6 +95,7 @@ impl MidiStart {
                     "MIDI port {:?}: latency {ms} ms not stored: {e}", self.take.port),
             }
         }
+        let calibrated = plausible.filter(|_| calibration);
         MidiReport {
             port: self.prepared.name.clone(),
             latency_ms: self.prepared.latency_ms,

@@ -461,6 +461,7 @@ pub(crate) fn session_request(form: &Form) -> SessionRequest {
         },
         user_initials: form.text("user_initials"),
         auto_advance: form.checked("auto_advance"),
+        unattended: form.checked("unattended"),
     }
 }
 
@@ -640,7 +641,8 @@ async fn begin(ctl: &Control, mut request: SessionRequest) -> Result<Begun, Begi
         .instruments
         .get(&request.instrument)
         .and_then(|i| i.midi.as_ref());
-    request.auto_advance |= midi.is_some();
+    request.unattended |= midi.is_some();
+    request.auto_advance |= request.unattended;
     let countdown = midi.map_or(config.countdown_duration, |m| m.countdown_seconds);
     let id = new_session_id(ctl, &request.user_initials);
     let recorders = config.control.recorder_urls(&config).len();
