@@ -587,6 +587,12 @@ fn run_export(args: Args) -> i32 {
             for (take, why) in &done.skipped {
                 eprintln!("takebox: take {take} left out: {why}");
             }
+            for (take, cents) in &done.untuned {
+                eprintln!(
+                    "takebox: take {take} not tuned: its pitch reads {cents:+.1} cents from its note \
+                     (more than half a semitone: a misread pitch, or another note)"
+                );
+            }
             for f in &done.files {
                 println!("wrote {}", f.display());
             }

@@ -163,9 +163,7 @@ pub fn map<'a>(
                     midi: *midi,
                     lokey,
                     hikey,
-                    tune: cents
-                        .map(|c| (-c).round().clamp(-100.0, 100.0) as i32)
-                        .unwrap_or(0),
+                    tune: tune_for(cents),
                     cents,
                     dynamic: t.dynamic.clone(),
                     lovel,
@@ -184,6 +182,19 @@ pub fn map<'a>(
         });
     }
     (layers, skipped)
+}
+
+/// The furthest a take's measured pitch is tuned onto its note: half a
+/// semitone. A pitch read further off is nearer another note (a misread
+/// fifth or octave, or another note played): tuning it would mistune the
+/// key, so it is left as recorded and the export says so.
+pub const MAX_TUNE_CENTS: f64 = 50.0;
+
+/// Fine tune in cents that brings a measured pitch onto its note, or 0.
+fn tune_for(cents: Option<f64>) -> i32 {
+    cents
+        .filter(|c| c.abs() <= MAX_TUNE_CENTS)
+        .map_or(0, |c| (-c).round() as i32)
 }
 
 #[cfg(test)]
@@ -265,6 +276,29 @@ mod tests {
             ((1, 63), (64, 127))
         );
         assert_eq!(velocity_range(2, 3), (85, 127));
+    }
+
+    #[test]
+    fn a_pitch_read_more_than_half_a_semitone_off_is_not_tuned() {
+        let takes = vec![
+            take("near", hz(60), "long", None, Some(1), Some(-49.6)),
+            take("fifth", hz(62), "long", None, Some(1), Some(-694.6)),
+            take("above", hz(64), "long", None, Some(1), Some(50.4)),
+        ];
+        let (layers, _) = map(&takes, 440.0);
+        let tunes: Vec<(String, i32)> = layers[0]
+            .regions
+            .iter()
+            .map(|r| (r.take_id.clone(), r.tune))
+            .collect();
+        assert_eq!(
+            tunes,
+            vec![
+                ("near".to_string(), 50),
+                ("fifth".to_string(), 0),
+                ("above".to_string(), 0)
+            ]
+        );
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct Exported {
     pub looped: usize,
     /// Takes left out, with why (a missing WAV, a frequency that is no note).
     pub skipped: Vec<(String, String)>,
+    /// Takes whose pitch reads more than [`mapping::MAX_TUNE_CENTS`] off
+    /// their note, left untuned, with the cents read.
+    pub untuned: Vec<(String, f64)>,
     /// Each looped sample (as the instrument names it) and its seam figure,
     /// or why it could not be measured, for the export's log.
     pub seams: Vec<(String, Result<crate::seam::FileLoop, String>)>,
@@ -132,6 +135,12 @@ pub fn export_with(
             }
         }
     }
+    result.untuned = layers
+        .iter()
+        .flat_map(|l| &l.regions)
+        .filter_map(|r| Some((r.take_id.clone(), r.cents?)))
+        .filter(|(_, c)| c.abs() > mapping::MAX_TUNE_CENTS)
+        .collect();
     result.looped = layers
         .iter()
         .flat_map(|l| &l.regions)
