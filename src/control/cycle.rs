@@ -1037,11 +1037,7 @@ impl Cycle {
         let settings = self.config().control.unattended;
         let label = self.slot_label(slot);
         let session = self.session_mut();
-        let flagged = session.progress[slot]
-            .takes
-            .iter()
-            .filter(|t| t.verdict == Some(Disposition::Warn))
-            .count();
+        let flagged = session.progress[slot].warned_takes();
         let again = fix.is_some() && retake::again(flagged, &settings);
         let old = again.then(|| session.retake(slot)).flatten();
         self.message = Some(match (old, fix) {
@@ -1083,11 +1079,7 @@ impl Cycle {
         let policy = self.config().control.on_warning;
         let label = self.slot_label(slot);
         let session = self.session_mut();
-        let warned = session.progress[slot]
-            .takes
-            .iter()
-            .filter(|t| t.verdict == Some(Disposition::Warn))
-            .count();
+        let warned = session.progress[slot].warned_takes();
         match policy {
             OnWarning::Continue => {}
             OnWarning::Retake if warned <= MAX_AUTO_RETAKES => {

@@ -65,6 +65,17 @@ pub struct SlotProgress {
     pub takes: Vec<TakeRecord>,
 }
 
+impl SlotProgress {
+    /// How many of the slot's takes the board warned about (each retake of
+    /// a flagged take counts once).
+    pub fn warned_takes(&self) -> usize {
+        self.takes
+            .iter()
+            .filter(|t| t.verdict == Some(Disposition::Warn))
+            .count()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
