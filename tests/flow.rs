@@ -325,3 +325,48 @@ fn abort_asks_first_and_initiate_says_a_session_is_open() {
     let page = raw_http(control.addr, "GET", "/initiate", &[], b"").2;
     assert!(page.contains("id=\"begin\""), "{page}");
 }
+
+/// The Initiate form's "Unattended" box: the session says so in the status,
+/// advances by itself, and records a flagged (here silent) take again under a
+/// new id as many times as Settings allows, without pausing.
+#[test]
+fn the_initiate_forms_unattended_box_begins_a_session_that_retakes_by_itself() {
+    let (ws, _capture, control) = generated_board(
+        "takebox:silence",
+        json!({"countdown_duration": 1, "control": {"on_warning": "pause", "unattended": {"retakes": 1}}}),
+    );
+    let page = raw_http(control.addr, "GET", "/initiate", &[], b"").2;
+    assert!(
+        page.contains(r#"name="unattended" id="unattended""#)
+            && page.contains("retakes per note: 1"),
+        "{page}"
+    );
+    let (code, head, page) = post_form(
+        control.addr,
+        "/initiate",
+        "instrument=guitar&lowest_note=A4&highest_note=A4&articulations=short&user_initials=un&unattended=1",
+    );
+    assert_eq!(code, 303, "{head}{page}");
+    let st = board_get(&control, "/api/v1/status");
+    assert_eq!(
+        (st["unattended"].as_bool(), st["auto_advance"].as_bool()),
+        (Some(true), Some(true)),
+        "{st}"
+    );
+    let id = st["session_id"].as_str().unwrap().to_string();
+    let page = raw_http(control.addr, "GET", "/", &[], b"").2;
+    assert!(page.contains("· un · unattended"), "{page}");
+    // Nobody presses Start: silence, one retake, silence again, kept flagged.
+    let done = board_wait(&control, "the session to finish", 120, |s| {
+        assert_ne!(
+            s["phase"], "paused",
+            "an unattended session never pauses: {s}"
+        );
+        s["phase"] == "finished"
+    });
+    assert_eq!(done["attention"].as_u64(), Some(1), "{done}");
+    let retakes = events(&ws, &id, "retake");
+    assert_eq!(retakes.len(), 1, "{retakes:?}");
+    assert_eq!(retakes[0]["superseded"], format!("{id}-0001-1"));
+    assert_eq!(retakes[0]["reason"], "silent");
+}

@@ -452,6 +452,7 @@ impl Cycle {
             st.user_initials =
                 (!s.request.user_initials.is_empty()).then(|| s.request.user_initials.clone());
             st.auto_advance = s.request.auto_advance;
+            st.unattended = s.unattended();
             st.paused = s.paused;
             st.done = s.finished_count();
             st.total = s.plan.len();

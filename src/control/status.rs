@@ -147,6 +147,9 @@ pub struct CycleStatus {
     pub instrument: Option<String>,
     pub user_initials: Option<String>,
     pub auto_advance: bool,
+    /// No one watches: flagged takes are recorded again by themselves
+    /// (`control.unattended`) and warnings never pause.
+    pub unattended: bool,
     pub phase: Phase,
     pub phase_label: &'static str,
     pub paused: bool,
@@ -183,6 +186,7 @@ impl Default for CycleStatus {
             instrument: None,
             user_initials: None,
             auto_advance: false,
+            unattended: false,
             phase: Phase::Idle,
             phase_label: Phase::Idle.label(),
             paused: false,

@@ -498,6 +498,15 @@ fn initiate_page(
             })
             .collect(),
         round_robins: "1".into(),
+        retakes: config.control.unattended.retakes,
+        midi_instruments: ctl
+            .instruments
+            .instruments
+            .iter()
+            .filter(|i| i.midi.is_some())
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         ..InitiateView::default()
     };
     if let Some(r) = request {
@@ -511,6 +520,7 @@ fn initiate_page(
         };
         view.user_initials = r.user_initials.clone();
         view.auto_advance = r.auto_advance;
+        view.unattended = r.unattended;
     }
     let st = ctl.status.borrow().clone();
     if st.session_id.is_some()

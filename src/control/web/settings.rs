@@ -156,6 +156,24 @@ const FIELDS: &[Field] = &[
         },
     },
     Field {
+        name: "control.unattended.retakes",
+        label: "Unattended sessions: record a flagged take again up to (times)",
+        kind: Kind::Number {
+            expected: "a whole number of retakes",
+            show: |c| c.control.unattended.retakes.to_string(),
+            parse: |c, t| parse_into(&mut c.control.unattended.retakes, t),
+        },
+    },
+    Field {
+        name: "control.unattended.onset_tolerance_ms",
+        label: "Unattended sessions: retake a MIDI note sounding further from its start than (ms)",
+        kind: Kind::Number {
+            expected: "a number of milliseconds",
+            show: |c| c.control.unattended.onset_tolerance_ms.to_string(),
+            parse: |c, t| parse_into(&mut c.control.unattended.onset_tolerance_ms, t),
+        },
+    },
+    Field {
         name: "file_naming.include_session_id",
         label: "Session id in file names",
         kind: Kind::Check {
@@ -518,6 +536,55 @@ mod tests {
         )
         .unwrap();
         assert_eq!(n.storage_management.min_free_gb, 5.5);
+    }
+
+    #[test]
+    fn unattended_retakes_and_onset_tolerance_are_bounded_like_the_check() {
+        let (c, i) = setup();
+        let p = Path::new("c.json");
+        let n = apply(
+            &c,
+            &form("control.unattended.retakes=4&control.unattended.onset_tolerance_ms=7.5"),
+            p,
+            &i,
+        )
+        .unwrap();
+        assert_eq!(n.control.unattended.retakes, 4);
+        assert_eq!(n.control.unattended.onset_tolerance_ms, 7.5);
+        let errs = apply(
+            &c,
+            &form("control.unattended.retakes=11&control.unattended.onset_tolerance_ms=-1"),
+            p,
+            &i,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "control.unattended.retakes",
+                "control.unattended.onset_tolerance_ms"
+            ],
+            "{errs:?}"
+        );
+        assert!(errs[0].message.contains("0 to 10"), "{errs:?}");
+        let errs = apply(&c, &form("control.unattended.retakes=two"), p, &i).unwrap_err();
+        assert!(
+            errs[0].message.contains("whole number of retakes"),
+            "{errs:?}"
+        );
+        let v = view(&n, &i, None, &[]);
+        let shown = |name: &str| {
+            v.fields
+                .iter()
+                .find(|f| f.name == name)
+                .map(|f| f.value.clone())
+        };
+        assert_eq!(shown("control.unattended.retakes").as_deref(), Some("4"));
+        assert_eq!(
+            shown("control.unattended.onset_tolerance_ms").as_deref(),
+            Some("7.5")
+        );
     }
 
     #[test]

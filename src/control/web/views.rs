@@ -361,6 +361,9 @@ pub fn status_view(c: &CycleStatus, recorders: &[RecorderHealth], notice: &str) 
                 if let Some(u) = &c.user_initials {
                     t.push_str(&format!(" · {u}"));
                 }
+                if c.unattended {
+                    t.push_str(" · unattended");
+                }
                 t
             })
             .unwrap_or_default(),
@@ -412,6 +415,11 @@ pub struct InitiateView {
     pub round_robins: String,
     pub user_initials: String,
     pub auto_advance: bool,
+    pub unattended: bool,
+    /// `control.unattended.retakes`, said beside the box.
+    pub retakes: u32,
+    /// The instruments that play themselves over MIDI (always unattended).
+    pub midi_instruments: String,
     pub err_instrument: String,
     pub err_lowest_note: String,
     pub err_highest_note: String,
