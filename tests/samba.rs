@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -55,11 +55,7 @@ impl Smbd {
         std::os::unix::fs::chown(&share, Some(OWNER_UID), Some(OWNER_UID)).unwrap();
         std::fs::write(share.join(".takebox-share"), b"").unwrap();
         // A free loopback port (rigs, section 6 uses 4450; other builders may too).
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = common::free_port();
         let conf = d.join("smb.conf");
         std::fs::write(&conf, samba::config(d, &share, &overrides(port))).unwrap();
         samba::add_users(d, &conf, PASSWORD);

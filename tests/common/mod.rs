@@ -459,13 +459,23 @@ pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<f32>) {
     (spec, samples)
 }
 
-/// A port that was free a moment ago (for a daemon that must come back on it).
+/// A port that was free a moment ago (for a daemon that must come back on it),
+/// never one this test process handed out before: the kernel may give a port
+/// back to the next `bind(0)` as soon as it is released, so two tests running
+/// in parallel could both be handed it before either daemon binds it.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<std::collections::BTreeSet<u16>> =
+        Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if GIVEN.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 impl Workspace {
