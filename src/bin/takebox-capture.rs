@@ -28,7 +28,10 @@ fn real_main() -> i32 {
         return EXIT_CONFIG;
     }
     // The folders start makes, checked without making them.
-    if let Err(e) = config.check_folders(&start.path, takebox::config::Daemon::Capture) {
+    let daemon = takebox::config::Daemon::Capture {
+        spool_folders: &takebox::capture::spool::SUBDIRS,
+    };
+    if let Err(e) = config.check_folders(&start.path, daemon) {
         eprintln!("takebox-capture: {e}");
         return EXIT_CONFIG;
     }

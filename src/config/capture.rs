@@ -1,7 +1,7 @@
 //! takebox's own `capture` and `notes` sections: what the recording
 //! computer records, and how notes are named.
 
-use crate::capture::source::CaptureDevice;
+use super::CaptureDevice;
 use crate::notes::MiddleC;
 use crate::protocol::SampleFormat;
 use serde::{Deserialize, Serialize};

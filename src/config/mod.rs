@@ -6,11 +6,13 @@
 
 mod capture;
 mod control;
+mod device;
 mod instruments;
 mod seed;
 
 pub use capture::*;
 pub use control::*;
+pub use device::{CaptureDevice, GeneratorSpec, Signal, SpecError};
 pub use instruments::*;
 pub use seed::*;
 
@@ -622,10 +624,10 @@ impl Config {
             dirs.push(("logging.log_directory", self.logging.log_directory.clone()));
         }
         match daemon {
-            Daemon::Capture => {
+            Daemon::Capture { spool_folders } => {
                 let spool = &self.capture.spool_path;
                 dirs.push(("capture.spool_path", spool.clone()));
-                for sub in crate::capture::spool::SUBDIRS {
+                for sub in spool_folders {
                     dirs.push(("capture.spool_path", spool.join(sub)));
                 }
             }
@@ -645,7 +647,11 @@ impl Config {
 /// Which daemon a config is checked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Daemon {
-    Capture,
+    /// The recorder, with the folders its spool makes in `capture.spool_path`
+    /// (the spool's layout is the recorder's to say).
+    Capture {
+        spool_folders: &'static [&'static str],
+    },
     Control,
 }
 
@@ -1098,7 +1104,10 @@ mod tests {
         let mut c = Config::default();
         c.logging.log_to_file = false;
         c.capture.spool_path = PathBuf::from("/proc/takebox/spool");
-        let e = c.check_folders(file, Daemon::Capture).unwrap_err();
+        let capture = Daemon::Capture {
+            spool_folders: &["takes"],
+        };
+        let e = c.check_folders(file, capture).unwrap_err();
         assert_eq!(e.field(), Some("capture.spool_path"), "{e}");
         // The board makes no spool.
         c.control.state_dir = temp_dir("state");

@@ -7,9 +7,8 @@
 pub mod alsa;
 pub mod generator;
 mod pacer;
-mod spec;
 
-pub use spec::{CaptureDevice, GeneratorSpec, Signal, SpecError};
+pub use crate::config::{CaptureDevice, GeneratorSpec, Signal, SpecError};
 
 use pacer::Pacer;
 
