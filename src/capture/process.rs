@@ -138,7 +138,7 @@ impl ProcessOptions {
             remove_dc: pp.remove_dc,
             fade_in_ms: pp.fade_in_ms,
             fade_out_ms: pp.fade_out_ms,
-            check: CheckSettings::from_post_processing(pp),
+            check: pp.check_settings(),
             planned_hz: None,
             planned_midi: None,
             output_format: None,

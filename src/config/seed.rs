@@ -134,6 +134,17 @@ impl Default for PostProcessing {
 }
 
 impl PostProcessing {
+    /// The limits these settings put on a take, the check's defaults for the
+    /// rest: what the recorder checks a take by and the board judges it by.
+    pub fn check_settings(&self) -> crate::dsp::CheckSettings {
+        crate::dsp::CheckSettings {
+            clip_ceiling_dbfs: self.clip_ceiling_dbfs,
+            max_cents: self.max_cents,
+            min_snr_db: self.min_snr_db,
+            ..crate::dsp::CheckSettings::default()
+        }
+    }
+
     /// Whether a take gets its own gain: `layered` is a take with a dynamic
     /// or a round robin, whose level against its siblings is the point.
     pub fn normalizes_take(&self, layered: bool) -> bool {

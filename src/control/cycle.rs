@@ -611,7 +611,7 @@ impl Cycle {
                 return None;
             }
         };
-        let limits = CheckSettings::from_post_processing(&config.post_processing);
+        let limits = config.post_processing.check_settings();
         let lines: BTreeMap<String, &Confirmed> = record
             .takes
             .iter()
@@ -1131,7 +1131,7 @@ impl Cycle {
         confs: &[(String, Confirmation)],
     ) -> (Option<String>, Option<retake::Fixable>) {
         let config = self.config();
-        let limits = CheckSettings::from_post_processing(&config.post_processing);
+        let limits = config.post_processing.check_settings();
         let session = self.session_mut();
         let unattended = session.unattended();
         let note_secs = session.plan[take.slot].duration;

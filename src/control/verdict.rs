@@ -257,7 +257,7 @@ mod tests {
         };
         let strict = CheckSettings {
             silence_dbfs: -50.0,
-            ..CheckSettings::from_post_processing(&pp)
+            ..pp.check_settings()
         };
         assert_eq!(
             judge(&hot, &strict),

@@ -107,19 +107,6 @@ impl Default for CheckSettings {
     }
 }
 
-impl CheckSettings {
-    /// The limits the seed's `post_processing` sets, the defaults for the rest:
-    /// what the recorder checks a take by and the board judges it by.
-    pub fn from_post_processing(pp: &crate::config::PostProcessing) -> CheckSettings {
-        CheckSettings {
-            clip_ceiling_dbfs: pp.clip_ceiling_dbfs,
-            max_cents: pp.max_cents,
-            min_snr_db: pp.min_snr_db,
-            ..CheckSettings::default()
-        }
-    }
-}
-
 /// What the check looks at.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CheckInput<'a> {
