@@ -472,14 +472,15 @@ impl Recorder {
         }
         let mut conf = self.spooled_record(cmd, planned, recorded_at);
         conf.xruns = shared.xruns() - xruns_before;
-        if played.is_err()
-            && let Some(m) = &cmd.midi
-        {
-            // The synth went away (restarted, unplugged): found again next time.
-            self.midi.close(&m.port);
-        }
+        // The synth went away (restarted, unplugged): the take fails naming
+        // the port, never delivered silent, and the port is found again next time.
+        let played = match (played, &cmd.midi) {
+            (Err(e), Some(m)) => Err(self.midi.failed(&m.port, &e)),
+            (Err(e), None) => Err(e.to_string()),
+            (Ok(_), _) => Ok(()),
+        };
         let recorded = match (recorded, played) {
-            (Ok(_), Err(e)) => Err(TakeError::Midi(e.to_string())),
+            (Ok(_), Err(e)) => Err(TakeError::Midi(e)),
             (r, _) => r,
         };
         if let Some(m) = &midi {
