@@ -498,7 +498,8 @@ impl Recorder {
         crate::failpoint::hit("capture.recorded");
         let finished = recorded.and_then(|mut analysis| {
             let envelope = analysis.envelope.take();
-            let sample_loop = live_loop(cmd, &raw, &mut analysis, &opts);
+            let fade = self.config.capture.loop_crossfade_seconds;
+            let sample_loop = live_loop(cmd, &raw, &mut analysis, &opts, fade);
             self.finish_spool_file(&opts, &analysis, &raw, &wav, room.len())
                 .map(|done| (done, (envelope, sample_loop)))
                 .map_err(TakeError::from)
@@ -782,12 +783,14 @@ fn live_loop(
     raw: &Path,
     analysis: &mut Analysis,
     opts: &ProcessOptions,
-) -> Option<process::LoopReport> {
-    let report = live_loop::search(raw, analysis, opts, cmd.sustain)
+    crossfade_seconds: f64,
+) -> Option<live_loop::LiveLoop> {
+    let found = live_loop::search(raw, analysis, opts, cmd.sustain, crossfade_seconds)
         .inspect_err(
             |e| log::warn!(target: "takebox::capture", "take {}: loop search: {e}", cmd.take_id),
         )
         .ok()??;
-    analysis.sample_loop = report.found.as_ref().ok().copied();
-    Some(report)
+    analysis.sample_loop = found.report.found.as_ref().ok().copied();
+    analysis.loop_fade = found.fade.clone();
+    Some(found)
 }
