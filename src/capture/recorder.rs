@@ -26,6 +26,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 mod abort;
+#[cfg(test)]
+mod synth_restart;
 
 pub struct Recorder {
     config: Config,

@@ -42,6 +42,9 @@ pub struct MidiHub {
     recent: Mutex<BTreeMap<String, Vec<f64>>>,
     /// `capture.midi_ports`, always in status.
     configured: Vec<String>,
+    /// Every port a take has opened, in status from then on: one that went
+    /// away shows there as missing.
+    opened: Mutex<Vec<String>>,
     status: Mutex<Option<(Instant, Vec<MidiPortStatus>)>>,
 }
 
@@ -53,6 +56,7 @@ impl MidiHub {
             latencies: LatencyStore::open(state_dir),
             recent: Mutex::new(BTreeMap::new()),
             configured,
+            opened: Mutex::new(Vec::new()),
             status: Mutex::new(None),
         }
     }
@@ -101,6 +105,11 @@ impl MidiHub {
                 noise_peak,
             };
             ports.insert(m.port.clone(), port);
+            let mut opened = locked(&self.opened);
+            if !opened.contains(&m.port) {
+                opened.push(m.port.clone());
+            }
+            drop(opened);
             self.forget_status();
         }
         let port = ports.get_mut(&m.port).expect("just inserted");
@@ -183,17 +192,17 @@ impl MidiHub {
         }
     }
 
-    /// Each configured or used port: found or not, its stored latency.
+    /// Each configured or opened port: found or not, its stored latency.
     pub fn status(&self) -> Vec<MidiPortStatus> {
-        // The cache's lock is not held while the ports' is taken: `prepare`
-        // takes them the other way round.
+        // No lock is held while another is taken: `prepare` takes the
+        // cache's under the ports'.
         if let Some((at, s)) = locked(&self.status).as_ref()
             && at.elapsed() < STATUS_TTL
         {
             return s.clone();
         }
         let mut names: Vec<String> = self.configured.clone();
-        for p in locked(&self.ports).keys() {
+        for p in locked(&self.opened).iter() {
             if !names.contains(p) {
                 names.push(p.clone());
             }
@@ -367,26 +376,31 @@ pub(crate) mod tests {
     /// client id and name. A send reaches whatever is at its address now
     /// (the kernel delivers by address) and fails when nothing is.
     #[derive(Clone, Default)]
-    struct Synths(Arc<Mutex<Bus>>);
+    pub(crate) struct Synths(Arc<Mutex<Bus>>);
 
     #[derive(Default)]
-    struct Bus {
+    pub(crate) struct Bus {
         ports: BTreeMap<i32, String>,
         heard: Vec<(i32, MidiMessage)>,
+        /// The next note-on finds its synth gone (it crashed as it came).
+        crash_on_note: bool,
     }
 
-    const FLUID_A: &str = "FLUID Synth (4101):Synth input port (4101:0)";
-    const FLUID_B: &str = "FLUID Synth (4177):Synth input port (4177:0)";
+    pub(crate) const FLUID_A: &str = "FLUID Synth (4101):Synth input port (4101:0)";
+    pub(crate) const FLUID_B: &str = "FLUID Synth (4177):Synth input port (4177:0)";
 
     impl Synths {
-        fn plug(&self, id: i32, name: &str) {
+        pub(crate) fn plug(&self, id: i32, name: &str) {
             locked(&self.0).ports.insert(id, name.into());
         }
-        fn unplug(&self, id: i32) {
+        pub(crate) fn unplug(&self, id: i32) {
             locked(&self.0).ports.remove(&id);
         }
+        pub(crate) fn crash_on_next_note(&self) {
+            locked(&self.0).crash_on_note = true;
+        }
         /// What the client `id` was sent.
-        fn heard(&self, id: i32) -> Vec<MidiMessage> {
+        pub(crate) fn heard(&self, id: i32) -> Vec<MidiMessage> {
             let bus = locked(&self.0);
             bus.heard
                 .iter()
@@ -418,6 +432,10 @@ pub(crate) mod tests {
     impl MidiOut for SynthOut {
         fn send(&mut self, m: MidiMessage) -> Result<(), MidiError> {
             let mut bus = locked(&self.synths.0);
+            if bus.crash_on_note && matches!(m, MidiMessage::NoteOn { .. }) {
+                bus.crash_on_note = false;
+                bus.ports.remove(&self.id);
+            }
             if !bus.ports.contains_key(&self.id) {
                 return Err(MidiError::Send {
                     port: self.name.clone(),
@@ -465,7 +483,7 @@ pub(crate) mod tests {
         (hub, synths)
     }
 
-    fn program(p: u8) -> Vec<MidiMessage> {
+    pub(crate) fn program(p: u8) -> Vec<MidiMessage> {
         MidiMessage::program_change(2, Some(129), p)
     }
 
