@@ -65,9 +65,10 @@ pub fn search(
 }
 
 /// The best loop of the WAV at `raw` within the stretch [`SEARCH_SECONDS`]
-/// allow, in the file's frames. A rough one is crossfaded when `settings`
-/// ask, and the fade kept only if it makes the loop good: a fade that
-/// leaves it rough would change the file for nothing.
+/// allow, in the file's frames. Only when it is rough and `settings` ask for
+/// a crossfade is the best loop with room for one faded, and the fade kept
+/// only if it makes the loop good: a fade that leaves it rough would change
+/// the file for nothing.
 pub fn find(
     raw: &Path,
     hz: Option<f64>,
@@ -98,26 +99,37 @@ pub fn find(
         end: l.end + from,
         ..l
     };
-    let found = loops::find_loop(&x, ch, rate, hz, settings).map_err(dsp)?;
-    let naive = loops::naive_loop(&x, ch, rate, hz, settings)
+    // The raw search asks no room for a fade: a clean loop needs none.
+    let raw = LoopSettings {
+        crossfade_seconds: 0.0,
+        ..*settings
+    };
+    let found = loops::find_loop(&x, ch, rate, hz, &raw).map_err(dsp)?;
+    let naive = loops::naive_loop(&x, ch, rate, hz, &raw)
         .map_err(dsp)?
         .map(shift);
-    let rough = match found {
-        Err(NoLoop::Rough { best, .. }) if fade > 0 => best,
-        Ok(l) => return Ok(plain(Ok(shift(l)), naive)),
-        Err(NoLoop::Rough { best, limit_db }) => {
-            let best = shift(best);
-            return Ok(plain(Err(NoLoop::Rough { best, limit_db }), naive));
-        }
-        Err(no) => return Ok(plain(Err(no), naive)),
+    let as_recorded = |found: Result<SampleLoop, NoLoop>| match found {
+        Ok(l) => Ok(shift(l)),
+        Err(NoLoop::Rough { best, limit_db }) => Err(NoLoop::Rough {
+            best: shift(best),
+            limit_db,
+        }),
+        Err(no) => Err(no),
+    };
+    if fade == 0 || !matches!(found, Err(NoLoop::Rough { .. })) {
+        return Ok(plain(as_recorded(found), naive));
+    }
+    // Rough: again, with room for the fade before the loop and within it.
+    let rough = match loops::find_loop(&x, ch, rate, hz, settings).map_err(dsp)? {
+        Ok(clean) => return Ok(plain(as_recorded(Ok(clean)), naive)),
+        Err(NoLoop::Rough { best, .. }) => best,
+        Err(_) => return Ok(plain(as_recorded(found), naive)),
     };
     loops::crossfade_loop(&mut x, ch, &rough, fade).map_err(dsp)?;
     let (s, e) = (rough.start as usize, rough.end as usize);
     let after = loops::seam_db(&x, ch, rate, hz, s, e).map_err(dsp)?;
     if after > settings.good_seam_db {
-        let best = shift(rough);
-        let limit_db = settings.good_seam_db;
-        return Ok(plain(Err(NoLoop::Rough { best, limit_db }), naive));
+        return Ok(plain(as_recorded(found), naive));
     }
     Ok(LiveLoop {
         report: LoopReport {
@@ -394,20 +406,38 @@ mod tests {
     }
 
     #[test]
-    fn a_clean_loop_is_not_crossfaded() {
+    fn a_fade_that_cannot_smooth_the_seam_leaves_the_take_as_recorded() {
         let dir = tempfile::tempdir().unwrap();
-        let path = write(dir.path(), "tone.wav", &held(3.0, vibrato));
+        let path = write(dir.path(), "pad.wav", &pad(3.0));
+        let raw = find(&path, Some(220.0), &LoopSettings::default()).unwrap();
         let settings = LoopSettings {
-            crossfade_seconds: 0.25,
+            crossfade_seconds: 0.002,
             ..LoopSettings::default()
         };
         let found = find(&path, Some(220.0), &settings).unwrap();
-        assert!(
-            found.report.found.is_ok() && found.fade.is_none(),
-            "{:?}",
-            found.report
-        );
-        assert_eq!(found.report.crossfade_frames, 0);
+        assert!(found.fade.is_none() && found.raw_seam_db.is_none());
+        assert_eq!(found.report.found, raw.report.found);
+        assert!(matches!(found.report.found, Err(NoLoop::Rough { .. })));
+    }
+
+    #[test]
+    fn a_clean_loop_is_not_crossfaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "tone.wav", &held(3.0, vibrato));
+        let plain = find(&path, Some(220.0), &LoopSettings::default()).unwrap();
+        // A fade longer than the note leaves no room for one: the loop
+        // needs none anyway, and is the same.
+        for seconds in [0.25, 5.0] {
+            let settings = LoopSettings {
+                crossfade_seconds: seconds,
+                ..LoopSettings::default()
+            };
+            let found = find(&path, Some(220.0), &settings).unwrap();
+            assert!(found.fade.is_none(), "{seconds}: {:?}", found.report);
+            assert_eq!(found.report.found, plain.report.found, "{seconds}");
+            assert!(found.report.found.is_ok());
+            assert_eq!(found.report.crossfade_frames, 0);
+        }
     }
 
     #[test]

@@ -1132,6 +1132,25 @@ mod tests {
     use super::*;
     use crate::config::NormalizeTo;
 
+    #[test]
+    fn faded_frames_replace_only_their_own_in_any_block() {
+        // Stereo frames 10..13 faded; blocks of 4 frames from 8 and from 12.
+        let fade = FadedFrames {
+            start_frame: 10,
+            samples: vec![1.0, -1.0, 2.0, -2.0, 3.0, -3.0],
+        };
+        let mut a = vec![0.0f32; 8];
+        fade.overlay(8, 2, &mut a);
+        assert_eq!(a, [0.0, 0.0, 0.0, 0.0, 1.0, -1.0, 2.0, -2.0]);
+        let mut b = vec![0.0f32; 8];
+        fade.overlay(12, 2, &mut b);
+        assert_eq!(b, [3.0, -3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let mut c = vec![0.0f32; 8];
+        fade.overlay(13, 2, &mut c);
+        assert_eq!(c, [0.0; 8]);
+        assert!(fade.within(0, 10, 2).is_empty());
+    }
+
     /// Near silence, then a decaying two-channel note that starts inside a
     /// piece, as the ring hands it out.
     fn take(frames: usize) -> Vec<f32> {
