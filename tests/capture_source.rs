@@ -541,3 +541,179 @@ fn a_marked_sustain_without_a_loop_says_why() {
     let (_, conf) = d.post("/v1/takes", &take_cmd("quiet2", json!({"duration": 1.0})));
     assert!(conf["sample_loop"].is_null(), "{conf}");
 }
+
+/// A POST that may take minutes (a long take): the common client gives up
+/// after 20 s without an answer.
+fn post_slow(d: &Daemon, body: &serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(d.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(300))).unwrap();
+    let body = serde_json::to_vec(body).unwrap();
+    let head = format!(
+        "POST /v1/takes HTTP/1.1\r\nConnection: close\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, json) = out.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{out}");
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"))
+}
+
+/// `takebox check` of a delivered file: the loop line it prints.
+fn checked_loop(wav: &Path) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_takebox"))
+        .arg("check")
+        .arg(wav)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn a_take_longer_than_a_minute_gets_its_loop_from_a_bounded_stretch() {
+    let ws = Workspace::new();
+    let d = sine_daemon(&ws, json!({}));
+    // Past the 60 s the search used to give up at.
+    let conf = post_slow(
+        &d,
+        &take_cmd("long", json!({"duration": 61.0, "sustain": true})),
+    );
+    assert_eq!(conf["state"], "delivered", "{conf}");
+    let l = &conf["sample_loop"];
+    assert!(l["no_loop"].is_null(), "{conf}");
+    assert!(l["seam_db"].as_f64().unwrap() < -30.0, "{l}");
+    assert!(l["crossfade_frames"].is_null(), "{l}");
+    let (start, last) = (
+        l["start_frame"].as_u64().unwrap(),
+        l["last_frame"].as_u64().unwrap(),
+    );
+    // From the stretch read: within the first 12 s of the note.
+    assert!(last - start < 12 * u64::from(RATE), "{l}");
+    assert!(last < 14 * u64::from(RATE), "{l}");
+    let wav = ws.share().join(conf["path"].as_str().unwrap());
+    assert_eq!(
+        smpl_loops(&wav),
+        [takebox::dsp::SmplLoop {
+            start: start as u32,
+            last: last as u32
+        }]
+    );
+    let out = checked_loop(&wav);
+    assert!(
+        out.contains(&format!("loop {start}..={last} seam")) && out.contains(": good"),
+        "{out}"
+    );
+}
+
+/// A pad of partials detuned at random around 220 Hz and its harmonics,
+/// each a whole number of cycles in the file's `secs`: the file source loops
+/// it without a seam, yet no stretch of a take shorter than the file repeats.
+fn write_pad(path: &Path, secs: u32) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut seed = 0x1234_5678u64;
+    let mut rnd = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let tau = std::f64::consts::TAU;
+    let partials: Vec<(f64, f64)> = (0..40)
+        .map(|k| {
+            let hz = 220.0 * (1 + k % 5) as f64 * (1.0 + 0.02 * (rnd() - 0.5));
+            let cycles = (hz * f64::from(secs)).round();
+            (tau * cycles / f64::from(secs), tau * rnd())
+        })
+        .collect();
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..secs * RATE {
+        let t = f64::from(i) / f64::from(RATE);
+        let v: f64 = partials.iter().map(|(w, p)| (w * t + p).sin()).sum::<f64>() / 14.0;
+        w.write_sample((v * 32767.0).round() as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn a_rough_loop_is_crossfaded_into_the_delivered_file_when_configured() {
+    let ws = Workspace::new();
+    let pad = ws.dir.path().join("pad.wav");
+    write_pad(&pad, 20);
+    ws.mount_share();
+    ws.write_config(json!({
+        "capture": {
+            "device": format!("takebox:file={}", pad.display()),
+            "loop_crossfade_seconds": 0.25
+        },
+        "post_processing": {"trim_silence": false, "normalize_audio": false}
+    }));
+    let d = Daemon::capture(&ws, None);
+    let (code, conf) = d.post(
+        "/v1/takes",
+        &take_cmd(
+            "pad",
+            json!({"duration": 2.0, "sustain": true, "note": "A3", "frequency": 220.0}),
+        ),
+    );
+    assert_eq!(
+        (code, conf["state"].as_str()),
+        (200, Some("delivered")),
+        "{conf}"
+    );
+    let l = &conf["sample_loop"];
+    assert!(l["no_loop"].is_null(), "{conf}");
+    assert_eq!(l["crossfade_frames"], 12_000, "{l}");
+    let (raw, seam) = (
+        l["raw_seam_db"].as_f64().unwrap(),
+        l["seam_db"].as_f64().unwrap(),
+    );
+    assert!(raw > -30.0 && seam <= -30.0, "{l}");
+    let (start, last) = (
+        l["start_frame"].as_u64().unwrap(),
+        l["last_frame"].as_u64().unwrap(),
+    );
+    let wav = ws.share().join(conf["path"].as_str().unwrap());
+    assert_eq!(
+        smpl_loops(&wav),
+        [takebox::dsp::SmplLoop {
+            start: start as u32,
+            last: last as u32
+        }]
+    );
+    // The confirmation describes the file delivered: its hash, and the
+    // seam takebox check measures in it is the crossfaded one.
+    assert_eq!(
+        conf["sha256"],
+        takebox::capture::take::sha256_file(&wav).unwrap()
+    );
+    let out = checked_loop(&wav);
+    assert!(
+        out.contains(&format!("loop {start}..={last} seam")) && out.contains(": good"),
+        "{out}"
+    );
+    // Only the fade changed the recording: before it, the take is the
+    // file's frames in order.
+    let (_, take) = read_wav(&wav);
+    let (_, source) = read_wav(&pad);
+    let fade_from = (last + 1 - 12_000) as usize;
+    let follows = |o: usize| (0..fade_from).all(|k| take[k] == source[(o + k) % source.len()]);
+    let at = (0..source.len()).find(|&o| follows(o));
+    let at = at.expect("the take before the fade is the file's frames");
+    let changed = (fade_from..=last as usize)
+        .filter(|&k| take[k] != source[(at + k) % source.len()])
+        .count();
+    assert!(changed > 10_000, "{changed} of 12000 faded frames changed");
+    assert!(
+        (last as usize + 1..take.len()).all(|k| take[k] == source[(at + k) % source.len()]),
+        "after the loop the take is the file's again"
+    );
+}

@@ -2,10 +2,11 @@
 //! analysis (both made in one pass over the ring, [`super::take::record`]).
 //!
 //! A take that processing leaves as it is (no trim, no gain, no DC removal,
-//! no format change) is not copied: it was recorded with room for its final
-//! header ([`header_room`]), a `JUNK` chunk as long as the metadata chunks,
-//! and [`finish_take`] writes the header that [`process::render_with`] would
-//! write over that room. Any other take is rendered from the raw file, once.
+//! no format change, no loop crossfade) is not copied: it was recorded with
+//! room for its final header ([`header_room`]), a `JUNK` chunk as long as the
+//! metadata chunks, and [`finish_take`] writes the header that
+//! [`process::render_with`] would write over that room. Any other take is
+//! rendered from the raw file, once.
 //! Both ways build the header with the same [`process::metadata_chunks`] and
 //! [`wav::header_bytes`], so the file is byte for byte the render's.
 
@@ -83,6 +84,7 @@ pub fn finish_take(
     let kept = process::kept_range(analysis, opts);
     let as_recorded = info.format().filter(|&format| {
         gain.gain_db == 0.0
+            && analysis.loop_fade.is_none()
             && kept.start_frame == 0
             && kept.end_frame == info.frames
             && keeps_audio(opts, format)

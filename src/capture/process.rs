@@ -179,6 +179,40 @@ pub struct Analysis {
     pub envelope: Option<Envelope>,
     /// The sustain loop, in the input's frames; set by [`find_loop`]'s caller.
     pub sample_loop: Option<SampleLoop>,
+    /// The loop's crossfade, rendered in place of the input's frames it
+    /// covers; set with `sample_loop` by takebox-capture's live search.
+    pub loop_fade: Option<FadedFrames>,
+}
+
+/// Frames that replace the input's from `start_frame` on when a take is
+/// rendered (interleaved): a crossfade rendered into a loop's end, kept
+/// apart so a long take is never held whole.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FadedFrames {
+    pub start_frame: u64,
+    pub samples: Vec<f32>,
+}
+
+impl FadedFrames {
+    /// The frames of `pos..pos + frames` that are faded.
+    fn within(&self, pos: u64, frames: u64, ch: usize) -> std::ops::Range<u64> {
+        let own = (self.samples.len() / ch) as u64;
+        self.start_frame.max(pos)..(self.start_frame + own).min(pos + frames)
+    }
+
+    /// Write the faded frames over `block`, the input's frames from `pos` on.
+    fn overlay(&self, pos: u64, ch: usize, block: &mut [f32]) {
+        let (from, to) = match self.within(pos, (block.len() / ch) as u64, ch) {
+            r if r.is_empty() => return,
+            r => (r.start, r.end),
+        };
+        let (dst, src) = (
+            (from - pos) as usize * ch,
+            (from - self.start_frame) as usize * ch,
+        );
+        let n = (to - from) as usize * ch;
+        block[dst..dst + n].copy_from_slice(&self.samples[src..src + n]);
+    }
 }
 
 impl Analysis {
@@ -326,6 +360,43 @@ pub fn find_loop(
         crossfade_frames: fade,
     };
     Ok((report, Some(faded)))
+}
+
+/// The format and length of a WAV file, from its header.
+pub fn wav_info(path: &Path) -> Result<WavInfo, ProcessError> {
+    open(path).map(|r| r.info)
+}
+
+/// Every block of a WAV file in turn (bounded memory); returns its format.
+pub fn for_each_block(path: &Path, mut f: impl FnMut(&[f32])) -> Result<WavInfo, ProcessError> {
+    let mut reader = open(path)?;
+    let mut buf = vec![0.0f32; BLOCK_FRAMES * usize::from(reader.info.channels)];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| err(path, e))?;
+        if n == 0 {
+            return Ok(reader.info);
+        }
+        f(&buf[..n * usize::from(reader.info.channels)]);
+    }
+}
+
+/// Up to `count` frames of a WAV file from `from` on, interleaved.
+pub fn read_frames(path: &Path, from: u64, count: u64) -> Result<Vec<f32>, ProcessError> {
+    let mut reader = open(path)?;
+    reader.seek_frame(from).map_err(|e| err(path, e))?;
+    let count = count.min(reader.info.frames.saturating_sub(from));
+    let mut out = Vec::with_capacity(count as usize * usize::from(reader.info.channels));
+    let mut left = count as usize;
+    while left > 0 {
+        let n = reader
+            .read_append(&mut out, left.min(BLOCK_FRAMES))
+            .map_err(|e| err(path, e))?;
+        if n == 0 {
+            break;
+        }
+        left -= n;
+    }
+    Ok(out)
 }
 
 /// Every sample of a file, interleaved.
@@ -504,6 +575,7 @@ impl Analyzer {
             hum,
             envelope: Some(self.envelope.finish()),
             sample_loop: None,
+            loop_fade: None,
         })
     }
 }
@@ -883,10 +955,18 @@ pub fn render_with(
     let mut out = Vec::with_capacity(BLOCK_FRAMES * ch);
     let mut peaks = vec![0.0f32; ch];
     let mut pos = kept.start_frame;
+    let mut faded = Vec::new();
     while pos < kept.end_frame {
-        let block = source.block(pos, ch)?;
+        let mut block = source.block(pos, ch)?;
         if block.is_empty() {
             break;
+        }
+        let touched = |f: &&FadedFrames| !f.within(pos, (block.len() / ch) as u64, ch).is_empty();
+        if let Some(fade) = analysis.loop_fade.as_ref().filter(touched) {
+            faded.clear();
+            faded.extend_from_slice(block);
+            fade.overlay(pos, ch, &mut faded);
+            block = &faded;
         }
         out.clear();
         renderer.render(pos, block, &mut out);
@@ -1051,6 +1131,25 @@ fn finish_file(
 mod tests {
     use super::*;
     use crate::config::NormalizeTo;
+
+    #[test]
+    fn faded_frames_replace_only_their_own_in_any_block() {
+        // Stereo frames 10..13 faded; blocks of 4 frames from 8 and from 12.
+        let fade = FadedFrames {
+            start_frame: 10,
+            samples: vec![1.0, -1.0, 2.0, -2.0, 3.0, -3.0],
+        };
+        let mut a = vec![0.0f32; 8];
+        fade.overlay(8, 2, &mut a);
+        assert_eq!(a, [0.0, 0.0, 0.0, 0.0, 1.0, -1.0, 2.0, -2.0]);
+        let mut b = vec![0.0f32; 8];
+        fade.overlay(12, 2, &mut b);
+        assert_eq!(b, [3.0, -3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let mut c = vec![0.0f32; 8];
+        fade.overlay(13, 2, &mut c);
+        assert_eq!(c, [0.0; 8]);
+        assert!(fade.within(0, 10, 2).is_empty());
+    }
 
     /// Near silence, then a decaying two-channel note that starts inside a
     /// piece, as the ring hands it out.

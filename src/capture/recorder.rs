@@ -26,6 +26,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 mod abort;
+#[cfg(test)]
+mod synth_restart;
 
 pub struct Recorder {
     config: Config,
@@ -472,14 +474,15 @@ impl Recorder {
         }
         let mut conf = self.spooled_record(cmd, planned, recorded_at);
         conf.xruns = shared.xruns() - xruns_before;
-        if played.is_err()
-            && let Some(m) = &cmd.midi
-        {
-            // The synth went away (restarted, unplugged): found again next time.
-            self.midi.close(&m.port);
-        }
+        // The synth went away (restarted, unplugged): the take fails naming
+        // the port, never delivered silent, and the port is found again next time.
+        let played = match (played, &cmd.midi) {
+            (Err(e), Some(m)) => Err(self.midi.failed(&m.port, &e)),
+            (Err(e), None) => Err(e.to_string()),
+            (Ok(_), _) => Ok(()),
+        };
         let recorded = match (recorded, played) {
-            (Ok(_), Err(e)) => Err(TakeError::Midi(e.to_string())),
+            (Ok(_), Err(e)) => Err(TakeError::Midi(e)),
             (r, _) => r,
         };
         if let Some(m) = &midi {
@@ -497,7 +500,8 @@ impl Recorder {
         crate::failpoint::hit("capture.recorded");
         let finished = recorded.and_then(|mut analysis| {
             let envelope = analysis.envelope.take();
-            let sample_loop = live_loop(cmd, &raw, &mut analysis, &opts);
+            let fade = self.config.capture.loop_crossfade_seconds;
+            let sample_loop = live_loop(cmd, &raw, &mut analysis, &opts, fade);
             self.finish_spool_file(&opts, &analysis, &raw, &wav, room.len())
                 .map(|done| (done, (envelope, sample_loop)))
                 .map_err(TakeError::from)
@@ -781,12 +785,14 @@ fn live_loop(
     raw: &Path,
     analysis: &mut Analysis,
     opts: &ProcessOptions,
-) -> Option<process::LoopReport> {
-    let report = live_loop::search(raw, analysis, opts, cmd.sustain)
+    crossfade_seconds: f64,
+) -> Option<live_loop::LiveLoop> {
+    let found = live_loop::search(raw, analysis, opts, cmd.sustain, crossfade_seconds)
         .inspect_err(
             |e| log::warn!(target: "takebox::capture", "take {}: loop search: {e}", cmd.take_id),
         )
         .ok()??;
-    analysis.sample_loop = report.found.as_ref().ok().copied();
-    Some(report)
+    analysis.sample_loop = found.report.found.as_ref().ok().copied();
+    analysis.loop_fade = found.fade.clone();
+    Some(found)
 }

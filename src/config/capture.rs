@@ -56,6 +56,15 @@ pub struct CaptureSettings {
     /// instruments play through: `--check` and status say when one is missing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub midi_ports: Vec<String>,
+    /// A crossfade rendered into a sustain loop found while recording when
+    /// the raw loop is rough (a pad, a chorus), seconds; 0 leaves every take
+    /// as recorded. Written out only when set.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub loop_crossfade_seconds: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 fn is_false(b: &bool) -> bool {
@@ -82,6 +91,7 @@ impl Default for CaptureSettings {
             token: String::new(),
             pace: false,
             midi_ports: Vec::new(),
+            loop_crossfade_seconds: 0.0,
         }
     }
 }

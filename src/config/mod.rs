@@ -211,6 +211,10 @@ pub const BOM: &str = "\u{feff}";
 /// the longest `capture.max_take_seconds`.
 pub const MAX_NOTE_SECONDS: f64 = 3600.0;
 
+/// The longest `capture.loop_crossfade_seconds`: the loop and the audio
+/// before it each need that much, within the 12 s the live search reads.
+pub const MAX_LOOP_CROSSFADE_SECONDS: f64 = 5.0;
+
 /// Shortest countdown: the board sends each take's command up to
 /// `control::take_runner::SEND_LEAD` (1 s) before the countdown ends, at once
 /// when the countdown is shorter; half a second is left for it to reach every
@@ -587,6 +591,11 @@ impl Config {
                 "capture.max_start_ahead_seconds",
                 c.max_start_ahead_seconds,
                 3600.0,
+            ),
+            (
+                "capture.loop_crossfade_seconds",
+                c.loop_crossfade_seconds,
+                MAX_LOOP_CROSSFADE_SECONDS,
             ),
         ] {
             if !(v.is_finite() && (0.0..=max).contains(&v)) {
@@ -977,6 +986,14 @@ mod tests {
             (
                 r#"{"capture": {"max_take_seconds": 1e20}}"#,
                 "capture.max_take_seconds",
+            ),
+            (
+                r#"{"capture": {"loop_crossfade_seconds": 6}}"#,
+                "capture.loop_crossfade_seconds",
+            ),
+            (
+                r#"{"capture": {"loop_crossfade_seconds": -0.1}}"#,
+                "capture.loop_crossfade_seconds",
             ),
             (
                 r#"{"control": {"take_timeout_seconds": 1e20}}"#,

@@ -100,21 +100,62 @@ const MAX_ZONE_SECONDS: f64 = 1.0;
 /// Candidates per zone (spread evenly when a noisy sound has more crossings).
 const MAX_CANDIDATES: usize = 400;
 
-/// The frames `start..end` of the sustained part, or why there is none long
-/// enough for a loop of `min_frames`.
-fn sustained_part(
-    x: &[f32],
-    ch: usize,
+/// Frames per block of the envelope the sustained part is found in.
+pub fn envelope_block(rate: u32) -> usize {
+    ((f64::from(rate) * ENVELOPE_SECONDS) as usize).max(1)
+}
+
+/// The mean square of every `block` frames (the last block may be
+/// shorter), fed in pieces of whole frames: a long take's envelope without
+/// holding the take.
+#[derive(Debug, Clone)]
+pub struct BlockEnergy {
+    samples_per_block: usize,
+    sum: f64,
+    count: usize,
+    blocks: Vec<f64>,
+}
+
+impl BlockEnergy {
+    pub fn new(channels: usize, block: usize) -> Self {
+        BlockEnergy {
+            samples_per_block: (block * channels).max(1),
+            sum: 0.0,
+            count: 0,
+            blocks: Vec::new(),
+        }
+    }
+
+    pub fn feed(&mut self, x: &[f32]) {
+        for &v in x {
+            self.sum += f64::from(v) * f64::from(v);
+            self.count += 1;
+            if self.count == self.samples_per_block {
+                self.blocks.push(self.sum / self.count as f64);
+                (self.sum, self.count) = (0.0, 0);
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<f64> {
+        if self.count > 0 {
+            self.blocks.push(self.sum / self.count as f64);
+        }
+        self.blocks
+    }
+}
+
+/// The frames `start..end` of the sustained part of a take of `frames`
+/// frames whose envelope is `env` (blocks of [`envelope_block`]), or why
+/// there is none long enough for a loop of `min_frames`.
+pub fn sustained_span(
+    env: &[f64],
+    frames: usize,
     rate: u32,
     range_db: f64,
     min_frames: usize,
 ) -> Result<(usize, usize), NoLoop> {
-    let frames = x.len() / ch;
-    let block = ((f64::from(rate) * ENVELOPE_SECONDS) as usize).max(1);
-    let env: Vec<f64> = x
-        .chunks(block * ch)
-        .map(|b| b.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / b.len() as f64)
-        .collect();
+    let block = envelope_block(rate);
     let peak = env.iter().cloned().fold(0.0, f64::max);
     let floor = peak * 10f64.powf(-range_db / 10.0);
     let first = env.iter().position(|&e| e >= floor && e > 0.0);
@@ -135,6 +176,19 @@ fn sustained_part(
         });
     }
     Ok((start, end))
+}
+
+/// [`sustained_span`] of samples in memory.
+fn sustained_part(
+    x: &[f32],
+    ch: usize,
+    rate: u32,
+    range_db: f64,
+    min_frames: usize,
+) -> Result<(usize, usize), NoLoop> {
+    let mut env = BlockEnergy::new(ch, envelope_block(rate));
+    env.feed(x);
+    sustained_span(&env.finish(), x.len() / ch, rate, range_db, min_frames)
 }
 
 /// Rising zero crossings of the channel sum in frames `from..to`: the frame

@@ -303,6 +303,13 @@ pub struct TakeLoop {
     /// Why no loop was written (`None`: a good loop is in the file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_loop: Option<String>,
+    /// Frames of crossfade rendered into the loop's end in the delivered
+    /// file (`capture.loop_crossfade_seconds`); `seam_db` is measured after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crossfade_frames: Option<u64>,
+    /// The seam of the loop as recorded, before its crossfade.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_seam_db: Option<f64>,
 }
 
 /// The waveform of a take as recorded (pre-roll included, before trimming):

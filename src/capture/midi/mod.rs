@@ -65,6 +65,10 @@ pub trait MidiOut: Send {
     fn send(&mut self, m: MidiMessage) -> Result<(), MidiError>;
     /// The port as the sequencer names it (`client:port`).
     fn name(&self) -> &str;
+    /// Whether the port this output sends to is still the one it opened: a
+    /// synth that restarts (or is replugged) comes back as another client,
+    /// and its old address is gone or names someone else.
+    fn check(&self) -> Result<(), MidiError>;
 }
 
 /// Where outputs come from: the ALSA sequencer in the daemon.
@@ -86,6 +90,8 @@ pub enum MidiError {
     },
     /// Sending failed (the instrument went away).
     Send { port: String, what: String },
+    /// The port an output was opened on is no longer there as it was.
+    Gone { port: String, what: String },
 }
 
 impl fmt::Display for MidiError {
@@ -104,6 +110,7 @@ impl fmt::Display for MidiError {
                 available.join(", ")
             ),
             MidiError::Send { port, what } => write!(f, "MIDI port {port}: {what}"),
+            MidiError::Gone { port, what } => write!(f, "MIDI port {port} went away: {what}"),
         }
     }
 }

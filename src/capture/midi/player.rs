@@ -169,6 +169,9 @@ pub(crate) mod tests {
         fn name(&self) -> &str {
             "test:port"
         }
+        fn check(&self) -> Result<(), MidiError> {
+            Ok(())
+        }
     }
 
     pub fn recording(fail_after: usize) -> (SharedOut, Sent) {

@@ -21,6 +21,17 @@ fn open_seq() -> Result<Seq, MidiError> {
     Ok(seq)
 }
 
+/// The `client:port` name of the port at `addr`, if there is one.
+fn name_at(seq: &Seq, addr: Addr) -> Option<String> {
+    let client = seq.get_any_client_info(addr.client).ok()?;
+    let port = seq.get_any_port_info(addr).ok()?;
+    Some(format!(
+        "{}:{}",
+        client.get_name().unwrap_or("?"),
+        port.get_name().unwrap_or("?")
+    ))
+}
+
 /// Every port others may write to, as `client:port` with its address.
 fn writable_ports(seq: &Seq) -> Vec<(String, Addr)> {
     let want = PortCap::WRITE | PortCap::SUBS_WRITE;
@@ -128,6 +139,22 @@ impl MidiOut for SeqOut {
 
     fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Two look-ups on the open handle. The name tells a restart at the same
+    /// address apart (fluidsynth's holds its process id); a synth that comes
+    /// back at the same address under the same name cannot be told apart.
+    fn check(&self) -> Result<(), MidiError> {
+        let gone = |what: String| MidiError::Gone {
+            port: self.name.clone(),
+            what,
+        };
+        let at = format!("{}:{}", self.dest.client, self.dest.port);
+        match name_at(&self.seq, self.dest) {
+            Some(n) if n == self.name => Ok(()),
+            Some(n) => Err(gone(format!("{at} is now {n}"))),
+            None => Err(gone(format!("nothing is at {at} any more"))),
+        }
     }
 }
 
