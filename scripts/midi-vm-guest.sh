@@ -61,6 +61,20 @@ synth() {
   done
 }
 synth >>/rig/fluidsynth.log 2>&1 &
+# The host may ask for the synth to be restarted mid-session (tests/midi_vm.rs
+# touches /rig/restart-synth): it comes back as another sequencer client,
+# which the recorder must find again by name.
+restarts() {
+  while ! test -e /rig/stop; do
+    if test -e /rig/restart-synth; then
+      rm -f /rig/restart-synth
+      say "restarting fluidsynth as the host asked"
+      kill "$(pidof fluidsynth)"
+    fi
+    sleep 0.5
+  done
+}
+restarts >>/rig/fluidsynth.log 2>&1 &
 for _ in $(seq 200); do aconnect -o 2>/dev/null | grep -q FLUID && break; sleep 0.1; done
 say "sequencer ports: $(aconnect -o | grep -E '^client|^ ' | tr -s ' ' | tr '\n' ' ')"
 

@@ -221,11 +221,19 @@ fn a_synth_in_a_vm_is_sampled_unattended_calibrated_looped_and_exported() {
     // Nobody presses Start: the session runs by itself.
     let sampling = Instant::now();
     let mut said = Instant::now();
+    let mut restarted = false;
     let st = wait_for("the session to finish", Duration::from_secs(3600), || {
         let s = vm.get("/api/v1/status")?;
         if said.elapsed() > Duration::from_secs(30) {
             println!("  {} of {takes} takes", s["done"]);
             said = Instant::now();
+        }
+        // A third of the way in, the synth is restarted (switched off and on,
+        // as a studio would): it comes back as another sequencer client.
+        if !restarted && s["done"].as_u64().unwrap_or(0) >= takes / 3 {
+            std::fs::write(vm.run.join("restart-synth"), b"").unwrap();
+            println!("  restarting the synth after {} takes", s["done"]);
+            restarted = true;
         }
         assert_ne!(s["phase"], "paused", "{s}");
         (s["phase"] == "finished").then_some(s)
@@ -235,6 +243,22 @@ fn a_synth_in_a_vm_is_sampled_unattended_calibrated_looped_and_exported() {
         "sampled {takes} takes unattended in {secs:.0} s ({:.2} s a take); status {}",
         secs / takes as f64,
         st["phase"]
+    );
+    // The recorder noticed the synth had gone and found it again by name.
+    let (synth_log, capture_log) = (vm.file("fluidsynth.log"), vm.file("capture.log"));
+    assert!(
+        synth_log.contains("restarting fluidsynth as the host asked"),
+        "{synth_log}"
+    );
+    let relooked = capture_log
+        .lines()
+        // Between takes ("looking ... up again") or within one ("... is looked
+        // up again before the next take").
+        .filter(|l| l.contains(&format!("{PORT:?}")) && l.contains(" up again"))
+        .count();
+    assert!(relooked >= 1, "{capture_log}");
+    println!(
+        "the synth restarted mid-session; the recorder looked its port up again {relooked} time(s)"
     );
     drop(vm);
     analyse(run, &session, takes);
