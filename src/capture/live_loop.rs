@@ -239,15 +239,7 @@ mod tests {
 
     /// A held note (mono): 80 ms attack, `hold` seconds, 400 ms release.
     fn held(hold: f64, wave: impl Fn(f64) -> f64) -> Vec<f32> {
-        let total = 0.08 + hold + 0.4;
-        let n = (total * f64::from(RATE)) as usize;
-        (0..n)
-            .map(|i| {
-                let t = i as f64 / f64::from(RATE);
-                let env = (t / 0.08).min(1.0) * ((total - t) / 0.4).clamp(0.0, 1.0);
-                (0.5 * env * wave(t)) as f32
-            })
-            .collect()
+        crate::dsp::testsig::held(RATE, (0.08, hold, 0.4), wave)
     }
 
     /// Near A3, four harmonics, a 5 Hz vibrato of ±10 cents.
@@ -257,25 +249,10 @@ mod tests {
         0.6 * p.sin() + 0.25 * (2.0 * p).sin() + 0.1 * (3.0 * p).sin() + 0.05 * (4.0 * p).sin()
     }
 
-    /// 40 partials detuned at random around 220 Hz and its harmonics: it
-    /// never repeats, so no raw loop is clean.
+    /// A pad around 220 Hz: it never repeats, so no raw loop is clean.
     fn pad(hold: f64) -> Vec<f32> {
-        let mut seed = 0x1234_5678u64;
-        let mut rnd = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let partials: Vec<(f64, f64)> = (0..40)
-            .map(|k| {
-                let hz = 220.0 * (1 + k % 5) as f64 * (1.0 + 0.02 * (rnd() - 0.5));
-                (TAU * hz, TAU * rnd())
-            })
-            .collect();
-        held(hold, |t| {
-            partials.iter().map(|(w, p)| (w * t + p).sin()).sum::<f64>() / 8.0
-        })
+        let partials = crate::dsp::testsig::pad_partials(220.0);
+        held(hold, |t| crate::dsp::testsig::pad_at(&partials, t))
     }
 
     fn write(dir: &Path, name: &str, x: &[f32]) -> std::path::PathBuf {

@@ -29,6 +29,22 @@ mod abort;
 #[cfg(test)]
 mod synth_restart;
 
+/// A recorder's config for tests: `device`, a short pre-roll and tail, the
+/// spool and the (marked) share in `dir`.
+#[cfg(test)]
+fn test_config(dir: &std::path::Path, device: &str) -> Config {
+    let mut config = Config::default();
+    let c = &mut config.capture;
+    c.device = device.parse().unwrap();
+    c.pre_roll_seconds = 0.2;
+    c.release_tail_seconds = 0.1;
+    c.spool_path = dir.join("spool");
+    c.share_path = dir.join("share");
+    std::fs::create_dir_all(&c.share_path).unwrap();
+    std::fs::write(c.share_path.join(&c.share_marker), b"").unwrap();
+    config
+}
+
 pub struct Recorder {
     config: Config,
     engine: CaptureEngine,

@@ -418,14 +418,7 @@ mod tests {
 
     /// A held note: 50 ms attack, `hold` seconds, 300 ms release, mono.
     fn held(hold: f64, wave: impl Fn(f64) -> f64) -> Vec<f32> {
-        let n = ((0.05 + hold + 0.3) * f64::from(RATE)) as usize;
-        (0..n)
-            .map(|i| {
-                let t = i as f64 / f64::from(RATE);
-                let env = (t / 0.05).min(1.0) * ((0.05 + hold + 0.3 - t) / 0.3).clamp(0.0, 1.0);
-                (0.5 * env * wave(t)) as f32
-            })
-            .collect()
+        crate::dsp::testsig::held(RATE, (0.05, hold, 0.3), wave)
     }
 
     fn found(
@@ -499,31 +492,10 @@ mod tests {
         assert!(naive.seam_db > lp.seam_db + 10.0, "{naive:?} vs {lp:?}");
     }
 
-    /// A pad: 40 partials detuned at random around 220 Hz and its
-    /// harmonics, random phases; it never repeats within the take.
+    /// A pad around 220 Hz: it never repeats within the take.
     fn pad() -> Vec<f32> {
-        let mut seed = 0x1234_5678u64;
-        let mut rnd = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (seed >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let partials: Vec<(f64, f64)> = (0..40)
-            .map(|k| {
-                (
-                    220.0 * (1 + k % 5) as f64 * (1.0 + 0.02 * (rnd() - 0.5)),
-                    TAU * rnd(),
-                )
-            })
-            .collect();
-        held(2.0, |t| {
-            partials
-                .iter()
-                .map(|(f, p)| (TAU * f * t + p).sin())
-                .sum::<f64>()
-                / 8.0
-        })
+        let partials = crate::dsp::testsig::pad_partials(220.0);
+        held(2.0, |t| crate::dsp::testsig::pad_at(&partials, t))
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub mod onset;
 pub mod pitch;
 pub mod pitch_track;
 #[cfg(test)]
-mod testsig;
+pub(crate) mod testsig;
 pub mod trim;
 
 pub use check::{Check, CheckInput, CheckSettings, Verdict, check_take};

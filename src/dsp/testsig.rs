@@ -1,6 +1,6 @@
 //! Synthetic test signals with known answers (test builds only).
 
-use std::f64::consts::PI;
+use std::f64::consts::{PI, TAU};
 
 /// `frames` samples of `amp * cos(2π hz t + phase)`; cos so that frame 0
 /// holds the full amplitude when `phase` is 0.
@@ -86,4 +86,46 @@ pub fn hostile_inputs(channels: usize) -> Vec<Vec<f32>> {
             f32::MIN,
         ],
     ]
+}
+
+/// A held note, mono, at half scale: a linear `attack`, `hold` seconds, a
+/// linear `release` (seconds); `wave(t)` is the tone, about ±1.
+pub fn held(
+    rate: u32,
+    (attack, hold, release): (f64, f64, f64),
+    wave: impl Fn(f64) -> f64,
+) -> Vec<f32> {
+    let total = attack + hold + release;
+    let n = (total * f64::from(rate)) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / f64::from(rate);
+            let env = (t / attack).min(1.0) * ((total - t) / release).clamp(0.0, 1.0);
+            (0.5 * env * wave(t)) as f32
+        })
+        .collect()
+}
+
+/// A pad: 40 sines detuned at random by up to ±1% around `hz` and its
+/// first four harmonics, random phases, as (radians per second, phase). Their
+/// sum never repeats within a take, so no raw loop of it is clean.
+pub fn pad_partials(hz: f64) -> Vec<(f64, f64)> {
+    let mut seed = 0x1234_5678u64;
+    let mut rnd = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..40)
+        .map(|k| {
+            let f = hz * (1 + k % 5) as f64 * (1.0 + 0.02 * (rnd() - 0.5));
+            (TAU * f, TAU * rnd())
+        })
+        .collect()
+}
+
+/// The pad of `partials` at `t` seconds, about ±1.
+pub fn pad_at(partials: &[(f64, f64)], t: f64) -> f64 {
+    partials.iter().map(|(w, p)| (w * t + p).sin()).sum::<f64>() / 8.0
 }

@@ -386,6 +386,20 @@ pub(crate) mod tests {
         crash_on_note: bool,
     }
 
+    /// Middle C on channel 3 of `out`, now.
+    fn play_c4(out: SharedOut) -> Result<(), MidiError> {
+        let note = player::Note {
+            channel: 2,
+            note: 60,
+            velocity: 64,
+        };
+        let now = super::super::schedule::NoteTimes {
+            on_ns: 0,
+            off_ns: 0,
+        };
+        player::play(out, note, now).finish()
+    }
+
     pub(crate) const FLUID_A: &str = "FLUID Synth (4101):Synth input port (4101:0)";
     pub(crate) const FLUID_B: &str = "FLUID Synth (4177):Synth input port (4177:0)";
 
@@ -504,16 +518,7 @@ pub(crate) mod tests {
         assert_eq!(synths.heard(129), program(5), "the new client gets it");
         assert_eq!((p.latency_ms, p.noise_peak), (12.5, Some(0.001)));
         // The take's note goes to the new client.
-        let note = player::Note {
-            channel: 2,
-            note: 60,
-            velocity: 64,
-        };
-        let now = super::super::schedule::NoteTimes {
-            on_ns: 0,
-            off_ns: 0,
-        };
-        player::play(p.out, note, now).finish().unwrap();
+        play_c4(p.out).unwrap();
         assert_eq!(synths.heard(129).len(), program(5).len() + 2);
     }
 
@@ -555,16 +560,7 @@ pub(crate) mod tests {
         let p = hub.prepare(&take("FLUID", Some(5))).unwrap();
         // Gone after the check, before the note-on.
         synths.unplug(128);
-        let note = player::Note {
-            channel: 2,
-            note: 60,
-            velocity: 64,
-        };
-        let now = super::super::schedule::NoteTimes {
-            on_ns: 0,
-            off_ns: 0,
-        };
-        let e = player::play(p.out, note, now).finish().unwrap_err();
+        let e = play_c4(p.out).unwrap_err();
         let why = hub.failed("FLUID", &e);
         assert!(
             why.contains(FLUID_A)

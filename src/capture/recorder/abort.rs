@@ -99,7 +99,6 @@ mod tests {
     use super::*;
     use crate::capture::midi::MidiMessage;
     use crate::capture::midi::hub::tests::one_port;
-    use crate::config::Config;
     use crate::protocol::{TakeCommand, Timestamp};
     use std::path::Path;
     use std::sync::Arc;
@@ -111,15 +110,7 @@ mod tests {
         dir: &Path,
         device: &str,
     ) -> (Arc<Recorder>, crate::capture::midi::player::tests::Sent) {
-        let mut config = Config::default();
-        let c = &mut config.capture;
-        c.device = device.parse().unwrap();
-        c.pre_roll_seconds = 0.2;
-        c.release_tail_seconds = 0.1;
-        c.spool_path = dir.join("spool");
-        c.share_path = dir.join("share");
-        std::fs::create_dir_all(&c.share_path).unwrap();
-        std::fs::write(c.share_path.join(&c.share_marker), b"").unwrap();
+        let config = super::super::test_config(dir, device);
         let (seq, sent) = one_port();
         let r = Arc::new(Recorder::start_with(config, Box::new(seq)).unwrap());
         until("the recorder to be ready", || r.readiness().is_ok()).await;

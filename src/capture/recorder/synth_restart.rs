@@ -5,7 +5,6 @@
 use super::Recorder;
 use crate::capture::midi::MidiMessage;
 use crate::capture::midi::hub::tests::{FLUID_A, FLUID_B, Synths, program};
-use crate::config::Config;
 use crate::protocol::{Confirmation, TakeCommand, TakeReply, TakeState, Timestamp};
 use std::path::Path;
 use std::sync::Arc;
@@ -13,15 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// A recorder on a silent input whose MIDI port is fluidsynth at client 128.
 async fn recorder(dir: &Path) -> (Arc<Recorder>, Synths) {
-    let mut config = Config::default();
-    let c = &mut config.capture;
-    c.device = "takebox:silence".parse().unwrap();
-    c.pre_roll_seconds = 0.2;
-    c.release_tail_seconds = 0.1;
-    c.spool_path = dir.join("spool");
-    c.share_path = dir.join("share");
-    std::fs::create_dir_all(&c.share_path).unwrap();
-    std::fs::write(c.share_path.join(&c.share_marker), b"").unwrap();
+    let config = super::test_config(dir, "takebox:silence");
     let synths = Synths::default();
     synths.plug(128, FLUID_A);
     let r = Arc::new(Recorder::start_with(config, Box::new(synths.clone())).unwrap());
