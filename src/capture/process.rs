@@ -13,8 +13,9 @@ use crate::dsp::{
     self, BextInfo, Check, CheckInput, CheckSettings, Envelope, EnvelopeMeter, FadeShape,
     GainDecision, Hum, IxmlInfo, LoopSettings, LoudnessMeter, LoudnessStats, NoLoop, NormalizeMode,
     NormalizeSettings, PeakKind, PeakMeter, PeakStats, PitchEstimate, PitchTrack, PitchWindow,
-    RenderSettings, Renderer, RmsMeter, RmsStats, SampleLoop, SmplLoop, SmplPitch, TakeLevels,
-    Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer, TruePeakMeter, pitch_track,
+    Player, RenderSettings, Renderer, RmsMeter, RmsStats, SampleLoop, SmplLoop, SmplPitch,
+    TakeLevels, Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer, TruePeakMeter,
+    pitch_track,
 };
 use crate::protocol::{SampleFormat, TakeCheck};
 use crate::wav::{WavInfo, WavReader, WavSpec, WavWriter};
@@ -88,6 +89,9 @@ pub struct ProcessOptions {
     pub planned_hz: Option<f64>,
     /// MIDI note for `smpl` when no pitch is measured.
     pub planned_midi: Option<u8>,
+    /// Who played the note: a MIDI take that repeats below its key (a 16'
+    /// stop) reads at its key more readily than a live one.
+    pub player: Player,
     /// Output sample format; `None` keeps the input's.
     pub output_format: Option<SampleFormat>,
     pub metadata: Option<TakeMetadata>,
@@ -141,6 +145,7 @@ impl ProcessOptions {
             check: pp.check_settings(),
             planned_hz: None,
             planned_midi: None,
+            player: Player::Live,
             output_format: None,
             metadata: None,
             carry_chunks: false,
@@ -427,6 +432,7 @@ pub struct Analyzer {
     span: PitchWindow,
     preroll_frames: u64,
     planned_hz: Option<f64>,
+    player: Player,
     /// The note tracked while the take goes on (its release still being
     /// recorded), as soon as its tracked seconds passed by: (the onset it
     /// was tracked from, the track, the hum). Used when the trimmer keeps
@@ -472,6 +478,7 @@ impl Analyzer {
             },
             envelope: EnvelopeMeter::new(ch, ENVELOPE_COLUMNS).map_err(e)?,
             planned_hz: opts.planned_hz,
+            player: opts.player,
             frames: 0,
             pending: Vec::new(),
             info,
@@ -532,6 +539,7 @@ impl Analyzer {
             span: self.span.samples(),
             preroll_frames: self.preroll_frames,
             planned_hz: self.planned_hz,
+            player: self.player,
             rate: self.info.sample_rate,
         }
     }
@@ -586,6 +594,7 @@ struct Gathered<'a> {
     span: &'a [f32],
     preroll_frames: u64,
     planned_hz: Option<f64>,
+    player: Player,
     rate: u32,
 }
 
@@ -596,7 +605,7 @@ impl Gathered<'_> {
         let end = (onset + tracked_frames(self.rate)).min(self.span.len() as u64);
         let note = note.unwrap_or(&self.span[(onset.min(end)) as usize..end as usize]);
         (
-            pitch_track::track_pitch(note, self.rate, self.planned_hz),
+            pitch_track::track_note(note, self.rate, self.planned_hz, self.player),
             dsp::detect_hum(
                 preroll(self.span, onset, self.preroll_frames, self.rate),
                 self.rate,
@@ -701,6 +710,11 @@ pub fn to_protocol(check: &Check) -> TakeCheck {
             .and_then(|t| t.vibrato)
             .map(|v| round(v.rate_hz)),
         no_pitch: check.track.and_then(|t| t.no_pitch).map(|r| r.reason()),
+        below_key: check
+            .track
+            .filter(|t| t.pitch.is_some())
+            .and_then(|t| t.below_key)
+            .map(|s| s.k),
         hum_hz: check.hum.map(|h| h.mains_hz),
         hum_dbfs: check.hum.map(|h| round(h.dbfs)),
         notes: check.notes.clone(),
