@@ -1266,4 +1266,50 @@ mod tests {
         assert_eq!(a.track, Some(late));
         assert!(dsp::cents_between(a.pitch.unwrap().hz, 330.0).abs() < 0.5);
     }
+
+    #[test]
+    fn a_16_foot_organ_take_reads_at_its_key_when_midi_played_it() {
+        // A3 (220 Hz) +4 cents with a 16' twice as loud as its 8' and a 4':
+        // the waveform repeats at 110 Hz.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("organ.wav");
+        let key = 220.0 * 2f64.powf(4.0 / 1200.0);
+        let frames = 3 * 48_000;
+        let samples: Vec<f32> = (0..frames * 2)
+            .map(|i| {
+                let n = (i / 2) as f64;
+                if n < 4_800.0 {
+                    return 0.0;
+                }
+                let t = (n - 4_800.0) / 48_000.0;
+                let w = |r: f64, a: f64| a * (2.0 * std::f64::consts::PI * r * key * t).sin();
+                (0.3 * (w(0.5, 1.0) + w(1.0, 0.5) + w(2.0, 0.3)) * (t / 0.01).min(1.0)) as f32
+            })
+            .collect();
+        let mut w =
+            WavWriter::new(File::create(&path).unwrap(), STEREO_S24, frames as u64, &[]).unwrap();
+        w.write(&samples).unwrap();
+        w.finish().unwrap();
+        let mut opts = ProcessOptions::from_config(&PostProcessing::default(), 4_800);
+        opts.planned_hz = Some(220.0);
+        opts.planned_midi = Some(57);
+        // Live: it is what A2 played for A3 would be.
+        let live = to_protocol(&check(&analyze(&path, &opts).unwrap(), &opts));
+        assert_eq!(live.verdict, dsp::Verdict::NoPitch, "{live:?}");
+        assert!(live.no_pitch.unwrap().contains("an octave below"));
+        // MIDI: the synth played A3; its pitch and smpl unity note are A3's.
+        opts.player = Player::Midi;
+        let a = analyze(&path, &opts).unwrap();
+        let c = to_protocol(&check(&a, &opts));
+        assert_eq!(c.verdict, dsp::Verdict::Ok, "{c:?}");
+        assert_eq!(c.below_key, Some(2));
+        assert!((c.cents.unwrap() - 4.0).abs() < 0.5, "{c:?}");
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.starts_with("sounds an octave below its key"))
+        );
+        let smpl = SmplPitch::from_hz(a.pitch.unwrap().hz).unwrap();
+        assert_eq!(smpl.unity_note, 57);
+    }
 }

@@ -123,11 +123,12 @@ impl NoPitch {
                 "not one clear tone (clarity {clarity:.2} < {MIN_CLARITY}): a chord or noise"
             ),
             NoPitch::Below(s) => format!(
-                "no periodic sound at the planned note: it repeats {} ({:.1} Hz), the key's harmonic {:.0} dB under the strongest partial and the lower series {:.0} dB under it above: the wrong octave? (a MIDI-played take reads at its key)",
-                s.interval().replace(" its key", " it"),
+                "no periodic sound at the planned note: it repeats {} it ({:.1} Hz), its harmonic at the key {:+.0} dB from the strongest partial and the series below reaching {:+.0} dB from that harmonic above the key, as the wrong octave does ({} played by MIDI reads at its key)",
+                s.interval(),
                 s.hz,
                 s.key_db,
-                s.upper_sub_db
+                s.upper_sub_db,
+                s.stop()
             ),
         }
     }

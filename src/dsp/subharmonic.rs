@@ -90,13 +90,21 @@ impl Subharmonic {
         }
     }
 
-    /// "an octave below its key (a 16' stop)".
+    /// "an octave below": where the waveform's fundamental is.
     pub fn interval(&self) -> &'static str {
         match self.k {
-            2 => "an octave below its key (a 16' stop)",
-            3 => "an octave and a fifth below its key (a 10 2/3' quint)",
-            4 => "two octaves below its key (a 32' stop)",
-            _ => "below its key",
+            2 => "an octave below",
+            3 => "an octave and a fifth below",
+            _ => "two octaves below",
+        }
+    }
+
+    /// The organ stop that sounds there under an 8'.
+    pub fn stop(&self) -> &'static str {
+        match self.k {
+            2 => "a 16' stop",
+            3 => "a 10 2/3' quint",
+            _ => "a 32' stop",
         }
     }
 }
