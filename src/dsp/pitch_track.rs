@@ -6,7 +6,10 @@
 //! onset measures the attack. Here:
 //! 1. a first estimate from one long window ([`estimate_pitch`], the YIN
 //!    search that guards against octave errors), after the onset, then
-//!    later in the note when the attack is unpitched (a slow organ);
+//!    later in the note when the attack is unpitched (a slow organ); a note
+//!    not clearly periodic at its key may repeat every 2-4 key periods (a
+//!    16' stop: [`super::subharmonic`]), and is then tracked over that
+//!    period, its pitch k times it, when the player makes it the key;
 //! 2. pitch frames every 15 ms (up to 30 ms) over the first 2 s from where
 //!    the note is loud, each searching only ±100 cents around that estimate
 //!    (no octave can be reached), by the normalized correlation refined to a
@@ -231,12 +234,22 @@ pub fn track_note(note: &[f32], rate: u32, planned_hz: Option<f64>, player: Play
     // start of the pre-roll: the note starts where it is loud.
     let note = &note[loud_start(note, rate)..];
     let note = &note[..note.len().min((TRACK_SECONDS * rate as f64) as usize)];
-    let near = first_estimate(note, rate, &settings);
-    let below = match (planned_hz, near) {
+    // Below the key only where the window after the onset is not clearly
+    // periodic at it; the other first windows only if that finds nothing (a
+    // note without a clear period near its key tries them all).
+    let at_100 = estimate_at(note, rate, &settings, 100.0);
+    let mut below = match (planned_hz, at_100) {
         (_, Some(p)) if p.clarity >= CLEAR_AT_KEY => None,
         (Some(key), _) => below_key(note, rate, key),
         (None, _) => None,
     };
+    let near = match below.filter(|s| s.is_the_key(player)) {
+        Some(_) => None,
+        None => first_estimate(note, rate, &settings, at_100),
+    };
+    if near.is_some_and(|p| p.clarity >= CLEAR_AT_KEY) {
+        below = None;
+    }
     if let Some(sub) = below.filter(|s| s.is_the_key(player)) {
         let first = PitchEstimate {
             hz: sub.hz,
@@ -315,19 +328,31 @@ fn loud_start(note: &[f32], rate: u32) -> usize {
     power.iter().position(|&p| p >= floor).unwrap_or(0) * block
 }
 
-/// The first estimate: the window 100 ms after the onset, else earlier (a
-/// fast decay) or later (a slow attack), the first clear one.
-fn first_estimate(note: &[f32], rate: u32, s: &PitchSettings) -> Option<PitchEstimate> {
+/// The first estimate: the window 100 ms after the onset (`at_100`, already
+/// estimated), else earlier (a fast decay) or later (a slow attack), the
+/// first clear one.
+fn first_estimate(
+    note: &[f32],
+    rate: u32,
+    s: &PitchSettings,
+    at_100: Option<PitchEstimate>,
+) -> Option<PitchEstimate> {
+    at_100
+        .filter(|p| p.clarity >= MIN_CLARITY)
+        .or_else(|| {
+            [50.0, 200.0, 400.0, 0.0]
+                .into_iter()
+                .filter_map(|ms| estimate_at(note, rate, s, ms))
+                .find(|p| p.clarity >= MIN_CLARITY)
+        })
+        .or(at_100)
+}
+
+/// [`estimate_pitch`] on the first window `ms` after the onset.
+fn estimate_at(note: &[f32], rate: u32, s: &PitchSettings, ms: f64) -> Option<PitchEstimate> {
     let len = first_window_frames(rate, s);
-    let at = |ms: f64| {
-        let from = ((ms * rate as f64 / 1000.0) as usize).min(note.len());
-        &note[from..(from + len).min(note.len())]
-    };
-    [100.0, 50.0, 200.0, 400.0, 0.0]
-        .into_iter()
-        .filter_map(|ms| estimate_pitch(at(ms), rate, s))
-        .find(|p| p.clarity >= MIN_CLARITY)
-        .or_else(|| estimate_pitch(at(100.0), rate, s))
+    let from = ((ms * rate as f64 / 1000.0) as usize).min(note.len());
+    estimate_pitch(&note[from..(from + len).min(note.len())], rate, s)
 }
 
 /// Pitch frames over the note, each searching ±[`SEARCH_CENTS`] around
