@@ -43,6 +43,10 @@ pub const MIDI_MIN_KEY_DB: f64 = -24.0;
 pub const LIVE_MIN_KEY_DB: f64 = -1.0;
 /// ... and every partial of the lower series above it this far under it.
 pub const LIVE_MAX_UPPER_SUB_DB: f64 = -12.0;
+/// No waveform fundamental under this is looked for: C0, the lowest pipe of
+/// a 32' stop (16.35 Hz). It also bounds the cost: an A0 take would
+/// otherwise correlate over lags of 0.3 s.
+const LOWEST_HZ: f64 = 16.0;
 /// Shortest summation window, at 48 kHz.
 const MIN_WINDOW_48K: f64 = 4096.0;
 
@@ -119,7 +123,11 @@ pub fn find_subharmonic(mono: &[f32], rate: u32, key_hz: f64) -> Option<Subharmo
     let rate_f = f64::from(rate);
     let tau = rate_f / key_hz;
     let span = 2f64.powf(SEARCH_CENTS / 1200.0);
-    let top = f64::from(MAX_SUBHARMONIC);
+    let most = MAX_SUBHARMONIC.min((key_hz / LOWEST_HZ).floor().min(255.0) as u8);
+    if most < 2 {
+        return None;
+    }
+    let top = f64::from(most);
     let tau_max = (top * tau * span).ceil() as usize + 3;
     let w = (2.0 * top * tau)
         .max(MIN_WINDOW_48K * rate_f / 48_000.0)
@@ -135,7 +143,7 @@ pub fn find_subharmonic(mono: &[f32], rate: u32, key_hz: f64) -> Option<Subharmo
     }
     // (k, fractional period, correlation) for each multiple.
     let mut found = Vec::with_capacity(usize::from(MAX_SUBHARMONIC));
-    for k in 1..=MAX_SUBHARMONIC {
+    for k in 1..=most {
         let centre = f64::from(k) * tau;
         let lo = ((centre / span).floor() as usize).max(2);
         let hi = ((centre * span).ceil() as usize).min(tau_max - 1);
@@ -149,6 +157,10 @@ pub fn find_subharmonic(mono: &[f32], rate: u32, key_hz: f64) -> Option<Subharmo
             rho
         };
         found.push((k, period, rho));
+        // Clear at one key period: no multiple can be clearer by enough.
+        if k == 1 && rho + CLEARER_BY > 1.0 {
+            return None;
+        }
     }
     let one = found[0].2;
     let clear: Vec<_> = found[1..]
@@ -307,6 +319,12 @@ mod tests {
         assert_eq!(find_subharmonic(&x[..1000], rate, f), None);
         assert_eq!(find_subharmonic(&x, 0, f), None);
         assert_eq!(find_subharmonic(&x, rate, f64::NAN), None);
+        // Nothing is looked for under C0: A0 with a 16' (13.75 Hz) is not
+        // searched; C1's (16.35 Hz) is.
+        let a0 = drawbars(rate, 27.5, &[(0.5, 1.0), (1.0, 1.0)], 1.0);
+        assert_eq!(find_subharmonic(&a0, rate, 27.5), None);
+        let c1 = drawbars(rate, note(24), &[(0.5, 1.0), (1.0, 1.0)], 1.0);
+        assert_eq!(find_subharmonic(&c1, rate, note(24)).map(|s| s.k), Some(2));
     }
 
     #[test]
