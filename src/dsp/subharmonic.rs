@@ -96,20 +96,30 @@ impl Subharmonic {
 
     /// "an octave below": where the waveform's fundamental is.
     pub fn interval(&self) -> &'static str {
-        match self.k {
-            2 => "an octave below",
-            3 => "an octave and a fifth below",
-            _ => "two octaves below",
-        }
+        interval(self.k)
     }
 
     /// The organ stop that sounds there under an 8'.
     pub fn stop(&self) -> &'static str {
-        match self.k {
-            2 => "a 16' stop",
-            3 => "a 10 2/3' quint",
-            _ => "a 32' stop",
-        }
+        stop(self.k)
+    }
+}
+
+/// Where a waveform repeating every `k` key periods has its fundamental.
+pub fn interval(k: u8) -> &'static str {
+    match k {
+        2 => "an octave below",
+        3 => "an octave and a fifth below",
+        _ => "two octaves below",
+    }
+}
+
+/// The organ stop that sounds `k` key periods long under an 8'.
+pub fn stop(k: u8) -> &'static str {
+    match k {
+        2 => "a 16' stop",
+        3 => "a 10 2/3' quint",
+        _ => "a 32' stop",
     }
 }
 
