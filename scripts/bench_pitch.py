@@ -162,8 +162,61 @@ def run(tb, work):
           " process on a 10 ms file; pyin and yin: the call alone, the file loaded")
 
 
+def midi_file(program, keys):
+    """A standard MIDI file: GM `program` (1-based), each key held 2 s, one
+    every 3 s after 0.5 s (960 ticks a second)."""
+    def vlq(n):
+        out = [n & 0x7F]
+        n >>= 7
+        while n:
+            out.insert(0, (n & 0x7F) | 0x80)
+            n >>= 7
+        return bytes(out)
+    ev = vlq(0) + bytes([0xC0, program - 1]) + vlq(480)
+    for k in keys:
+        ev += bytes([0x90, k, 100]) + vlq(1920) + bytes([0x80, k, 0]) + vlq(960)
+    ev += b"\xff\x2f\x00"
+    return (b"MThd" + (6).to_bytes(4, "big") + bytes([0, 0, 0, 1, 1, 0xE0])
+            + b"MTrk" + len(ev).to_bytes(4, "big") + ev)
+
+
+def organ(tb, work):
+    """Organs whose waveform repeats below their key (FluidR3's drawbar
+    organ two octaves, TimGM6mb's one), rendered by fluidsynth, 3 s a take,
+    checked as a MIDI session's recorder does (`--midi`)."""
+    keys = [36, 48, 60, 72, 84]
+    times, rows = [], []
+    for font in ["FluidR3_GM", "TimGM6mb"]:
+        for program in [17, 18, 19]:
+            mid = f"{work}/organ.mid"
+            open(mid, "wb").write(midi_file(program, keys))
+            wav = f"{work}/organ.wav"
+            subprocess.run(["fluidsynth", "-ni", "-F", wav, "-r", str(SR), "-g", "0.5",
+                            f"/usr/share/sounds/sf2/{font}.sf2", mid],
+                           check=True, capture_output=True)
+            x, _ = sf.read(wav, dtype="float32")
+            for i, k in enumerate(keys):
+                path = f"{work}/{font}_{program}_{k}.wav"
+                sf.write(path, x[i * 3 * SR:(i + 1) * 3 * SR], SR, subtype="PCM_16")
+                t0 = cpu_children()
+                r = subprocess.run([tb, "check", "--json", "--jobs", "1", "--midi", "--note",
+                                    name_of(k), path], capture_output=True, text=True)
+                times.append(cpu_children() - t0)
+                v = json.loads(r.stdout.splitlines()[0])
+                rows.append((font, program, name_of(k), v.get("verdict"), v.get("cents"),
+                             v.get("below_key")))
+    print("\nOrgans (fluidsynth, GM 17-19 C2..C6), `takebox check --midi`:")
+    for font, program, name, verdict, c, below in rows:
+        cents_text = f"{c:+.2f}" if c is not None else "-"
+        print(f"  {font:11} {program:3} {name:4} {verdict:9} {cents_text:>7} below_key {below}")
+    print(f"  CPU time per 3 s take: median {1000 * float(np.median(times)):.1f} ms,"
+          f" worst {1000 * max(times):.1f} ms")
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2])
+    elif sys.argv[1] == "organ":
+        organ(sys.argv[2], sys.argv[3])
     else:
         run(sys.argv[2], sys.argv[3])

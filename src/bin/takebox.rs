@@ -12,10 +12,10 @@ use takebox::notes::{MiddleC, Note};
 
 const USAGE: &str = "usage:
   takebox process IN... (--out DIR | --in-place) [--trim] [--normalize peak|true-peak|loudness|group]
-                  [--target DB] [--note NOTE] [--preroll SECONDS] [--jobs N]
+                  [--target DB] [--note NOTE] [--midi] [--preroll SECONDS] [--jobs N]
                   [--loop [--crossfade MS]] [--format wav|flac]
-  takebox check FILE... [--note NOTE] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS] [--jobs N]
-                [--max-cents C] [--tuning-cents C] [--json]
+  takebox check FILE... [--note NOTE] [--midi] [--a4 HZ] [--middle-c C4|C3] [--preroll SECONDS]
+                [--jobs N] [--max-cents C] [--tuning-cents C] [--json]
   takebox catalog import LOG_OR_DIR... --db URL
   takebox export sfz|dspreset|csv SESSION --out DIR [--logs DIR] [--share DIR] [--config FILE] [--flac]
   takebox cleanup [--dry-run] [--config FILE]
@@ -36,6 +36,11 @@ check    measures pitch against --note, level, clipping, noise floor and mains h
          within --max-cents (default 15) of the note moved by --tuning-cents (a stretched
          piano). --json prints one JSON object per file instead: \"file\" and the fields of
          the recorder's check (verdict, issues, measured_hz, cents, attack_cents, ...).
+         A note repeating every 2-4 periods of --note (an organ's 16' stop, a sub
+         oscillator) reads at the note when its harmonic there is the strongest and the
+         series below has little above it; --midi (a synth played exactly --note, as in
+         a MIDI session) reads it at the note whenever that harmonic is within 24 dB of
+         the strongest.
 Both exit 1 naming the files that failed.
 catalog import  creates or migrates the catalog schema in PostgreSQL (URL: postgres://user@host/db,
          or host=/socket/dir dbname=...) and upserts each session log in one transaction; a bad
@@ -139,6 +144,9 @@ fn common(args: &mut Args) -> Result<Common, String> {
     opts.preroll_seconds = (preroll > 0.0).then_some(preroll);
     opts.planned_hz = note.map(|n| n.frequency(a4));
     opts.planned_midi = note.map(|n| n.midi());
+    if args.switch("midi") {
+        opts.player = takebox::dsp::Player::Midi;
+    }
     opts.carry_chunks = true;
     if let Some(max) = parse::<f64>(args.value("max-cents")?, "--max-cents")? {
         opts.check.max_cents = max;

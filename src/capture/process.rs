@@ -13,8 +13,9 @@ use crate::dsp::{
     self, BextInfo, Check, CheckInput, CheckSettings, Envelope, EnvelopeMeter, FadeShape,
     GainDecision, Hum, IxmlInfo, LoopSettings, LoudnessMeter, LoudnessStats, NoLoop, NormalizeMode,
     NormalizeSettings, PeakKind, PeakMeter, PeakStats, PitchEstimate, PitchTrack, PitchWindow,
-    RenderSettings, Renderer, RmsMeter, RmsStats, SampleLoop, SmplLoop, SmplPitch, TakeLevels,
-    Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer, TruePeakMeter, pitch_track,
+    Player, RenderSettings, Renderer, RmsMeter, RmsStats, SampleLoop, SmplLoop, SmplPitch,
+    TakeLevels, Tpdf, TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer, TruePeakMeter,
+    pitch_track,
 };
 use crate::protocol::{SampleFormat, TakeCheck};
 use crate::wav::{WavInfo, WavReader, WavSpec, WavWriter};
@@ -88,6 +89,9 @@ pub struct ProcessOptions {
     pub planned_hz: Option<f64>,
     /// MIDI note for `smpl` when no pitch is measured.
     pub planned_midi: Option<u8>,
+    /// Who played the note: a MIDI take that repeats below its key (a 16'
+    /// stop) reads at its key more readily than a live one.
+    pub player: Player,
     /// Output sample format; `None` keeps the input's.
     pub output_format: Option<SampleFormat>,
     pub metadata: Option<TakeMetadata>,
@@ -141,6 +145,7 @@ impl ProcessOptions {
             check: pp.check_settings(),
             planned_hz: None,
             planned_midi: None,
+            player: Player::Live,
             output_format: None,
             metadata: None,
             carry_chunks: false,
@@ -427,6 +432,7 @@ pub struct Analyzer {
     span: PitchWindow,
     preroll_frames: u64,
     planned_hz: Option<f64>,
+    player: Player,
     /// The note tracked while the take goes on (its release still being
     /// recorded), as soon as its tracked seconds passed by: (the onset it
     /// was tracked from, the track, the hum). Used when the trimmer keeps
@@ -472,6 +478,7 @@ impl Analyzer {
             },
             envelope: EnvelopeMeter::new(ch, ENVELOPE_COLUMNS).map_err(e)?,
             planned_hz: opts.planned_hz,
+            player: opts.player,
             frames: 0,
             pending: Vec::new(),
             info,
@@ -532,6 +539,7 @@ impl Analyzer {
             span: self.span.samples(),
             preroll_frames: self.preroll_frames,
             planned_hz: self.planned_hz,
+            player: self.player,
             rate: self.info.sample_rate,
         }
     }
@@ -586,6 +594,7 @@ struct Gathered<'a> {
     span: &'a [f32],
     preroll_frames: u64,
     planned_hz: Option<f64>,
+    player: Player,
     rate: u32,
 }
 
@@ -596,7 +605,7 @@ impl Gathered<'_> {
         let end = (onset + tracked_frames(self.rate)).min(self.span.len() as u64);
         let note = note.unwrap_or(&self.span[(onset.min(end)) as usize..end as usize]);
         (
-            pitch_track::track_pitch(note, self.rate, self.planned_hz),
+            pitch_track::track_note(note, self.rate, self.planned_hz, self.player),
             dsp::detect_hum(
                 preroll(self.span, onset, self.preroll_frames, self.rate),
                 self.rate,
@@ -701,6 +710,11 @@ pub fn to_protocol(check: &Check) -> TakeCheck {
             .and_then(|t| t.vibrato)
             .map(|v| round(v.rate_hz)),
         no_pitch: check.track.and_then(|t| t.no_pitch).map(|r| r.reason()),
+        below_key: check
+            .track
+            .filter(|t| t.pitch.is_some())
+            .and_then(|t| t.below_key)
+            .map(|s| s.k),
         hum_hz: check.hum.map(|h| h.mains_hz),
         hum_dbfs: check.hum.map(|h| round(h.dbfs)),
         notes: check.notes.clone(),
@@ -1251,5 +1265,51 @@ mod tests {
         let late = dsp::track_pitch(&mono[o..o + 96_000], 48_000, Some(330.0));
         assert_eq!(a.track, Some(late));
         assert!(dsp::cents_between(a.pitch.unwrap().hz, 330.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn a_16_foot_organ_take_reads_at_its_key_when_midi_played_it() {
+        // A3 (220 Hz) +4 cents with a 16' twice as loud as its 8' and a 4':
+        // the waveform repeats at 110 Hz.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("organ.wav");
+        let key = 220.0 * 2f64.powf(4.0 / 1200.0);
+        let frames = 3 * 48_000;
+        let samples: Vec<f32> = (0..frames * 2)
+            .map(|i| {
+                let n = (i / 2) as f64;
+                if n < 4_800.0 {
+                    return 0.0;
+                }
+                let t = (n - 4_800.0) / 48_000.0;
+                let w = |r: f64, a: f64| a * (2.0 * std::f64::consts::PI * r * key * t).sin();
+                (0.3 * (w(0.5, 1.0) + w(1.0, 0.5) + w(2.0, 0.3)) * (t / 0.01).min(1.0)) as f32
+            })
+            .collect();
+        let mut w =
+            WavWriter::new(File::create(&path).unwrap(), STEREO_S24, frames as u64, &[]).unwrap();
+        w.write(&samples).unwrap();
+        w.finish().unwrap();
+        let mut opts = ProcessOptions::from_config(&PostProcessing::default(), 4_800);
+        opts.planned_hz = Some(220.0);
+        opts.planned_midi = Some(57);
+        // Live: it is what A2 played for A3 would be.
+        let live = to_protocol(&check(&analyze(&path, &opts).unwrap(), &opts));
+        assert_eq!(live.verdict, dsp::Verdict::NoPitch, "{live:?}");
+        assert!(live.no_pitch.unwrap().contains("an octave below"));
+        // MIDI: the synth played A3; its pitch and smpl unity note are A3's.
+        opts.player = Player::Midi;
+        let a = analyze(&path, &opts).unwrap();
+        let c = to_protocol(&check(&a, &opts));
+        assert_eq!(c.verdict, dsp::Verdict::Ok, "{c:?}");
+        assert_eq!(c.below_key, Some(2));
+        assert!((c.cents.unwrap() - 4.0).abs() < 0.5, "{c:?}");
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.starts_with("sounds an octave below its key"))
+        );
+        let smpl = SmplPitch::from_hz(a.pitch.unwrap().hz).unwrap();
+        assert_eq!(smpl.unity_note, 57);
     }
 }

@@ -649,6 +649,10 @@ impl Recorder {
         }
         opts.planned_hz = (cmd.pitch_check != Some(false)).then_some(cmd.frequency);
         opts.planned_midi = note.map(|n| n.midi());
+        // The synth plays exactly the planned key: a sound below it is its 16' stop.
+        if cmd.midi.is_some() {
+            opts.player = crate::dsp::Player::Midi;
+        }
         // The instrument's limits, as the board sent them.
         if let Some(max) = cmd.max_cents.filter(|c| c.is_finite() && *c >= 0.0) {
             opts.check.max_cents = max;

@@ -1179,7 +1179,10 @@ impl Cycle {
             };
             r.paths = paths.clone();
             r.verdict = Some(overall.disposition);
-            r.detail = overall.reason.clone();
+            // An organ's 16' stop read at its key: ok, and the list says so.
+            r.detail = overall.reason.clone().or_else(|| {
+                verdict::below_key_detail(confs.iter().filter_map(|(_, c)| c.check.as_ref()))
+            });
             r.figures = Some(figures.clone());
         }
         if !failed {

@@ -226,6 +226,18 @@ mod tests {
         let mut failed = take(None);
         failed.state = TakeState::Failed;
         assert_eq!(judged(&failed), None);
+        // An organ's 16' stop: read at its key by the recorder, ok, kept.
+        let mut organ = take(Some(0.5));
+        organ.check = Some(TakeCheck {
+            cents: Some(2.1),
+            measured_hz: Some(262.2),
+            below_key: Some(2),
+            notes: vec!["sounds an octave below its key (a 16' stop): ...".into()],
+            ..TakeCheck::default()
+        });
+        assert_eq!(judged(&organ), None);
+        let judgement = crate::control::verdict::judge(&organ, &CheckSettings::default());
+        assert_eq!(judgement, crate::control::verdict::Judgement::ok());
         // A played take without MIDI: only its level and the capture count.
         let mut played = take(None);
         played.midi = None;

@@ -50,6 +50,19 @@ pub fn judge(c: &Confirmation, limits: &CheckSettings) -> Judgement {
     Judgement::ok()
 }
 
+/// What the take list says beside an ok take whose recorder read it below
+/// its key ("sounds an octave below its key (a 16' stop)"): the first of
+/// `checks` that was.
+pub fn below_key_detail<'a>(checks: impl IntoIterator<Item = &'a TakeCheck>) -> Option<String> {
+    use crate::dsp::subharmonic::{interval, stop};
+    let k = checks.into_iter().find_map(|c| c.below_key)?;
+    Some(format!(
+        "sounds {} its key ({}): pitch read at the key",
+        interval(k),
+        stop(k)
+    ))
+}
+
 /// What the page, the status and the take list show of a take: the verdict
 /// by name (`ok`, `silent`, `off pitch +50.5 cents`, `clipped`, `noisy`, `not
 /// on the share yet`, `no usable audio`) and its figures, whatever the verdict.
@@ -266,6 +279,20 @@ mod tests {
         assert_eq!(
             judge(&quiet, &strict),
             Judgement::warn("nearly silent (peak -55.0 dBFS)")
+        );
+    }
+
+    #[test]
+    fn an_ok_take_read_below_its_key_says_so_in_the_take_list() {
+        let plain = TakeCheck::default();
+        let organ = TakeCheck {
+            below_key: Some(4),
+            ..TakeCheck::default()
+        };
+        assert_eq!(below_key_detail([&plain]), None);
+        assert_eq!(
+            below_key_detail([&plain, &organ]).as_deref(),
+            Some("sounds two octaves below its key (a 32' stop): pitch read at the key")
         );
     }
 }

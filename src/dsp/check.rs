@@ -242,6 +242,18 @@ pub fn check_take(input: &CheckInput, settings: &CheckSettings) -> Check {
         issues.push(Verdict::NoPitch);
         notes.push(note);
     }
+    // A 16' stop: say what the pitch was read on, whatever the verdict
+    // (after the issues, so the first note is still the worst issue's).
+    if let (Some(sub), Some(_)) = (input.track.and_then(|t| t.below_key), measured_hz) {
+        notes.push(format!(
+            "sounds {} its key ({}): its waveform repeats at {:.2} Hz, every {} periods of the key; the pitch is read on its harmonic at the key, {:+.0} dB from the strongest partial",
+            sub.interval(),
+            sub.stop(),
+            sub.hz,
+            sub.k,
+            sub.key_db
+        ));
+    }
 
     Check {
         verdict: issues.first().copied().unwrap_or(Verdict::Ok),
@@ -375,6 +387,7 @@ mod tests {
                 vibrato: None,
                 settled_ms: 0.0,
                 frames: 0,
+                below_key: None,
             }),
             ..good()
         };

@@ -33,6 +33,7 @@ pub mod normalize;
 pub mod onset;
 pub mod pitch;
 pub mod pitch_track;
+pub mod subharmonic;
 #[cfg(test)]
 pub(crate) mod testsig;
 pub mod trim;
@@ -56,5 +57,6 @@ pub use normalize::{
     GainDecision, NormalizeMode, NormalizeSettings, PeakKind, TakeLevels, group_gain, take_gain,
 };
 pub use pitch::{PitchEstimate, PitchSettings, PitchWindow, cents_between, estimate_pitch};
-pub use pitch_track::{NoPitch, PitchMethod, PitchTrack, Vibrato, track_pitch};
+pub use pitch_track::{NoPitch, PitchMethod, PitchTrack, Vibrato, track_note, track_pitch};
+pub use subharmonic::{Player, Subharmonic};
 pub use trim::{TrimPoints, TrimResult, TrimSettings, TrimThreshold, Trimmer};

@@ -6,7 +6,10 @@
 //! onset measures the attack. Here:
 //! 1. a first estimate from one long window ([`estimate_pitch`], the YIN
 //!    search that guards against octave errors), after the onset, then
-//!    later in the note when the attack is unpitched (a slow organ);
+//!    later in the note when the attack is unpitched (a slow organ); a note
+//!    not clearly periodic at its key may repeat every 2-4 key periods (a
+//!    16' stop: [`super::subharmonic`]), and is then tracked over that
+//!    period, its pitch k times it, when the player makes it the key;
 //! 2. pitch frames every 15 ms (up to 30 ms) over the first 2 s from where
 //!    the note is loud, each searching only ±100 cents around that estimate
 //!    (no octave can be reached), by the normalized correlation refined to a
@@ -34,6 +37,7 @@
 
 use super::pitch::{Lags, default_window_frames};
 use super::pitch::{PitchEstimate, PitchSettings, cents_between, estimate_pitch};
+use super::subharmonic::{Player, Subharmonic, find_subharmonic};
 
 /// Hop between pitch frames.
 const HOP_MS: f64 = 15.0;
@@ -107,6 +111,9 @@ pub enum NoPitch {
     Unpitched,
     /// A pitch, but not one clear tone: a chord, or noise over the note.
     Unclear { clarity: f64 },
+    /// A live take that repeats below its key where an instrument played an
+    /// octave (or more) too low would: not read as the key.
+    Below(Subharmonic),
 }
 
 impl NoPitch {
@@ -117,6 +124,14 @@ impl NoPitch {
             NoPitch::Unpitched => "no periodic sound near the planned note".into(),
             NoPitch::Unclear { clarity } => format!(
                 "not one clear tone (clarity {clarity:.2} < {MIN_CLARITY}): a chord or noise"
+            ),
+            NoPitch::Below(s) => format!(
+                "no periodic sound at the planned note: it repeats {} it ({:.1} Hz), its harmonic at the key {:+.0} dB from the strongest partial and the series below reaching {:+.0} dB from that harmonic above the key, as the wrong octave does ({} played by MIDI reads at its key)",
+                s.interval(),
+                s.hz,
+                s.key_db,
+                s.upper_sub_db,
+                s.stop()
             ),
         }
     }
@@ -136,6 +151,9 @@ pub struct PitchTrack {
     pub settled_ms: f64,
     /// Pitch frames measured.
     pub frames: usize,
+    /// The note repeats below its key (a 16' stop): `pitch` is the key's
+    /// harmonic, `k` times the waveform's fundamental.
+    pub below_key: Option<Subharmonic>,
 }
 
 impl PitchTrack {
@@ -148,6 +166,7 @@ impl PitchTrack {
             vibrato: None,
             settled_ms: 0.0,
             frames: 0,
+            below_key: None,
         }
     }
 }
@@ -192,8 +211,21 @@ struct Frame {
     energy: f64,
 }
 
-/// Tracks the pitch of `note`, mono samples starting at the onset.
+/// Tracks the pitch of `note`, mono samples starting at the onset, played
+/// live (see [`track_note`]).
 pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTrack {
+    track_note(note, rate, planned_hz, Player::Live)
+}
+
+/// Near the planned note, a note this clear is not looked at below its key.
+const CLEAR_AT_KEY: f64 = 0.9;
+
+/// Tracks the pitch of `note`, mono samples starting at the onset, which
+/// `player` played. A note that is not clearly periodic at its key but
+/// repeats every 2-4 key periods ([`super::subharmonic`]: a 16' stop) is
+/// tracked over that period, and its pitch is the key's harmonic when
+/// [`Subharmonic::is_the_key`] says so for `player`.
+pub fn track_note(note: &[f32], rate: u32, planned_hz: Option<f64>, player: Player) -> PitchTrack {
     let settings = track_settings(planned_hz);
     if rate == 0 || note.len() < 64 {
         return PitchTrack::none(NoPitch::TooShort);
@@ -202,9 +234,57 @@ pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTra
     // start of the pre-roll: the note starts where it is loud.
     let note = &note[loud_start(note, rate)..];
     let note = &note[..note.len().min((TRACK_SECONDS * rate as f64) as usize)];
-    let Some(first) = first_estimate(note, rate, &settings) else {
-        return PitchTrack::none(NoPitch::Unpitched);
+    // Below the key only where the window after the onset is not clearly
+    // periodic at it; the other first windows only if that finds nothing (a
+    // note without a clear period near its key tries them all).
+    let at_100 = estimate_at(note, rate, &settings, 100.0);
+    let mut below = match (planned_hz, at_100) {
+        (_, Some(p)) if p.clarity >= CLEAR_AT_KEY => None,
+        (Some(key), _) => below_key(note, rate, key),
+        (None, _) => None,
     };
+    let near = match below.filter(|s| s.is_the_key(player)) {
+        Some(_) => None,
+        None => first_estimate(note, rate, &settings, at_100),
+    };
+    if near.is_some_and(|p| p.clarity >= CLEAR_AT_KEY) {
+        below = None;
+    }
+    if let Some(sub) = below.filter(|s| s.is_the_key(player)) {
+        let first = PitchEstimate {
+            hz: sub.hz,
+            clarity: sub.clarity,
+        };
+        let mut track = track_from(note, rate, first, sub.key_hz());
+        let k = f64::from(sub.k);
+        if let Some(p) = track.pitch.as_mut() {
+            p.hz *= k;
+            track.below_key = Some(sub);
+        }
+        return track;
+    }
+    let Some(first) = near else {
+        return PitchTrack::none(below.map_or(NoPitch::Unpitched, NoPitch::Below));
+    };
+    let mut track = track_from(note, rate, first, first.hz);
+    if let (None, Some(sub)) = (track.pitch, below) {
+        track.no_pitch = Some(NoPitch::Below(sub));
+    }
+    track
+}
+
+/// The first windows [`find_subharmonic`] is tried on: where the first
+/// estimate looks, the slow attack's later ones too.
+fn below_key(note: &[f32], rate: u32, key_hz: f64) -> Option<Subharmonic> {
+    [100.0, 200.0, 400.0].into_iter().find_map(|ms| {
+        let from = ((ms * rate as f64 / 1000.0) as usize).min(note.len());
+        find_subharmonic(&note[from..], rate, key_hz)
+    })
+}
+
+/// The track of `note` from a first estimate `first` (the period the frames
+/// follow), whose harmonic at `top_hz` is the highest the frames must keep.
+fn track_from(note: &[f32], rate: u32, first: PitchEstimate, top_hz: f64) -> PitchTrack {
     // Rumble and hum under the note correlate strongly at a high note's
     // short lag and slope its correlation peak (C8 read 13 cents sharp): the
     // frames see the note through a high-pass under its fundamental, which
@@ -213,8 +293,8 @@ pub fn track_pitch(note: &[f32], rate: u32, planned_hz: Option<f64>) -> PitchTra
     // A stiff string's partials run sharp of the harmonics (a piano's third
     // partial of C6 by ~10 cents), which pulls a period sharp of what a tuner
     // reads on the fundamental: above the bass, a low-pass over it too.
-    if first.hz >= LOWPASS_FROM_HZ && first.hz * LOWPASS_RATIO < 0.45 * rate as f64 {
-        sections.extend(butterworth4(rate, first.hz * LOWPASS_RATIO, false));
+    if top_hz >= LOWPASS_FROM_HZ && top_hz * LOWPASS_RATIO < 0.45 * rate as f64 {
+        sections.extend(butterworth4(rate, top_hz * LOWPASS_RATIO, false));
     }
     let filtered = filter(note, &sections);
     let note = &filtered[..];
@@ -248,19 +328,31 @@ fn loud_start(note: &[f32], rate: u32) -> usize {
     power.iter().position(|&p| p >= floor).unwrap_or(0) * block
 }
 
-/// The first estimate: the window 100 ms after the onset, else earlier (a
-/// fast decay) or later (a slow attack), the first clear one.
-fn first_estimate(note: &[f32], rate: u32, s: &PitchSettings) -> Option<PitchEstimate> {
+/// The first estimate: the window 100 ms after the onset (`at_100`, already
+/// estimated), else earlier (a fast decay) or later (a slow attack), the
+/// first clear one.
+fn first_estimate(
+    note: &[f32],
+    rate: u32,
+    s: &PitchSettings,
+    at_100: Option<PitchEstimate>,
+) -> Option<PitchEstimate> {
+    at_100
+        .filter(|p| p.clarity >= MIN_CLARITY)
+        .or_else(|| {
+            [50.0, 200.0, 400.0, 0.0]
+                .into_iter()
+                .filter_map(|ms| estimate_at(note, rate, s, ms))
+                .find(|p| p.clarity >= MIN_CLARITY)
+        })
+        .or(at_100)
+}
+
+/// [`estimate_pitch`] on the first window `ms` after the onset.
+fn estimate_at(note: &[f32], rate: u32, s: &PitchSettings, ms: f64) -> Option<PitchEstimate> {
     let len = first_window_frames(rate, s);
-    let at = |ms: f64| {
-        let from = ((ms * rate as f64 / 1000.0) as usize).min(note.len());
-        &note[from..(from + len).min(note.len())]
-    };
-    [100.0, 50.0, 200.0, 400.0, 0.0]
-        .into_iter()
-        .filter_map(|ms| estimate_pitch(at(ms), rate, s))
-        .find(|p| p.clarity >= MIN_CLARITY)
-        .or_else(|| estimate_pitch(at(100.0), rate, s))
+    let from = ((ms * rate as f64 / 1000.0) as usize).min(note.len());
+    estimate_pitch(&note[from..(from + len).min(note.len())], rate, s)
 }
 
 /// Pitch frames over the note, each searching ±[`SEARCH_CENTS`] around
@@ -357,6 +449,7 @@ fn settle(frames: &[Frame], rate: u32, first: PitchEstimate) -> PitchTrack {
         vibrato: vib,
         settled_ms: 0.0,
         frames: frames.len(),
+        below_key: None,
     };
     let enough = run.len() >= 3 && settled_s * 1000.0 >= MIN_SETTLED_MS;
     let settled_cents = if enough {
@@ -662,5 +755,178 @@ mod tests {
             track_pitch(&[0.1; 10], rate, None).no_pitch,
             Some(NoPitch::TooShort)
         );
+    }
+}
+
+#[cfg(test)]
+mod organ_tests {
+    use super::*;
+    use std::f64::consts::PI;
+
+    fn note(midi: i32) -> f64 {
+        440.0 * 2f64.powf((midi - 69) as f64 / 12.0)
+    }
+
+    /// An organ note: drawbars (ratio to the key, amplitude) as sines, with
+    /// a 20 ms attack and 2 s long, `cents` off its key.
+    fn organ(rate: u32, key_hz: f64, cents: f64, bars: &[(f64, f64)]) -> Vec<f32> {
+        let hz = key_hz * 2f64.powf(cents / 1200.0);
+        let n = 2 * rate as usize;
+        let peak: f64 = bars.iter().map(|b| b.1).sum();
+        (0..n)
+            .map(|i| {
+                let t = i as f64 / rate as f64;
+                let v: f64 = bars
+                    .iter()
+                    .map(|&(r, a)| a * (2.0 * PI * r * hz * t + 0.9 * r).sin())
+                    .sum();
+                (0.5 * v / peak * (t / 0.02).min(1.0)) as f32
+            })
+            .collect()
+    }
+
+    /// Registrations that repeat below the key, how far below, and whether
+    /// the key leads (its harmonic the strongest, nothing of the lower series
+    /// above it), which a live take needs.
+    type Registration = (&'static str, &'static [(f64, f64)], u8, bool);
+    const BELOW: [Registration; 5] = [
+        ("16'+8'+4'", &[(0.5, 1.0), (1.0, 1.0), (2.0, 1.0)], 2, true),
+        (
+            "16' under 8'+4'+2'",
+            &[(0.5, 0.4), (1.0, 1.0), (2.0, 0.7), (4.0, 0.5)],
+            2,
+            true,
+        ),
+        (
+            "16' dominant",
+            &[(0.5, 1.0), (1.0, 0.3), (2.0, 0.2)],
+            2,
+            false,
+        ),
+        (
+            "10 2/3' + 8'",
+            &[(2.0 / 3.0, 0.6), (1.0, 1.0), (2.0, 0.5)],
+            3,
+            true,
+        ),
+        (
+            "32'+16'+8'+5 1/3'+4' (FluidR3's drawbar organ)",
+            &[(0.25, 1.0), (0.5, 0.8), (1.0, 0.5), (1.5, 0.15), (2.0, 0.3)],
+            4,
+            false,
+        ),
+    ];
+
+    #[test]
+    fn midi_organ_registrations_read_at_their_key_to_a_fraction_of_a_cent() {
+        let rate = 48_000;
+        let mut worst = 0.0f64;
+        for (i, midi) in [36, 43, 48, 55, 60, 67, 72, 79, 84, 96]
+            .into_iter()
+            .enumerate()
+        {
+            let key = note(midi);
+            for (name, bars, k, _) in BELOW {
+                let cents = 7.3 - 1.7 * i as f64;
+                let x = organ(rate, key, cents, bars);
+                let t = track_note(&x, rate, Some(key), Player::Midi);
+                let p = t.pitch.unwrap_or_else(|| panic!("{name} at {midi}: {t:?}"));
+                let err = cents_between(p.hz, key) - cents;
+                assert!(err.abs() < 0.5, "{name} at {midi}: {err:+.3} cents {t:?}");
+                assert_eq!(t.below_key.map(|s| s.k), Some(k), "{name} at {midi}");
+                assert_eq!(t.method, PitchMethod::Settled, "{name} at {midi}");
+                worst = worst.max(err.abs());
+            }
+        }
+        eprintln!("worst {worst:.3} cents");
+    }
+
+    #[test]
+    fn a_live_organ_reads_at_its_key_only_where_the_key_leads() {
+        let rate = 48_000;
+        for midi in [36, 48, 60, 72, 84] {
+            let key = note(midi);
+            for (name, bars, _, leads) in BELOW {
+                let t = track_note(&organ(rate, key, 3.0, bars), rate, Some(key), Player::Live);
+                match t.pitch {
+                    Some(p) => {
+                        assert!(leads, "{name} at {midi} read live: {t:?}");
+                        assert!((cents_between(p.hz, key) - 3.0).abs() < 0.5, "{t:?}");
+                    }
+                    None => {
+                        assert!(!leads, "{name} at {midi}: {t:?}");
+                        assert!(matches!(t.no_pitch, Some(NoPitch::Below(_))), "{t:?}");
+                        let why = t.no_pitch.unwrap().reason();
+                        assert!(why.contains("wrong octave"), "{why}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn registrations_at_the_key_are_read_as_before() {
+        // 8'+4'+2 2/3' and 8'+4': every partial a harmonic of the key.
+        let rate = 48_000;
+        for midi in [36, 60, 84] {
+            let key = note(midi);
+            for bars in [
+                &[(1.0, 1.0), (2.0, 0.8), (3.0, 0.6)][..],
+                &[(1.0, 0.5), (2.0, 1.0)],
+            ] {
+                for player in [Player::Live, Player::Midi] {
+                    let t = track_note(&organ(rate, key, -4.0, bars), rate, Some(key), player);
+                    let c = cents_between(t.pitch.expect("pitch").hz, key);
+                    assert!((c + 4.0).abs() < 0.5, "{midi} {bars:?}: {c}");
+                    assert_eq!(t.below_key, None);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_wrong_octave_played_live_is_not_read_at_the_key() {
+        // An instrument with a full harmonic series an octave (and two)
+        // under the planned note: a bowed string, a piano-like spectrum
+        // whose second harmonic leads, a clarinet (odd harmonics).
+        let rate = 48_000;
+        let spectra: [&[f64]; 3] = [
+            &[1.0, 0.6, 0.45, 0.35, 0.3, 0.25, 0.2, 0.18],
+            &[0.5, 1.0, 0.6, 0.5, 0.3, 0.3, 0.2],
+            &[1.0, 0.05, 0.5, 0.04, 0.3, 0.03, 0.2],
+        ];
+        for midi in [48, 60, 72] {
+            let key = note(midi);
+            for amps in spectra {
+                for below in [2.0, 4.0] {
+                    let bars: Vec<(f64, f64)> = amps
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &a)| ((i + 1) as f64 / below, a))
+                        .filter(|b| b.0 * key < 20_000.0)
+                        .collect();
+                    let t =
+                        track_note(&organ(rate, key, 0.0, &bars), rate, Some(key), Player::Live);
+                    assert_eq!(t.pitch, None, "{midi} {amps:?} /{below}: {t:?}");
+                    assert!(t.no_pitch.is_some());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_sharp_or_flat_16_foot_note_is_flagged_by_its_cents() {
+        // The check judges the cents read on the key's harmonic: +30 stays
+        // +30, so an off note played by MIDI is still off pitch.
+        let rate = 48_000;
+        let key = note(57);
+        let t = track_note(
+            &organ(rate, key, 30.0, BELOW[0].1),
+            rate,
+            Some(key),
+            Player::Midi,
+        );
+        let c = cents_between(t.pitch.unwrap().hz, key);
+        assert!((c - 30.0).abs() < 0.5, "{c}");
     }
 }

@@ -467,6 +467,11 @@ pub struct TakeCheck {
     /// Why no pitch was measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_pitch: Option<String>,
+    /// The sound repeats every this many periods of its key (2: an octave
+    /// below, a 16' stop; 3: a 10 2/3' quint; 4: 32'); the pitch is read on
+    /// its harmonic at the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub below_key: Option<u8>,
     /// Mains hum found in the pre-roll: 50 or 60, and its level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hum_hz: Option<f64>,
