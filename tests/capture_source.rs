@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
@@ -196,14 +196,15 @@ fn take_failed_by(d: &Daemon, faults: &Path, id: &str, fault: Fault, why: &str) 
     assert!(conf["error"].as_str().unwrap().contains(why), "{conf}");
 }
 
-/// A short take that must be delivered.
-fn deliver(d: &Daemon, id: &str) {
-    let (code, ok) = d.post("/v1/takes", &take_cmd(id, json!({})));
+/// A take (`take_cmd` with `patch`) that must be delivered: its confirmation.
+fn deliver(d: &Daemon, id: &str, patch: Value) -> Value {
+    let (code, conf) = d.post("/v1/takes", &take_cmd(id, patch));
     assert_eq!(
-        (code, ok["state"].as_str()),
+        (code, conf["state"].as_str()),
         (200, Some("delivered")),
-        "{ok}"
+        "{conf}"
     );
+    conf
 }
 
 #[test]
@@ -218,7 +219,7 @@ fn an_overrun_during_a_take_fails_it_loudly_and_the_next_take_is_delivered() {
         "{status}"
     );
     assert!(share_wavs(&ws).is_empty(), "{:?}", ws.tree());
-    deliver(&d, "clean");
+    deliver(&d, "clean", json!({}));
     assert_eq!(d.get("/v1/takes/xrun").1["state"], "failed");
 }
 
@@ -248,7 +249,7 @@ fn an_unplugged_source_fails_the_take_refuses_new_ones_and_comes_back() {
         Duration::from_secs(30),
         || (d.get("/v1/status").1["ready"] == true).then_some(()),
     );
-    deliver(&d, "after");
+    deliver(&d, "after", json!({}));
 }
 
 #[test]
@@ -264,12 +265,7 @@ fn a_file_source_is_recorded_frame_for_frame() {
         "post_processing": {"trim_silence": false, "normalize_audio": false}
     }));
     let d = Daemon::capture(&ws, None);
-    let (code, conf) = d.post("/v1/takes", &take_cmd("file", json!({"duration": 0.5})));
-    assert_eq!(
-        (code, conf["state"].as_str()),
-        (200, Some("delivered")),
-        "{conf}"
-    );
+    let conf = deliver(&d, "file", json!({"duration": 0.5}));
     let (_, take) = read_wav(&ws.share().join(conf["path"].as_str().unwrap()));
     assert!(
         take.len() > source.len(),
@@ -394,25 +390,20 @@ fn levels_of_silence_have_no_peak_and_no_pitch() {
 }
 
 /// Peak of a delivered take's WAV, dBFS.
-fn delivered_peak_dbfs(ws: &Workspace, conf: &serde_json::Value) -> f64 {
+fn delivered_peak_dbfs(ws: &Workspace, conf: &Value) -> f64 {
     let (_, samples) = read_wav(&ws.share().join(conf["path"].as_str().unwrap()));
     let peak = samples.iter().fold(0f32, |m, s| m.max(s.abs()));
     20.0 * f64::from(peak).log10()
 }
 
 /// Record `patch`'s take of a -20 dBFS sine under `post_processing`; its gain and peak.
-fn gain_and_peak(ws: &Workspace, d: &Daemon, id: &str, patch: serde_json::Value) -> (f64, f64) {
-    let (code, conf) = d.post("/v1/takes", &take_cmd(id, patch));
-    assert_eq!(
-        (code, conf["state"].as_str()),
-        (200, Some("delivered")),
-        "{conf}"
-    );
+fn gain_and_peak(ws: &Workspace, d: &Daemon, id: &str, patch: Value) -> (f64, f64) {
+    let conf = deliver(d, id, patch);
     let gain = conf["processing"]["gain_db"].as_f64().unwrap();
     (gain, delivered_peak_dbfs(ws, &conf))
 }
 
-fn sine_daemon(ws: &Workspace, post_processing: serde_json::Value) -> Daemon {
+fn sine_daemon(ws: &Workspace, post_processing: Value) -> Daemon {
     ws.mount_share();
     ws.write_config(json!({
         "capture": {"device": "takebox:sine=440,level=-20"},
@@ -473,15 +464,7 @@ fn a_sustained_take_gets_its_loop_live_in_smpl_and_the_confirmation() {
     let ws = Workspace::new();
     let d = sine_daemon(&ws, json!({}));
     for (id, sustain) in [("marked", json!(true)), ("detected", json!(null))] {
-        let (code, conf) = d.post(
-            "/v1/takes",
-            &take_cmd(id, json!({"duration": 1.0, "sustain": sustain})),
-        );
-        assert_eq!(
-            (code, conf["state"].as_str()),
-            (200, Some("delivered")),
-            "{conf}"
-        );
+        let conf = deliver(&d, id, json!({"duration": 1.0, "sustain": sustain}));
         let l = &conf["sample_loop"];
         assert!(l["no_loop"].is_null(), "{id}: {conf}");
         assert!(l["seam_db"].as_f64().unwrap() < -30.0, "{id}: {l}");
@@ -525,15 +508,7 @@ fn a_marked_sustain_without_a_loop_says_why() {
     ws.mount_share();
     ws.write_config(json!({"capture": {"device": "takebox:silence"}}));
     let d = Daemon::capture(&ws, None);
-    let (code, conf) = d.post(
-        "/v1/takes",
-        &take_cmd("quiet", json!({"duration": 1.0, "sustain": true})),
-    );
-    assert_eq!(
-        (code, conf["state"].as_str()),
-        (200, Some("delivered")),
-        "{conf}"
-    );
+    let conf = deliver(&d, "quiet", json!({"duration": 1.0, "sustain": true}));
     let l = &conf["sample_loop"];
     assert!(l["start_frame"].is_null(), "{l}");
     assert!(!l["no_loop"].as_str().unwrap().is_empty(), "{l}");
@@ -657,17 +632,10 @@ fn a_rough_loop_is_crossfaded_into_the_delivered_file_when_configured() {
         "post_processing": {"trim_silence": false, "normalize_audio": false}
     }));
     let d = Daemon::capture(&ws, None);
-    let (code, conf) = d.post(
-        "/v1/takes",
-        &take_cmd(
-            "pad",
-            json!({"duration": 2.0, "sustain": true, "note": "A3", "frequency": 220.0}),
-        ),
-    );
-    assert_eq!(
-        (code, conf["state"].as_str()),
-        (200, Some("delivered")),
-        "{conf}"
+    let conf = deliver(
+        &d,
+        "pad",
+        json!({"duration": 2.0, "sustain": true, "note": "A3", "frequency": 220.0}),
     );
     let l = &conf["sample_loop"];
     assert!(l["no_loop"].is_null(), "{conf}");
