@@ -69,7 +69,27 @@ VM
     grep -q 'name="countdown_duration" value="3.5"' <<<"$shown" ||
     fail "after $1: the page's Settings do not show the countdown saved before the update"
 }
-mount_kit='mkdir -p /run/kit; mountpoint -q /run/kit || mount -o ro LABEL=tbkit /run/kit'
+
+# ab_ssh_install NAME [UNIT]: takebox-update install of the kit's NAME.raucb
+# over SSH, as an administrator does; with UNIT, started in the background as
+# that transient unit (to be cut short).
+ab_ssh_install() {
+  local cmd="takebox-update install /run/kit/bundles/$1.raucb"
+  [[ -z ${2:-} ]] || cmd="systemd-run --unit=$2 $cmd >/dev/null"
+  as_root <<VM || fail "takebox-update install $1.raucb over SSH"
+mkdir -p /run/kit
+mountpoint -q /run/kit || mount -o ro LABEL=tbkit /run/kit
+$cmd
+VM
+}
+# ab_wait WHAT TIMEOUTS CMD...: wait_for counted from now (not from the last
+# power-on), up to TIMEOUTS times the boot timeout.
+ab_wait() {
+  local what=$1 times=$2
+  shift 2
+  start_ms=$(date +%s%3N)
+  BOOT_TIMEOUT=$((BOOT_TIMEOUT * times)) wait_for "$what" "$@" >/dev/null
+}
 
 # Settings -> Update as a person does it, with the page login (Settings is
 # guarded on the image): a bundle signed with a key the board does not trust
@@ -94,8 +114,7 @@ ab_page_install() {
   before=$(slot_b_head)
   code=$(ab_curl -m 600 -o "$run/upload.html" -w '%{http_code}' -F "bundle=@$run/kit/bundles/foreign.raucb" "$ab_url/settings/update") || code=none
   [[ $code == 303 ]] || fail "uploading a bundle on the page: HTTP $code: $(sed -n 's/.*id="update_error">\([^<]*\).*/\1/p' "$run/upload.html")"
-  start_ms=$(date +%s%3N)
-  wait_for "the page to refuse the foreign bundle" page_says failed >/dev/null
+  ab_wait "the page to refuse the foreign bundle" 1 page_says failed
   ab_curl -m 10 "$ab_url/settings" | grep -q 'refused before writing' ||
     fail "Settings does not say the foreign bundle was refused: $(ab_curl -m 10 "$ab_url/settings/update")"
   [[ $(slot_b_head) == "$before" ]] || fail "slot B changed although the bundle was refused"
@@ -104,14 +123,19 @@ ab_page_install() {
   code=$(ab_curl -m 600 -o /dev/null -w '%{http_code}' -F "bundle=@$run/kit/bundles/good.raucb" "$ab_url/settings/update") || code=none
   [[ $code == 303 ]] || fail "uploading the good bundle on the page: HTTP $code"
   say "  upload of $(du -h "$run/kit/bundles/good.raucb" | cut -f 1) took $(( $(date +%s) - start )) s"
-  start_ms=$(date +%s%3N)
-  BOOT_TIMEOUT=$((BOOT_TIMEOUT * 2)) wait_for "the page to say the update is installed" page_says installed >/dev/null
+  ab_wait "the page to say the update is installed" 2 page_says installed
   ab_install_s=$(( $(date +%s) - start ))
   say "  upload and install from the page took ${ab_install_s} s"
 }
 
 ab_report=()
-ab_scenario() { # NAME: report what booted and the time since $t0
+# ab_begin WHAT: a scenario starts; it is timed, and its boots read on the
+# console, from here.
+ab_begin() {
+  say "A/B $1"
+  t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
+}
+ab_scenario() { # NAME: report what booted and the time since ab_begin
   local took=$(( $(date +%s) - t0 )) booted
   booted=$(booted_since "$line0")
   say "$1: booted ${booted:-nothing new}in ${took} s"
@@ -120,25 +144,18 @@ ab_scenario() { # NAME: report what booted and the time since $t0
 
 # The three scenarios, in order: B good, A broken and rolled back, A cut.
 ab_run() {
-  say "A/B 1: install a bundle into slot B from the page (Settings -> Update), Reboot now, B is marked good"
-  t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
+  ab_begin "1: install a bundle into slot B from the page (Settings -> Update), Reboot now, B is marked good"
   ab_page_install
   code=$(ab_curl -o /dev/null -w '%{http_code}' --data '' "$ab_url/settings/reboot") || code=none
   [[ $code == 303 ]] || fail "Reboot now on the page: HTTP $code"
-  start_ms=$(date +%s%3N)
-  wait_for "slot B marked good" on_slot B good >/dev/null
+  ab_wait "slot B marked good" 1 on_slot B good
   survived "the update into B"
   ab_scenario "1 good bundle into B"
 
-  say "A/B 2: a bundle whose takebox-control fails: 3 tries, then back on B"
-  t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
-  as_root <<VM || fail "takebox-update install (broken bundle)"
-  $mount_kit
-  takebox-update install /run/kit/bundles/broken.raucb
-VM
+  ab_begin "2: a bundle whose takebox-control fails: 3 tries, then back on B"
+  ab_ssh_install broken
   as_root <<<'systemctl reboot' >/dev/null 2>&1 || true
-  start_ms=$(date +%s%3N)
-  BOOT_TIMEOUT=$((BOOT_TIMEOUT * 5)) wait_for "the roll-back to slot B" on_slot B rolled-back >/dev/null
+  ab_wait "the roll-back to slot B" 5 on_slot B rolled-back
   booted=$(booted_since "$line0")
   [[ $booted == "A A A B " ]] || fail "expected three tries of A then B, the boot script booted: $booted"
   reason=$(board_state | sed -n 's/^reason=//p')
@@ -156,19 +173,13 @@ ab_power_cut() {
   local from to
   from=$(board_state | sed -n 's/^slot=//p')
   to=$([[ $from == A ]] && echo B || echo A)
-  say "A/B 3: power cut while slot $to is being written; the board boots $from"
-  t0=$(date +%s) line0=$(($(wc -l <"$run/console.log") + 1))
-  as_root <<VM || fail "starting an install to cut"
-  $mount_kit
-  systemd-run --unit=takebox-update-cut takebox-update install /run/kit/bundles/good.raucb >/dev/null
-VM
+  ab_begin "3: power cut while slot $to is being written; the board boots $from"
+  ab_ssh_install good takebox-update-cut
   copying() {
     as_root <<<'busctl get-property de.pengutronix.rauc / de.pengutronix.rauc.Installer Progress' |
       grep -q 'Copying image'
   }
-  # wait_for counts from start_ms: from the install, not the last power-on.
-  start_ms=$(date +%s%3N)
-  wait_for "RAUC copying the image into slot $to" copying >/dev/null
+  ab_wait "RAUC copying the image into slot $to" 1 copying
   kill -9 "$qemu_pid"
   wait "$qemu_pid" 2>/dev/null || true
   say "power cut while RAUC copied the image"
