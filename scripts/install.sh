@@ -9,7 +9,9 @@
 #   DESTDIR   staging root (packaging, tests); users, ownership and systemctl
 #             are then left to the target system (tmpfiles fixes ownership at boot)
 #   PREFIX    where the program goes (default /usr/local); units, sysusers and
-#             tmpfiles go where systemd reads them (/etc/systemd/system, /usr/lib)
+#             tmpfiles go where systemd reads them (/etc/systemd/system, /usr/lib),
+#             as takebox-capture.conf: the board's image has its own files
+#             there, and one machine may be both (image/test.sh's VM)
 #   BINDIR_SRC  folder with the built takebox-capture (default target/release)
 #   SHARE     //host/share of the board: also install the CIFS mount unit
 #   SHARE_USER, SHARE_PASSWORD  written into a new credentials file (0600 root)
@@ -37,6 +39,13 @@ unitdir=$root/etc/systemd/system
 sysusersdir=$root/usr/lib/sysusers.d
 tmpfilesdir=$root/usr/lib/tmpfiles.d
 confdir=$root$CONFDIR
+# Named apart from the board image's (sysusers.d/takebox-board.conf, formerly
+# takebox.conf, and doc/takebox), which installs before 2026-12 wrote over.
+# systemd-sysusers reads takebox-board.conf first: where one machine is both,
+# the board's fixed ids win over our "takebox -".
+sysusers=$sysusersdir/takebox-capture.conf
+tmpfiles=$tmpfilesdir/takebox-capture.conf
+docdir=$root/usr/share/doc/takebox-capture
 live=false # acting on this very system (not a staging root)
 [[ -z $DESTDIR ]] && live=true
 systemd_running=false
@@ -60,6 +69,23 @@ unit_for_prefix() { # SRC OUT
   sed "s|/usr/bin/takebox-|$PREFIX/bin/takebox-|g; s|/etc/takebox\([/ ]\)|$CONFDIR\1|g; s|/etc/takebox\$|$CONFDIR|" "$1" >"$2"
 }
 
+# An earlier install's files under the old names, removed only where they are
+# the recording computer's (the first line says so): never the board's.
+remove_legacy() {
+  local f
+  for f in "$sysusersdir/takebox.conf" "$tmpfilesdir/takebox.conf"; do
+    [[ -f $f ]] && head -n 1 "$f" | grep -q '^# takebox on the recording computer' || continue
+    if [[ $f == "$sysusersdir/takebox.conf" ]]; then
+      # Installed beside it, under the board's doc folder name.
+      rm -f "$root/usr/share/doc/takebox/README.md"
+      rmdir "$root/usr/share/doc/takebox" 2>/dev/null || true
+    fi
+    rm -f "$f"
+    say "removed $f (an earlier install's name)"
+  done
+  return 0
+}
+
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -71,15 +97,16 @@ install_all() {
   put 0755 "$bin" "$bindir/takebox-capture" && changed=true
   unit_for_prefix systemd/takebox-capture.service "$tmp/takebox-capture.service"
   put 0644 "$tmp/takebox-capture.service" "$unitdir/takebox-capture.service" && changed=true
-  put 0644 systemd/takebox-capture.sysusers "$sysusersdir/takebox.conf" || true
+  put 0644 systemd/takebox-capture.sysusers "$sysusers" || true
   unit_for_prefix systemd/takebox-capture.tmpfiles "$tmp/takebox.tmpfiles"
-  put 0644 "$tmp/takebox.tmpfiles" "$tmpfilesdir/takebox.conf" || true
+  put 0644 "$tmp/takebox.tmpfiles" "$tmpfiles" || true
+  remove_legacy
   put 0644 examples/install/recording-pc.json "$datadir/config.json" || true
-  put 0644 README.md "$root/usr/share/doc/takebox/README.md" || true
+  put 0644 README.md "$docdir/README.md" || true
 
   # The service user before anything is owned by it.
   if $live; then
-    systemd-sysusers "$sysusersdir/takebox.conf"
+    systemd-sysusers "$sysusers"
   fi
 
   # The config: from the template only when there is none, with a fresh token.
@@ -111,7 +138,7 @@ install_all() {
   fi
 
   if $live; then
-    systemd-tmpfiles --create "$tmpfilesdir/takebox.conf"
+    systemd-tmpfiles --create "$tmpfiles"
   fi
   if $systemd_running; then
     systemctl daemon-reload
@@ -134,15 +161,15 @@ uninstall_all() {
   fi
   local f
   for f in "$bindir/takebox-capture" "$unitdir/takebox-capture.service" \
-    "$unitdir/mnt-takebox.mount" "$sysusersdir/takebox.conf" \
-    "$tmpfilesdir/takebox.conf" "$datadir/config.json" \
-    "$root/usr/share/doc/takebox/README.md"; do
+    "$unitdir/mnt-takebox.mount" "$sysusers" "$tmpfiles" "$datadir/config.json" \
+    "$docdir/README.md"; do
     if [[ -e $f ]]; then
       rm -f "$f"
       say "removed $f"
     fi
   done
-  rmdir "$datadir" "$root/usr/share/doc/takebox" 2>/dev/null || true
+  remove_legacy
+  rmdir "$datadir" "$docdir" 2>/dev/null || true
   if $systemd_running; then systemctl daemon-reload; fi
   say "kept $confdir (config, credentials), the spool and every recording; the user takebox stays"
 }

@@ -200,8 +200,9 @@ fn install_is_idempotent_keeps_config_and_uninstall_keeps_recordings() {
     for gone in [&bin, &unit, &mount] {
         assert!(!gone.exists(), "{} still there", gone.display());
     }
-    assert!(!d.join("usr/lib/sysusers.d/takebox.conf").exists());
-    assert!(!d.join("usr/lib/tmpfiles.d/takebox.conf").exists());
+    assert!(!d.join("usr/lib/sysusers.d/takebox-capture.conf").exists());
+    assert!(!d.join("usr/lib/tmpfiles.d/takebox-capture.conf").exists());
+    assert!(!d.join("usr/share/doc/takebox-capture").exists());
     assert_eq!(std::fs::read_to_string(&config).unwrap(), edited);
     assert!(cred.exists());
     assert!(d.join("mnt/takebox/s1/take.wav").exists());
@@ -244,7 +245,7 @@ fn confdir_and_prefix_are_written_into_every_installed_file() {
     for f in [
         "etc/systemd/system/takebox-capture.service",
         "etc/systemd/system/mnt-takebox.mount",
-        "usr/lib/tmpfiles.d/takebox.conf",
+        "usr/lib/tmpfiles.d/takebox-capture.conf",
     ] {
         let text = std::fs::read_to_string(d.join(f)).unwrap();
         assert!(text.contains("/etc/takebox-pc/"), "{f}: {text}");
@@ -255,6 +256,136 @@ fn confdir_and_prefix_are_written_into_every_installed_file() {
     assert!(
         unit.contains("ExecStart=/usr/bin/takebox-capture --config /etc/takebox-pc/config.json\n")
     );
+}
+
+/// The board image's own files under /usr/lib and /usr/share/doc, as image/build.sh lays them.
+fn board_files() -> Vec<(&'static str, String)> {
+    let shipped = |f: &str| std::fs::read_to_string(repo().join(f)).unwrap();
+    vec![
+        (
+            "usr/lib/sysusers.d/takebox-board.conf",
+            shipped("systemd/takebox-board.sysusers"),
+        ),
+        (
+            "usr/lib/tmpfiles.d/takebox-control.conf",
+            shipped("systemd/takebox-control.tmpfiles"),
+        ),
+        ("usr/share/doc/takebox/README.md", shipped("README.md")),
+    ]
+}
+
+fn put_files(root: &Path, files: &[(&str, String)]) {
+    for (path, text) in files {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+}
+
+fn assert_files(root: &Path, files: &[(&str, String)], when: &str) {
+    for (path, text) in files {
+        let got = std::fs::read_to_string(root.join(path))
+            .unwrap_or_else(|e| panic!("{when}: the board's {path}: {e}"));
+        assert!(got == *text, "{when}: the board's {path} was changed");
+    }
+}
+
+/// One machine that is both the board and a recording computer (the VM of
+/// image/test.sh): install and uninstall leave the board's files as they
+/// were, and with both sysusers files applied the board's fixed ids win.
+#[test]
+fn install_beside_the_board_keeps_the_boards_files() {
+    let dest = tempfile::tempdir().unwrap();
+    let d = dest.path();
+    let board = board_files();
+    put_files(d, &board);
+    install("install", d, &[]);
+    assert_files(d, &board, "after install");
+    for ours in [
+        "usr/lib/sysusers.d/takebox-capture.conf",
+        "usr/lib/tmpfiles.d/takebox-capture.conf",
+        "usr/share/doc/takebox-capture/README.md",
+    ] {
+        assert!(d.join(ours).is_file(), "{ours} not installed");
+    }
+
+    if which("systemd-sysusers") {
+        let ok = Command::new("systemd-sysusers")
+            .arg(format!("--root={}", d.display()))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let passwd = std::fs::read_to_string(d.join("etc/passwd")).unwrap();
+        let group = std::fs::read_to_string(d.join("etc/group")).unwrap();
+        assert!(
+            passwd.lines().any(|l| l.starts_with("takebox:x:900:")),
+            "the board's fixed id for takebox lost to the recording computer's:\n{passwd}"
+        );
+        for g in ["gpio", "audio"] {
+            let line = group
+                .lines()
+                .find(|l| l.starts_with(&format!("{g}:")))
+                .unwrap_or_else(|| panic!("no group {g}:\n{group}"));
+            assert!(line.ends_with(":takebox"), "takebox not in {g}: {line}");
+        }
+    } else {
+        eprintln!("systemd-sysusers not installed: the combined ids not checked");
+    }
+
+    install("uninstall", d, &[]);
+    assert_files(d, &board, "after uninstall");
+    assert!(!d.join("usr/lib/sysusers.d/takebox-capture.conf").exists());
+    assert!(!d.join("usr/lib/tmpfiles.d/takebox-capture.conf").exists());
+}
+
+/// Installs before the rename wrote takebox.conf (sysusers.d, tmpfiles.d) and
+/// doc/takebox: install moves the recording computer's to their new names,
+/// and neither install nor uninstall touches a board's takebox.conf (the
+/// board's sysusers file kept that name until 2026-12).
+#[test]
+fn an_earlier_installs_names_are_replaced_and_a_boards_kept() {
+    let shipped = |f: &str| std::fs::read_to_string(repo().join(f)).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let d = dest.path();
+    put_files(
+        d,
+        &[
+            (
+                "usr/lib/sysusers.d/takebox.conf",
+                shipped("systemd/takebox-capture.sysusers"),
+            ),
+            (
+                "usr/lib/tmpfiles.d/takebox.conf",
+                shipped("systemd/takebox-capture.tmpfiles"),
+            ),
+            ("usr/share/doc/takebox/README.md", shipped("README.md")),
+        ],
+    );
+    let out = install("install", d, &[]);
+    assert!(out.contains("an earlier install's name"), "{out}");
+    for gone in [
+        "usr/lib/sysusers.d/takebox.conf",
+        "usr/lib/tmpfiles.d/takebox.conf",
+        "usr/share/doc/takebox",
+    ] {
+        assert!(!d.join(gone).exists(), "{gone} still there");
+    }
+    assert!(d.join("usr/lib/sysusers.d/takebox-capture.conf").is_file());
+
+    let older_board = tempfile::tempdir().unwrap();
+    let b = older_board.path();
+    let board = vec![
+        (
+            "usr/lib/sysusers.d/takebox.conf",
+            shipped("systemd/takebox-board.sysusers"),
+        ),
+        ("usr/share/doc/takebox/README.md", shipped("README.md")),
+    ];
+    put_files(b, &board);
+    install("install", b, &[]);
+    assert_files(b, &board, "after install");
+    install("uninstall", b, &[]);
+    assert_files(b, &board, "after uninstall");
 }
 
 fn which(tool: &str) -> bool {
