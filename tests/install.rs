@@ -64,6 +64,17 @@ fn snapshot(root: &Path) -> BTreeMap<String, (u32, u64, i64, Vec<u8>)> {
     out
 }
 
+/// systemd-sysusers applied offline to `root`, as its first boot would: its /etc/passwd and /etc/group.
+fn apply_sysusers(root: &Path) -> (String, String) {
+    let ok = Command::new("systemd-sysusers")
+        .arg(format!("--root={}", root.display()))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap();
+    (read("etc/passwd"), read("etc/group"))
+}
+
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -144,19 +155,13 @@ fn install_is_idempotent_keeps_config_and_uninstall_keeps_recordings() {
 
     // Applied to the staging root as a first boot would: user, groups, folders, ownership.
     if which("systemd-sysusers") && which("systemd-tmpfiles") {
-        let ok = Command::new("systemd-sysusers")
-            .arg(format!("--root={}", d.display()))
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let passwd = std::fs::read_to_string(d.join("etc/passwd")).unwrap();
+        let (passwd, group) = apply_sysusers(d);
         let user = passwd
             .lines()
             .find(|l| l.starts_with("takebox:"))
             .expect("user takebox");
         assert!(user.ends_with(":/usr/sbin/nologin"), "{user}");
         let uid: u32 = user.split(':').nth(2).unwrap().parse().unwrap();
-        let group = std::fs::read_to_string(d.join("etc/group")).unwrap();
         let audio = group.lines().find(|l| l.starts_with("audio:")).unwrap();
         assert!(
             audio
@@ -310,13 +315,7 @@ fn install_beside_the_board_keeps_the_boards_files() {
     }
 
     if which("systemd-sysusers") {
-        let ok = Command::new("systemd-sysusers")
-            .arg(format!("--root={}", d.display()))
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let passwd = std::fs::read_to_string(d.join("etc/passwd")).unwrap();
-        let group = std::fs::read_to_string(d.join("etc/group")).unwrap();
+        let (passwd, group) = apply_sysusers(d);
         assert!(
             passwd.lines().any(|l| l.starts_with("takebox:x:900:")),
             "the board's fixed id for takebox lost to the recording computer's:\n{passwd}"
