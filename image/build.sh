@@ -115,7 +115,9 @@ inst 0644 udev/70-takebox.rules /etc/udev/rules.d/70-takebox.rules
 inst 0644 samba/smb.conf /etc/samba/smb.conf
 inst 0644 systemd/srv-takebox.mount /etc/systemd/system/srv-takebox.mount
 inst 0644 systemd/takebox-share.service /etc/systemd/system/takebox-share.service
-inst 0644 systemd/takebox-board.sysusers /usr/lib/sysusers.d/takebox.conf
+# takebox-board.conf: read before make install's takebox-capture.conf where
+# one machine is both, so the fixed ids win (scripts/install.sh).
+inst 0644 systemd/takebox-board.sysusers /usr/lib/sysusers.d/takebox-board.conf
 inst 0644 README.md /usr/share/doc/takebox/README.md
 systemd-sysusers --root="$root"
 useradd --root "$root" --create-home --shell /bin/bash --groups sudo,gpio \
@@ -262,7 +264,18 @@ TXT
 mcopy -i "$fat" "$work/takebox-README.txt" ::/takebox/README.txt
 
 mb_of() { du -sm --apparent-size "$1" | cut -f 1; }
-root_mb=$(($(mb_of "$root") * 115 / 100 + 160))
+# The root's file system, sized to what it holds: RAUC writes and reads back
+# every byte of it on an update, so room it does not need costs install time.
+# Its files in ext4's 4 KiB blocks (each rounded up, hard links once, short
+# symlinks inside their inode), an inode each and a quarter more, a 16 MiB
+# journal and no blocks kept for root (it is read-only but for first boot and
+# an update carrying the board's files into it, which 5% + 64 MiB leave room for).
+# Room for a later, larger root is in the slot, not here.
+root_blocks=$(find "$root" -printf '%i %y %s\n' |
+  awk '!seen[$1]++ && ($2 != "l" || $3 >= 60) { b += int(($3 + 4095) / 4096) } END { print b }')
+root_inodes=$(($(find "$root" | wc -l) * 5 / 4 + 4096))
+journal_mb=16
+root_mb=$((root_blocks / 256 * 105 / 100 + root_inodes / 4096 + journal_mb + 64))
 # /var: 384 MiB for logs and state, and 1 GiB for one bundle uploaded on the
 # page (Settings -> Update keeps 64 MiB free whatever the bundle).
 var_mb=$(( $(mb_of "$work/var") + 384 + 1024 ))
@@ -273,7 +286,9 @@ if ! grep -q '^slot_mb=' "$ids"; then
   . "$ids"
 fi
 ((root_mb <= slot_mb)) || { echo "image/build.sh: the root needs $root_mb MiB, the slots have $slot_mb" >&2; exit 1; }
-mke2fs -q -t ext4 -L takebox-root -m 0 -d "$root" "$work/root.ext4" "${root_mb}M"
+mke2fs -q -t ext4 -L takebox-root -b 4096 -m 0 -N "$root_inodes" -J size=$journal_mb -d "$root" "$work/root.ext4" "${root_mb}M"
+root_free_mb=$(($(dumpe2fs -h "$work/root.ext4" 2>/dev/null | sed -n 's/^Free blocks: *//p') / 256))
+say "root file system: $root_mb MiB, $((root_blocks / 256)) MiB of files, $root_free_mb MiB free, $root_inodes inodes; slots $slot_mb MiB"
 mke2fs -q -t ext4 -L takebox-var -U "$var_uuid" -d "$work/var" "$work/var.ext4" "${var_mb}M"
 rm -rf "$root" "$work/var" # disk space: only the partition files are needed now
 # What `make bundle` packs: this slot's file system and its version.

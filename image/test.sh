@@ -175,6 +175,7 @@ check "apt sees bookworm-security and -updates" sh -c 'grep -h "^deb " /etc/apt/
 check "the board serves NTP to the LAN (chrony)" sh -c 'systemctl is-active chrony.service >/dev/null && ss -Hlun "sport = :123" | grep -q . && grep -h "^allow 192.168.0.0/16" /etc/chrony/conf.d/takebox.conf'
 check "takebox-control logs to the journal (bounded)" sh -c '! test -e /var/log/takebox/takebox-control.log && grep -h SystemMaxUse /etc/systemd/journald.conf.d/*.conf'
 check "share folder and marker on the drive" stat -c '%U %a %n' /srv/takebox/recordings/.takebox-share
+check "takebox, recorder, gpio at their fixed ids" sh -c 'test "$(id -u takebox) $(id -u recorder) $(getent group gpio | cut -d : -f 3)" = "900 901 902" && id takebox'
 check "smbd active" systemctl is-active smbd.service
 check "nmbd masked" sh -c 'systemctl is-enabled nmbd.service | grep -x masked'
 check "SSH host keys made on this boot" sh -c 'test /etc/ssh/ssh_host_ed25519_key -nt /usr/bin/ssh-keygen && ls /etc/ssh/ssh_host_ed25519_key'
@@ -217,6 +218,10 @@ SHARE=//127.0.0.1/takebox SHARE_USER=recorder SHARE_PASSWORD='$smb_pw' PREFIX=/u
 # snd-dummy, with long periods: an emulated CPU shared with other jobs stalls.
 sed -i 's|"device": "[^"]*"|"device": "'\$dev'"|; s|"sample_format": "s24"|"sample_format": "s16",\n        "period_frames": 8192|' /etc/takebox-capture/config.json
 mount -o remount,ro / || true
+# The board's users file is its own, beside the recording computer's.
+cmp /run/kit/systemd/takebox-board.sysusers /usr/lib/sysusers.d/takebox-board.conf
+test -f /usr/lib/sysusers.d/takebox-capture.conf
+echo "  sysusers.d: the board's takebox-board.conf kept beside takebox-capture.conf"
 systemctl start mnt-takebox.mount
 findmnt -no SOURCE,FSTYPE /mnt/takebox | sed 's/^/  CIFS mount: /'
 systemctl start takebox-capture.service || { journalctl -b -u takebox-capture --no-pager | tail -n 30; exit 1; }
