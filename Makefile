@@ -101,8 +101,9 @@ install: release
 uninstall:
 	DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" scripts/install.sh uninstall
 
-# The board (rigs, sections 3 and 4). The arm64 root file system takes about
-# 16 minutes of CPU the first time; it is cached in $(IMAGE_OUT) by its recipe.
+# The board (rigs, sections 3 and 4). The arm64 root file system takes
+# 16 to 37 minutes (a loaded 2-core machine) the first time; it is cached
+# in $(IMAGE_OUT) by its recipe.
 cross:
 	scripts/deps.sh build cross
 	scripts/cross.sh

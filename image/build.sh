@@ -87,7 +87,7 @@ else
     update-binfmts --enable "qemu-$( [[ $arch == arm64 ]] && echo aarch64 || echo "$arch")" 2>/dev/null || true
     arch-test "$arch" >/dev/null || { echo "image/build.sh: cannot run $arch binaries (binfmt_misc)" >&2; exit 1; }
   fi
-  say "mmdebstrap $suite $arch (arm64 takes about 16 minutes)"
+  say "mmdebstrap $suite $arch (arm64 takes 16 to 37 minutes under qemu-user)"
   start=$SECONDS
   rm -f "$tarball" "$tarball.key"
   mmdebstrap --mode=root --variant=minbase --architectures="$arch" \
