@@ -459,6 +459,26 @@ fn smpl_loops(path: &Path) -> Vec<takebox::dsp::SmplLoop> {
         .collect()
 }
 
+/// The delivered file of `conf` and the loop its confirmation reports, which
+/// must be the one in the file's `smpl` chunk.
+fn loop_in_smpl(ws: &Workspace, conf: &Value) -> (PathBuf, u64, u64) {
+    let l = &conf["sample_loop"];
+    let (start, last) = (
+        l["start_frame"].as_u64().unwrap(),
+        l["last_frame"].as_u64().unwrap(),
+    );
+    let wav = ws.share().join(conf["path"].as_str().unwrap());
+    assert_eq!(
+        smpl_loops(&wav),
+        [takebox::dsp::SmplLoop {
+            start: start as u32,
+            last: last as u32
+        }],
+        "the file holds the loop the confirmation reports: {conf}"
+    );
+    (wav, start, last)
+}
+
 #[test]
 fn a_sustained_take_gets_its_loop_live_in_smpl_and_the_confirmation() {
     let ws = Workspace::new();
@@ -468,19 +488,7 @@ fn a_sustained_take_gets_its_loop_live_in_smpl_and_the_confirmation() {
         let l = &conf["sample_loop"];
         assert!(l["no_loop"].is_null(), "{id}: {conf}");
         assert!(l["seam_db"].as_f64().unwrap() < -30.0, "{id}: {l}");
-        let wav = ws.share().join(conf["path"].as_str().unwrap());
-        let (start, last) = (
-            l["start_frame"].as_u64().unwrap(),
-            l["last_frame"].as_u64().unwrap(),
-        );
-        assert_eq!(
-            smpl_loops(&wav),
-            [takebox::dsp::SmplLoop {
-                start: start as u32,
-                last: last as u32
-            }],
-            "{id}: the file holds the loop the confirmation reports"
-        );
+        let (wav, start, last) = loop_in_smpl(&ws, &conf);
         // takebox check measures the same seam on the delivered file.
         let o = Command::new(env!("CARGO_BIN_EXE_takebox"))
             .arg("check")
@@ -562,21 +570,10 @@ fn a_take_longer_than_a_minute_gets_its_loop_from_a_bounded_stretch() {
     assert!(l["no_loop"].is_null(), "{conf}");
     assert!(l["seam_db"].as_f64().unwrap() < -30.0, "{l}");
     assert!(l["crossfade_frames"].is_null(), "{l}");
-    let (start, last) = (
-        l["start_frame"].as_u64().unwrap(),
-        l["last_frame"].as_u64().unwrap(),
-    );
+    let (wav, start, last) = loop_in_smpl(&ws, &conf);
     // From the stretch read: within the first 12 s of the note.
     assert!(last - start < 12 * u64::from(RATE), "{l}");
     assert!(last < 14 * u64::from(RATE), "{l}");
-    let wav = ws.share().join(conf["path"].as_str().unwrap());
-    assert_eq!(
-        smpl_loops(&wav),
-        [takebox::dsp::SmplLoop {
-            start: start as u32,
-            last: last as u32
-        }]
-    );
     let out = checked_loop(&wav);
     assert!(
         out.contains(&format!("loop {start}..={last} seam")) && out.contains(": good"),
@@ -645,18 +642,7 @@ fn a_rough_loop_is_crossfaded_into_the_delivered_file_when_configured() {
         l["seam_db"].as_f64().unwrap(),
     );
     assert!(raw > -30.0 && seam <= -30.0, "{l}");
-    let (start, last) = (
-        l["start_frame"].as_u64().unwrap(),
-        l["last_frame"].as_u64().unwrap(),
-    );
-    let wav = ws.share().join(conf["path"].as_str().unwrap());
-    assert_eq!(
-        smpl_loops(&wav),
-        [takebox::dsp::SmplLoop {
-            start: start as u32,
-            last: last as u32
-        }]
-    );
+    let (wav, start, last) = loop_in_smpl(&ws, &conf);
     // The confirmation describes the file delivered: its hash, and the
     // seam takebox check measures in it is the crossfaded one.
     assert_eq!(
