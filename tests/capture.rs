@@ -7,10 +7,6 @@ use common::*;
 use serde_json::json;
 use std::time::{Duration, SystemTime};
 
-fn rfc3339(t: SystemTime) -> String {
-    takebox::protocol::Timestamp(t).to_string()
-}
-
 /// First frame whose level exceeds `threshold`.
 fn onset(samples: &[f32], threshold: f32) -> Option<usize> {
     samples.iter().position(|s| s.abs() > threshold)

@@ -4,12 +4,15 @@
 //! organs, a synth bass as the reference; TimGM6mb's organs, the MIDI rig's
 //! synth, an octave under), and
 //! `takebox check --json` reads them as a MIDI session's recorder would
-//! (`--midi`) and as a live take.
+//! (`--midi`) and as a live take; and a live organ through PulseAudio into
+//! the recorder, with and without its instrument's `sounds_below_key`.
 //!
 //! fluidsynth, fluid-soundfont-gm and timgm6mb-soundfont come from
 //! `scripts/deps.sh test`;
 //! without them the tests say so and pass, except under CI=true, where they
 //! fail.
+
+mod common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -287,4 +290,62 @@ fn the_wrong_octave_played_live_is_still_flagged() {
     let v = check(wav, 60, false);
     assert_eq!(v["verdict"], "off_pitch", "{v}");
     assert!((cents(&v) - 100.0).abs() < 10.0, "{v}");
+}
+
+/// A pipe organ sampled live at its console, as the recorder hears it
+/// through PulseAudio: FluidR3's drawbar organ C3 (its strongest period two
+/// octaves under the key) played at the take's planned start. For a player
+/// that reads "no pitch" (the wrong octave sounds so too); for an instrument
+/// that says it sounds below its key (instruments.json `sounds_below_key`,
+/// sent in the take command) it reads at its key.
+#[test]
+fn a_live_organ_said_to_sound_below_its_key_is_read_at_it() {
+    use common::{Daemon, Pulse, Workspace, rfc3339, take_cmd};
+    use serde_json::json;
+    use std::time::{Duration, SystemTime};
+    if !have_fluidsynth() {
+        return;
+    }
+    let pulse = Pulse::start();
+    let ws = Workspace::new();
+    ws.mount_share();
+    ws.write_config(json!({"capture": {"pre_roll_seconds": 0.5, "release_tail_seconds": 0.3, "period_frames": 512}}));
+    let d = Daemon::capture(&ws, Some(&pulse));
+    let dir = tempfile::tempdir().unwrap();
+    // One slot of the render: half a second of silence, then C3 held 2 s.
+    let wav = &render(dir.path(), DRAWBAR_ORGAN, 0.0, &[48])[0];
+    pulse.upload_sample(wav, "organ");
+    let mut verdicts = Vec::new();
+    for (id, below) in [("player", json!(null)), ("registration", json!(true))] {
+        // Played so that the note (after the render's pre-roll) starts at
+        // the take's planned start, as an organist's would on the cue.
+        let start = SystemTime::now() + Duration::from_millis(1500);
+        let (code, conf) = std::thread::scope(|s| {
+            s.spawn(|| {
+                let cue = start - Duration::from_secs_f64(PREROLL_SECONDS);
+                std::thread::sleep(cue.duration_since(SystemTime::now()).unwrap_or_default());
+                pulse.play_sample("organ");
+            });
+            d.post(
+                "/v1/takes",
+                &take_cmd(
+                    id,
+                    json!({"instrument": "pipe organ", "note": "C3", "frequency": 130.813,
+                           "duration": 1.8, "start_at": rfc3339(start), "sounds_below_key": below}),
+                ),
+            )
+        });
+        assert_eq!(
+            (code, conf["state"].as_str()),
+            (200, Some("delivered")),
+            "{conf}"
+        );
+        verdicts.push((
+            conf["check"]["verdict"].clone(),
+            conf["check"]["below_key"].clone(),
+        ));
+        eprintln!("{id}: {}", conf["check"]);
+    }
+    assert_eq!(verdicts[0].0, "no_pitch", "{verdicts:?}");
+    assert_eq!(verdicts[1], (json!("ok"), json!(4)), "{verdicts:?}");
 }

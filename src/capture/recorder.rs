@@ -29,6 +29,18 @@ mod abort;
 #[cfg(test)]
 mod synth_restart;
 
+/// Who played `cmd`'s note, as the pitch check needs to know: the synth
+/// plays exactly the planned key, and an instrument said to sound below its
+/// key does so by its registration, so a sound repeating below the key is its
+/// 16' stop; a player without that may have played the wrong octave.
+fn player(cmd: &TakeCommand) -> crate::dsp::Player {
+    if cmd.midi.is_some() || cmd.sounds_below_key == Some(true) {
+        crate::dsp::Player::Midi
+    } else {
+        crate::dsp::Player::Live
+    }
+}
+
 /// A recorder's config for tests: `device`, a short pre-roll and tail, the
 /// spool and the (marked) share in `dir`.
 #[cfg(test)]
@@ -649,10 +661,7 @@ impl Recorder {
         }
         opts.planned_hz = (cmd.pitch_check != Some(false)).then_some(cmd.frequency);
         opts.planned_midi = note.map(|n| n.midi());
-        // The synth plays exactly the planned key: a sound below it is its 16' stop.
-        if cmd.midi.is_some() {
-            opts.player = crate::dsp::Player::Midi;
-        }
+        opts.player = player(cmd);
         // The instrument's limits, as the board sent them.
         if let Some(max) = cmd.max_cents.filter(|c| c.is_finite() && *c >= 0.0) {
             opts.check.max_cents = max;
@@ -815,4 +824,39 @@ fn live_loop(
     analysis.sample_loop = found.report.found.as_ref().ok().copied();
     analysis.loop_fade = found.fade.clone();
     Some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::Player;
+
+    fn command(patch: serde_json::Value) -> TakeCommand {
+        let mut v = serde_json::json!({
+            "take_id": "t1", "session_id": "s1", "instrument": "organ", "note": "C3",
+            "frequency": 130.813, "articulation": "long", "duration": 2.0
+        });
+        for (k, x) in patch.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_sound_below_the_key_stands_for_it_when_a_synth_or_the_registration_made_it() {
+        let midi = serde_json::json!({"port": "fluid", "channel": 1, "velocity": 90, "release_seconds": 1.0});
+        assert_eq!(player(&command(serde_json::json!({}))), Player::Live);
+        assert_eq!(
+            player(&command(serde_json::json!({"sounds_below_key": false}))),
+            Player::Live
+        );
+        assert_eq!(
+            player(&command(serde_json::json!({"sounds_below_key": true}))),
+            Player::Midi
+        );
+        assert_eq!(
+            player(&command(serde_json::json!({"midi": midi}))),
+            Player::Midi
+        );
+    }
 }

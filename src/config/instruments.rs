@@ -47,6 +47,12 @@ pub struct Instrument {
     /// of it runs without a player.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub midi: Option<InstrumentMidi>,
+    /// The instrument may sound below its key (an organ registration with a
+    /// 16' or 32' stop, a synth with a sub oscillator): a note whose waveform
+    /// repeats every 2 to 4 key periods is read at its key, as a MIDI
+    /// instrument's is, even when a player plays it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sounds_below_key: bool,
 }
 
 /// `"midi": {"port": "FLUID", "channel": 1, "program": 48, "velocities":

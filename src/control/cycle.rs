@@ -889,6 +889,7 @@ impl Cycle {
             max_cents: s.max_cents,
             tuning_cents: s.tuning_cents,
             sustain: s.sustain.then_some(true),
+            sounds_below_key: s.sounds_below_key.then_some(true),
             midi: s.play.clone(),
         };
         let until = start_at

@@ -68,6 +68,9 @@ pub struct Slot {
     /// The instrument marks this articulation sustained (`sustain_articulations`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sustain: bool,
+    /// The instrument's `sounds_below_key` (an organ's 16' stop).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sounds_below_key: bool,
 }
 
 /// A `long` A4-pitched slot `index` named `note`, for tests.
@@ -87,6 +90,7 @@ pub(crate) fn test_slot(index: usize, note: &str) -> Slot {
         tuning_cents: None,
         play: None,
         sustain: false,
+        sounds_below_key: false,
     }
 }
 
@@ -148,6 +152,7 @@ pub fn build(
                             m.take(dynamic.as_deref(), plan.is_empty() && m.calibrate)
                         }),
                         sustain: inst.sustain_articulations.contains(art),
+                        sounds_below_key: inst.sounds_below_key,
                     });
                 }
             }
@@ -367,6 +372,41 @@ mod tests {
         };
         patch(&mut r);
         r
+    }
+
+    #[test]
+    fn an_instrument_that_sounds_below_its_key_says_so_in_every_slot() {
+        let cfg = Config::default();
+        let inst: Instruments = parse_json(
+            Path::new("instruments.json"),
+            r#"{"instruments":[{"name":"pipe organ","type":"keys",
+            "range":{"lowest_note":"C2","highest_note":"C6"},
+            "default_articulations":["long"], "sounds_below_key": true}]}"#,
+        )
+        .unwrap();
+        let r = SessionRequest {
+            instrument: "pipe organ".into(),
+            lowest_note: "C3".into(),
+            highest_note: "D3".into(),
+            ..SessionRequest::default()
+        };
+        let plan = build(&r, &cfg, &inst).unwrap();
+        assert_eq!(plan.len(), 3);
+        assert!(plan.iter().all(|s| s.sounds_below_key && s.play.is_none()));
+        // Written back only when set: the seed's instruments stay as they were.
+        let (cfg, inst) = setup();
+        let slot = &build(&req(|_| {}), &cfg, &inst).unwrap()[0];
+        assert!(!slot.sounds_below_key);
+        assert!(
+            !serde_json::to_string(slot)
+                .unwrap()
+                .contains("sounds_below_key")
+        );
+        assert!(
+            !serde_json::to_string(&inst)
+                .unwrap()
+                .contains("sounds_below_key")
+        );
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl NoPitch {
                 "not one clear tone (clarity {clarity:.2} < {MIN_CLARITY}): a chord or noise"
             ),
             NoPitch::Below(s) => format!(
-                "no periodic sound at the planned note: it repeats {} it ({:.1} Hz), its harmonic at the key {:+.0} dB from the strongest partial and the series below reaching {:+.0} dB from that harmonic above the key, as the wrong octave does ({} played by MIDI reads at its key)",
+                "no periodic sound at the planned note: it repeats {} it ({:.1} Hz), its harmonic at the key {:+.0} dB from the strongest partial and the series below reaching {:+.0} dB from that harmonic above the key, as the wrong octave does ({} played by MIDI, or by an instrument marked sounds_below_key, reads at its key)",
                 s.interval(),
                 s.hz,
                 s.key_db,

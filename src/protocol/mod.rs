@@ -145,6 +145,12 @@ pub struct TakeCommand {
     /// says so when it finds no good loop. Absent: looped when it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sustain: Option<bool>,
+    /// The instrument may sound below its key (an organ's 16' stop): a note
+    /// repeating every 2 to 4 key periods is read at its key, as a MIDI
+    /// take's is. Absent: only a MIDI take's is (a player may play the
+    /// wrong octave).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sounds_below_key: Option<bool>,
 }
 
 impl TakeCommand {

@@ -411,6 +411,11 @@ pub fn http(
     (status.as_u16(), value)
 }
 
+/// `t` as the protocol writes a time (`start_at`).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    takebox::protocol::Timestamp(t).to_string()
+}
+
 /// A take command with sensible defaults; `patch` overrides fields.
 pub fn take_cmd(take_id: &str, patch: Value) -> Value {
     let mut v = serde_json::json!({
