@@ -57,6 +57,19 @@ fn test_config(dir: &std::path::Path, device: &str) -> Config {
     config
 }
 
+/// Wait for `done` in a test (a bound only against a hang, never a measurement).
+#[cfg(test)]
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let give_up = std::time::Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < give_up,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub struct Recorder {
     config: Config,
     engine: CaptureEngine,

@@ -99,10 +99,11 @@ mod tests {
     use super::*;
     use crate::capture::midi::MidiMessage;
     use crate::capture::midi::hub::tests::one_port;
+    use crate::capture::recorder::until;
     use crate::protocol::{TakeCommand, Timestamp};
     use std::path::Path;
     use std::sync::Arc;
-    use std::time::{Duration, Instant, SystemTime};
+    use std::time::{Duration, SystemTime};
 
     /// A recorder on a generated input (`device`) whose MIDI port records
     /// what it is sent, ready for a take.
@@ -115,15 +116,6 @@ mod tests {
         let r = Arc::new(Recorder::start_with(config, Box::new(seq)).unwrap());
         until("the recorder to be ready", || r.readiness().is_ok()).await;
         (r, sent)
-    }
-
-    /// Wait for `done` (a bound only against a hang, never a measurement).
-    async fn until(what: &str, done: impl Fn() -> bool) {
-        let give_up = Instant::now() + Duration::from_secs(30);
-        while !done() {
-            assert!(Instant::now() < give_up, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
     }
 
     /// A take of A4 on channel 3 of the recording port, a long note.

@@ -8,7 +8,7 @@ use crate::capture::midi::hub::tests::{FLUID_A, FLUID_B, Synths, program};
 use crate::protocol::{Confirmation, TakeCommand, TakeReply, TakeState, Timestamp};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// A recorder on a silent input whose MIDI port is fluidsynth at client 128.
 async fn recorder(dir: &Path) -> (Arc<Recorder>, Synths) {
@@ -16,11 +16,7 @@ async fn recorder(dir: &Path) -> (Arc<Recorder>, Synths) {
     let synths = Synths::default();
     synths.plug(128, FLUID_A);
     let r = Arc::new(Recorder::start_with(config, Box::new(synths.clone())).unwrap());
-    let give_up = Instant::now() + Duration::from_secs(30);
-    while r.readiness().is_err() {
-        assert!(Instant::now() < give_up, "the recorder never got ready");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    super::until("the recorder to be ready", || r.readiness().is_ok()).await;
     (r, synths)
 }
 
