@@ -74,10 +74,7 @@ pub fn find(
     hz: Option<f64>,
     settings: &LoopSettings,
 ) -> Result<LiveLoop, ProcessError> {
-    let dsp = |e: crate::dsp::DspError| ProcessError {
-        file: raw.to_path_buf(),
-        what: e.to_string(),
-    };
+    let dsp = |e| process::dsp_err(raw, e);
     let info = process::wav_info(raw)?;
     let (ch, rate) = (usize::from(info.channels), info.sample_rate);
     let fade = (settings.crossfade_seconds * f64::from(rate)) as usize;

@@ -241,7 +241,7 @@ fn open(path: &Path) -> Result<WavReader<BufReader<File>>, ProcessError> {
     WavReader::new(BufReader::with_capacity(IO_BUFFER, f)).map_err(|e| err(path, e))
 }
 
-fn dsp_err(path: &Path, e: dsp::DspError) -> ProcessError {
+pub(super) fn dsp_err(path: &Path, e: dsp::DspError) -> ProcessError {
     err(path, e)
 }
 

@@ -21,15 +21,16 @@ fn open_seq() -> Result<Seq, MidiError> {
     Ok(seq)
 }
 
+/// A port's `client:port` name, as ports are found by and compared.
+fn port_name(client: Result<&str, alsa::Error>, port: Result<&str, alsa::Error>) -> String {
+    format!("{}:{}", client.unwrap_or("?"), port.unwrap_or("?"))
+}
+
 /// The `client:port` name of the port at `addr`, if there is one.
 fn name_at(seq: &Seq, addr: Addr) -> Option<String> {
     let client = seq.get_any_client_info(addr.client).ok()?;
     let port = seq.get_any_port_info(addr).ok()?;
-    Some(format!(
-        "{}:{}",
-        client.get_name().unwrap_or("?"),
-        port.get_name().unwrap_or("?")
-    ))
+    Some(port_name(client.get_name(), port.get_name()))
 }
 
 /// Every port others may write to, as `client:port` with its address.
@@ -41,11 +42,9 @@ fn writable_ports(seq: &Seq) -> Vec<(String, Addr)> {
         if client.get_client() == own || client.get_client() == 0 {
             continue;
         }
-        let cname = client.get_name().unwrap_or("?").to_string();
         for port in alsa::seq::PortIter::new(seq, client.get_client()) {
             if port.get_capability().contains(want) {
-                let pname = port.get_name().unwrap_or("?");
-                out.push((format!("{cname}:{pname}"), port.addr()));
+                out.push((port_name(client.get_name(), port.get_name()), port.addr()));
             }
         }
     }
