@@ -54,12 +54,10 @@ pub fn judge(c: &Confirmation, limits: &CheckSettings) -> Judgement {
 /// its key ("sounds an octave below its key (a 16' stop)"): the first of
 /// `checks` that was.
 pub fn below_key_detail<'a>(checks: impl IntoIterator<Item = &'a TakeCheck>) -> Option<String> {
-    use crate::dsp::subharmonic::{interval, stop};
     let k = checks.into_iter().find_map(|c| c.below_key)?;
     Some(format!(
-        "sounds {} its key ({}): pitch read at the key",
-        interval(k),
-        stop(k)
+        "{}: pitch read at the key",
+        crate::dsp::subharmonic::sounds_below(k)
     ))
 }
 

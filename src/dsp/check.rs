@@ -246,9 +246,8 @@ pub fn check_take(input: &CheckInput, settings: &CheckSettings) -> Check {
     // (after the issues, so the first note is still the worst issue's).
     if let (Some(sub), Some(_)) = (input.track.and_then(|t| t.below_key), measured_hz) {
         notes.push(format!(
-            "sounds {} its key ({}): its waveform repeats at {:.2} Hz, every {} periods of the key; the pitch is read on its harmonic at the key, {:+.0} dB from the strongest partial",
-            sub.interval(),
-            sub.stop(),
+            "{}: its waveform repeats at {:.2} Hz, every {} periods of the key; the pitch is read on its harmonic at the key, {:+.0} dB from the strongest partial",
+            super::subharmonic::sounds_below(sub.k),
             sub.hz,
             sub.k,
             sub.key_db

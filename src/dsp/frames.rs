@@ -63,6 +63,15 @@ pub(crate) fn finite(x: f32) -> f32 {
     f32::from_bits(bits & keep)
 }
 
+/// `x` less its mean, non-finite samples as silence: a window as the
+/// correlation of a pitch search wants it.
+pub(crate) fn without_mean(x: &[f32]) -> Vec<f32> {
+    let mean = x.iter().map(|&v| finite(v) as f64).sum::<f64>() / x.len().max(1) as f64;
+    x.iter()
+        .map(|&v| (finite(v) as f64 - mean) as f32)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

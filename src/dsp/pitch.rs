@@ -31,7 +31,7 @@
 //! shorter than `rate / max_hz` gives `None`, not a sub-harmonic.
 
 use super::error::{DspError, check_format};
-use super::frames::finite;
+use super::frames::{finite, without_mean};
 
 /// Default start of the analysis window after the onset.
 pub const DEFAULT_PITCH_OFFSET_MS: f64 = 100.0;
@@ -201,11 +201,7 @@ pub fn estimate_pitch(mono: &[f32], rate: u32, settings: &PitchSettings) -> Opti
         return None;
     }
     let n = mono.len().min(MAX_WINDOW_FRAMES);
-    let mean = mono[..n].iter().map(|&v| finite(v) as f64).sum::<f64>() / n.max(1) as f64;
-    let x: Vec<f32> = mono[..n]
-        .iter()
-        .map(|&v| (finite(v) as f64 - mean) as f32)
-        .collect();
+    let x = without_mean(&mono[..n]);
     let ms = x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / n.max(1) as f64;
     if ms <= SILENCE_MEAN_SQUARE {
         return None;

@@ -21,6 +21,7 @@
 //! flue stop under an 8' (an instrument an octave low has its 3rd, 5th...
 //! harmonics there).
 
+use super::frames::without_mean;
 use super::pitch::{HALF, Lags};
 
 /// Multiples of the key period tried: 2 (an octave below: 16'), 3 (an octave
@@ -103,6 +104,12 @@ impl Subharmonic {
     pub fn stop(&self) -> &'static str {
         stop(self.k)
     }
+}
+
+/// "sounds an octave below its key (a 16' stop)": what the check's notes and
+/// the take list say of a note read at its key from `k` key periods.
+pub fn sounds_below(k: u8) -> String {
+    format!("sounds {} its key ({})", interval(k), stop(k))
 }
 
 /// Where a waveform repeating every `k` key periods has its fundamental.
@@ -203,14 +210,6 @@ pub fn find_subharmonic(mono: &[f32], rate: u32, key_hz: f64) -> Option<Subharmo
         key_db: 10.0 * (key / loudest).log10(),
         upper_sub_db: 10.0 * (upper_sub / key).log10(),
     })
-}
-
-fn without_mean(x: &[f32]) -> Vec<f32> {
-    let finite = |v: f32| if v.is_finite() { v } else { 0.0 };
-    let mean = x.iter().map(|&v| f64::from(finite(v))).sum::<f64>() / x.len().max(1) as f64;
-    x.iter()
-        .map(|&v| (f64::from(finite(v)) - mean) as f32)
-        .collect()
 }
 
 /// Power of the harmonics `1..=count` of `hz` in `x` (those under 0.45 of
