@@ -58,7 +58,9 @@ pub enum Player {
     /// A person, who can play the wrong octave.
     #[default]
     Live,
-    /// A synth driven by MIDI with exactly the planned key.
+    /// A synth driven by MIDI with exactly the planned key, or an instrument
+    /// whose registration sounds below its key by design (instruments.json
+    /// `sounds_below_key`): a sound below the key is not the wrong octave.
     Midi,
 }
 
